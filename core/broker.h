@@ -1,0 +1,71 @@
+// Broker: where messages are published, numbered, retained and carried to
+// every node. The embedded MemoryBroker is one node only; a Redis broker
+// shares channels between nodes. Calls and callbacks happen on the service
+// thread; a broker with its own I/O thread hands results back to it.
+#pragma once
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "message.h"
+
+namespace rtpush {
+
+enum class BackendState { Off, Up, Down };
+const char* backend_state_name(BackendState s);  // "off" | "up" | "down"
+
+struct PublishResult {
+  bool ok = false;
+  MessagePtr message;  // when ok
+  std::string reason;  // when !ok (UNAVAILABLE)
+};
+
+struct HistoryResult {
+  bool ok = false;
+  std::optional<StreamId> position;  // newest id of the channel, if any
+  bool recovered = true;             // false: some messages after `since` are retained nowhere
+  std::vector<MessagePtr> messages;  // retained messages with id > since, oldest first
+  std::string reason;                // when !ok
+};
+
+struct NodeInfo {
+  std::string node;
+  std::size_t connections = 0;
+  double last_seen = 0;
+};
+
+// Receives every live message of the channels this node watches.
+class BrokerListener {
+ public:
+  virtual ~BrokerListener() = default;
+  virtual void on_message(const MessagePtr& msg) = 0;
+};
+
+class Broker {
+ public:
+  using PublishDone = std::function<void(const PublishResult&)>;
+  using HistoryDone = std::function<void(HistoryResult)>;
+
+  virtual ~Broker() = default;
+  virtual void set_listener(BrokerListener* listener) = 0;
+
+  // Numbers, retains and delivers a message. `done` runs once the message is
+  // accepted (or refused); live delivery reaches the listener separately.
+  virtual void publish(const std::string& channel, Payload payload, PublishDone done) = 0;
+
+  // The channel's position and, when `since` is set, what came after it.
+  // Live messages that arrive before `done` runs still reach the listener:
+  // the hub parks them (see hub.h), so none is lost at the seam.
+  virtual void history(const std::string& channel, std::optional<StreamId> since,
+                       HistoryDone done) = 0;
+
+  // The node has gained its first / lost its last local subscriber of a
+  // channel: a distributed broker listens only to watched channels.
+  virtual void watch(const std::string& channel, bool on) = 0;
+
+  // What `health` reports as "redis".
+  virtual BackendState state() const = 0;
+};
+
+}  // namespace rtpush

@@ -1,0 +1,113 @@
+// The HTTP API of spec section 5: health, metrics, nodes, publish/<channel>.
+#include <cstdio>
+#include <string>
+
+#include "json_codec.h"
+#include "node.h"
+
+namespace rtpush {
+
+namespace {
+
+HttpResponse json_error(int status, std::string_view message) {
+  HttpResponse r;
+  r.status = status;
+  r.body = "{\"error\":";
+  json_append_string(&r.body, message);
+  r.body += "}";
+  return r;
+}
+
+std::string seconds_text(double t) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", t);
+  return buf;
+}
+
+}  // namespace
+
+HttpResponse Node::http_health() const {
+  const BackendState redis = broker_->state();
+  const BackendState postgres = BackendState::Off;  // persistence comes with the PostgreSQL store
+  const bool degraded = redis == BackendState::Down || postgres == BackendState::Down;
+  HttpResponse r;
+  r.status = degraded ? 503 : 200;
+  r.body = degraded ? "{\"status\":\"degraded\",\"node\":" : "{\"status\":\"healthy\",\"node\":";
+  json_append_string(&r.body, options_.node_id);
+  r.body += ",\"connections\":" + std::to_string(sessions_.size());
+  r.body += std::string(",\"redis\":\"") + backend_state_name(redis) + "\"";
+  r.body += std::string(",\"postgres\":\"") + backend_state_name(postgres) + "\"}";
+  return r;
+}
+
+HttpResponse Node::http_nodes() const {
+  // The embedded broker knows only this node.
+  HttpResponse r;
+  r.body = "{\"nodes\":[{\"node\":";
+  json_append_string(&r.body, options_.node_id);
+  r.body += ",\"connections\":" + std::to_string(sessions_.size());
+  r.body += ",\"last_seen\":" + seconds_text(now_seconds()) + "}]}";
+  return r;
+}
+
+HttpResponse Node::http_metrics() const {
+  Gauges g;
+  g.connections_active = sessions_.size();
+  g.channels_active = hub_.channel_count();
+  for (const auto& [serial, s] : sessions_) g.send_queue_bytes += s->queue().bytes();
+  HttpResponse r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = metrics_.render(options_.node_id, g);
+  return r;
+}
+
+void Node::http_publish(const HttpRequest& req, std::string_view channel, HttpRespond respond) {
+  if (req.body_too_large || req.body.size() > options_.max_message_bytes) {
+    respond(json_error(413, "body is larger than max-message-bytes (" + std::to_string(options_.max_message_bytes) + ")"));
+    return;
+  }
+  if (!valid_channel(channel)) {
+    respond(json_error(400, "channel must be 1-200 bytes without whitespace or control characters"));
+    return;
+  }
+  Payload payload;
+  if (!json_compact(req.body, &payload.bytes)) {
+    respond(json_error(400, "body is not valid JSON"));
+    return;
+  }
+  broker_->publish(std::string(channel), std::move(payload), [this, respond](const PublishResult& r) {
+    if (!r.ok) {
+      ++metrics_.publish_failed;
+      respond(json_error(503, r.reason.empty() ? "broker unavailable" : r.reason));
+      return;
+    }
+    ++metrics_.published_http;
+    HttpResponse ok;
+    ok.body = "{\"channel\":";
+    json_append_string(&ok.body, r.message->channel);
+    ok.body += ",\"id\":\"" + r.message->id_text + "\"}";
+    respond(std::move(ok));
+  });
+}
+
+void Node::handle_http(const HttpRequest& req, HttpRespond respond) {
+  ++metrics_.http_requests;
+  std::string_view path = req.path;
+  while (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  const bool get = req.method == "GET" || req.method == "HEAD";
+  constexpr std::string_view kPublish = "publish/";
+
+  if (path == "health" || path == "metrics" || path == "nodes") {
+    if (!get) return respond(json_error(405, "use GET"));
+    if (path == "health") return respond(http_health());
+    if (path == "metrics") return respond(http_metrics());
+    return respond(http_nodes());
+  }
+  if (path.substr(0, kPublish.size()) == kPublish || path == "publish") {
+    if (req.method != "POST") return respond(json_error(405, "use POST"));
+    return http_publish(req, path.size() > kPublish.size() ? path.substr(kPublish.size()) : std::string_view(), std::move(respond));
+  }
+  respond(json_error(404, "no such endpoint; try health, metrics, nodes or publish/<channel>"));
+}
+
+}  // namespace rtpush

@@ -1,0 +1,115 @@
+#include "hub.h"
+
+#include <algorithm>
+
+#include "codec.h"
+
+namespace rtpush {
+
+Hub::~Hub() {
+  for (auto& [name, ch] : channels_)
+    for (Subscription* s : ch.subscribers) delete s;
+}
+
+Subscription* Hub::subscribe(Session* session, const std::string& channel) {
+  if (find(session, channel)) return nullptr;
+  Channel& ch = channels_[channel];
+  if (ch.name.empty()) ch.name = channel;
+  auto* sub = new Subscription;
+  sub->session = session;
+  sub->channel = &ch;
+  sub->index = static_cast<std::uint32_t>(ch.subscribers.size());
+  ch.subscribers.push_back(sub);
+  ++ch.per_encoding[static_cast<std::size_t>(session->encoding())];
+  session->subscriptions().push_back(sub);
+  return sub;
+}
+
+Subscription* Hub::find(Session* session, const std::string& channel) const {
+  for (Subscription* s : session->subscriptions())
+    if (s->channel->name == channel) return s;
+  return nullptr;
+}
+
+bool Hub::unsubscribe(Subscription* sub) {
+  Channel& ch = *sub->channel;
+  // Swap-remove: O(1) whatever the channel's size.
+  Subscription* last = ch.subscribers.back();
+  ch.subscribers[sub->index] = last;
+  last->index = sub->index;
+  ch.subscribers.pop_back();
+  --ch.per_encoding[static_cast<std::size_t>(sub->session->encoding())];
+  auto& mine = sub->session->subscriptions();
+  mine.erase(std::find(mine.begin(), mine.end(), sub));
+  const bool empty = ch.subscribers.empty();
+  if (empty) channels_.erase(ch.name);
+  delete sub;
+  return empty;
+}
+
+const FrameRef& Hub::frame_for(const Message& msg, Encoding encoding) {
+  FrameRef& f = msg.frames[static_cast<std::size_t>(encoding)];
+  if (!f) {
+    ServerFrame frame;
+    frame.type = ServerFrameType::Message;
+    frame.channel = msg.channel;
+    frame.id = msg.id_text;
+    frame.data = &msg.payload;
+    frame.timestamp = msg.timestamp;
+    f = codec_for(encoding)->encode(frame);
+  }
+  return f;
+}
+
+bool Hub::deliver(Subscription* sub, const MessagePtr& msg, FanOutStats* stats) {
+  if (msg->id <= sub->last_sent) return true;  // already sent (replay/live overlap)
+  Session* s = sub->session;
+  sub->last_sent = msg->id;
+  if (s->send(frame_for(*msg, s->encoding())) == SendResult::Dropped) {
+    if (!s->closing()) {
+      ++stats->dropped;
+      on_slow_(s);
+    }
+    return false;
+  }
+  ++stats->delivered;
+  return true;
+}
+
+FanOutStats Hub::go_live(Subscription* sub, const std::vector<MessagePtr>& history) {
+  FanOutStats stats;
+  for (const MessagePtr& m : history)
+    if (!deliver(sub, m, &stats)) break;
+  for (const MessagePtr& m : sub->parked)
+    if (!deliver(sub, m, &stats)) break;
+  sub->parked.clear();
+  sub->parked.shrink_to_fit();
+  sub->live = true;
+  return stats;
+}
+
+FanOutStats Hub::fan_out(const MessagePtr& msg) {
+  FanOutStats stats;
+  auto it = channels_.find(msg->channel);
+  if (it == channels_.end()) return stats;
+  Channel& ch = it->second;
+  // Encode once per encoding present, before the loop: the loop then only
+  // bumps reference counts.
+  for (std::size_t e = 0; e < kEncodingCount; ++e)
+    if (ch.per_encoding[e]) frame_for(*msg, static_cast<Encoding>(e));
+  for (Subscription* sub : ch.subscribers) {
+    if (!sub->live) {
+      sub->parked.push_back(msg);
+      continue;
+    }
+    deliver(sub, msg, &stats);
+  }
+  return stats;
+}
+
+std::size_t Hub::subscriber_count(const std::string& channel) const {
+  auto it = channels_.find(channel);
+  return it == channels_.end() ? 0 : it->second.subscribers.size();
+}
+
+}  // namespace rtpush

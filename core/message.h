@@ -1,0 +1,29 @@
+// Message: one published message as the core holds it, shared (read-only)
+// between history, the hub and every send queue it reaches.
+#pragma once
+#include <array>
+#include <memory>
+#include <string>
+
+#include "frame.h"
+#include "payload.h"
+#include "stream_id.h"
+#include "wire.h"
+
+namespace rtpush {
+
+struct Message {
+  std::string channel;
+  StreamId id;
+  std::string id_text;  // id.str(), kept so encoders never format it again
+  Payload payload;
+  double timestamp = 0;  // Unix seconds, when the broker accepted it
+
+  // The `message` frame in each encoding, built on first use and then shared
+  // by every subscriber (and every replay) of that encoding.
+  mutable std::array<FrameRef, kEncodingCount> frames;
+};
+
+using MessagePtr = std::shared_ptr<const Message>;
+
+}  // namespace rtpush

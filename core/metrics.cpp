@@ -1,0 +1,98 @@
+#include "metrics.h"
+
+#include <cstdarg>
+#include <cstdio>
+
+namespace rtpush {
+
+void Histogram::observe(double seconds) {
+  std::size_t i = 0;
+  while (i < kBounds.size() && seconds > kBounds[i]) ++i;
+  ++counts_[i];
+  sum_ += seconds;
+  ++count_;
+}
+
+namespace {
+
+void line(std::string* out, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+void line(std::string* out, const char* fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n > 0) out->append(buf, static_cast<std::size_t>(n) < sizeof buf ? n : sizeof buf - 1);
+}
+
+void header(std::string* out, const char* name, const char* type, const char* help) {
+  line(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void counter(std::string* out, const char* name, const char* help, std::uint64_t v) {
+  header(out, name, "counter", help);
+  line(out, "%s %llu\n", name, static_cast<unsigned long long>(v));
+}
+
+void gauge(std::string* out, const char* name, const char* help, double v) {
+  header(out, name, "gauge", help);
+  line(out, "%s %.17g\n", name, v);
+}
+
+}  // namespace
+
+void Histogram::render(std::string* out, const char* name, const char* help) const {
+  header(out, name, "histogram", help);
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < kBounds.size(); ++i) {
+    cumulative += counts_[i];
+    line(out, "%s_bucket{le=\"%g\"} %llu\n", name, kBounds[i], static_cast<unsigned long long>(cumulative));
+  }
+  cumulative += counts_[kBounds.size()];
+  line(out, "%s_bucket{le=\"+Inf\"} %llu\n", name, static_cast<unsigned long long>(cumulative));
+  line(out, "%s_sum %.9f\n", name, sum_);
+  line(out, "%s_count %llu\n", name, static_cast<unsigned long long>(count_));
+}
+
+std::string Metrics::render(const std::string& node, const Gauges& g) const {
+  std::string out;
+  out.reserve(4096);
+  header(&out, "rtpush_node_info", "gauge", "This node's name.");
+  out += "rtpush_node_info{node=\"" + node + "\"} 1\n";
+  gauge(&out, "rtpush_connections_active", "Open WebSocket connections.", static_cast<double>(g.connections_active));
+  counter(&out, "rtpush_connections_total", "WebSocket connections accepted.", connections_total);
+  gauge(&out, "rtpush_channels_active", "Channels with local subscribers.", static_cast<double>(g.channels_active));
+  gauge(&out, "rtpush_send_queue_bytes", "Bytes queued to all connections, not yet written.",
+        static_cast<double>(g.send_queue_bytes));
+
+  header(&out, "rtpush_messages_received_total", "counter", "Client frames received, by type.");
+  static const char* kTypes[] = {"subscribe", "unsubscribe", "publish", "heartbeat", "invalid"};
+  for (std::size_t i = 0; i < received.size(); ++i)
+    line(&out, "rtpush_messages_received_total{type=\"%s\"} %llu\n", kTypes[i],
+         static_cast<unsigned long long>(received[i]));
+
+  counter(&out, "rtpush_messages_delivered_total", "Message frames queued to subscribers (live and replayed).", delivered);
+  counter(&out, "rtpush_messages_replayed_total", "Message frames sent from history on subscribe with since.", replayed);
+  header(&out, "rtpush_messages_published_total", "counter", "Messages accepted by the broker, by source.");
+  line(&out, "rtpush_messages_published_total{source=\"ws\"} %llu\n", static_cast<unsigned long long>(published_ws));
+  line(&out, "rtpush_messages_published_total{source=\"http\"} %llu\n", static_cast<unsigned long long>(published_http));
+  counter(&out, "rtpush_publish_failures_total", "Publishes the broker refused (UNAVAILABLE, HTTP 503).", publish_failed);
+  counter(&out, "rtpush_slow_consumers_total", "Connections closed (1008) because their send queue passed send-queue-bytes.", slow_consumers);
+
+  header(&out, "rtpush_connections_closed_total", "counter", "Connections the server closed, by reason.");
+  static const char* kReasons[] = {"heartbeat_timeout", "slow_consumer", "message_too_large"};
+  for (std::size_t i = 0; i < closed.size(); ++i)
+    line(&out, "rtpush_connections_closed_total{reason=\"%s\"} %llu\n", kReasons[i],
+         static_cast<unsigned long long>(closed[i]));
+
+  header(&out, "rtpush_errors_total", "counter", "Error frames sent to clients, by code.");
+  for (std::size_t i = 0; i < errors.size(); ++i)
+    line(&out, "rtpush_errors_total{code=\"%s\"} %llu\n", error_code_name(static_cast<ErrorCode>(i)),
+         static_cast<unsigned long long>(errors[i]));
+
+  counter(&out, "rtpush_http_requests_total", "HTTP API requests.", http_requests);
+  processing.render(&out, "rtpush_message_processing_seconds", "Time to handle one client frame, decode to done (fan-out included).");
+  return out;
+}
+
+}  // namespace rtpush

@@ -1,0 +1,58 @@
+// Metrics: counters the core keeps, rendered in Prometheus text format.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "wire.h"
+
+namespace rtpush {
+
+// Cumulative histogram with fixed buckets (seconds).
+class Histogram {
+ public:
+  static constexpr std::array<double, 12> kBounds = {
+      0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25};
+  void observe(double seconds);
+  void render(std::string* out, const char* name, const char* help) const;
+
+ private:
+  std::array<std::uint64_t, kBounds.size() + 1> counts_{};  // last: +Inf
+  double sum_ = 0;
+  std::uint64_t count_ = 0;
+};
+
+// Values read at scrape time rather than counted.
+struct Gauges {
+  std::size_t connections_active = 0;
+  std::size_t channels_active = 0;
+  std::size_t send_queue_bytes = 0;
+};
+
+// Why the server closed a connection.
+enum class CloseReason : std::uint8_t { HeartbeatTimeout, SlowConsumer, MessageTooLarge, kCount };
+
+struct Metrics {
+  std::uint64_t connections_total = 0;
+  // Client frames by type, the last slot for frames that did not decode.
+  std::array<std::uint64_t, 5> received{};
+  std::uint64_t delivered = 0;       // message frames queued to subscribers (live and replay)
+  std::uint64_t replayed = 0;        // of which replayed history
+  std::uint64_t published_ws = 0;    // messages accepted by the broker, by source
+  std::uint64_t published_http = 0;
+  std::uint64_t publish_failed = 0;  // refused by the broker (UNAVAILABLE / 503)
+  std::uint64_t slow_consumers = 0;
+  std::array<std::uint64_t, static_cast<std::size_t>(CloseReason::kCount)> closed{};
+  std::array<std::uint64_t, 8> errors{};  // by ErrorCode
+  std::uint64_t http_requests = 0;
+  Histogram processing;              // one client frame, decode to handled
+
+  void count_received(RequestType t) { ++received[static_cast<std::size_t>(t)]; }
+  void count_invalid() { ++received[4]; }
+  void count_error(ErrorCode c) { ++errors[static_cast<std::size_t>(c)]; }
+  void count_close(CloseReason r) { ++closed[static_cast<std::size_t>(r)]; }
+
+  std::string render(const std::string& node, const Gauges& g) const;
+};
+
+}  // namespace rtpush

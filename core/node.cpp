@@ -1,0 +1,266 @@
+#include "node.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "codec.h"
+
+namespace rtpush {
+
+Clocks Clocks::system() {
+  using namespace std::chrono;
+  return Clocks{
+      [] { return static_cast<std::int64_t>(duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count()); },
+      [] { return static_cast<std::uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()); },
+  };
+}
+
+Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks)
+    : options_(std::move(options)),
+      broker_(std::move(broker)),
+      clocks_(std::move(clocks)),
+      hub_([this](Session* s) { drop_slow(s); }),
+      rng_(std::random_device{}()) {
+  broker_->set_listener(this);
+}
+
+Node::~Node() {
+  // Subscriptions belong to the hub; sessions go first so nothing dangles.
+  for (auto& [serial, s] : sessions_)
+    while (!s->subscriptions().empty()) hub_.unsubscribe(s->subscriptions().back());
+  broker_->set_listener(nullptr);
+}
+
+std::string Node::new_connection_id() {
+  // A random UUID (version 4 layout): unguessable, unique across nodes.
+  std::uint64_t a = rng_(), b = rng_();
+  a = (a & 0xffffffffffff0fffULL) | 0x4000ULL;
+  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
+                static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+Session* Node::open(Connection* connection, Encoding encoding) {
+  const std::int64_t now = clocks_.steady_ms();
+  auto s = std::make_unique<Session>(next_serial_++, new_connection_id(), encoding, connection,
+                                     options_.send_queue_bytes, now);
+  s->schedule_ping(now + options_.heartbeat_secs * 1000LL);
+  Session* raw = s.get();
+  sessions_.emplace(raw->serial(), std::move(s));
+  ++metrics_.connections_total;
+
+  ServerFrame f;
+  f.type = ServerFrameType::ConnectionEstablished;
+  f.connection_id = raw->id();
+  f.node = options_.node_id;
+  f.heartbeat_interval = options_.heartbeat_secs;
+  f.timestamp = now_seconds();
+  send(raw, f);
+  return raw;
+}
+
+void Node::close(Session* s) {
+  auto& subs = s->subscriptions();
+  while (!subs.empty()) {
+    Subscription* sub = subs.back();
+    std::string channel = sub->channel->name;
+    if (hub_.unsubscribe(sub)) broker_->watch(channel, false);
+  }
+  sessions_.erase(s->serial());
+}
+
+Session* Node::find(std::uint64_t serial) const {
+  auto it = sessions_.find(serial);
+  return it == sessions_.end() ? nullptr : it->second.get();
+}
+
+void Node::receive(Session* s, std::string_view fragment, bool first, bool final, bool binary) {
+  s->touch(clocks_.steady_ms());
+  if (s->closing()) return;
+  std::string& rx = s->rx_buffer();
+  if (first) {
+    rx.clear();
+    s->set_rx_discarding(false);
+  }
+  if (s->rx_discarding()) return;
+  const std::size_t total = rx.size() + fragment.size();
+  if (total > options_.max_message_bytes) {
+    std::string().swap(rx);
+    s->set_rx_discarding(true);
+    send_error(s, ErrorCode::MessageTooLarge,
+               "message is larger than max-message-bytes (" + std::to_string(options_.max_message_bytes) + ")", {});
+    metrics_.count_close(CloseReason::MessageTooLarge);
+    s->close(kCloseTooBig, "message too large", false);
+    return;
+  }
+  if (first && final) {  // the common case: no copy
+    handle(s, fragment, binary);
+    return;
+  }
+  rx.append(fragment);
+  if (!final) return;
+  std::string message;
+  message.swap(rx);  // the buffer goes with the message: idle sessions hold none
+  handle(s, message, binary);
+}
+
+void Node::pong(Session* s) { s->touch(clocks_.steady_ms()); }
+
+void Node::handle(Session* s, std::string_view bytes, bool binary) {
+  const auto started = std::chrono::steady_clock::now();
+  DecodeResult d = codec_for(s->encoding())->decode(bytes, binary);
+  if (!d.ok) {
+    metrics_.count_invalid();
+    send_error(s, d.error, d.message, d.ref);
+  } else {
+    ClientRequest& req = d.request;
+    metrics_.count_received(req.type);
+    switch (req.type) {
+      case RequestType::Subscribe: subscribe(s, req); break;
+      case RequestType::Unsubscribe: unsubscribe(s, req); break;
+      case RequestType::Publish: publish(s, req); break;
+      case RequestType::Heartbeat: {
+        ServerFrame f;
+        f.type = ServerFrameType::HeartbeatAck;
+        f.timestamp = now_seconds();
+        send(s, f);
+        break;
+      }
+    }
+  }
+  metrics_.processing.observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
+void Node::subscribe(Session* s, ClientRequest& req) {
+  if (!valid_channel(req.channel)) {
+    send_error(s, ErrorCode::InvalidChannel, "channel must be 1-200 bytes without whitespace or control characters", req.ref);
+    return;
+  }
+  std::optional<StreamId> since;
+  if (req.has_since) {
+    since = StreamId::parse(req.since);
+    if (!since) {
+      send_error(s, ErrorCode::InvalidJson, "since must be a message id \"<ms>-<seq>\"", req.ref);
+      return;
+    }
+  }
+  // Subscribing again replaces the old subscription (a client re-syncing
+  // with a new `since`).
+  if (Subscription* old = hub_.find(s, req.channel))
+    if (hub_.unsubscribe(old)) broker_->watch(req.channel, false);
+  Subscription* sub = hub_.subscribe(s, req.channel);
+  if (hub_.subscriber_count(req.channel) == 1) broker_->watch(req.channel, true);
+  sub->last_sent = since.value_or(StreamId{});
+
+  const std::uint64_t serial = s->serial();
+  std::string channel = req.channel;
+  const bool with_since = since.has_value();
+  broker_->history(channel, since, [this, serial, channel, with_since](HistoryResult h) {
+    Session* s = find(serial);
+    if (!s) return;
+    Subscription* sub = hub_.find(s, channel);
+    if (!sub || sub->live) return;  // unsubscribed (or replaced) meanwhile
+    if (!h.ok) {
+      send_error(s, ErrorCode::Unavailable, h.reason, {});
+      if (hub_.unsubscribe(sub)) broker_->watch(channel, false);
+      return;
+    }
+    std::string position = h.position ? h.position->str() : std::string();
+    ServerFrame f;
+    f.type = ServerFrameType::Subscribed;
+    f.channel = channel;
+    f.has_position = h.position.has_value();
+    f.position = position;
+    if (with_since) f.recovered = h.recovered;
+    send(s, f);
+    // Without `since`, "from now on": nothing at or before the position.
+    if (!with_since && h.position) sub->last_sent = *h.position;
+    FanOutStats st = hub_.go_live(sub, h.messages);
+    metrics_.delivered += st.delivered;
+    metrics_.replayed += std::min<std::uint64_t>(st.delivered, h.messages.size());
+  });
+}
+
+void Node::unsubscribe(Session* s, const ClientRequest& req) {
+  if (!valid_channel(req.channel)) {
+    send_error(s, ErrorCode::InvalidChannel, "channel must be 1-200 bytes without whitespace or control characters", req.ref);
+    return;
+  }
+  if (Subscription* sub = hub_.find(s, req.channel))
+    if (hub_.unsubscribe(sub)) broker_->watch(req.channel, false);
+  ServerFrame f;
+  f.type = ServerFrameType::Unsubscribed;
+  f.channel = req.channel;
+  send(s, f);
+}
+
+void Node::publish(Session* s, ClientRequest& req) {
+  if (!valid_channel(req.channel)) {
+    send_error(s, ErrorCode::InvalidChannel, "channel must be 1-200 bytes without whitespace or control characters", req.ref);
+    return;
+  }
+  const std::uint64_t serial = s->serial();
+  broker_->publish(req.channel, std::move(req.data),
+                   [this, serial, ref = std::move(req.ref)](const PublishResult& r) {
+                     if (r.ok) ++metrics_.published_ws; else ++metrics_.publish_failed;
+                     Session* s = find(serial);
+                     if (!s) return;
+                     if (!r.ok) {
+                       send_error(s, ErrorCode::Unavailable, r.reason, ref);
+                       return;
+                     }
+                     ServerFrame f;
+                     f.type = ServerFrameType::Published;
+                     f.channel = r.message->channel;
+                     f.id = r.message->id_text;
+                     f.ref = ref;
+                     send(s, f);
+                   });
+}
+
+void Node::on_message(const MessagePtr& msg) {
+  FanOutStats st = hub_.fan_out(msg);
+  metrics_.delivered += st.delivered;
+}
+
+void Node::send(Session* s, const ServerFrame& frame) {
+  if (s->send(codec_for(s->encoding())->encode(frame)) == SendResult::Dropped && !s->closing())
+    drop_slow(s);
+}
+
+void Node::send_error(Session* s, ErrorCode code, std::string_view message, std::string_view ref) {
+  metrics_.count_error(code);
+  ServerFrame f;
+  f.type = ServerFrameType::Error;
+  f.code = error_code_name(code);
+  f.message = message;
+  f.ref = ref;
+  send(s, f);
+}
+
+void Node::drop_slow(Session* s) {
+  ++metrics_.slow_consumers;
+  metrics_.count_close(CloseReason::SlowConsumer);
+  s->close(kClosePolicy, "send queue over send-queue-bytes", true);
+}
+
+void Node::tick() {
+  const std::int64_t now = clocks_.steady_ms();
+  const std::int64_t timeout = options_.heartbeat_timeout_secs * 1000LL;
+  for (auto& [serial, s] : sessions_) {
+    if (s->closing()) continue;
+    if (now - s->last_activity_ms() >= timeout) {
+      metrics_.count_close(CloseReason::HeartbeatTimeout);
+      s->close(kCloseGoingAway, "heartbeat timeout", false);
+    } else if (now >= s->next_ping_ms()) {
+      s->want_ping();
+      s->schedule_ping(now + options_.heartbeat_secs * 1000LL);
+    }
+  }
+}
+
+}  // namespace rtpush

@@ -1,0 +1,111 @@
+// Node: the core of one vhost. The plugins hand it connections, client
+// frames, pongs, timer ticks and HTTP requests; it owns the sessions, the hub,
+// the broker and the metrics. Everything here runs on the lws service thread.
+//
+// Where things happen:
+//   client frame  -> receive() -> handle() -> subscribe()/publish()/...
+//   publish       -> broker_->publish() -> on_message() -> hub_.fan_out()
+//   HTTP API      -> handle_http() (http_api.cpp)
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "broker.h"
+#include "hub.h"
+#include "metrics.h"
+#include "options.h"
+#include "session.h"
+
+namespace rtpush {
+
+struct HttpRequest {
+  std::string method;         // "GET", "POST", ...
+  std::string path;           // relative to the mount, without leading '/'
+  std::string body;
+  bool body_too_large = false;  // the body passed max-message-bytes (and was cut)
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+struct Clocks {
+  std::function<std::int64_t()> steady_ms;  // heartbeats
+  std::function<std::uint64_t()> wall_ms;   // ids and timestamps
+  static Clocks system();
+};
+
+class Node final : public BrokerListener {
+ public:
+  Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks = Clocks::system());
+  ~Node() override;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  const Options& options() const { return options_; }
+  const std::string& node_id() const { return options_.node_id; }
+
+  // A WebSocket connection was established; sends connection_established.
+  Session* open(Connection* connection, Encoding encoding);
+  // The connection is gone (whoever closed it). Frees the session.
+  void close(Session* session);
+
+  // One fragment of a client message, in order. A message is handled when
+  // its final fragment arrives; past max-message-bytes it is refused with
+  // MESSAGE_TOO_LARGE and close 1009.
+  void receive(Session* session, std::string_view fragment, bool first, bool final, bool binary);
+  void pong(Session* session);
+
+  // Heartbeats: pings due sessions and closes silent ones (1001). Call it
+  // about once a second.
+  void tick();
+
+  // The HTTP API. `respond` runs exactly once, maybe later (a broker that
+  // answers asynchronously); the caller must tolerate its wsi being gone.
+  using HttpRespond = std::function<void(HttpResponse)>;
+  void handle_http(const HttpRequest& request, HttpRespond respond);
+
+  std::size_t connection_count() const { return sessions_.size(); }
+  const Metrics& metrics() const { return metrics_; }
+  Hub& hub() { return hub_; }
+
+  // BrokerListener: a live message of a watched channel.
+  void on_message(const MessagePtr& msg) override;
+
+ private:
+  void handle(Session* s, std::string_view bytes, bool binary);
+  void subscribe(Session* s, ClientRequest& req);
+  void unsubscribe(Session* s, const ClientRequest& req);
+  void publish(Session* s, ClientRequest& req);
+  void send(Session* s, const ServerFrame& frame);
+  void send_error(Session* s, ErrorCode code, std::string_view message, std::string_view ref);
+  void drop_slow(Session* s);
+  Session* find(std::uint64_t serial) const;
+  std::string new_connection_id();
+  double now_seconds() const { return static_cast<double>(clocks_.wall_ms()) / 1000.0; }
+
+  // HTTP API (http_api.cpp)
+  HttpResponse http_health() const;
+  HttpResponse http_nodes() const;
+  HttpResponse http_metrics() const;
+  void http_publish(const HttpRequest& request, std::string_view channel, HttpRespond respond);
+
+  Options options_;
+  std::unique_ptr<Broker> broker_;
+  Clocks clocks_;
+  Metrics metrics_;
+  Hub hub_;
+  std::uint64_t next_serial_ = 1;
+  std::mt19937_64 rng_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Session>> sessions_;
+};
+
+}  // namespace rtpush

@@ -1,0 +1,38 @@
+// The `rtpush` protocol's per-vhost options (spec section 3). lwsws hands
+// every value over as a string; parse_options() checks and converts them.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace rtpush {
+
+struct Options {
+  std::string redis;     // empty: embedded in-memory broker
+  std::string postgres;  // empty: no persistence
+  std::string node_id;   // default hostname:pid
+  std::size_t history_size = 1000;
+  unsigned heartbeat_secs = 25;
+  unsigned heartbeat_timeout_secs = 60;
+  std::size_t max_message_bytes = 1048576;
+  std::size_t send_queue_bytes = 4194304;
+  std::size_t pg_batch_size = 1000;
+  unsigned pg_flush_ms = 100;
+};
+
+struct OptionsResult {
+  bool ok = false;
+  Options options;
+  std::string error;                  // when !ok: which option and why
+  std::vector<std::string> warnings;  // unknown option names, ignored
+};
+
+using OptionList = std::vector<std::pair<std::string, std::string>>;
+
+OptionsResult parse_options(const OptionList& values, const std::string& default_node_id);
+
+// "hostname:pid" for this process.
+std::string default_node_id();
+
+}  // namespace rtpush

@@ -1,0 +1,49 @@
+// SendQueue: the frames waiting to be written to one connection, bounded in
+// bytes. It holds references to shared frames, never copies of their bytes.
+// Starts with no storage, so an idle connection costs nothing here.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "frame.h"
+
+namespace rtpush {
+
+// What happened to a frame handed to a connection (uWebSockets style).
+enum class SendResult : std::uint8_t {
+  Queued,        // queued; the queue is below half its limit
+  Backpressure,  // queued; the queue is past half its limit
+  Dropped,       // not queued: the limit would be exceeded, or the connection is closing
+};
+
+class SendQueue {
+ public:
+  explicit SendQueue(std::size_t limit_bytes) : limit_(limit_bytes) {}
+  SendQueue(const SendQueue&) = delete;
+  SendQueue& operator=(const SendQueue&) = delete;
+
+  // A frame larger than the whole limit is still accepted into an empty
+  // queue, so one big message never wedges a connection that keeps up.
+  SendResult push(FrameRef frame);
+
+  bool empty() const { return count_ == 0; }
+  std::size_t size() const { return count_; }
+  std::size_t bytes() const { return bytes_; }
+  std::size_t limit() const { return limit_; }
+  const FrameRef& front() const { return ring_[head_]; }
+  void pop();
+  // Drops everything queued and returns the storage.
+  void clear();
+
+ private:
+  void grow();
+  std::unique_ptr<FrameRef[]> ring_;
+  std::uint32_t capacity_ = 0;
+  std::uint32_t head_ = 0;
+  std::uint32_t count_ = 0;
+  std::size_t bytes_ = 0;
+  std::size_t limit_;
+};
+
+}  // namespace rtpush

@@ -1,0 +1,219 @@
+// rtpush: the core of a vhost and its HTTP API. Its per-vhost options (spec
+// section 3) configure the Node; mount it with "origin": "callback://rtpush".
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "memory_broker.h"
+#include "vhost_state.h"
+
+namespace {
+
+using rtpush_lws::VhostState;
+
+// One HTTP request/response on a connection bound to this protocol.
+struct HttpExchange {
+  rtpush::HttpRequest request;
+  bool dispatched = false;
+  bool have_response = false;
+  rtpush::HttpResponse response;
+  // respond() may run after the connection is gone: it checks this first.
+  std::shared_ptr<HttpExchange*> anchor = std::make_shared<HttpExchange*>(this);
+};
+
+struct HttpSessionData {
+  HttpExchange* exchange;
+};
+
+void end_exchange(HttpSessionData* pss) {
+  if (pss && pss->exchange) {
+    delete pss->exchange;
+    pss->exchange = nullptr;
+  }
+}
+
+void tick(lws_sorted_usec_list_t* sul) {
+  auto* vs = lws_container_of(sul, VhostState, tick);
+  try {
+    vs->node->tick();
+  } catch (const std::exception& e) {
+    lwsl_err("rtpush: heartbeat sweep failed: %s\n", e.what());
+  }
+  lws_sul_schedule(vs->context, 0, &vs->tick, ::tick, LWS_US_PER_SEC);
+}
+
+int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
+  struct lws_vhost* vh = lws_get_vhost(wsi);
+  auto* vs = static_cast<VhostState*>(
+      lws_protocol_vh_priv_zalloc(vh, lws_get_protocol(wsi), sizeof(VhostState)));
+  if (!vs) return -1;
+  rtpush::OptionList values;
+  for (; pvo; pvo = pvo->next) values.emplace_back(pvo->name, pvo->value ? pvo->value : "");
+  rtpush::OptionsResult parsed = rtpush::parse_options(values, rtpush::default_node_id());
+  for (const std::string& w : parsed.warnings) lwsl_warn("rtpush: %s\n", w.c_str());
+  if (!parsed.ok) {
+    lwsl_err("rtpush: vhost %s: %s\n", lws_get_vhost_name(vh), parsed.error.c_str());
+    return -1;
+  }
+  const rtpush::Options& o = parsed.options;
+  if (!o.redis.empty() || !o.postgres.empty()) {
+    lwsl_err("rtpush: vhost %s: the redis and postgres options are not supported by this build yet\n",
+             lws_get_vhost_name(vh));
+    return -1;
+  }
+  auto clocks = rtpush::Clocks::system();
+  auto broker = std::make_unique<rtpush::MemoryBroker>(o.history_size, clocks.wall_ms);
+  vs->node = new rtpush::Node(o, std::move(broker), clocks);
+  vs->context = lws_get_context(wsi);
+  lws_sul_schedule(vs->context, 0, &vs->tick, tick, LWS_US_PER_SEC);
+  lwsl_notice("rtpush: vhost %s: node %s on the embedded broker, history %zu\n", lws_get_vhost_name(vh),
+              o.node_id.c_str(), o.history_size);
+  return 0;
+}
+
+void destroy_vhost(VhostState* vs) {
+  if (!vs || !vs->node) return;
+  lws_sul_cancel(&vs->tick);
+  delete vs->node;
+  vs->node = nullptr;
+}
+
+// The API path relative to the mount. lws hands a callback mount the path
+// after the mountpoint for POST, but the whole URI for other methods, and
+// offers no getter for the mount: so for those, the endpoint is found from
+// the end of the URI (the GET endpoints are single words).
+std::string api_path(bool post, const char* in, size_t len) {
+  std::string uri(in ? in : "", in ? len : 0);
+  if (post) return uri;
+  const size_t pub = uri.find("/publish/");
+  if (pub != std::string::npos) return uri.substr(pub + 1);
+  const size_t slash = uri.rfind('/');
+  return slash == std::string::npos ? uri : uri.substr(slash + 1);
+}
+
+std::string method_of(struct lws* wsi) {
+  static const struct { enum lws_token_indexes token; const char* name; } kMethods[] = {
+      {WSI_TOKEN_GET_URI, "GET"}, {WSI_TOKEN_POST_URI, "POST"}, {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
+      {WSI_TOKEN_PUT_URI, "PUT"}, {WSI_TOKEN_PATCH_URI, "PATCH"}, {WSI_TOKEN_DELETE_URI, "DELETE"},
+      {WSI_TOKEN_HEAD_URI, "HEAD"},
+  };
+  for (const auto& m : kMethods)
+    if (lws_hdr_total_length(wsi, m.token)) return m.name;
+  return "GET";
+}
+
+void dispatch_http(struct lws* wsi, HttpExchange* ex) {
+  ex->dispatched = true;
+  rtpush::Node* node = rtpush_lws::node_of(wsi);
+  std::weak_ptr<HttpExchange*> anchor = ex->anchor;
+  node->handle_http(ex->request, [wsi, anchor](rtpush::HttpResponse r) {
+    auto alive = anchor.lock();
+    if (!alive || !*alive) return;  // the client went away first
+    (*alive)->response = std::move(r);
+    (*alive)->have_response = true;
+    lws_callback_on_writable(wsi);
+  });
+}
+
+int write_response(struct lws* wsi, HttpExchange* ex) {
+  const rtpush::HttpResponse& r = ex->response;
+  const bool head = ex->request.method == "HEAD";
+  std::string out(LWS_PRE + 512 + r.body.size(), '\0');
+  auto* start = reinterpret_cast<unsigned char*>(&out[LWS_PRE]);
+  unsigned char *p = start, *end = start + 512;
+  if (lws_add_http_common_headers(wsi, static_cast<unsigned>(r.status), r.content_type.c_str(),
+                                  r.body.size(), &p, end) ||
+      lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+                                   reinterpret_cast<const unsigned char*>("no-store"), 8, &p, end) ||
+      lws_finalize_write_http_header(wsi, start, &p, end))
+    return -1;
+  if (!head && !r.body.empty()) {
+    auto* body = reinterpret_cast<unsigned char*>(&out[LWS_PRE]);
+    std::memcpy(body, r.body.data(), r.body.size());
+    if (lws_write(wsi, body, r.body.size(), LWS_WRITE_HTTP_FINAL) < 0) return -1;
+  }
+  return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len) {
+  auto* pss = static_cast<HttpSessionData*>(user);
+  struct lws_vhost* vh = lws_get_vhost(wsi);
+  auto* vs = static_cast<VhostState*>(lws_protocol_vh_priv_get(vh, lws_get_protocol(wsi)));
+
+  switch (reason) {
+    case LWS_CALLBACK_PROTOCOL_INIT:
+      if (init_vhost(wsi, static_cast<const struct lws_protocol_vhost_options*>(in))) {
+        destroy_vhost(static_cast<VhostState*>(lws_protocol_vh_priv_get(vh, lws_get_protocol(wsi))));
+        return -1;
+      }
+      return 0;
+    case LWS_CALLBACK_PROTOCOL_DESTROY:
+      destroy_vhost(vs);
+      return 0;
+
+    case LWS_CALLBACK_HTTP: {
+      if (!vs || !vs->node || !pss) return -1;
+      end_exchange(pss);  // keep-alive: a new request on the same connection
+      auto* ex = new HttpExchange;
+      pss->exchange = ex;
+      ex->request.method = method_of(wsi);
+      const bool post = ex->request.method == "POST";
+      ex->request.path = api_path(post, static_cast<const char*>(in), len);
+      // A request without a body is handled now; one with a body once it is in.
+      if (!post || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) == 0) dispatch_http(wsi, ex);
+      return 0;
+    }
+    case LWS_CALLBACK_HTTP_BODY: {
+      HttpExchange* ex = pss ? pss->exchange : nullptr;
+      if (!ex) return -1;
+      // Past max-message-bytes the rest is read and dropped; the answer is 413.
+      if (ex->request.body.size() + len > vs->node->options().max_message_bytes)
+        ex->request.body_too_large = true;
+      else
+        ex->request.body.append(static_cast<const char*>(in), len);
+      return 0;
+    }
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+      if (!pss || !pss->exchange) return -1;
+      if (!pss->exchange->dispatched) dispatch_http(wsi, pss->exchange);
+      return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+      if (!pss || !pss->exchange || !pss->exchange->have_response) return 0;
+      {
+        int rc = write_response(wsi, pss->exchange);
+        end_exchange(pss);
+        return rc;
+      }
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+    case LWS_CALLBACK_CLOSED_HTTP:
+      end_exchange(pss);
+      return 0;
+    default:
+      return 0;
+  }
+}
+
+int callback_rtpush(struct lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len) {
+  try {
+    return dispatch(wsi, reason, user, in, len);
+  } catch (const std::exception& e) {
+    lwsl_err("rtpush: %s\n", e.what());
+  } catch (...) {
+    lwsl_err("rtpush: unknown error\n");
+  }
+  return -1;
+}
+
+const struct lws_protocols protocols[] = {
+    {"rtpush", callback_rtpush, sizeof(HttpSessionData), 0, 0, nullptr, 0},
+};
+
+}  // namespace
+
+// lwsws looks for the symbol named after the file: libprotocol_rtpush.so ->
+// `rtpush`. In C++ that name is taken by the namespace, so the variable gets
+// another name and the assembler label the one lwsws wants.
+extern "C" LWS_VISIBLE const lws_plugin_protocol_t rtpush_plugin __asm__("rtpush") = {
+    {"rtpush core and HTTP API", "lws_protocol_plugin", LWS_PLUGIN_API_MAGIC},
+    protocols, nullptr, LWS_ARRAY_SIZE(protocols), 0,
+};

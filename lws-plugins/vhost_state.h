@@ -1,0 +1,30 @@
+// Per-vhost state of the `rtpush` protocol, in lws's zeroed per-vhost memory.
+// The WebSocket protocols of the same vhost find the Node through it.
+#pragma once
+#include <libwebsockets.h>
+
+#include "frame.h"
+#include "node.h"
+
+static_assert(LWS_PRE <= rtpush::kFrameHeadroom, "frames must have room for the lws header");
+
+namespace rtpush_lws {
+
+inline constexpr const char* kCoreProtocol = "rtpush";
+
+struct VhostState {
+  rtpush::Node* node;          // owned; deleted at PROTOCOL_DESTROY
+  struct lws_context* context;
+  lws_sorted_usec_list_t tick;  // heartbeat sweep, once a second
+};
+
+// The vhost's Node, or nullptr when the vhost lists no `rtpush` protocol.
+inline rtpush::Node* node_of(struct lws* wsi) {
+  struct lws_vhost* vh = lws_get_vhost(wsi);
+  const struct lws_protocols* core = lws_vhost_name_to_protocol(vh, kCoreProtocol);
+  if (!core) return nullptr;
+  auto* vs = static_cast<VhostState*>(lws_protocol_vh_priv_get(vh, core));
+  return vs ? vs->node : nullptr;
+}
+
+}  // namespace rtpush_lws

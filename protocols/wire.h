@@ -1,0 +1,86 @@
+// The wire-level model shared by every encoding: what a client can ask
+// (ClientRequest) and what the server says (ServerFrame). Codecs translate
+// between these and bytes; the core never sees an encoding's syntax.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "payload.h"
+
+namespace rtpush {
+
+enum class Encoding : std::uint8_t { Json = 0, MsgPack = 1, Protobuf = 2 };
+inline constexpr std::size_t kEncodingCount = 3;
+
+enum class ErrorCode : std::uint8_t {
+  InvalidJson,
+  UnknownMessageType,
+  InvalidChannel,
+  InvalidFrame,
+  MessageTooLarge,
+  Unavailable,
+  Forbidden,
+  RateLimited,
+};
+// The spec's spelling: "INVALID_JSON", "UNKNOWN_MESSAGE_TYPE", ...
+const char* error_code_name(ErrorCode code);
+
+enum class RequestType : std::uint8_t { Subscribe, Unsubscribe, Publish, Heartbeat };
+const char* request_type_name(RequestType type);  // "subscribe", ...
+
+struct ClientRequest {
+  RequestType type = RequestType::Heartbeat;
+  std::string channel;       // as sent; empty when missing or not a string (core validates)
+  bool has_since = false;
+  std::string since;         // as sent; the core parses it as a stream id
+  bool has_data = false;
+  Payload data;              // publish only
+  std::string ref;           // JSON text of `ref`; empty when absent
+};
+
+struct DecodeResult {
+  bool ok = false;
+  ClientRequest request;     // when ok
+  ErrorCode error = ErrorCode::InvalidJson;  // when !ok
+  std::string message;       // human-readable reason when !ok
+  std::string ref;           // JSON text of the request's ref, if it could be read
+};
+
+enum class ServerFrameType : std::uint8_t {
+  ConnectionEstablished,  // connection_established
+  Subscribed,             // subscribed
+  Message,                // message
+  Unsubscribed,           // unsubscribed
+  Published,              // published
+  HeartbeatAck,           // heartbeat_ack
+  Error,                  // error
+};
+const char* server_frame_type_name(ServerFrameType type);
+
+// Views only: a ServerFrame lives for the duration of one encode() call.
+// Which fields a type carries is the spec's section 4 table.
+struct ServerFrame {
+  ServerFrameType type = ServerFrameType::Error;
+  std::string_view channel;
+  std::string_view id;
+  std::string_view connection_id;
+  std::string_view node;
+  std::string_view ref;        // JSON text; empty = absent
+  std::string_view code;       // error_code_name()
+  std::string_view message;
+  bool has_position = false;   // subscribed: position is ID when set, else null
+  std::string_view position;
+  std::optional<bool> recovered;  // subscribed, only when `since` was given
+  const Payload* data = nullptr;  // message
+  double timestamp = 0;
+  std::uint32_t heartbeat_interval = 0;
+};
+
+// Channel names: non-empty, at most 200 bytes, no whitespace or control bytes.
+inline constexpr std::size_t kMaxChannelBytes = 200;
+bool valid_channel(std::string_view channel);
+
+}  // namespace rtpush
