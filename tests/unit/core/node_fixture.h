@@ -1,0 +1,77 @@
+// Test doubles for the core: a Connection that counts, clocks a test moves,
+// a broker whose history answers are held back (an asynchronous backend),
+// and helpers to read what a session was sent.
+#pragma once
+#include <cjson/cJSON.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "memory_broker.h"
+#include "node.h"
+
+struct FakeConnection : rtpush::Connection {
+  int writes = 0;
+  int closes = 0;
+  void request_write() override { ++writes; }
+  void request_close() override { ++closes; }
+};
+
+struct FakeClocks {
+  std::int64_t steady = 1'000'000;
+  std::uint64_t wall = 1'700'000'000'000ULL;
+  rtpush::Clocks clocks() {
+    return rtpush::Clocks{[this] { return steady; }, [this] { return wall; }};
+  }
+};
+
+// A MemoryBroker whose history() answers only when release() is called, the
+// way a Redis broker answers later while live messages keep flowing.
+class DeferredBroker final : public rtpush::Broker {
+ public:
+  DeferredBroker(std::size_t history, std::function<std::uint64_t()> clock) : inner_(history, std::move(clock)) {}
+  void set_listener(rtpush::BrokerListener* l) override { inner_.set_listener(l); }
+  void publish(const std::string& c, rtpush::Payload p, PublishDone d) override { inner_.publish(c, std::move(p), std::move(d)); }
+  void history(const std::string& c, std::optional<rtpush::StreamId> since, HistoryDone d) override {
+    pending_.push_back([this, c, since, d] { d(inner_.read(c, since)); });
+  }
+  void watch(const std::string&, bool) override {}
+  rtpush::BackendState state() const override { return rtpush::BackendState::Off; }
+  // Answers the held-back history requests, reading the history *now*.
+  void release() {
+    auto p = std::move(pending_);
+    for (auto& f : p) f();
+  }
+  std::size_t pending() const { return pending_.size(); }
+  rtpush::MemoryBroker& inner() { return inner_; }
+
+ private:
+  rtpush::MemoryBroker inner_;
+  std::vector<std::function<void()>> pending_;
+};
+
+// Everything queued to a session, as parsed JSON objects (caller frees).
+struct Sent {
+  std::vector<cJSON*> frames;
+  ~Sent() { for (cJSON* f : frames) cJSON_Delete(f); }
+  std::size_t size() const { return frames.size(); }
+  const char* type(std::size_t i) const { return str(i, "type"); }
+  const char* str(std::size_t i, const char* key) const {
+    const cJSON* v = cJSON_GetObjectItemCaseSensitive(frames[i], key);
+    return cJSON_IsString(v) ? v->valuestring : nullptr;
+  }
+  const cJSON* get(std::size_t i, const char* key) const { return cJSON_GetObjectItemCaseSensitive(frames[i], key); }
+};
+
+inline void drain(rtpush::Session* s, Sent* out) {
+  while (!s->queue().empty()) {
+    out->frames.push_back(cJSON_ParseWithLength(s->queue().front()->view().data(), s->queue().front()->size()));
+    s->queue().pop();
+  }
+}
+
+inline void say(rtpush::Node& node, rtpush::Session* s, const std::string& json) {
+  node.receive(s, json, true, true, false);
+}

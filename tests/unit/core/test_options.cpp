@@ -1,0 +1,73 @@
+// Option parsing: defaults, every option, bad values named in the error.
+#include <cstring>
+#include <string>
+
+#include "cmocka_cpp.h"
+#include "options.h"
+
+using rtpush::parse_options;
+
+static void defaults_match_the_spec(void**) {
+  auto r = parse_options({}, "host:1");
+  assert_true(r.ok);
+  const auto& o = r.options;
+  assert_string_equal(o.node_id.c_str(), "host:1");
+  assert_true(o.redis.empty() && o.postgres.empty());
+  assert_int_equal(o.history_size, 1000);
+  assert_int_equal(o.heartbeat_secs, 25);
+  assert_int_equal(o.heartbeat_timeout_secs, 60);
+  assert_int_equal(o.max_message_bytes, 1048576);
+  assert_int_equal(o.send_queue_bytes, 4194304);
+  assert_int_equal(o.pg_batch_size, 1000);
+  assert_int_equal(o.pg_flush_ms, 100);
+}
+
+static void every_option_is_read(void**) {
+  auto r = parse_options({{"redis", "redis://127.0.0.1:6379/2"}, {"postgres", "dbname=x"}, {"node-id", "n1"},
+                          {"history-size", "10"}, {"heartbeat-secs", "2"}, {"heartbeat-timeout-secs", "5"},
+                          {"max-message-bytes", "1000"}, {"send-queue-bytes", "65536"},
+                          {"pg-batch-size", "50"}, {"pg-flush-ms", "20"}},
+                         "d");
+  assert_true(r.ok);
+  const auto& o = r.options;
+  assert_string_equal(o.redis.c_str(), "redis://127.0.0.1:6379/2");
+  assert_string_equal(o.postgres.c_str(), "dbname=x");
+  assert_string_equal(o.node_id.c_str(), "n1");
+  assert_int_equal(o.history_size, 10);
+  assert_int_equal(o.heartbeat_secs, 2);
+  assert_int_equal(o.heartbeat_timeout_secs, 5);
+  assert_int_equal(o.max_message_bytes, 1000);
+  assert_int_equal(o.send_queue_bytes, 65536);
+  assert_int_equal(o.pg_batch_size, 50);
+  assert_int_equal(o.pg_flush_ms, 20);
+}
+
+static void bad_values_are_errors_that_name_the_option(void**) {
+  struct { const char* name; const char* value; } bad[] = {
+      {"history-size", "lots"}, {"history-size", "-1"}, {"heartbeat-secs", "0"}, {"heartbeat-secs", ""},
+      {"heartbeat-timeout-secs", "1.5"}, {"max-message-bytes", "99999999999"}, {"send-queue-bytes", "10"},
+      {"pg-batch-size", "0"}, {"redis", "127.0.0.1:6379"}, {"node-id", ""},
+  };
+  for (const auto& b : bad) {
+    auto r = parse_options({{b.name, b.value}}, "d");
+    assert_false(r.ok);
+    assert_non_null(strstr(r.error.c_str(), b.name));
+  }
+}
+
+static void unknown_options_warn_and_lws_ones_pass(void**) {
+  auto r = parse_options({{"histroy-size", "5"}, {"default", "1"}, {"status", "ok"}}, "d");
+  assert_true(r.ok);
+  assert_int_equal(r.warnings.size(), 1);
+  assert_non_null(strstr(r.warnings[0].c_str(), "histroy-size"));
+}
+
+int main() {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(defaults_match_the_spec),
+      cmocka_unit_test(every_option_is_read),
+      cmocka_unit_test(bad_values_are_errors_that_name_the_option),
+      cmocka_unit_test(unknown_options_warn_and_lws_ones_pass),
+  };
+  return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
