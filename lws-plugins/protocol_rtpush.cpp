@@ -78,19 +78,6 @@ void destroy_vhost(VhostState* vs) {
   vs->node = nullptr;
 }
 
-// The API path relative to the mount. lws hands a callback mount the path
-// after the mountpoint for POST, but the whole URI for other methods, and
-// offers no getter for the mount: so for those, the endpoint is found from
-// the end of the URI (the GET endpoints are single words).
-std::string api_path(bool post, const char* in, size_t len) {
-  std::string uri(in ? in : "", in ? len : 0);
-  if (post) return uri;
-  const size_t pub = uri.find("/publish/");
-  if (pub != std::string::npos) return uri.substr(pub + 1);
-  const size_t slash = uri.rfind('/');
-  return slash == std::string::npos ? uri : uri.substr(slash + 1);
-}
-
 std::string method_of(struct lws* wsi) {
   static const struct { enum lws_token_indexes token; const char* name; } kMethods[] = {
       {WSI_TOKEN_GET_URI, "GET"}, {WSI_TOKEN_POST_URI, "POST"}, {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
@@ -132,7 +119,7 @@ int write_response(struct lws* wsi, HttpExchange* ex) {
     std::memcpy(body, r.body.data(), r.body.size());
     if (lws_write(wsi, body, r.body.size(), LWS_WRITE_HTTP_FINAL) < 0) return -1;
   }
-  return lws_http_transaction_completed(wsi) ? -1 : 0;
+  return 0;
 }
 
 int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len) {
@@ -158,7 +145,9 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       pss->exchange = ex;
       ex->request.method = method_of(wsi);
       const bool post = ex->request.method == "POST";
-      ex->request.path = api_path(post, static_cast<const char*>(in), len);
+      // lws passes the path after the mountpoint ("publish/c" under "/",
+      // "/publish/c" under "/api"); the core strips leading slashes.
+      ex->request.path.assign(static_cast<const char*>(in), in ? len : 0);
       // A request without a body is handled now; one with a body once it is in.
       if (!post || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) == 0) dispatch_http(wsi, ex);
       return 0;
@@ -180,9 +169,11 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
     case LWS_CALLBACK_HTTP_WRITEABLE:
       if (!pss || !pss->exchange || !pss->exchange->have_response) return 0;
       {
-        int rc = write_response(wsi, pss->exchange);
+        const int rc = write_response(wsi, pss->exchange);
+        // Before completing: completion may unbind this protocol and free pss.
         end_exchange(pss);
-        return rc;
+        if (rc) return -1;
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
       }
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:

@@ -14,8 +14,8 @@ static void parses_and_formats(void**) {
   assert_string_equal(id->str().c_str(), "1732480000123-7");
   auto bare = StreamId::parse("42");
   assert_true(bare && bare->ms == 42 && bare->seq == 0);
-  assert_string_equal(StreamId{18446744073709551615ULL, 18446744073709551615ULL}.str().c_str(),
-                      "18446744073709551615-18446744073709551615");
+  const StreamId max{18446744073709551615ULL, 18446744073709551615ULL};
+  assert_string_equal(max.str().c_str(), "18446744073709551615-18446744073709551615");
 }
 
 static void rejects_malformed(void**) {
