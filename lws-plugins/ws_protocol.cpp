@@ -1,5 +1,7 @@
 #include "ws_protocol.h"
 
+#include <cstring>
+
 #include "vhost_state.h"
 
 namespace rtpush_lws {
@@ -36,8 +38,11 @@ int write_pending(struct lws* wsi, rtpush::Session* s) {
     q.pop();
   }
   if (s->ping_due() && !lws_send_pipe_choked(wsi)) {
-    unsigned char ping[LWS_PRE + 1];
-    if (lws_write(wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0) return -1;
+    // Not empty: lws 4.1.6 drops an empty pong without telling the protocol
+    // (ops-ws.c), and the pong is how a quiet client shows it is alive.
+    unsigned char ping[LWS_PRE + 6];
+    std::memcpy(ping + LWS_PRE, "rtpush", 6);
+    if (lws_write(wsi, ping + LWS_PRE, 6, LWS_WRITE_PING) < 0) return -1;
     s->ping_sent();
   }
   if (s->closing() && q.empty()) {
