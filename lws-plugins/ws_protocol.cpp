@@ -25,19 +25,25 @@ class WsConnection final : public rtpush::Connection {
 
 namespace {
 
-// Writes queued frames until the socket would block; then the ping, then
-// the close. Returns -1 to have lws close the connection.
+// Writes queued frames until the kernel stops taking them whole; then the
+// ping, then the close. Returns -1 to have lws close the connection.
+//
+// lws_send_pipe_choked() costs a poll() per call; instead each write is
+// followed by lws_partial_buffered(), free: once lws had to keep the tail
+// of a frame, the socket is full and we stop (lws sends that tail first).
 int write_pending(struct lws* wsi, rtpush::Session* s) {
   rtpush::SendQueue& q = s->queue();
-  while (!q.empty() && !lws_send_pipe_choked(wsi)) {
+  bool full = false;
+  while (!q.empty() && !full) {
     rtpush::Frame& f = *q.front();
     // The frame is shared: lws writes its header into the headroom in front
     // of the payload, the same bytes for every subscriber.
     const auto mode = f.binary() ? LWS_WRITE_BINARY : LWS_WRITE_TEXT;
     if (lws_write(wsi, f.data(), f.size(), mode) < static_cast<int>(f.size())) return -1;
     q.pop();
+    full = lws_partial_buffered(wsi);
   }
-  if (s->ping_due() && !lws_send_pipe_choked(wsi)) {
+  if (s->ping_due() && !full) {
     // Not empty: lws 4.1.6 drops an empty pong without telling the protocol
     // (ops-ws.c), and the pong is how a quiet client shows it is alive.
     unsigned char ping[LWS_PRE + 6];
