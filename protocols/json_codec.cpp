@@ -1,0 +1,225 @@
+// The JSON encoding. Decoding parses with cJSON; encoding appends strings
+// directly (no cJSON tree): it runs once per message per encoding on the
+// fan-out path, and the payload is already compact JSON text.
+#include "json_codec.h"
+
+#include <cjson/cJSON.h>
+#include <openssl/evp.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+namespace rtpush {
+
+namespace {
+
+struct JsonDeleter {
+  void operator()(cJSON* j) const { cJSON_Delete(j); }
+};
+using JsonPtr = std::unique_ptr<cJSON, JsonDeleter>;
+
+// Compact text of a value. cJSON prints numbers as %1.15g, or %1.17g when
+// that is needed to read back the same double, so no number changes value.
+bool print_compact(const cJSON* item, std::string* out) {
+  char* text = cJSON_PrintUnformatted(item);
+  if (!text) return false;
+  out->assign(text);
+  cJSON_free(text);
+  return true;
+}
+
+DecodeResult fail(ErrorCode code, std::string message, std::string ref = {}) {
+  DecodeResult r;
+  r.error = code;
+  r.message = std::move(message);
+  r.ref = std::move(ref);
+  return r;
+}
+
+bool request_type(const cJSON* type, RequestType* out) {
+  if (!cJSON_IsString(type)) return false;
+  static const struct { const char* name; RequestType type; } kTypes[] = {
+      {"subscribe", RequestType::Subscribe}, {"unsubscribe", RequestType::Unsubscribe},
+      {"publish", RequestType::Publish}, {"heartbeat", RequestType::Heartbeat},
+  };
+  for (const auto& t : kTypes)
+    if (std::strcmp(type->valuestring, t.name) == 0) {
+      *out = t.type;
+      return true;
+    }
+  return false;
+}
+
+void append_timestamp(std::string* out, double t) {
+  char buf[40];
+  int n = std::snprintf(buf, sizeof buf, "%.3f", std::isfinite(t) ? t : 0.0);
+  out->append(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+}
+
+void append_key(std::string* out, const char* key) {
+  out->append(",\"");
+  out->append(key);
+  out->append("\":");
+}
+
+void append_field(std::string* out, const char* key, std::string_view value) {
+  append_key(out, key);
+  json_append_string(out, value);
+}
+
+void append_base64(std::string* out, std::string_view bytes) {
+  const std::size_t at = out->size();
+  out->resize(at + 4 * ((bytes.size() + 2) / 3) + 1);
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(&(*out)[at]),
+                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out->resize(at + static_cast<std::size_t>(n));
+}
+
+}  // namespace
+
+void json_append_string(std::string* out, std::string_view s) {
+  static const char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\b': out->append("\\b"); break;
+      case '\f': out->append("\\f"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        if (c < 0x20) {
+          const char esc[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+          out->append(esc, sizeof esc);
+        } else {
+          out->push_back(static_cast<char>(c));  // UTF-8 passes through
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+bool json_compact(std::string_view text, std::string* compact) {
+  JsonPtr root(cJSON_ParseWithLength(text.data(), text.size()));
+  return root && print_compact(root.get(), compact);
+}
+
+DecodeResult JsonCodec::decode(std::string_view bytes, bool /*is_binary: JSON in a binary frame is fine*/) const {
+  JsonPtr root(cJSON_ParseWithLength(bytes.data(), bytes.size()));
+  if (!root) return fail(ErrorCode::InvalidJson, "frame is not valid JSON");
+  if (!cJSON_IsObject(root.get())) return fail(ErrorCode::InvalidJson, "a frame must be a JSON object");
+
+  std::string ref;
+  if (const cJSON* r = cJSON_GetObjectItemCaseSensitive(root.get(), "ref")) print_compact(r, &ref);
+
+  DecodeResult d;
+  ClientRequest& req = d.request;
+  if (!request_type(cJSON_GetObjectItemCaseSensitive(root.get(), "type"), &req.type))
+    return fail(ErrorCode::UnknownMessageType,
+                "type must be one of subscribe, unsubscribe, publish, heartbeat", std::move(ref));
+
+  const cJSON* channel = cJSON_GetObjectItemCaseSensitive(root.get(), "channel");
+  if (cJSON_IsString(channel)) req.channel = channel->valuestring;  // the core validates it
+
+  const cJSON* since = cJSON_GetObjectItemCaseSensitive(root.get(), "since");
+  if (since && !cJSON_IsNull(since)) {
+    if (cJSON_IsString(since)) {
+      req.since = since->valuestring;
+    } else if (cJSON_IsNumber(since) && since->valuedouble >= 0 &&
+               since->valuedouble == std::floor(since->valuedouble) && since->valuedouble < 1e19) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.0f", since->valuedouble);  // a bare ms: "<ms>"
+      req.since = buf;
+    } else {
+      return fail(ErrorCode::InvalidJson, "since must be a message id string \"<ms>-<seq>\"", std::move(ref));
+    }
+    req.has_since = true;
+  }
+
+  if (req.type == RequestType::Publish) {
+    const cJSON* data = cJSON_GetObjectItemCaseSensitive(root.get(), "data");
+    if (!data) return fail(ErrorCode::InvalidJson, "publish needs a data field", std::move(ref));
+    req.has_data = true;
+    req.data.kind = PayloadKind::Json;
+    print_compact(data, &req.data.bytes);
+  }
+  req.ref = ref;
+  d.ref = std::move(ref);
+  d.ok = true;
+  return d;
+}
+
+FrameRef JsonCodec::encode(const ServerFrame& f) const {
+  std::string o;
+  o.reserve(96 + f.channel.size() + (f.data ? f.data->bytes.size() * 4 / 3 + 32 : 0) + f.message.size());
+  o.append("{\"type\":\"");
+  o.append(server_frame_type_name(f.type));
+  o.push_back('"');
+  switch (f.type) {
+    case ServerFrameType::ConnectionEstablished:
+      append_field(&o, "connection_id", f.connection_id);
+      append_field(&o, "node", f.node);
+      append_key(&o, "heartbeat_interval");
+      o.append(std::to_string(f.heartbeat_interval));
+      append_key(&o, "timestamp");
+      append_timestamp(&o, f.timestamp);
+      break;
+    case ServerFrameType::Subscribed:
+      append_field(&o, "channel", f.channel);
+      append_key(&o, "position");
+      if (f.has_position) json_append_string(&o, f.position); else o.append("null");
+      if (f.recovered) {
+        append_key(&o, "recovered");
+        o.append(*f.recovered ? "true" : "false");
+      }
+      break;
+    case ServerFrameType::Message:
+      append_field(&o, "channel", f.channel);
+      append_field(&o, "id", f.id);
+      append_key(&o, "data");
+      if (!f.data) {
+        o.append("null");
+      } else if (f.data->kind == PayloadKind::Json) {
+        o.append(f.data->bytes);  // already compact, validated JSON
+      } else {
+        o.push_back('"');
+        append_base64(&o, f.data->bytes);
+        o.push_back('"');
+        append_field(&o, "encoding", "base64");
+      }
+      append_key(&o, "timestamp");
+      append_timestamp(&o, f.timestamp);
+      break;
+    case ServerFrameType::Unsubscribed:
+      append_field(&o, "channel", f.channel);
+      break;
+    case ServerFrameType::Published:
+      append_field(&o, "channel", f.channel);
+      append_field(&o, "id", f.id);
+      if (!f.ref.empty()) {
+        append_key(&o, "ref");
+        o.append(f.ref);
+      }
+      break;
+    case ServerFrameType::HeartbeatAck:
+      append_key(&o, "timestamp");
+      append_timestamp(&o, f.timestamp);
+      break;
+    case ServerFrameType::Error:
+      append_field(&o, "code", f.code);
+      append_field(&o, "message", f.message);
+      if (!f.ref.empty()) {
+        append_key(&o, "ref");
+        o.append(f.ref);
+      }
+      break;
+  }
+  o.push_back('}');
+  return Frame::make(o, /*binary=*/false);
+}
+
+}  // namespace rtpush
