@@ -1,0 +1,194 @@
+// rtpush-publish: publish JSON messages to an rtpush channel (spec section 6).
+//
+//   rtpush-publish --url http://HOST:PORT/MOUNT --channel C [--data JSON]
+//   rtpush-publish --redis URL --channel C [--data JSON]   (Redis release)
+//
+// Without --data, each line of standard input is one JSON value, one message.
+// Prints each new message's id on its own line. Exit: 0 all published, 1 any
+// failed (reason on stderr), 2 bad usage.
+#include <curl/curl.h>
+#include <getopt.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include <cjson/cJSON.h>
+
+#include "json_codec.h"
+#include "wire.h"
+
+namespace {
+
+constexpr int kOk = 0, kFailed = 1, kUsage = 2;
+
+const char kHelp[] = R"(Usage:
+  rtpush-publish --url http://HOST:PORT/MOUNT --channel CHANNEL [--data JSON]
+  rtpush-publish --redis redis://HOST:PORT[/DB] --channel CHANNEL [--data JSON]
+
+Publishes JSON messages to an rtpush channel and prints each new message's id
+on its own line, in order.
+
+  --url URL        publish through the HTTP API of a node: POST URL/publish/CHANNEL
+                   (URL is where the vhost mounts callback://rtpush, e.g.
+                   http://127.0.0.1:7681/)
+  --redis URL      publish through Redis exactly as a node does (every node
+                   delivers it). Not available in this build yet: use --url.
+  --channel C      the channel: 1-200 bytes, no whitespace or control characters
+  --data JSON      the message, one JSON value. Without --data, standard input
+                   is read: one JSON value per line, each its own message;
+                   empty lines are skipped; a line that is not JSON is reported
+                   (with its line number) and skipped, the rest still go out.
+  --timeout SECS   HTTP timeout per message (default 10)
+  -h, --help       this text
+  --version        the version
+
+Exit status:
+  0  every message was published
+  1  any message failed (the reason is on standard error): invalid JSON, the
+     server refused it (HTTP 400/413/503), or the server could not be reached
+  2  bad usage: unknown or missing options, an invalid channel
+
+Examples:
+  rtpush-publish --url http://127.0.0.1:7681/ --channel news --data '{"title":"hi"}'
+  producer | rtpush-publish --url http://127.0.0.1:7681/ --channel news
+)";
+
+struct Args {
+  std::string url, redis, channel, data;
+  bool has_data = false;
+  long timeout_secs = 10;
+};
+
+int usage(const std::string& why) {
+  std::cerr << "rtpush-publish: " << why << "\nTry 'rtpush-publish --help'.\n";
+  return kUsage;
+}
+
+// Returns -1 when the arguments are good, else the exit code.
+int parse_args(int argc, char** argv, Args* a) {
+  enum { kUrl = 1000, kRedis, kChannel, kData, kTimeout, kVersion };
+  static const option opts[] = {
+      {"url", required_argument, nullptr, kUrl},         {"redis", required_argument, nullptr, kRedis},
+      {"channel", required_argument, nullptr, kChannel}, {"data", required_argument, nullptr, kData},
+      {"timeout", required_argument, nullptr, kTimeout}, {"help", no_argument, nullptr, 'h'},
+      {"version", no_argument, nullptr, kVersion},       {nullptr, 0, nullptr, 0},
+  };
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", opts, nullptr)) != -1) {
+    switch (c) {
+      case kUrl: a->url = optarg; break;
+      case kRedis: a->redis = optarg; break;
+      case kChannel: a->channel = optarg; break;
+      case kData: a->data = optarg; a->has_data = true; break;
+      case kTimeout: {
+        char* end = nullptr;
+        a->timeout_secs = std::strtol(optarg, &end, 10);
+        if (!*optarg || *end || a->timeout_secs <= 0) return usage("--timeout takes a whole number of seconds");
+        break;
+      }
+      case 'h': std::cout << kHelp; return kOk;
+      case kVersion: std::cout << "rtpush-publish " RTPUSH_VERSION "\n"; return kOk;
+      case ':': return usage(std::string("option ") + argv[optind - 1] + " needs a value");
+      default: return usage(std::string("unknown option ") + argv[optind - 1]);
+    }
+  }
+  if (optind < argc) return usage(std::string("unexpected argument ") + argv[optind]);
+  if (a->url.empty() == a->redis.empty()) return usage("give exactly one of --url or --redis");
+  if (a->channel.empty()) return usage("--channel is required");
+  if (!rtpush::valid_channel(a->channel))
+    return usage("invalid channel \"" + a->channel + "\": 1-200 bytes, no whitespace or control characters");
+  if (!a->redis.empty())
+    return usage("--redis is not available in this build yet (it comes with the Redis release); use --url");
+  return -1;
+}
+
+// One HTTP connection, kept alive across messages.
+class HttpPublisher {
+ public:
+  HttpPublisher(const Args& a) : curl_(curl_easy_init(), curl_easy_cleanup) {
+    std::unique_ptr<char, decltype(&curl_free)> ch(curl_easy_escape(curl_.get(), a.channel.data(), static_cast<int>(a.channel.size())), curl_free);
+    std::string base = a.url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    endpoint_ = base + "/publish/" + ch.get();
+    headers_ = curl_slist_append(nullptr, "Content-Type: application/json");
+    CURL* c = curl_.get();
+    curl_easy_setopt(c, CURLOPT_URL, endpoint_.c_str());
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers_);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, a.timeout_secs);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &HttpPublisher::collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body_);
+  }
+  ~HttpPublisher() { curl_slist_free_all(headers_); }
+
+  // The new id, or false with `why` set.
+  bool publish(const std::string& json, std::string* id, std::string* why) {
+    body_.clear();
+    CURL* c = curl_.get();
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, json.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(json.size()));
+    CURLcode rc = curl_easy_perform(c);
+    if (rc != CURLE_OK) {
+      *why = "cannot reach " + endpoint_ + ": " + curl_easy_strerror(rc);
+      return false;
+    }
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    cJSON* answer = cJSON_ParseWithLength(body_.data(), body_.size());
+    const cJSON* got = cJSON_GetObjectItemCaseSensitive(answer, status == 200 ? "id" : "error");
+    const bool ok = status == 200 && cJSON_IsString(got);
+    if (ok) *id = got->valuestring;
+    else *why = "HTTP " + std::to_string(status) + (cJSON_IsString(got) ? std::string(": ") + got->valuestring : ": " + body_);
+    cJSON_Delete(answer);
+    return ok;
+  }
+
+ private:
+  static size_t collect(char* p, size_t size, size_t n, void* out) {
+    static_cast<std::string*>(out)->append(p, size * n);
+    return size * n;
+  }
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl_;
+  curl_slist* headers_ = nullptr;
+  std::string endpoint_, body_;
+};
+
+bool blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  if (int rc = parse_args(argc, argv, &args); rc >= 0) return rc;
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  HttpPublisher pub(args);
+  int failed = 0;
+  auto send = [&](const std::string& text, const std::string& where) {
+    std::string json, id, why;
+    if (!rtpush::json_compact(text, &json)) {
+      std::cerr << "rtpush-publish: " << where << "not valid JSON, not published\n";
+      ++failed;
+      return;
+    }
+    if (!pub.publish(json, &id, &why)) {
+      std::cerr << "rtpush-publish: " << where << why << "\n";
+      ++failed;
+      return;
+    }
+    std::cout << id << std::endl;  // flushed per line: a pipe sees ids as they come
+  };
+  if (args.has_data) {
+    send(args.data, "--data: ");
+  } else {
+    std::string line;
+    for (long n = 1; std::getline(std::cin, line); ++n)
+      if (!blank(line)) send(line, "line " + std::to_string(n) + ": ");
+  }
+  curl_global_cleanup();
+  return failed ? kFailed : kOk;
+}
