@@ -1,0 +1,245 @@
+"""Starts a real lwsws with the installed rtpush plugins, and talks to it.
+
+Environment (set by CTest): RTPUSH_PREFIX, the install prefix under test;
+LWSWS, the lwsws binary. Each Server gets its own config dir and free port,
+runs in its own process group (lwsws forks a serving child) and is stopped
+by signalling that group.
+"""
+import asyncio
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+PREFIX = os.environ.get("RTPUSH_PREFIX", os.path.join(os.getcwd(), "build", "stage"))
+LWSWS = os.environ.get("LWSWS", "/opt/lwsws/bin/lwsws")
+PLUGIN_DIR = os.path.join(PREFIX, "lib", "rtpush", "plugins")
+PUBLISH_CLI = os.path.join(PREFIX, "bin", "rtpush-publish")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One lwsws node. Use as a context manager."""
+
+    def __init__(self, mount="/", **options):
+        self.port = free_port()
+        self.mount = mount
+        self.options = {k.replace("_", "-"): str(v) for k, v in options.items()}
+        self.dir = tempfile.mkdtemp(prefix="rtpush-it-")
+        self.log_path = os.path.join(self.dir, "lwsws.log")
+        self.proc = None
+
+    @property
+    def http(self):
+        return "http://127.0.0.1:%d%s" % (self.port, self.mount.rstrip("/"))
+
+    @property
+    def ws_url(self):
+        return "ws://127.0.0.1:%d/" % self.port
+
+    def write_conf(self):
+        os.makedirs(os.path.join(self.dir, "conf.d"))
+        with open(os.path.join(self.dir, "conf"), "w") as f:
+            json.dump({"global": {"server-string": "rtpush", "plugin-dir": PLUGIN_DIR,
+                                  "count-threads": "1", "rlimit-nofile": "20000"}}, f)
+        vhost = {"name": "rtpush", "port": str(self.port), "interface": "127.0.0.1",
+                 "mounts": [{"mountpoint": self.mount, "origin": "callback://rtpush"}],
+                 "ws-protocols": [{"rtpush": self.options}, {"rtpush-json": {"default": "1"}}]}
+        with open(os.path.join(self.dir, "conf.d", "rtpush"), "w") as f:
+            json.dump({"vhosts": [vhost]}, f)
+
+    def start(self):
+        self.write_conf()
+        with open(self.log_path, "w") as log:
+            self.proc = subprocess.Popen([LWSWS, "-c", self.dir, "-d", "1031"], stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                if self.get("health")[0] == 200:
+                    return self
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError("lwsws did not come up:\n" + self.log_tail())
+
+    def stop(self):
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        try:  # the serving child may outlive the watcher: kill the group
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc = None
+        self.cleanup()
+
+    def log_tail(self, n=40):
+        try:
+            with open(self.log_path) as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        if exc[0] is not None:
+            print("---- lwsws log tail ----\n" + self.log_tail())
+        self.stop()
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- HTTP ---------------------------------------------------------------
+    def request(self, method, path, body=None, timeout=10):
+        """(status, body text)."""
+        data = body.encode() if isinstance(body, str) else body
+        req = urllib.request.Request(self.http + "/" + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def get(self, path):
+        return self.request("GET", path)
+
+    def publish_http(self, channel, value):
+        status, body = self.request("POST", "publish/" + urllib.request.quote(channel, safe=""), json.dumps(value))
+        assert status == 200, (status, body)
+        return json.loads(body)["id"]
+
+    def metrics(self):
+        """{'name{labels}': value} of the Prometheus text."""
+        status, body = self.get("metrics")
+        assert status == 200
+        out = {}
+        for line in body.splitlines():
+            if line and not line.startswith("#"):
+                key, value = line.rsplit(" ", 1)
+                out[key] = float(value)
+        return out
+
+    # -- WebSocket ----------------------------------------------------------
+    async def connect(self, **kw):
+        import websockets
+        ws = await websockets.connect(self.ws_url, subprotocols=["rtpush-json"], max_size=None, **kw)
+        hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert hello["type"] == "connection_established", hello
+        return ws, hello
+
+
+def id_pair(msg_id):
+    ms, seq = msg_id.split("-")
+    return int(ms), int(seq)
+
+
+async def recv_json(ws, timeout=5):
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def recv_type(ws, wanted, timeout=5):
+    """The next frame of type `wanted`; frames of other types are an error."""
+    frame = await recv_json(ws, timeout)
+    assert frame["type"] == wanted, frame
+    return frame
+
+
+async def no_frame(ws, wait=0.3):
+    try:
+        frame = await asyncio.wait_for(ws.recv(), wait)
+    except asyncio.TimeoutError:
+        return
+    raise AssertionError("unexpected frame %s" % frame)
+
+
+class RawWebSocket:
+    """A hand-made client for what libraries won't do: stay silent (no pong),
+    stop reading, and see the exact close frame."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+                           "Sec-WebSocket-Protocol: rtpush-json\r\n\r\n" % key).encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = self.sock.recv(4096)
+            assert chunk, "closed during handshake"
+            buf += chunk
+        head, self.buf = buf.split(b"\r\n\r\n", 1)
+        assert b" 101 " in head.split(b"\r\n")[0], head
+
+    def send_text(self, text):
+        payload = text.encode()
+        mask = os.urandom(4)
+        n = len(payload)
+        header = bytes([0x81])
+        if n < 126:
+            header += bytes([0x80 | n])
+        elif n < 65536:
+            header += bytes([0x80 | 126]) + struct.pack(">H", n)
+        else:
+            header += bytes([0x80 | 127]) + struct.pack(">Q", n)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(header + mask + masked)
+
+    def read_all(self, timeout):
+        """Reads until the server closes; returns [(opcode, payload)]."""
+        self.sock.settimeout(timeout)
+        data = self.buf
+        try:
+            while True:
+                chunk = self.sock.recv(1 << 20)
+                if not chunk:
+                    break
+                data += chunk
+        except (socket.timeout, ConnectionResetError):
+            pass
+        frames = []
+        while len(data) >= 2:
+            op, n, h = data[0] & 15, data[1] & 127, 2
+            if n == 126:
+                n, h = struct.unpack(">H", data[2:4])[0], 4
+            elif n == 127:
+                n, h = struct.unpack(">Q", data[2:10])[0], 10
+            if len(data) < h + n:
+                break
+            frames.append((op, data[h:h + n]))
+            data = data[h + n:]
+        return frames
+
+    @staticmethod
+    def close_code(frames):
+        codes = [struct.unpack(">H", p[:2])[0] for op, p in frames if op == 8 and len(p) >= 2]
+        return codes[0] if codes else None
+
+    def close(self):
+        self.sock.close()
