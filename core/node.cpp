@@ -85,15 +85,22 @@ void Node::receive(Session* s, std::string_view fragment, bool first, bool final
     rx.clear();
     s->set_rx_discarding(false);
   }
-  if (s->rx_discarding()) return;
+  // An oversized message is answered at once but closed (1009) only after
+  // its last fragment: closing while the peer still sends makes the kernel
+  // reset the connection, and the peer may never read the close. The rest
+  // is dropped as it comes, up to a bound, not buffered.
+  if (s->rx_discarding()) {
+    s->add_rx_discarded(fragment.size());
+    if (final || s->rx_discarded() > 16 * options_.max_message_bytes) close_too_big(s);
+    return;
+  }
   const std::size_t total = rx.size() + fragment.size();
   if (total > options_.max_message_bytes) {
     std::string().swap(rx);
     s->set_rx_discarding(true);
     send_error(s, ErrorCode::MessageTooLarge,
                "message is larger than max-message-bytes (" + std::to_string(options_.max_message_bytes) + ")", {});
-    metrics_.count_close(CloseReason::MessageTooLarge);
-    s->close(kCloseTooBig, "message too large", false);
+    if (final) close_too_big(s);
     return;
   }
   if (first && final) {  // the common case: no copy
@@ -105,6 +112,11 @@ void Node::receive(Session* s, std::string_view fragment, bool first, bool final
   std::string message;
   message.swap(rx);  // the buffer goes with the message: idle sessions hold none
   handle(s, message, binary);
+}
+
+void Node::close_too_big(Session* s) {
+  metrics_.count_close(CloseReason::MessageTooLarge);
+  s->close(kCloseTooBig, "message too large", false);
 }
 
 void Node::pong(Session* s) { s->touch(clocks_.steady_ms()); }

@@ -60,7 +60,7 @@ class Node final : public BrokerListener {
 
   // One fragment of a client message, in order. A message is handled when
   // its final fragment arrives; past max-message-bytes it is refused with
-  // MESSAGE_TOO_LARGE and close 1009.
+  // MESSAGE_TOO_LARGE, and closed with 1009 once that message has ended.
   void receive(Session* session, std::string_view fragment, bool first, bool final, bool binary);
   void pong(Session* session);
 
@@ -88,6 +88,7 @@ class Node final : public BrokerListener {
   void send(Session* s, const ServerFrame& frame);
   void send_error(Session* s, ErrorCode code, std::string_view message, std::string_view ref);
   void drop_slow(Session* s);
+  void close_too_big(Session* s);
   Session* find(std::uint64_t serial) const;
   std::string new_connection_id();
   double now_seconds() const { return static_cast<double>(clocks_.wall_ms()) / 1000.0; }

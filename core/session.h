@@ -59,7 +59,12 @@ class Session {
   // Reassembly of a fragmented client message; empty while idle.
   std::string& rx_buffer() { return rx_; }
   bool rx_discarding() const { return rx_discard_; }
-  void set_rx_discarding(bool on) { rx_discard_ = on; }
+  void set_rx_discarding(bool on) {
+    rx_discard_ = on;
+    rx_discarded_ = 0;
+  }
+  void add_rx_discarded(std::size_t n) { rx_discarded_ += n; }
+  std::size_t rx_discarded() const { return rx_discarded_; }
 
   std::vector<Subscription*>& subscriptions() { return subscriptions_; }
 
@@ -76,6 +81,7 @@ class Session {
   bool rx_discard_ = false;
   std::string close_reason_;
   std::string rx_;
+  std::size_t rx_discarded_ = 0;
   std::vector<Subscription*> subscriptions_;
 };
 

@@ -207,15 +207,27 @@ static void message_size_is_checked_after_reassembly(void**) {
   drain(s, &ok);
   assert_string_equal(ok.type(0), "heartbeat_ack");
   assert_true(s->rx_buffer().capacity() < 32);  // the buffer went with the message
-  // 120 bytes in 2 fragments: refused, then close 1009.
+  // 180 bytes in 3 fragments: refused at once, closed 1009 when it ends.
   w.node->receive(s, std::string(60, ' '), true, false, false);
-  w.node->receive(s, std::string(60, ' '), false, true, false);
+  w.node->receive(s, std::string(60, ' '), false, false, false);
   Sent bad;
   drain(s, &bad);
   assert_string_equal(bad.type(0), "error");
   assert_string_equal(bad.str(0, "code"), "MESSAGE_TOO_LARGE");
+  assert_false(s->closing());  // the peer is still sending this message
+  assert_true(s->rx_buffer().capacity() < 32);  // and none of it is kept
+  w.node->receive(s, std::string(60, ' '), false, true, false);
   assert_true(s->closing());
   assert_int_equal(s->close_code(), 1009);
+  // A message that never ends is cut off after 16 x max-message-bytes.
+  FakeConnection c2;
+  Session* s2 = w.connect(&c2);
+  w.node->receive(s2, std::string(101, ' '), true, false, false);
+  for (int i = 0; i < 16; ++i) w.node->receive(s2, std::string(100, ' '), false, false, false);  // 1600 dropped
+  assert_false(s2->closing());
+  w.node->receive(s2, std::string(100, ' '), false, false, false);
+  assert_true(s2->closing());
+  assert_int_equal(s2->close_code(), 1009);
 }
 
 static void slow_consumer_closed_others_unaffected(void**) {
