@@ -32,6 +32,7 @@ class SendQueue {
   std::size_t bytes() const { return bytes_; }
   std::size_t limit() const { return limit_; }
   const FrameRef& front() const { return ring_[head_]; }
+  const FrameRef& at(std::size_t i) const { return ring_[(head_ + i) % capacity_]; }  // i < size()
   void pop();
   // Drops everything queued and returns the storage.
   void clear();

@@ -1,5 +1,10 @@
 #include "ws_protocol.h"
 
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "vhost_state.h"
@@ -25,24 +30,82 @@ class WsConnection final : public rtpush::Connection {
 
 namespace {
 
-// Writes queued frames until the kernel stops taking them whole; then the
-// ping, then the close. Returns -1 to have lws close the connection.
-//
-// lws_send_pipe_choked() costs a poll() per call; instead each write is
-// followed by lws_partial_buffered(), free: once lws had to keep the tail
-// of a frame, the socket is full and we stop (lws sends that tail first).
+// The WebSocket header of an unmasked server frame, written into the
+// frame's headroom (the same bytes for every subscriber, so writing them into
+// the shared buffer is harmless). Returns its length.
+std::size_t put_ws_header(rtpush::Frame& f) {
+  const std::size_t n = f.size();
+  const std::size_t h = n < 126 ? 2 : n < 65536 ? 4 : 10;
+  std::uint8_t* p = f.data() - h;
+  p[0] = 0x80 | (f.binary() ? 0x2 : 0x1);  // FIN, text or binary
+  if (n < 126) {
+    p[1] = static_cast<std::uint8_t>(n);
+  } else if (n < 65536) {
+    p[1] = 126;
+    p[2] = static_cast<std::uint8_t>(n >> 8);
+    p[3] = static_cast<std::uint8_t>(n);
+  } else {
+    p[1] = 127;
+    for (int i = 0; i < 8; ++i) p[2 + i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(n) >> (56 - 8 * i));
+  }
+  return h;
+}
+
+// Writes the queued frames with writev(): one system call for up to
+// kBatch frames, straight from the shared buffers. (One lws_write() per
+// frame costs a send() each, and on a busy channel that syscall was most of
+// the server's time.) Only whole frames go this way; a tail the kernel did
+// not take is handed to lws, which keeps it and sends it before anything
+// else, so lws's own control frames never land inside ours.
+// Returns false on a socket error; sets *full when the socket is full.
+bool write_frames(struct lws* wsi, rtpush::SendQueue& q, bool* full) {
+  constexpr std::size_t kBatch = 64;
+  const int fd = lws_get_socket_fd(wsi);
+  while (!q.empty()) {
+    iovec iov[kBatch];
+    const std::size_t n = std::min(kBatch, q.size());
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      rtpush::Frame& f = *q.at(i);
+      const std::size_t h = put_ws_header(f);
+      iov[i].iov_base = f.data() - h;
+      iov[i].iov_len = f.size() + h;
+      total += iov[i].iov_len;
+    }
+    const ssize_t w = ::writev(fd, iov, static_cast<int>(n));
+    if (w < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        *full = true;
+        return true;
+      }
+      return false;
+    }
+    std::size_t left = static_cast<std::size_t>(w);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (left >= iov[i].iov_len) {
+        left -= iov[i].iov_len;
+        q.pop();
+        continue;
+      }
+      if (left > 0) {  // a frame half out: lws buffers the rest (LWS_WRITE_HTTP is raw on a ws wsi)
+        auto* rest = static_cast<unsigned char*>(iov[i].iov_base) + left;
+        if (lws_write(wsi, rest, iov[i].iov_len - left, LWS_WRITE_HTTP) < 0) return false;
+        q.pop();
+      }
+      *full = true;
+      return true;
+    }
+    if (static_cast<std::size_t>(w) < total) break;
+  }
+  return true;
+}
+
+// Writes queued frames until the socket is full; then the ping, then the
+// close. Returns -1 to have lws close the connection.
 int write_pending(struct lws* wsi, rtpush::Session* s) {
   rtpush::SendQueue& q = s->queue();
   bool full = false;
-  while (!q.empty() && !full) {
-    rtpush::Frame& f = *q.front();
-    // The frame is shared: lws writes its header into the headroom in front
-    // of the payload, the same bytes for every subscriber.
-    const auto mode = f.binary() ? LWS_WRITE_BINARY : LWS_WRITE_TEXT;
-    if (lws_write(wsi, f.data(), f.size(), mode) < static_cast<int>(f.size())) return -1;
-    q.pop();
-    full = lws_partial_buffered(wsi);
-  }
+  if (!write_frames(wsi, q, &full)) return -1;
   if (s->ping_due() && !full) {
     // Not empty: lws 4.1.6 drops an empty pong without telling the protocol
     // (ops-ws.c), and the pong is how a quiet client shows it is alive.

@@ -100,6 +100,26 @@ class Heartbeats(unittest.IsolatedAsyncioTestCase):
             await ponging.close()
 
 
+class PausedReader(unittest.IsolatedAsyncioTestCase):
+    async def test_paused_reader_gets_every_frame_intact(self):
+        """A reader that stops for a while fills the socket: frames then go
+        out in pieces (writev, then lws's buffer). None may be torn."""
+        with Server(send_queue_bytes=8 * 1024 * 1024) as server:
+            reader = RawWebSocket(server.port)
+            reader.send_text(json.dumps({"type": "subscribe", "channel": "paused"}))
+            await asyncio.sleep(0.2)
+            sizes = [10, 200, 5000, 70000, 300]
+            for i in range(300):  # about 3 MB while nobody reads
+                await asyncio.to_thread(server.publish_http, "paused", {"i": i, "p": "q" * sizes[i % len(sizes)]})
+            frames = await asyncio.to_thread(reader.read_all, 3)
+            texts = [json.loads(p) for op, p in frames if op == 1]
+            messages = [t for t in texts if t["type"] == "message"]
+            self.assertEqual([m["data"]["i"] for m in messages], list(range(300)))
+            for m in messages:
+                self.assertEqual(len(m["data"]["p"]), sizes[m["data"]["i"] % len(sizes)])
+            reader.close()
+
+
 class SlowConsumer(unittest.IsolatedAsyncioTestCase):
     async def test_slow_consumer_closed_with_1008_others_unaffected(self):
         with Server(send_queue_bytes=65536) as server:

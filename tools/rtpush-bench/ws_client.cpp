@@ -1,0 +1,173 @@
+#include "ws_client.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+
+namespace bench {
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+Client::Client(std::string host, int port, std::string protocol, OnText on_text)
+    : host_(std::move(host)), protocol_(std::move(protocol)), port_(port), on_text_(std::move(on_text)),
+      buf_(1 << 18) {
+  ep_ = epoll_create1(0);
+  request_ = "GET / HTTP/1.1\r\nHost: " + host_ + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+             "Sec-WebSocket-Protocol: " + protocol_ + "\r\n\r\n";
+}
+
+Client::~Client() {
+  for (Conn& c : conns_)
+    if (c.fd >= 0) close(c.fd);
+  close(ep_);
+}
+
+void Client::connect(int n) {
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port_));
+  inet_pton(AF_INET, host_.c_str(), &sa.sin_addr);
+  for (int i = 0; i < n; ++i) {
+    Conn& c = conns_.emplace_back();
+    c.fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (c.fd < 0) { ++failed_; c.closed = true; continue; }
+    int one = 1;
+    setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // Blocking connect on loopback is immediate; then non-blocking I/O.
+    if (::connect(c.fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+        ::send(c.fd, request_.data(), request_.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request_.size())) {
+      fail(c);
+      continue;
+    }
+    fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) | O_NONBLOCK);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = &c;
+    epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev);
+  }
+}
+
+void Client::fail(Conn& c) {
+  if (c.closed) return;
+  if (c.open) --open_;
+  c.closed = true;
+  c.open = false;
+  ++failed_;
+  if (c.fd >= 0) close(c.fd);
+  c.fd = -1;
+}
+
+void Client::send_text(Conn& c, std::string_view text) {
+  // Client frames must be masked; a zero mask is a valid mask and spares
+  // the XOR (this is a benchmark, not a browser).
+  char head[14];
+  std::size_t h = 0;
+  head[h++] = static_cast<char>(0x81);
+  if (text.size() < 126) {
+    head[h++] = static_cast<char>(0x80 | text.size());
+  } else if (text.size() < 65536) {
+    head[h++] = static_cast<char>(0x80 | 126);
+    head[h++] = static_cast<char>(text.size() >> 8);
+    head[h++] = static_cast<char>(text.size() & 0xff);
+  } else {
+    head[h++] = static_cast<char>(0x80 | 127);
+    for (int i = 7; i >= 0; --i) head[h++] = static_cast<char>((text.size() >> (8 * i)) & 0xff);
+  }
+  std::memset(head + h, 0, 4);
+  h += 4;
+  std::string frame(head, h);
+  frame.append(text);
+  if (::send(c.fd, frame.data(), frame.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(frame.size())) fail(c);
+}
+
+void Client::parse(Conn& c, const char* data, std::size_t len) {
+  std::string joined;
+  if (!c.partial.empty()) {
+    joined = std::move(c.partial);
+    joined.append(data, len);
+    c.partial.clear();
+    data = joined.data();
+    len = joined.size();
+  }
+  std::size_t at = 0;
+  if (!c.open) {
+    std::string_view v(data, len);
+    auto end = v.find("\r\n\r\n");
+    if (end == std::string_view::npos) { c.partial.assign(data, len); return; }
+    if (v.substr(0, 12).find("101") == std::string_view::npos) { fail(c); return; }
+    c.open = true;
+    ++open_;
+    at = end + 4;
+  }
+  while (len - at >= 2) {
+    const auto* p = reinterpret_cast<const unsigned char*>(data + at);
+    const int op = p[0] & 0x0f;
+    std::uint64_t n = p[1] & 0x7f;
+    std::size_t h = 2;
+    if (n == 126) {
+      if (len - at < 4) break;
+      n = (std::uint64_t(p[2]) << 8) | p[3];
+      h = 4;
+    } else if (n == 127) {
+      if (len - at < 10) break;
+      n = 0;
+      for (int i = 0; i < 8; ++i) n = (n << 8) | p[2 + i];
+      h = 10;
+    }
+    if (len - at < h + n) break;
+    std::string_view payload(data + at + h, n);
+    if (op == 1 || op == 2) {
+      on_text_(c, payload);
+    } else if (op == 9) {  // ping: answer with a pong carrying the same bytes
+      std::string pong = {static_cast<char>(0x8a), static_cast<char>(0x80 | payload.size()), 0, 0, 0, 0};
+      pong.append(payload);
+      ::send(c.fd, pong.data(), pong.size(), MSG_NOSIGNAL);
+    } else if (op == 8) {
+      fail(c);
+      return;
+    }
+    at += h + n;
+  }
+  if (at < len) c.partial.assign(data + at, len - at);
+}
+
+void Client::on_readable(Conn& c) {
+  for (;;) {
+    ssize_t n = ::recv(c.fd, buf_.data(), buf_.size(), 0);
+    if (n > 0) {
+      parse(c, buf_.data(), static_cast<std::size_t>(n));
+      if (c.closed || static_cast<std::size_t>(n) < buf_.size()) return;
+      continue;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) fail(c);
+    return;
+  }
+}
+
+void Client::run(int ms, const std::function<bool()>& done) {
+  const double deadline = now_seconds() + ms / 1000.0;
+  epoll_event events[512];
+  for (double now = now_seconds(); !done() && now < deadline; now = now_seconds()) {
+    const int wait_ms = static_cast<int>(std::min(50.0, (deadline - now) * 1000));
+    int n = epoll_wait(ep_, events, 512, wait_ms);
+    for (int i = 0; i < n; ++i) {
+      Conn& c = *static_cast<Conn*>(events[i].data.ptr);
+      if (!c.closed) on_readable(c);
+    }
+  }
+}
+
+}  // namespace bench
