@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "vhost_state.h"
 
@@ -15,14 +16,20 @@ namespace rtpush_lws {
 class WsConnection final : public rtpush::Connection {
  public:
   explicit WsConnection(struct lws* wsi) : wsi_(wsi) {}
-  void request_write() override { lws_callback_on_writable(wsi_); }
+  ~WsConnection() override;
+  // Frames, a ping or a close are waiting: see FlushList.
+  void request_write() override;
   void request_close() override {
     lws_callback_on_writable(wsi_);
     // A peer that stopped reading never becomes writable: drop it anyway.
     lws_set_timeout(wsi_, PENDING_TIMEOUT_CLOSE_SEND, 5);
   }
+  void flush();
+  struct lws* wsi() const { return wsi_; }
   rtpush::Node* node = nullptr;
   rtpush::Session* session = nullptr;
+  std::size_t flush_slot = 0;
+  bool in_flush_list = false;
 
  private:
   struct lws* wsi_;
@@ -124,6 +131,32 @@ int write_pending(struct lws* wsi, rtpush::Session* s) {
   return 0;
 }
 
+// Connections that got frames since the last pass of the service loop.
+// A zero-delay timer writes them all on the next pass, with writev() and no
+// detour through epoll: asking lws for a writable callback per connection
+// costs two epoll_ctl() calls and a callback each, which dominated fan-out
+// of single messages. A burst of messages still leaves as one writev() per
+// connection. What cannot be written now (socket full, lws holding a tail,
+// a ping or a close due) goes the usual way: lws_callback_on_writable().
+struct FlushList {
+  std::vector<WsConnection*> pending, flushing;
+  lws_sorted_usec_list_t timer{};
+  bool scheduled = false;
+};
+thread_local FlushList flush_list;  // per lws service thread
+
+void flush_pending(lws_sorted_usec_list_t*) {
+  FlushList& fl = flush_list;
+  fl.scheduled = false;
+  fl.flushing.swap(fl.pending);  // both keep their storage: no allocation per pass
+  for (WsConnection* c : fl.flushing)
+    if (c) {
+      c->in_flush_list = false;
+      c->flush();
+    }
+  fl.flushing.clear();
+}
+
 int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reasons reason,
              WsSessionData* pss, void* in, size_t len) {
   WsConnection* c = pss ? pss->connection : nullptr;
@@ -163,6 +196,42 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
 }
 
 }  // namespace
+
+WsConnection::~WsConnection() {
+  if (!in_flush_list) return;
+  // Normally in `pending` at flush_slot; were it closed while a flush pass
+  // runs, it would be in `flushing`: never leave a dangling pointer.
+  FlushList& fl = flush_list;
+  if (flush_slot < fl.pending.size() && fl.pending[flush_slot] == this) {
+    fl.pending[flush_slot] = nullptr;
+    return;
+  }
+  for (WsConnection*& c : fl.flushing)
+    if (c == this) c = nullptr;
+}
+
+void WsConnection::request_write() {
+  if (in_flush_list) return;
+  FlushList& fl = flush_list;
+  in_flush_list = true;
+  flush_slot = fl.pending.size();
+  fl.pending.push_back(this);
+  if (!fl.scheduled) {
+    fl.scheduled = true;
+    lws_sul_schedule(lws_get_context(wsi_), lws_get_tsi(wsi_), &fl.timer, flush_pending, 1);
+  }
+}
+
+void WsConnection::flush() {
+  rtpush::Session* s = session;
+  if (!s) return;
+  bool full = lws_partial_buffered(wsi_);  // lws still holds a tail: it goes first
+  if (!full && !s->closing() && !write_frames(wsi_, s->queue(), &full)) {
+    lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);  // socket error
+    return;
+  }
+  if (!s->queue().empty() || s->ping_due() || s->closing()) lws_callback_on_writable(wsi_);
+}
 
 int ws_callback(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reasons reason,
                 void* user, void* in, size_t len) {
