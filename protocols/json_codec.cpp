@@ -69,6 +69,13 @@ void append_field(std::string* out, const char* key, std::string_view value) {
   json_append_string(out, value);
 }
 
+// `"ref":R` when the request had a ref (R is its JSON text).
+void append_ref(std::string* out, std::string_view ref) {
+  if (ref.empty()) return;
+  append_key(out, "ref");
+  out->append(ref);
+}
+
 void append_base64(std::string* out, std::string_view bytes) {
   const std::size_t at = out->size();
   out->resize(at + 4 * ((bytes.size() + 2) / 3) + 1);
@@ -200,10 +207,7 @@ FrameRef JsonCodec::encode(const ServerFrame& f) const {
     case ServerFrameType::Published:
       append_field(&o, "channel", f.channel);
       append_field(&o, "id", f.id);
-      if (!f.ref.empty()) {
-        append_key(&o, "ref");
-        o.append(f.ref);
-      }
+      append_ref(&o, f.ref);
       break;
     case ServerFrameType::HeartbeatAck:
       append_key(&o, "timestamp");
@@ -212,10 +216,7 @@ FrameRef JsonCodec::encode(const ServerFrame& f) const {
     case ServerFrameType::Error:
       append_field(&o, "code", f.code);
       append_field(&o, "message", f.message);
-      if (!f.ref.empty()) {
-        append_key(&o, "ref");
-        o.append(f.ref);
-      }
+      append_ref(&o, f.ref);
       break;
   }
   o.push_back('}');

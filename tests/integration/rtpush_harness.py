@@ -155,6 +155,19 @@ class Server:
         return ws, hello
 
 
+class ServerCase:
+    """Mixin for a test class sharing one server: set `server_options`."""
+    server_options = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(**cls.server_options).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+
 def id_pair(msg_id):
     ms, seq = msg_id.split("-")
     return int(ms), int(seq)

@@ -5,19 +5,11 @@ import time
 import unittest
 import urllib.parse
 
-from rtpush_harness import Server, recv_type
+from rtpush_harness import ServerCase, recv_type
 
 
-class HttpApi(unittest.IsolatedAsyncioTestCase):
-    mount = "/"
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server(mount=cls.mount, max_message_bytes=1000, node_id="api-node").start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
+class HttpApi(ServerCase, unittest.IsolatedAsyncioTestCase):
+    server_options = {"mount": "/", "max_message_bytes": 1000, "node_id": "api-node"}
 
     async def test_health_counts_connections(self):
         status, body = self.server.get("health")
@@ -110,7 +102,7 @@ class HttpApi(unittest.IsolatedAsyncioTestCase):
 
 
 class HttpApiUnderMount(HttpApi):
-    mount = "/api"
+    server_options = dict(HttpApi.server_options, mount="/api")
 
     def test_outside_the_mount_is_not_the_api(self):
         import urllib.request

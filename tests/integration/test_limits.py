@@ -6,7 +6,7 @@ import unittest
 
 import websockets
 
-from rtpush_harness import RawWebSocket, Server, recv_type
+from rtpush_harness import ServerCase, RawWebSocket, Server, recv_type
 
 
 def heartbeat_of_size(n):
@@ -14,14 +14,8 @@ def heartbeat_of_size(n):
     return head + "x" * (n - len(head) - 2) + '"}'
 
 
-class MessageSize(unittest.IsolatedAsyncioTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server(max_message_bytes=1000).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
+class MessageSize(ServerCase, unittest.IsolatedAsyncioTestCase):
+    server_options = {"max_message_bytes": 1000}
 
     async def test_exactly_the_limit_is_accepted(self):
         ws, _ = await self.server.connect()

@@ -1,11 +1,10 @@
 """rtpush-publish (spec section 6) against a real lwsws, and its usage errors."""
 import asyncio
 import json
-import os
 import subprocess
 import unittest
 
-from rtpush_harness import PUBLISH_CLI, Server, free_port, recv_type
+from rtpush_harness import ServerCase, PUBLISH_CLI, free_port, recv_type
 
 
 def run(*args, stdin=None):
@@ -45,14 +44,8 @@ class Usage(unittest.TestCase):
         self.assertEqual(rc, 1)
 
 
-class AgainstServer(unittest.IsolatedAsyncioTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server(max_message_bytes=1000).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
+class AgainstServer(ServerCase, unittest.IsolatedAsyncioTestCase):
+    server_options = {"max_message_bytes": 1000}
 
     async def subscriber(self, channel):
         ws, _ = await self.server.connect()

@@ -1,23 +1,16 @@
 """Subscribe, publish, unsubscribe over rtpush-json against a real lwsws."""
-import asyncio
 import json
 import time
 import unittest
 
-from rtpush_harness import Server, id_pair, no_frame, recv_json, recv_type
+from rtpush_harness import ServerCase, id_pair, no_frame, recv_json, recv_type
 
 VALUES = [{"a": 1, "b": [1, 2, {"c": None}]}, [1, "two", 3.5], "text", 42, -0.25, None, True,
           {"unicode": "caf\u00e9 \u2603 \U0001F600", "esc": "q\"b\\n\n\t"}]
 
 
-class PubSub(unittest.IsolatedAsyncioTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server(node_id="node-a", heartbeat_secs=7).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
+class PubSub(ServerCase, unittest.IsolatedAsyncioTestCase):
+    server_options = {"node_id": "node-a", "heartbeat_secs": 7}
 
     async def test_connection_established(self):
         ws, hello = await self.server.connect()
@@ -105,14 +98,8 @@ class PubSub(unittest.IsolatedAsyncioTestCase):
         await ws.close()
 
 
-class Errors(unittest.IsolatedAsyncioTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
+class Errors(ServerCase, unittest.IsolatedAsyncioTestCase):
+    pass
 
     async def expect_error(self, ws, frame, code, ref=None):
         await ws.send(frame if isinstance(frame, str) else json.dumps(frame))

@@ -3,7 +3,7 @@ import asyncio
 import json
 import unittest
 
-from rtpush_harness import Server, id_pair, no_frame, recv_type
+from rtpush_harness import ServerCase, id_pair, no_frame, recv_type
 
 
 async def subscribe(ws, channel, since=None):
@@ -14,14 +14,8 @@ async def subscribe(ws, channel, since=None):
     return await recv_type(ws, "subscribed")
 
 
-class Replay(unittest.IsolatedAsyncioTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server(history_size=10).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
+class Replay(ServerCase, unittest.IsolatedAsyncioTestCase):
+    server_options = {"history_size": 10}
 
     async def test_since_replays_then_live(self):
         ids = [self.server.publish_http("r-1", i) for i in range(6)]
