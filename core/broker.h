@@ -46,6 +46,7 @@ class Broker {
  public:
   using PublishDone = std::function<void(const PublishResult&)>;
   using HistoryDone = std::function<void(HistoryResult)>;
+  using NodesDone = std::function<void(std::vector<NodeInfo>)>;
 
   virtual ~Broker() = default;
   virtual void set_listener(BrokerListener* listener) = 0;
@@ -66,6 +67,12 @@ class Broker {
 
   // What `health` reports as "redis".
   virtual BackendState state() const = 0;
+
+  // Every live node sharing this broker (GET nodes); empty when that cannot
+  // be known (the node then lists itself).
+  virtual void nodes(NodesDone done) { done({}); }
+  // This node's connection count, for the registry other nodes read.
+  virtual void local_connections(std::size_t) {}
 };
 
 }  // namespace rtpush

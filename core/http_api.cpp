@@ -1,4 +1,5 @@
 // The HTTP API of spec section 5: health, metrics, nodes, publish/<channel>.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -40,14 +41,27 @@ HttpResponse Node::http_health() const {
   return r;
 }
 
-HttpResponse Node::http_nodes() const {
-  // The embedded broker knows only this node.
-  HttpResponse r;
-  r.body = "{\"nodes\":[{\"node\":";
-  json_append_string(&r.body, options_.node_id);
-  r.body += ",\"connections\":" + std::to_string(sessions_.size());
-  r.body += ",\"last_seen\":" + seconds_text(now_seconds()) + "}]}";
-  return r;
+void Node::http_nodes(HttpRespond respond) {
+  // Every live node from the broker's registry (this node's own entry with
+  // its live count); on the embedded broker, or with Redis down, just this one.
+  broker_->nodes([this, respond](std::vector<NodeInfo> nodes) {
+    auto self = std::find_if(nodes.begin(), nodes.end(), [&](const NodeInfo& n) { return n.node == options_.node_id; });
+    if (self == nodes.end()) nodes.push_back(NodeInfo{options_.node_id, 0, 0});
+    self = std::find_if(nodes.begin(), nodes.end(), [&](const NodeInfo& n) { return n.node == options_.node_id; });
+    self->connections = sessions_.size();
+    self->last_seen = now_seconds();
+    HttpResponse r;
+    r.body = "{\"nodes\":[";
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      if (i) r.body += ",";
+      r.body += "{\"node\":";
+      json_append_string(&r.body, nodes[i].node);
+      r.body += ",\"connections\":" + std::to_string(nodes[i].connections);
+      r.body += ",\"last_seen\":" + seconds_text(nodes[i].last_seen) + "}";
+    }
+    r.body += "]}";
+    respond(std::move(r));
+  });
 }
 
 HttpResponse Node::http_metrics() const {
@@ -101,7 +115,7 @@ void Node::handle_http(const HttpRequest& req, HttpRespond respond) {
     if (!get) return respond(json_error(405, "use GET"));
     if (path == "health") return respond(http_health());
     if (path == "metrics") return respond(http_metrics());
-    return respond(http_nodes());
+    return http_nodes(std::move(respond));
   }
   if (path.substr(0, kPublish.size()) == kPublish || path == "publish") {
     if (req.method != "POST") return respond(json_error(405, "use POST"));

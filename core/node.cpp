@@ -51,6 +51,7 @@ Session* Node::open(Connection* connection, Encoding encoding) {
   Session* raw = s.get();
   sessions_.emplace(raw->serial(), std::move(s));
   ++metrics_.connections_total;
+  broker_->local_connections(sessions_.size());
 
   ServerFrame f;
   f.type = ServerFrameType::ConnectionEstablished;
@@ -70,6 +71,7 @@ void Node::close(Session* s) {
     if (hub_.unsubscribe(sub)) broker_->watch(channel, false);
   }
   sessions_.erase(s->serial());
+  broker_->local_connections(sessions_.size());
 }
 
 Session* Node::find(std::uint64_t serial) const {

@@ -95,7 +95,7 @@ class Node final : public BrokerListener {
 
   // HTTP API (http_api.cpp)
   HttpResponse http_health() const;
-  HttpResponse http_nodes() const;
+  void http_nodes(HttpRespond respond);
   HttpResponse http_metrics() const;
   void http_publish(const HttpRequest& request, std::string_view channel, HttpRespond respond);
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "memory_broker.h"
+#include "redis_broker.h"
 #include "vhost_state.h"
 
 namespace {
@@ -56,26 +57,45 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
     return -1;
   }
   const rtpush::Options& o = parsed.options;
-  if (!o.redis.empty() || !o.postgres.empty()) {
-    lwsl_err("rtpush: vhost %s: the redis and postgres options are not supported by this build yet\n",
-             lws_get_vhost_name(vh));
+  if (!o.postgres.empty()) {
+    lwsl_err("rtpush: vhost %s: the postgres option is not supported by this build yet\n", lws_get_vhost_name(vh));
     return -1;
   }
   auto clocks = rtpush::Clocks::system();
-  auto broker = std::make_unique<rtpush::MemoryBroker>(o.history_size, clocks.wall_ms);
+  std::unique_ptr<rtpush::Broker> broker;
+  if (o.redis.empty()) {
+    broker = std::make_unique<rtpush::MemoryBroker>(o.history_size, clocks.wall_ms);
+  } else {
+    std::string why;
+    auto address = rtpush::RedisAddress::parse(o.redis, &why);
+    if (!address) {
+      lwsl_err("rtpush: vhost %s: redis: %s\n", lws_get_vhost_name(vh), why.c_str());
+      return -1;
+    }
+    // Results of Redis I/O come back to this thread: the I/O thread wakes
+    // lws (the only lws call safe from another thread), and
+    // LWS_CALLBACK_EVENT_WAIT_CANCELLED drains them.
+    struct lws_context* cx = lws_get_context(wsi);
+    vs->io = new rtpush::IoThread([cx] { lws_cancel_service(cx); });
+    broker = std::make_unique<rtpush::RedisBroker>(*address, o.node_id, o.history_size, vs->io);
+  }
   vs->node = new rtpush::Node(o, std::move(broker), clocks);
   vs->context = lws_get_context(wsi);
   lws_sul_schedule(vs->context, 0, &vs->tick, tick, LWS_US_PER_SEC);
-  lwsl_notice("rtpush: vhost %s: node %s on the embedded broker, history %zu\n", lws_get_vhost_name(vh),
-              o.node_id.c_str(), o.history_size);
+  lwsl_notice("rtpush: vhost %s: node %s, broker %s, history %zu\n", lws_get_vhost_name(vh), o.node_id.c_str(),
+              o.redis.empty() ? "embedded" : o.redis.c_str(), o.history_size);
   return 0;
 }
 
 void destroy_vhost(VhostState* vs) {
-  if (!vs || !vs->node) return;
-  lws_sul_cancel(&vs->tick);
-  delete vs->node;
-  vs->node = nullptr;
+  if (!vs) return;
+  if (vs->node) {
+    lws_sul_cancel(&vs->tick);
+    delete vs->node;  // its broker closes Redis on the I/O thread first
+    vs->node = nullptr;
+  }
+  delete vs->io;  // then the thread; undrained results are dropped with it
+  vs->io = nullptr;
 }
 
 std::string method_of(struct lws* wsi) {
@@ -136,6 +156,9 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       return 0;
     case LWS_CALLBACK_PROTOCOL_DESTROY:
       destroy_vhost(vs);
+      return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:  // the I/O thread has results for us
+      if (vs && vs->io && vs->node) vs->io->drain();
       return 0;
 
     case LWS_CALLBACK_HTTP: {

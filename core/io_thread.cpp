@@ -1,0 +1,61 @@
+#include "io_thread.h"
+
+namespace rtpush {
+
+IoThread::IoThread(std::function<void()> wake) : loop_(ev_loop_new(EVFLAG_AUTO)), wake_(std::move(wake)) {
+  ev_async_init(&async_, &IoThread::on_async);
+  async_.data = this;
+  ev_async_start(loop_, &async_);
+  thread_ = std::thread([this] { ev_run(loop_, 0); });
+}
+
+IoThread::~IoThread() {
+  post([this] {
+    stopping_ = true;
+    ev_break(loop_, EVBREAK_ALL);
+  });
+  thread_.join();
+  ev_async_stop(loop_, &async_);
+  ev_loop_destroy(loop_);
+}
+
+void IoThread::post(Task task) {
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    inbox_.push_back(std::move(task));
+  }
+  ev_async_send(loop_, &async_);
+}
+
+void IoThread::on_async(struct ev_loop*, ev_async* w, int) {
+  auto* self = static_cast<IoThread*>(w->data);
+  std::vector<Task> tasks;
+  {
+    std::lock_guard<std::mutex> lock(self->inbox_mu_);
+    tasks.swap(self->inbox_);
+  }
+  for (Task& t : tasks) t();
+}
+
+void IoThread::deliver(Task task) {
+  bool first;
+  {
+    std::lock_guard<std::mutex> lock(outbox_mu_);
+    first = outbox_.empty();
+    outbox_.push_back(std::move(task));
+  }
+  if (first && wake_) wake_();  // one wake-up per batch
+}
+
+std::size_t IoThread::drain() {
+  {
+    std::lock_guard<std::mutex> lock(outbox_mu_);
+    running_.swap(outbox_);
+  }
+  const std::size_t n = running_.size();
+  for (Task& t : running_) t();
+  running_.clear();
+  return n;
+}
+
+}  // namespace rtpush

@@ -1,0 +1,49 @@
+// IoThread: the core's own libev loop on a thread of its own, where Redis
+// (and later PostgreSQL) I/O happens, never on the lws service thread.
+//
+//   service thread --post()--> I/O thread   (a queue + ev_async)
+//   I/O thread --deliver()--> service thread (a queue + wake(), which the
+//                                            plugin makes lws_cancel_service;
+//                                            the service thread then calls
+//                                            drain())
+#pragma once
+#include <ev.h>
+
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace rtpush {
+
+class IoThread {
+ public:
+  using Task = std::function<void()>;
+  // `wake` must be safe to call from any thread.
+  explicit IoThread(std::function<void()> wake);
+  ~IoThread();  // stops the loop and joins
+  IoThread(const IoThread&) = delete;
+  IoThread& operator=(const IoThread&) = delete;
+
+  struct ev_loop* loop() const { return loop_; }
+  bool on_io_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
+
+  // Runs `task` on the I/O thread, in order.
+  void post(Task task);
+  // Runs `task` on the service thread at its next drain(), in order.
+  void deliver(Task task);
+  // Service thread: runs what was delivered. Returns how many ran.
+  std::size_t drain();
+
+ private:
+  static void on_async(struct ev_loop* loop, ev_async* w, int revents);
+  struct ev_loop* loop_;
+  ev_async async_;
+  std::function<void()> wake_;
+  std::mutex inbox_mu_, outbox_mu_;
+  std::vector<Task> inbox_, outbox_, running_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace rtpush

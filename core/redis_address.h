@@ -1,0 +1,17 @@
+// redis://host:port[/db]
+#pragma once
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace rtpush {
+
+struct RedisAddress {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  int db = 0;
+  // nullopt (and *error) when `url` is not redis://host[:port][/db].
+  static std::optional<RedisAddress> parse(std::string_view url, std::string* error);
+};
+
+}  // namespace rtpush

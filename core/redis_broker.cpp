@@ -1,0 +1,477 @@
+#include "redis_broker.h"
+
+#include <hiredis/adapters/libev.h>
+#include <hiredis/async.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <future>
+#include <random>
+#include <unordered_map>
+
+#include "redis_scripts.h"
+
+namespace rtpush {
+
+namespace {
+
+constexpr std::size_t kPage = 1000;           // XRANGE page
+constexpr double kRegistryEverySecs = 5;      // node heartbeat into Redis
+constexpr std::int64_t kNodeTtlMs = 30000;    // a node silent this long is gone
+constexpr double kBackoffMinSecs = 0.1, kBackoffMaxSecs = 5;
+
+std::int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string text(const redisReply* r) {
+  if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS)) return {};
+  return std::string(r->str, r->len);
+}
+
+MessagePtr make_message(const std::string& channel, std::string_view id_text, char kind, std::string_view data) {
+  auto id = StreamId::parse(id_text);
+  if (!id) return nullptr;
+  auto m = std::make_shared<Message>();
+  m->channel = channel;
+  m->id = *id;
+  m->id_text = std::string(id_text);
+  m->payload.kind = kind == 'b' ? PayloadKind::Binary : PayloadKind::Json;
+  m->payload.bytes = std::string(data);
+  m->timestamp = static_cast<double>(id->ms) / 1000.0;  // Redis's clock when it was added
+  return m;
+}
+
+// An XRANGE entry: [id, [field, value, ...]] with fields k (kind), d (data).
+MessagePtr entry_message(const std::string& channel, const redisReply* e) {
+  if (!e || e->type != REDIS_REPLY_ARRAY || e->elements != 2) return nullptr;
+  const redisReply* fields = e->element[1];
+  std::string kind = "j", data;
+  for (std::size_t i = 0; fields && i + 1 < fields->elements; i += 2) {
+    const std::string f = text(fields->element[i]);
+    if (f == "k") kind = text(fields->element[i + 1]);
+    if (f == "d") data = text(fields->element[i + 1]);
+  }
+  return make_message(channel, text(e->element[0]), kind.empty() ? 'j' : kind[0], data);
+}
+
+}  // namespace
+
+// Everything here runs on the I/O thread.
+struct RedisBroker::Impl {
+  struct Channel {
+    bool confirmed = false;    // SUBSCRIBE acknowledged on the current link
+    bool backfilling = false;  // catching up after a reconnect: live ones wait
+    StreamId last;             // newest id delivered to this node
+    std::vector<MessagePtr> held;
+    std::vector<std::function<void()>> after_confirm;  // history reads waiting for the SUBSCRIBE
+  };
+
+  Impl(RedisBroker* o, IoThread* i, RedisAddress a, std::string n, std::size_t h)
+      : owner(o), io(i), addr(std::move(a)), node_id(std::move(n)), history(h) {}
+
+  RedisBroker* owner;
+  IoThread* io;
+  RedisAddress addr;
+  std::string node_id;
+  std::size_t history;
+  redisAsyncContext* cmd = nullptr;  // scripts, reads, registry
+  redisAsyncContext* sub = nullptr;  // pub/sub
+  bool cmd_connected = false, sub_connected = false, closing = false;
+  int attempts = 0;
+  ev_timer reconnect_timer{}, registry_timer{};
+  std::mt19937 rng{std::random_device{}()};
+  std::unordered_map<std::string, Channel> channels;
+
+  bool up() const { return cmd_connected && sub_connected; }
+
+  void set_state(BackendState s) { owner->state_.store(s); }
+
+  // Hands `task` to the service thread.
+  void deliver(std::function<void()> task) { io->deliver(std::move(task)); }
+
+  // ---- connection lifecycle -------------------------------------------
+  void connect() {
+    cmd = open_context();
+    sub = open_context();
+    if (!cmd || !sub) link_failed();
+  }
+
+  redisAsyncContext* open_context() {
+    redisAsyncContext* c = redisAsyncConnect(addr.host.c_str(), addr.port);
+    if (!c) return nullptr;
+    if (c->err) {
+      redisAsyncFree(c);
+      return nullptr;
+    }
+    c->data = this;
+    redisLibevAttach(io->loop(), c);
+    redisAsyncSetConnectCallback(c, &Impl::on_connect);
+    redisAsyncSetDisconnectCallback(c, &Impl::on_disconnect);
+    return c;
+  }
+
+  static void on_connect(const redisAsyncContext* c, int status) {
+    auto* self = static_cast<Impl*>(c->data);
+    if (self->closing) return;
+    const bool is_cmd = c == self->cmd;
+    if (status != REDIS_OK) {  // hiredis frees it after this callback
+      (is_cmd ? self->cmd : self->sub) = nullptr;
+      self->link_failed();
+      return;
+    }
+    (is_cmd ? self->cmd_connected : self->sub_connected) = true;
+    if (is_cmd && self->addr.db != 0)
+      redisAsyncCommand(self->cmd, nullptr, nullptr, "SELECT %d", self->addr.db);
+    if (self->up()) self->link_up();
+  }
+
+  static void on_disconnect(const redisAsyncContext* c, int) {
+    auto* self = static_cast<Impl*>(c->data);
+    if (self->closing) return;  // shutdown() frees them itself
+    if (c == self->cmd) {
+      self->cmd = nullptr;
+      self->cmd_connected = false;
+    } else {
+      self->sub = nullptr;
+      self->sub_connected = false;
+    }
+    self->link_failed();
+  }
+
+  // One of the two connections failed: drop the other, then retry later.
+  void link_failed() {
+    set_state(BackendState::Down);
+    for (auto& [name, ch] : channels) ch.confirmed = false;
+    for (redisAsyncContext** c : {&cmd, &sub}) {
+      if (!*c) continue;
+      bool& connected = *c == cmd ? cmd_connected : sub_connected;
+      redisAsyncContext* ctx = *c;
+      if (connected) {
+        redisAsyncDisconnect(ctx);  // on_disconnect clears it
+        return;
+      }
+      *c = nullptr;
+      redisAsyncFree(ctx);
+    }
+    if (!cmd && !sub && !closing) schedule_reconnect();
+  }
+
+  void schedule_reconnect() {
+    if (ev_is_active(&reconnect_timer)) return;
+    // Exponential backoff with full jitter: nodes do not reconnect in step.
+    const double cap = std::min(kBackoffMaxSecs, kBackoffMinSecs * (1 << std::min(attempts, 10)));
+    const double delay = std::uniform_real_distribution<double>(kBackoffMinSecs / 2, cap)(rng);
+    ++attempts;
+    ev_timer_set(&reconnect_timer, delay, 0);
+    ev_timer_start(io->loop(), &reconnect_timer);
+  }
+
+  static void on_reconnect_timer(struct ev_loop*, ev_timer* w, int) {
+    auto* self = static_cast<Impl*>(w->data);
+    if (!self->closing && !self->cmd && !self->sub) self->connect();
+  }
+
+  void link_up() {
+    attempts = 0;
+    set_state(BackendState::Up);
+    register_node();
+    // Listen again to every watched channel, then catch up from the last id
+    // delivered (messages published while the link was down).
+    for (auto& [name, ch] : channels) {
+      ch.backfilling = ch.last != StreamId{};
+      subscribe(name);
+    }
+  }
+
+  // ---- live messages ----------------------------------------------------
+  void subscribe(const std::string& channel) {
+    const std::string topic = std::string(redis::kLivePrefix) + channel;
+    redisAsyncCommand(sub, &Impl::on_live, nullptr, "SUBSCRIBE %b", topic.data(), topic.size());
+  }
+
+  static void on_live(redisAsyncContext* c, void* r, void*) {
+    auto* self = static_cast<Impl*>(c->data);
+    auto* reply = static_cast<redisReply*>(r);
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) return;
+    const std::string kind = text(reply->element[0]);
+    std::string topic = text(reply->element[1]);
+    const std::size_t prefix = std::strlen(redis::kLivePrefix);
+    if (topic.size() <= prefix) return;
+    const std::string channel = topic.substr(prefix);
+    auto it = self->channels.find(channel);
+    if (it == self->channels.end()) return;  // unwatched meanwhile
+    Channel& ch = it->second;
+    if (kind == "subscribe") {
+      ch.confirmed = true;
+      auto waiting = std::move(ch.after_confirm);
+      for (auto& f : waiting) f();
+      if (ch.backfilling) self->backfill(channel, ch.last);
+      return;
+    }
+    if (kind != "message") return;
+    const redisReply* p = reply->element[2];
+    std::string_view payload(p->str, p->len);
+    const auto space = payload.find(' ');
+    if (space == std::string_view::npos || space + 1 >= payload.size()) return;
+    MessagePtr m = make_message(channel, payload.substr(0, space), payload[space + 1], payload.substr(space + 2));
+    if (!m) return;
+    if (ch.backfilling) {
+      ch.held.push_back(std::move(m));
+      return;
+    }
+    self->deliver_live(ch, std::move(m));
+  }
+
+  void deliver_live(Channel& ch, MessagePtr m) {
+    if (m->id <= ch.last) return;  // already delivered (backfill overlap)
+    ch.last = m->id;
+    RedisBroker* o = owner;
+    deliver([o, m] {
+      if (o->listener_) o->listener_->on_message(m);
+    });
+  }
+
+  // After a reconnect: the channel's messages after `from`, then what
+  // arrived live meanwhile, in id order, each once.
+  void backfill(const std::string& channel, StreamId from) {
+    read_range(channel, from, {}, [this, channel](bool ok, std::vector<MessagePtr> msgs) {
+      auto it = channels.find(channel);
+      if (it == channels.end()) return;
+      Channel& ch = it->second;
+      if (!ok) return;  // the link failed again; link_up() will retry
+      for (MessagePtr& m : msgs) deliver_live(ch, std::move(m));
+      for (MessagePtr& m : ch.held) deliver_live(ch, std::move(m));
+      ch.held.clear();
+      ch.backfilling = false;
+    });
+  }
+
+  // ---- reads ------------------------------------------------------------
+  using RangeDone = std::function<void(bool ok, std::vector<MessagePtr>)>;
+
+  // XRANGE (after, +] in pages, appended to `acc`.
+  void read_range(const std::string& channel, StreamId after, std::vector<MessagePtr> acc, RangeDone done) {
+    if (!cmd_connected) return done(false, {});
+    const std::string key = std::string(redis::kStreamPrefix) + channel;
+    const std::string start = "(" + after.str();
+    auto* req = new std::function<void(redisReply*)>(
+        [this, channel, acc = std::move(acc), done = std::move(done)](redisReply* r) mutable {
+          if (!r || r->type != REDIS_REPLY_ARRAY) return done(false, {});
+          for (std::size_t i = 0; i < r->elements; ++i)
+            if (MessagePtr m = entry_message(channel, r->element[i])) acc.push_back(std::move(m));
+          if (r->elements < kPage || acc.empty()) return done(true, std::move(acc));
+          const StreamId next = acc.back()->id;
+          read_range(channel, next, std::move(acc), std::move(done));
+        });
+    redisAsyncCommand(cmd, &Impl::on_reply, req, "XRANGE %b %b + COUNT %d", key.data(), key.size(),
+                      start.data(), start.size(), static_cast<int>(kPage));
+  }
+
+  // One-shot replies: privdata is a heap std::function, run once, freed.
+  static void on_reply(redisAsyncContext*, void* r, void* priv) {
+    auto* f = static_cast<std::function<void(redisReply*)>*>(priv);
+    (*f)(static_cast<redisReply*>(r));
+    delete f;
+  }
+
+  void command(std::function<void(redisReply*)> cb, std::vector<std::string> args) {
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lens;
+    for (const std::string& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    auto* req = new std::function<void(redisReply*)>(std::move(cb));
+    if (!cmd_connected ||
+        redisAsyncCommandArgv(cmd, &Impl::on_reply, req, static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
+      (*req)(nullptr);
+      delete req;
+    }
+  }
+
+  // ---- registry -----------------------------------------------------------
+  void register_node() {
+    if (!cmd_connected) return;
+    const std::int64_t now = wall_ms();
+    command([](redisReply*) {}, {"ZADD", redis::kNodesKey, std::to_string(now), node_id});
+    command([](redisReply*) {}, {"HSET", redis::kNodeInfoKey, node_id, std::to_string(owner->connections_.load())});
+    command([](redisReply*) {}, {"ZREMRANGEBYSCORE", redis::kNodesKey, "-inf", "(" + std::to_string(now - kNodeTtlMs)});
+  }
+
+  static void on_registry_timer(struct ev_loop*, ev_timer* w, int) { static_cast<Impl*>(w->data)->register_node(); }
+
+  void shutdown() {
+    closing = true;
+    ev_timer_stop(io->loop(), &reconnect_timer);
+    ev_timer_stop(io->loop(), &registry_timer);
+    redisAsyncContext* contexts[] = {cmd, sub};
+    cmd = sub = nullptr;
+    cmd_connected = sub_connected = false;
+    for (redisAsyncContext* c : contexts)
+      if (c) redisAsyncFree(c);  // runs pending callbacks with no reply
+  }
+};
+
+RedisBroker::RedisBroker(RedisAddress address, std::string node_id, std::size_t history_size, IoThread* io)
+    : io_(io), impl_(new Impl(this, io, std::move(address), std::move(node_id), history_size)) {
+  Impl* impl = impl_.get();
+  ev_timer_init(&impl->reconnect_timer, &Impl::on_reconnect_timer, 0, 0);
+  impl->reconnect_timer.data = impl;
+  ev_timer_init(&impl->registry_timer, &Impl::on_registry_timer, kRegistryEverySecs, kRegistryEverySecs);
+  impl->registry_timer.data = impl;
+  io_->post([impl] {
+    ev_timer_start(impl->io->loop(), &impl->registry_timer);
+    impl->connect();
+  });
+}
+
+RedisBroker::~RedisBroker() {
+  std::promise<void> done;
+  Impl* impl = impl_.get();
+  io_->post([impl, &done] {
+    impl->shutdown();
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+void RedisBroker::publish(const std::string& channel, Payload payload, PublishDone done) {
+  io_->post([this, channel, payload = std::move(payload), done = std::move(done)]() mutable {
+    Impl* impl = impl_.get();
+    auto fail = [impl, done](const char* why) {
+      impl->deliver([done, why] {
+        PublishResult r;
+        r.reason = why;
+        done(r);
+      });
+    };
+    if (!impl->up()) return fail("redis is unavailable: nothing was published");
+    const std::string kind = payload.kind == PayloadKind::Binary ? "b" : "j";
+    auto data = std::make_shared<Payload>(std::move(payload));
+    impl->command(
+        [impl, channel, data, done, fail](redisReply* r) {
+          const std::string id = text(r);
+          auto parsed = StreamId::parse(id);
+          if (!r || r->type != REDIS_REPLY_STRING || !parsed) return fail("redis did not accept the message");
+          auto m = std::make_shared<Message>();
+          m->channel = channel;
+          m->id = *parsed;
+          m->id_text = id;
+          m->payload = std::move(*data);
+          m->timestamp = static_cast<double>(parsed->ms) / 1000.0;
+          impl->deliver([done, m = MessagePtr(m)] {
+            PublishResult res;
+            res.ok = true;
+            res.message = m;
+            done(res);
+          });
+        },
+        {"EVAL", redis::kPublishScript, "2", redis::kStreamPrefix + channel, redis::kEpochKey,
+         std::to_string(impl->history), kind, data->bytes, redis::kLivePrefix + channel});
+  });
+}
+
+void RedisBroker::history(const std::string& channel, std::optional<StreamId> since, HistoryDone done) {
+  io_->post([this, channel, since, done = std::move(done)]() mutable {
+    Impl* impl = impl_.get();
+    auto fail = [impl, done] {
+      impl->deliver([done] {
+        HistoryResult h;
+        h.reason = "redis is unavailable";
+        done(std::move(h));
+      });
+    };
+    auto read = [impl, channel, since, done, fail] {
+      impl->command(
+          [impl, channel, since, done, fail](redisReply* r) {
+            if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4) return fail();
+            auto h = std::make_shared<HistoryResult>();
+            h->ok = true;
+            const std::string epoch = text(r->element[0]), last = text(r->element[1]);
+            if (auto p = StreamId::parse(last); p && *p != StreamId{}) h->position = *p;
+            const StreamId trimmed = StreamId::parse(text(r->element[2])).value_or(StreamId{});
+            const StreamId floor{StreamId::parse(epoch).value_or(StreamId{}).ms, 0};
+            if (!since) {
+              impl->deliver([done, h] { done(std::move(*h)); });
+              return;
+            }
+            h->recovered = *since >= trimmed && *since >= floor;
+            const redisReply* entries = r->element[3];
+            std::vector<MessagePtr> first;
+            for (std::size_t i = 0; i < entries->elements; ++i)
+              if (MessagePtr m = entry_message(channel, entries->element[i])) first.push_back(std::move(m));
+            auto finish = [impl, done, h](bool ok, std::vector<MessagePtr> msgs) {
+              h->ok = ok;
+              h->messages = std::move(msgs);
+              impl->deliver([done, h] { done(std::move(*h)); });
+            };
+            if (entries->elements < kPage) return finish(true, std::move(first));
+            const StreamId next = first.back()->id;
+            impl->read_range(channel, next, std::move(first), finish);  // a long range: more pages
+          },
+          {"EVAL", redis::kHistoryScript, "2", redis::kStreamPrefix + channel, redis::kEpochKey,
+           since ? since->str() : std::string(), std::to_string(kPage)});
+    };
+    if (!impl->up()) return fail();
+    // Read only once live messages flow, so none falls between the two.
+    auto it = impl->channels.find(channel);
+    if (it != impl->channels.end() && !it->second.confirmed)
+      it->second.after_confirm.push_back(read);
+    else
+      read();
+  });
+}
+
+void RedisBroker::watch(const std::string& channel, bool on) {
+  io_->post([this, channel, on] {
+    Impl* impl = impl_.get();
+    if (on) {
+      auto [it, fresh] = impl->channels.try_emplace(channel);
+      if (fresh && impl->sub_connected) impl->subscribe(channel);
+      return;
+    }
+    auto it = impl->channels.find(channel);
+    if (it == impl->channels.end()) return;
+    impl->channels.erase(it);  // reads waiting for its SUBSCRIBE have no subscriber left
+    if (impl->sub_connected) {
+      const std::string topic = std::string(redis::kLivePrefix) + channel;
+      redisAsyncCommand(impl->sub, nullptr, nullptr, "UNSUBSCRIBE %b", topic.data(), topic.size());
+    }
+  });
+}
+
+void RedisBroker::nodes(NodesDone done) {
+  io_->post([this, done = std::move(done)] {
+    Impl* impl = impl_.get();
+    auto give = [impl, done](std::vector<NodeInfo> v) { impl->deliver([done, v = std::move(v)] { done(v); }); };
+    if (!impl->up()) return give({});
+    const std::int64_t now = wall_ms();
+    impl->command(
+        [impl, give](redisReply* r) {
+          if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) return give({});
+          auto list = std::make_shared<std::vector<NodeInfo>>();
+          std::vector<std::string> args = {"HMGET", redis::kNodeInfoKey};
+          for (std::size_t i = 0; i + 1 < r->elements; i += 2) {
+            NodeInfo n;
+            n.node = text(r->element[i]);
+            n.last_seen = std::atof(text(r->element[i + 1]).c_str()) / 1000.0;
+            list->push_back(n);
+            args.push_back(n.node);
+          }
+          impl->command(
+              [list, give](redisReply* counts) {
+                for (std::size_t i = 0; counts && i < counts->elements && i < list->size(); ++i)
+                  (*list)[i].connections = std::strtoull(text(counts->element[i]).c_str(), nullptr, 10);
+                give(std::move(*list));
+              },
+              args);
+        },
+        {"ZRANGEBYSCORE", redis::kNodesKey, std::to_string(now - kNodeTtlMs), "+inf", "WITHSCORES"});
+  });
+}
+
+}  // namespace rtpush

@@ -1,0 +1,45 @@
+// RedisBroker: channels shared by every node on one Redis. Publish appends to
+// the channel's Stream and announces it on pub/sub in one Lua script; a node
+// listens only to channels it has local subscribers for; `since` replays from
+// the Stream. All Redis I/O runs on the IoThread (hiredis async + libev);
+// results reach the service thread through IoThread::deliver().
+//
+// Reconnects back off exponentially with jitter. After a reconnect every
+// watched channel is backfilled from the last id this node delivered, so
+// subscribers miss nothing and need not reconnect. See redis_scripts.h for
+// keys and scripts.
+#pragma once
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "broker.h"
+#include "io_thread.h"
+#include "redis_address.h"
+
+namespace rtpush {
+
+class RedisBroker final : public Broker {
+ public:
+  RedisBroker(RedisAddress address, std::string node_id, std::size_t history_size, IoThread* io);
+  ~RedisBroker() override;  // closes the connections on the I/O thread, waits
+
+  void set_listener(BrokerListener* listener) override { listener_ = listener; }
+  void publish(const std::string& channel, Payload payload, PublishDone done) override;
+  void history(const std::string& channel, std::optional<StreamId> since, HistoryDone done) override;
+  void watch(const std::string& channel, bool on) override;
+  BackendState state() const override { return state_.load(); }
+  void nodes(NodesDone done) override;
+  void local_connections(std::size_t n) override { connections_.store(n); }
+
+  struct Impl;  // the I/O thread's side
+
+ private:
+  IoThread* io_;
+  BrokerListener* listener_ = nullptr;  // service thread only
+  std::atomic<BackendState> state_{BackendState::Down};
+  std::atomic<std::size_t> connections_{0};
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rtpush

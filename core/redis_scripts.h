@@ -1,0 +1,57 @@
+// The Redis side of the broker: key names and the Lua scripts. Shared by the
+// nodes and `rtpush-publish --redis`, so both publish exactly the same way.
+//
+// Keys (CHANNEL is the rtpush channel name):
+//   rtpush:stream:CHANNEL  a Stream, capped near history-size: the history
+//   rtpush:live:CHANNEL    the pub/sub topic that carries it live to nodes
+//   rtpush:epoch           ms when this Redis data set began (set on first
+//                          use): a `since` older than it predates data that
+//                          may have been lost (restart without persistence,
+//                          FLUSHALL), so it gets recovered:false
+//   rtpush:nodes           sorted set node -> last heartbeat (ms)
+//   rtpush:node-info       hash node -> connections
+#pragma once
+
+namespace rtpush::redis {
+
+inline constexpr const char* kStreamPrefix = "rtpush:stream:";
+inline constexpr const char* kLivePrefix = "rtpush:live:";
+inline constexpr const char* kEpochKey = "rtpush:epoch";
+inline constexpr const char* kNodesKey = "rtpush:nodes";
+inline constexpr const char* kNodeInfoKey = "rtpush:node-info";
+
+// Publish atomically: append to the stream and announce it live.
+// KEYS: stream, epoch. ARGV: history size, kind ("j" JSON / "b" bytes),
+// data, live topic. Returns the new id. The live payload is
+// "<id> <kind><data>".
+inline constexpr const char* kPublishScript = R"lua(
+local t = redis.call('TIME')
+redis.call('SET', KEYS[2], t[1] * 1000 + math.floor(t[2] / 1000), 'NX')
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', ARGV[2], 'd', ARGV[3])
+redis.call('PUBLISH', ARGV[4], id .. ' ' .. ARGV[2] .. ARGV[3])
+return id
+)lua";
+
+// History of a channel. KEYS: stream, epoch. ARGV: since ("" = none),
+// page size. Returns {epoch, last id, newest trimmed id, entries after
+// since (at most a page), page-complete flag}.
+inline constexpr const char* kHistoryScript = R"lua(
+local t = redis.call('TIME')
+redis.call('SET', KEYS[2], t[1] * 1000 + math.floor(t[2] / 1000), 'NX')
+local epoch = redis.call('GET', KEYS[2])
+local last, trimmed = '', '0-0'
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local info = redis.call('XINFO', 'STREAM', KEYS[1])
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then last = info[i + 1] end
+    if info[i] == 'max-deleted-entry-id' then trimmed = info[i + 1] end
+  end
+end
+local entries = {}
+if ARGV[1] ~= '' then
+  entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])
+end
+return {epoch, last, trimmed, entries}
+)lua";
+
+}  // namespace rtpush::redis
