@@ -124,6 +124,10 @@ struct RedisBroker::Impl {
       return;
     }
     (is_cmd ? self->cmd_connected : self->sub_connected) = true;
+    // Named, so an operator's CLIENT LIST shows whose connection is whose.
+    std::string name = "rtpush:" + self->node_id + (is_cmd ? ":cmd" : ":sub");
+    std::replace_if(name.begin(), name.end(), [](char ch) { return ch <= ' '; }, '_');
+    redisAsyncCommand(const_cast<redisAsyncContext*>(c), nullptr, nullptr, "CLIENT SETNAME %b", name.data(), name.size());
     if (is_cmd && self->addr.db != 0)
       redisAsyncCommand(self->cmd, nullptr, nullptr, "SELECT %d", self->addr.db);
     if (self->up()) self->link_up();
@@ -370,8 +374,9 @@ void RedisBroker::publish(const std::string& channel, Payload payload, PublishDo
             done(res);
           });
         },
-        {"EVAL", redis::kPublishScript, "2", redis::kStreamPrefix + channel, redis::kEpochKey,
-         std::to_string(impl->history), kind, data->bytes, redis::kLivePrefix + channel});
+        {"EVAL", redis::kPublishScript, "3", redis::kStreamPrefix + channel, redis::kEpochKey,
+         redis::kTrimmedPrefix + channel, std::to_string(impl->history), kind, data->bytes,
+         redis::kLivePrefix + channel});
   });
 }
 
@@ -413,8 +418,8 @@ void RedisBroker::history(const std::string& channel, std::optional<StreamId> si
             const StreamId next = first.back()->id;
             impl->read_range(channel, next, std::move(first), finish);  // a long range: more pages
           },
-          {"EVAL", redis::kHistoryScript, "2", redis::kStreamPrefix + channel, redis::kEpochKey,
-           since ? since->str() : std::string(), std::to_string(kPage)});
+          {"EVAL", redis::kHistoryScript, "3", redis::kStreamPrefix + channel, redis::kEpochKey,
+           redis::kTrimmedPrefix + channel, since ? since->str() : std::string(), std::to_string(kPage)});
     };
     if (!impl->up()) return fail();
     // Read only once live messages flow, so none falls between the two.

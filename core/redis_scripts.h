@@ -4,6 +4,8 @@
 // Keys (CHANNEL is the rtpush channel name):
 //   rtpush:stream:CHANNEL  a Stream, capped near history-size: the history
 //   rtpush:live:CHANNEL    the pub/sub topic that carries it live to nodes
+//   rtpush:trimmed:CHANNEL the newest id trimmed from the stream: a `since`
+//                          older than it gets recovered:false
 //   rtpush:epoch           ms when this Redis data set began (set on first
 //                          use): a `since` older than it predates data that
 //                          may have been lost (restart without persistence,
@@ -16,35 +18,44 @@ namespace rtpush::redis {
 
 inline constexpr const char* kStreamPrefix = "rtpush:stream:";
 inline constexpr const char* kLivePrefix = "rtpush:live:";
+inline constexpr const char* kTrimmedPrefix = "rtpush:trimmed:";
 inline constexpr const char* kEpochKey = "rtpush:epoch";
 inline constexpr const char* kNodesKey = "rtpush:nodes";
 inline constexpr const char* kNodeInfoKey = "rtpush:node-info";
 
-// Publish atomically: append to the stream and announce it live.
-// KEYS: stream, epoch. ARGV: history size, kind ("j" JSON / "b" bytes),
-// data, live topic. Returns the new id. The live payload is
+// Publish atomically: append to the stream, trim it to the history size
+// (remembering the newest id trimmed), and announce it live.
+// KEYS: stream, epoch, trimmed. ARGV: history size, kind ("j" JSON /
+// "b" bytes), data, live topic. Returns the new id. The live payload is
 // "<id> <kind><data>".
 inline constexpr const char* kPublishScript = R"lua(
+local keep = tonumber(ARGV[1])
 local t = redis.call('TIME')
 redis.call('SET', KEYS[2], t[1] * 1000 + math.floor(t[2] / 1000), 'NX')
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', ARGV[2], 'd', ARGV[3])
+local drop = redis.call('XLEN', KEYS[1]) + 1 - keep
+if drop > 0 and keep > 0 then
+  local old = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', drop)
+  if #old > 0 then redis.call('SET', KEYS[3], old[#old][1]) end
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', keep, '*', 'k', ARGV[2], 'd', ARGV[3])
+if keep == 0 then redis.call('SET', KEYS[3], id) end
 redis.call('PUBLISH', ARGV[4], id .. ' ' .. ARGV[2] .. ARGV[3])
 return id
 )lua";
 
-// History of a channel. KEYS: stream, epoch. ARGV: since ("" = none),
-// page size. Returns {epoch, last id, newest trimmed id, entries after
-// since (at most a page), page-complete flag}.
+// History of a channel. KEYS: stream, epoch, trimmed. ARGV: since ("" =
+// none), page size. Returns {epoch, last id ("" = none), newest trimmed id,
+// entries after since (at most a page)}.
 inline constexpr const char* kHistoryScript = R"lua(
 local t = redis.call('TIME')
 redis.call('SET', KEYS[2], t[1] * 1000 + math.floor(t[2] / 1000), 'NX')
 local epoch = redis.call('GET', KEYS[2])
-local last, trimmed = '', '0-0'
+local trimmed = redis.call('GET', KEYS[3]) or '0-0'
+local last = ''
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local info = redis.call('XINFO', 'STREAM', KEYS[1])
   for i = 1, #info, 2 do
     if info[i] == 'last-generated-id' then last = info[i + 1] end
-    if info[i] == 'max-deleted-entry-id' then trimmed = info[i + 1] end
   end
 end
 local entries = {}

@@ -189,6 +189,27 @@ class Redis:
             s.sendall(("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(a.encode()), a) for a in args)).encode())
             return s.recv(65536).split(b"\r\n")[0].decode()
 
+    def client_list(self):
+        """CLIENT LIST as a list of {field: value}."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(b"*2\r\n$6\r\nCLIENT\r\n$4\r\nLIST\r\n")
+            data = b""
+            while b"\r\n" not in data:
+                data += s.recv(65536)
+            head, rest = data.split(b"\r\n", 1)
+            size = int(head[1:])
+            while len(rest) < size:
+                rest += s.recv(65536)
+        return [dict(kv.split("=", 1) for kv in line.split(" ") if "=" in kv)
+                for line in rest[:size].decode().splitlines()]
+
+    def kill_clients(self, name_prefix):
+        """Drops every connection whose CLIENT SETNAME starts with the prefix."""
+        ids = [c["id"] for c in self.client_list() if c.get("name", "").startswith(name_prefix)]
+        for cid in ids:
+            self.command("CLIENT", "KILL", "ID", cid)
+        return len(ids)
+
     def stop(self):
         if self.proc:
             self.proc.kill()
