@@ -302,6 +302,7 @@ struct RedisBroker::Impl {
     if (!cmd_connected) return;
     const std::int64_t now = wall_ms();
     command([](redisReply*) {}, {"ZADD", redis::kNodesKey, std::to_string(now), node_id});
+    command([](redisReply*) {}, {"HSET", redis::kConfigKey, "history-size", std::to_string(history)});
     command([](redisReply*) {}, {"HSET", redis::kNodeInfoKey, node_id, std::to_string(owner->connections_.load())});
     command([](redisReply*) {}, {"ZREMRANGEBYSCORE", redis::kNodesKey, "-inf", "(" + std::to_string(now - kNodeTtlMs)});
   }

@@ -12,6 +12,8 @@
 //                          FLUSHALL), so it gets recovered:false
 //   rtpush:nodes           sorted set node -> last heartbeat (ms)
 //   rtpush:node-info       hash node -> connections
+//   rtpush:config          hash: history-size (written by the nodes, read by
+//                          rtpush-publish --redis so it trims the same way)
 #pragma once
 
 namespace rtpush::redis {
@@ -22,6 +24,7 @@ inline constexpr const char* kTrimmedPrefix = "rtpush:trimmed:";
 inline constexpr const char* kEpochKey = "rtpush:epoch";
 inline constexpr const char* kNodesKey = "rtpush:nodes";
 inline constexpr const char* kNodeInfoKey = "rtpush:node-info";
+inline constexpr const char* kConfigKey = "rtpush:config";
 
 // Publish atomically: append to the stream, trim it to the history size
 // (remembering the newest id trimmed), and announce it live.

@@ -30,10 +30,13 @@ class Usage(unittest.TestCase):
             self.assertTrue(err.strip(), args)
             self.assertEqual(out, "")
 
-    def test_redis_not_available_yet(self):
-        rc, _, err = run("--redis", "redis://127.0.0.1:6379", "--channel", "c", "--data", "1")
+    def test_redis_usage_and_redis_down(self):
+        rc, _, err = run("--redis", "127.0.0.1:6379", "--channel", "c", "--data", "1")
         self.assertEqual(rc, 2)
-        self.assertIn("not available", err)
+        self.assertIn("redis://", err)
+        rc, out, err = run("--redis", "redis://127.0.0.1:%d" % free_port(), "--channel", "c", "--data", "1")
+        self.assertEqual((rc, out), (1, ""))
+        self.assertIn("cannot reach", err)
 
     def test_server_down_exits_1(self):
         url = "http://127.0.0.1:%d/" % free_port()

@@ -5,7 +5,9 @@ import json
 import time
 import unittest
 
-from rtpush_harness import Redis, Server, id_pair, no_frame, recv_type
+import subprocess
+
+from rtpush_harness import PUBLISH_CLI, Redis, Server, id_pair, no_frame, recv_type
 
 
 async def subscribe(ws, channel, since=None):
@@ -111,6 +113,31 @@ class TwoNodes(unittest.IsolatedAsyncioTestCase):
         await ws.close()
 
 
+    async def test_cli_publishes_through_redis_to_every_node(self):
+        wa, _ = await self.a.connect()
+        wb, _ = await self.b.connect()
+        for ws in (wa, wb):
+            await subscribe(ws, "cli-redis")
+        lines = "".join('{"n":%d}\n' % i for i in range(500)) + "not json\n" + '"last"\n'
+        p = await asyncio.to_thread(subprocess.run, [PUBLISH_CLI, "--redis", self.redis.url, "--channel", "cli-redis"],
+                                    input=lines, capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1)  # the bad line
+        self.assertIn("line 501", p.stderr)
+        ids = p.stdout.split()
+        self.assertEqual(len(ids), 501)
+        for ws in (wa, wb):
+            got = [await recv_type(ws, "message") for _ in ids]
+            self.assertEqual([m["id"] for m in got], ids)  # the ids it printed are the ids subscribers see
+            self.assertEqual([m["data"] for m in got], [{"n": i} for i in range(500)] + ["last"])
+        # and it is retained like any other message: replay finds it
+        late, _ = await self.b.connect()
+        ack = await subscribe(late, "cli-redis", since=ids[-2])
+        self.assertEqual(ack["position"], ids[-1])
+        self.assertEqual((await recv_type(late, "message"))["data"], "last")
+        for ws in (wa, wb, late):
+            await ws.close()
+
+
 class RedisOutages(unittest.IsolatedAsyncioTestCase):
     async def test_redis_down_then_back_without_its_data(self):
         redis = Redis().start()
@@ -136,6 +163,9 @@ class RedisOutages(unittest.IsolatedAsyncioTestCase):
                 self.assertEqual((err["code"], err["ref"]), ("UNAVAILABLE", "r"))
                 status, _ = node.request("POST", "publish/outage", "1")
                 self.assertEqual(status, 503)
+                p = subprocess.run([PUBLISH_CLI, "--redis", redis.url, "--channel", "outage", "--data", "1"],
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual((p.returncode, p.stdout), (1, ""))
 
                 redis.start()  # same port, no data: everything before is gone
                 for _ in range(100):

@@ -10,6 +10,7 @@
 #include <getopt.h>
 
 #include <cstdio>
+#include <deque>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -18,6 +19,8 @@
 #include <cjson/cJSON.h>
 
 #include "json_codec.h"
+#include "redis_address.h"
+#include "redis_publisher.h"
 #include "wire.h"
 
 namespace {
@@ -34,8 +37,13 @@ on its own line, in order.
   --url URL        publish through the HTTP API of a node: POST URL/publish/CHANNEL
                    (URL is where the vhost mounts callback://rtpush, e.g.
                    http://127.0.0.1:7681/)
-  --redis URL      publish through Redis exactly as a node does (every node
-                   delivers it). Not available in this build yet: use --url.
+  --redis URL      publish through Redis exactly as a node does, with the
+                   nodes' own script: every node delivers it, and it is kept
+                   in the channel's history. Lines from standard input are
+                   pipelined.
+  --history-size N with --redis: how many messages the channel's history
+                   keeps; by default what the nodes recorded in Redis (1000
+                   if none has yet)
   --channel C      the channel: 1-200 bytes, no whitespace or control characters
   --data JSON      the message, one JSON value. Without --data, standard input
                    is read: one JSON value per line, each its own message;
@@ -48,18 +56,21 @@ on its own line, in order.
 Exit status:
   0  every message was published
   1  any message failed (the reason is on standard error): invalid JSON, the
-     server refused it (HTTP 400/413/503), or the server could not be reached
+     server refused it (HTTP 400/413/503), or the server or Redis could not
+     be reached
   2  bad usage: unknown or missing options, an invalid channel
 
 Examples:
   rtpush-publish --url http://127.0.0.1:7681/ --channel news --data '{"title":"hi"}'
   producer | rtpush-publish --url http://127.0.0.1:7681/ --channel news
+  producer | rtpush-publish --redis redis://127.0.0.1:6379 --channel news
 )";
 
 struct Args {
   std::string url, redis, channel, data;
   bool has_data = false;
   long timeout_secs = 10;
+  long history_size = -1;  // -1: what the nodes recorded
 };
 
 int usage(const std::string& why) {
@@ -69,12 +80,13 @@ int usage(const std::string& why) {
 
 // Returns -1 when the arguments are good, else the exit code.
 int parse_args(int argc, char** argv, Args* a) {
-  enum { kUrl = 1000, kRedis, kChannel, kData, kTimeout, kVersion };
+  enum { kUrl = 1000, kRedis, kChannel, kData, kTimeout, kVersion, kHistory };
   static const option opts[] = {
       {"url", required_argument, nullptr, kUrl},         {"redis", required_argument, nullptr, kRedis},
       {"channel", required_argument, nullptr, kChannel}, {"data", required_argument, nullptr, kData},
       {"timeout", required_argument, nullptr, kTimeout}, {"help", no_argument, nullptr, 'h'},
-      {"version", no_argument, nullptr, kVersion},       {nullptr, 0, nullptr, 0},
+      {"version", no_argument, nullptr, kVersion},       {"history-size", required_argument, nullptr, kHistory},
+      {nullptr, 0, nullptr, 0},
   };
   opterr = 0;
   int c;
@@ -90,6 +102,12 @@ int parse_args(int argc, char** argv, Args* a) {
         if (!*optarg || *end || a->timeout_secs <= 0) return usage("--timeout takes a whole number of seconds");
         break;
       }
+      case kHistory: {
+        char* end = nullptr;
+        a->history_size = std::strtol(optarg, &end, 10);
+        if (!*optarg || *end || a->history_size < 0) return usage("--history-size takes a whole number");
+        break;
+      }
       case 'h': std::cout << kHelp; return kOk;
       case kVersion: std::cout << "rtpush-publish " RTPUSH_VERSION "\n"; return kOk;
       case ':': return usage(std::string("option ") + argv[optind - 1] + " needs a value");
@@ -101,8 +119,10 @@ int parse_args(int argc, char** argv, Args* a) {
   if (a->channel.empty()) return usage("--channel is required");
   if (!rtpush::valid_channel(a->channel))
     return usage("invalid channel \"" + a->channel + "\": 1-200 bytes, no whitespace or control characters");
-  if (!a->redis.empty())
-    return usage("--redis is not available in this build yet (it comes with the Redis release); use --url");
+  if (!a->redis.empty()) {
+    std::string why;
+    if (!rtpush::RedisAddress::parse(a->redis, &why)) return usage("--redis: " + why);
+  }
   return -1;
 }
 
@@ -165,22 +185,51 @@ bool blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std:
 int main(int argc, char** argv) {
   Args args;
   if (int rc = parse_args(argc, argv, &args); rc >= 0) return rc;
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  HttpPublisher pub(args);
   int failed = 0;
-  auto send = [&](const std::string& text, const std::string& where) {
-    std::string json, id, why;
+  // Answers come in order; each is printed (id) or reported (why).
+  std::string where;
+  auto report = [&](bool ok, const std::string& id_or_why, const std::string& at) {
+    if (ok) {
+      std::cout << id_or_why << '\n';
+    } else {
+      std::cerr << "rtpush-publish: " << at << id_or_why << "\n";
+      ++failed;
+    }
+  };
+
+  std::unique_ptr<HttpPublisher> http;
+  std::unique_ptr<RedisPublisher> redis;
+  std::deque<std::string> pending_where;  // for pipelined Redis answers
+  if (args.redis.empty()) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    http = std::make_unique<HttpPublisher>(args);
+  } else {
+    redis = std::make_unique<RedisPublisher>(args.channel, args.history_size, static_cast<double>(args.timeout_secs),
+                                             [&](bool ok, const std::string& r) {
+                                               report(ok, r, pending_where.front());
+                                               pending_where.pop_front();
+                                             });
+    std::string why;
+    if (!redis->connect(*rtpush::RedisAddress::parse(args.redis, &why), &why)) {
+      std::cerr << "rtpush-publish: " << why << "\n";
+      return kFailed;
+    }
+  }
+  auto send = [&](const std::string& text, const std::string& at) {
+    std::string json;
     if (!rtpush::json_compact(text, &json)) {
-      std::cerr << "rtpush-publish: " << where << "not valid JSON, not published\n";
-      ++failed;
+      report(false, "not valid JSON, not published", at);
       return;
     }
-    if (!pub.publish(json, &id, &why)) {
-      std::cerr << "rtpush-publish: " << where << why << "\n";
-      ++failed;
+    if (redis) {
+      pending_where.push_back(at);
+      redis->publish(json);
       return;
     }
-    std::cout << id << std::endl;  // flushed per line: a pipe sees ids as they come
+    std::string id, why;
+    const bool ok = http->publish(json, &id, &why);
+    report(ok, ok ? id : why, at);
+    std::cout.flush();  // a pipe sees ids as they come
   };
   if (args.has_data) {
     send(args.data, "--data: ");
@@ -189,6 +238,8 @@ int main(int argc, char** argv) {
     for (long n = 1; std::getline(std::cin, line); ++n)
       if (!blank(line)) send(line, "line " + std::to_string(n) + ": ");
   }
-  curl_global_cleanup();
+  if (redis) redis->finish();
+  std::cout.flush();
+  if (http) curl_global_cleanup();
   return failed ? kFailed : kOk;
 }

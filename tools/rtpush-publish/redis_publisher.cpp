@@ -1,0 +1,101 @@
+#include "redis_publisher.h"
+
+#include <cstdlib>
+#include <vector>
+
+#include "redis_scripts.h"
+
+namespace {
+constexpr std::size_t kWindow = 1000;  // commands sent before waiting for answers
+}
+
+RedisPublisher::RedisPublisher(std::string channel, long history_size, double timeout_secs, Result on_result)
+    : channel_(std::move(channel)), history_(history_size), timeout_(timeout_secs),
+      on_result_(std::move(on_result)), ctx_(nullptr, &redisFree) {}
+
+RedisPublisher::~RedisPublisher() = default;
+
+bool RedisPublisher::connect(const rtpush::RedisAddress& a, std::string* why) {
+  timeval tv{static_cast<long>(timeout_), static_cast<long>((timeout_ - static_cast<long>(timeout_)) * 1e6)};
+  ctx_.reset(redisConnectWithTimeout(a.host.c_str(), a.port, tv));
+  if (!ctx_ || ctx_->err) {
+    *why = "cannot reach redis://" + a.host + ":" + std::to_string(a.port) + ": " + (ctx_ ? ctx_->errstr : "out of memory");
+    return false;
+  }
+  redisSetTimeout(ctx_.get(), tv);
+  auto run = [&](std::vector<std::string> args) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    for (auto& s : args) {
+      argv.push_back(s.data());
+      lens.push_back(s.size());
+    }
+    return static_cast<redisReply*>(redisCommandArgv(ctx_.get(), static_cast<int>(argv.size()), argv.data(), lens.data()));
+  };
+  if (a.db != 0) {
+    redisReply* r = run({"SELECT", std::to_string(a.db)});
+    const bool ok = r && r->type == REDIS_REPLY_STATUS;
+    freeReplyObject(r);
+    if (!ok) {
+      *why = "redis refused SELECT " + std::to_string(a.db);
+      return false;
+    }
+  }
+  if (history_ < 0) {  // trim as the nodes do: they record their history-size
+    redisReply* r = run({"HGET", rtpush::redis::kConfigKey, "history-size"});
+    history_ = r && r->type == REDIS_REPLY_STRING ? std::atol(r->str) : 1000;
+    freeReplyObject(r);
+  }
+  redisReply* r = run({"SCRIPT", "LOAD", rtpush::redis::kPublishScript});
+  if (!r || r->type != REDIS_REPLY_STRING) {
+    *why = std::string("redis: cannot load the publish script: ") + (r && r->str ? r->str : ctx_->errstr);
+    freeReplyObject(r);
+    return false;
+  }
+  sha_.assign(r->str, r->len);
+  freeReplyObject(r);
+  return true;
+}
+
+bool RedisPublisher::publish(const std::string& json) {
+  if (broken_) {
+    on_result_(false, "redis connection lost");
+    return false;
+  }
+  const std::string stream = rtpush::redis::kStreamPrefix + channel_;
+  const std::string trimmed = rtpush::redis::kTrimmedPrefix + channel_;
+  const std::string live = rtpush::redis::kLivePrefix + channel_;
+  const std::string keep = std::to_string(history_);
+  const char* argv[] = {"EVALSHA", sha_.c_str(), "3", stream.c_str(), rtpush::redis::kEpochKey, trimmed.c_str(),
+                        keep.c_str(), "j", json.data(), live.c_str()};
+  size_t lens[10];
+  for (int i = 0; i < 10; ++i) lens[i] = std::char_traits<char>::length(argv[i]);
+  lens[8] = json.size();
+  redisAppendCommandArgv(ctx_.get(), 10, argv, lens);
+  ++in_flight_;
+  if (in_flight_ >= kWindow) return read_one();
+  return true;
+}
+
+bool RedisPublisher::read_one() {
+  redisReply* r = nullptr;
+  if (broken_ || redisGetReply(ctx_.get(), reinterpret_cast<void**>(&r)) != REDIS_OK) {
+    broken_ = true;
+    --in_flight_;
+    on_result_(false, std::string("redis connection lost: ") + ctx_->errstr);
+    return false;
+  }
+  --in_flight_;
+  if (r->type == REDIS_REPLY_STRING)
+    on_result_(true, std::string(r->str, r->len));
+  else
+    on_result_(false, std::string("redis: ") + (r->str ? std::string(r->str, r->len) : "unexpected reply"));
+  freeReplyObject(r);
+  return true;
+}
+
+bool RedisPublisher::finish() {
+  bool ok = true;
+  while (in_flight_ > 0) ok = read_one() && ok;
+  return ok;
+}
