@@ -78,6 +78,11 @@ class Server:
             time.sleep(0.05)
         raise RuntimeError("lwsws did not come up:\n" + self.log_tail())
 
+    def kill(self):
+        """Crashes the node: SIGKILL to its whole process group."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
     def stop(self):
         if self.proc is None:
             return
@@ -213,6 +218,65 @@ class Redis:
     def stop(self):
         if self.proc:
             self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Nginx:
+    """nginx in front of nodes, from the installed site file
+    (share/rtpush/nginx/rtpush.conf) with this test's ports put in."""
+
+    def __init__(self, node_ports):
+        self.port = free_port()
+        self.node_ports = node_ports
+        self.dir = tempfile.mkdtemp(prefix="rtpush-nginx-")
+        self.proc = None
+
+    @property
+    def ws_url(self):
+        return "ws://127.0.0.1:%d/" % self.port
+
+    def start(self):
+        with open(os.path.join(PREFIX, "share", "rtpush", "nginx", "rtpush.conf")) as f:
+            site = f.read()
+        upstream = "".join("    server 127.0.0.1:%d max_fails=1 fail_timeout=5s;\n" % p for p in self.node_ports)
+        lines = [l for l in site.splitlines(True) if not l.strip().startswith("server 127.0.0.1:")]
+        site = "".join(lines).replace("upstream rtpush_nodes {\n", "upstream rtpush_nodes {\n" + upstream)
+        site = site.replace("listen 8080;", "listen 127.0.0.1:%d;" % self.port)
+        d = self.dir
+        conf = ("%sworker_processes 1;\nerror_log %s/error.log info;\npid %s/nginx.pid;\n"
+                "events { worker_connections 8192; }\nhttp {\n access_log off;\n"
+                " client_body_temp_path %s/body; proxy_temp_path %s/proxy; fastcgi_temp_path %s/fcgi;\n"
+                " uwsgi_temp_path %s/uwsgi; scgi_temp_path %s/scgi;\n%s\n}\n"
+                % ("user root;\n" if os.geteuid() == 0 else "", d, d, d, d, d, d, d, site))
+        with open(os.path.join(d, "nginx.conf"), "w") as f:
+            f.write(conf)
+        self.proc = subprocess.Popen(["nginx", "-p", d, "-e", os.path.join(d, "error.log"), "-c",
+                                      os.path.join(d, "nginx.conf"), "-g", "daemon off;"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/health" % self.port, timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("nginx did not start:\n" + open(os.path.join(d, "error.log")).read()[-2000:])
+
+    def stop(self):
+        if self.proc:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.proc.wait()
             self.proc = None
 

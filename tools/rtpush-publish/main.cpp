@@ -8,6 +8,7 @@
 // failed (reason on stderr), 2 bad usage.
 #include <curl/curl.h>
 #include <getopt.h>
+#include <poll.h>
 
 #include <cstdio>
 #include <deque>
@@ -180,6 +181,15 @@ class HttpPublisher {
 
 bool blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
 
+// True when another line can be read without waiting: a bulk input keeps
+// the Redis pipeline full, a slow producer's lines go out (and their ids
+// come back) one by one.
+bool input_waiting() {
+  if (std::cin.rdbuf()->in_avail() > 0) return true;
+  pollfd p{0, POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -235,8 +245,13 @@ int main(int argc, char** argv) {
     send(args.data, "--data: ");
   } else {
     std::string line;
-    for (long n = 1; std::getline(std::cin, line); ++n)
+    for (long n = 1; std::getline(std::cin, line); ++n) {
       if (!blank(line)) send(line, "line " + std::to_string(n) + ": ");
+      if (redis && !input_waiting()) {
+        redis->finish();
+        std::cout.flush();
+      }
+    }
   }
   if (redis) redis->finish();
   std::cout.flush();
