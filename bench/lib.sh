@@ -1,50 +1,74 @@
-# Shared by the benchmark scripts: start and stop one lwsws node.
+# Shared by the benchmark scripts: start and stop lwsws nodes (and Redis).
 # RTPUSH_PREFIX: the install prefix (default build/stage), LWSWS: the binary.
 set -euo pipefail
 RTPUSH_PREFIX=${RTPUSH_PREFIX:-$PWD/build/stage}
 LWSWS=${LWSWS:-/opt/lwsws/bin/lwsws}
 BENCH=$RTPUSH_PREFIX/bin/rtpush-bench
+PUBLISH=$RTPUSH_PREFIX/bin/rtpush-publish
 [ -x "$BENCH" ] || { echo "no $BENCH: build and install first (cmake --install build --prefix build/stage)"; exit 1; }
 
-NODE_DIR=
-NODE_PID=
+NODE_PIDS=()
+NODE_DIRS=()
+NODE_PID=   # the last node started
+REDIS_PID=
+REDIS_DIR=
 
 # start_node PORT [OPTION VALUE]...: lwsws with the rtpush plugins on PORT.
 start_node() {
   local port=$1; shift
-  local opts='"history-size":"1000"' k v
+  local opts='"history-size":"1000"' k v dir
   while [ $# -gt 0 ]; do k=$1; v=$2; shift 2; opts="$opts,\"$k\":\"$v\""; done
-  NODE_DIR=$(mktemp -d /tmp/rtpush-bench.XXXXXX)
-  mkdir -p "$NODE_DIR/conf.d"
-  cat > "$NODE_DIR/conf" <<JSON
+  dir=$(mktemp -d /tmp/rtpush-bench.XXXXXX)
+  mkdir -p "$dir/conf.d"
+  cat > "$dir/conf" <<JSON
 {"global":{"server-string":"rtpush","plugin-dir":"$RTPUSH_PREFIX/lib/rtpush/plugins","count-threads":"1","rlimit-nofile":"20000"}}
 JSON
-  cat > "$NODE_DIR/conf.d/rtpush" <<JSON
+  cat > "$dir/conf.d/rtpush" <<JSON
 {"vhosts":[{"name":"rtpush","port":"$port","interface":"127.0.0.1",
  "mounts":[{"mountpoint":"/","origin":"callback://rtpush"}],
  "ws-protocols":[{"rtpush":{$opts}},{"rtpush-json":{"default":"1"}}]}]}
 JSON
-  setsid "$LWSWS" -c "$NODE_DIR" -d 3 >"$NODE_DIR/log" 2>&1 &
+  setsid "$LWSWS" -c "$dir" -d 3 >"$dir/log" 2>&1 &
   NODE_PID=$!
+  NODE_PIDS+=("$NODE_PID")
+  NODE_DIRS+=("$dir")
   for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
-  echo "lwsws did not start:"; cat "$NODE_DIR/log"; exit 1
+  echo "lwsws did not start:"; cat "$dir/log"; exit 1
 }
 
-# The serving child (lwsws forks; the process we started only watches).
-serving_pid() { pgrep -P "$NODE_PID" | head -n1; }
+# start_redis PORT: a redis-server of our own, no persistence.
+start_redis() {
+  REDIS_DIR=$(mktemp -d /tmp/rtpush-bench-redis.XXXXXX)
+  setsid redis-server --port "$1" --bind 127.0.0.1 --dir "$REDIS_DIR" --save "" --appendonly no >"$REDIS_DIR/log" 2>&1 &
+  REDIS_PID=$!
+  for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.05; done
+  echo "redis-server did not start"; exit 1
+}
+
+# The serving child of the last node (lwsws forks; the first process watches).
+serving_pid() { pgrep -P "${1:-$NODE_PID}" | head -n1; }
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 stop_node() {
-  [ -n "$NODE_PID" ] || return 0
-  kill -TERM -- "-$NODE_PID" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$NODE_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL -- "-$NODE_PID" 2>/dev/null || true
-  rm -rf "$NODE_DIR"
-  NODE_PID=
+  local pid
+  for pid in "${NODE_PIDS[@]}"; do
+    kill -TERM -- "-$pid" 2>/dev/null || true
+  done
+  for pid in "${NODE_PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  done
+  [ ${#NODE_DIRS[@]} -eq 0 ] || rm -rf "${NODE_DIRS[@]}"
+  NODE_PIDS=(); NODE_DIRS=(); NODE_PID=
 }
-trap stop_node EXIT
+
+stop_all() {
+  stop_node
+  if [ -n "$REDIS_PID" ]; then kill -KILL "$REDIS_PID" 2>/dev/null || true; rm -rf "$REDIS_DIR"; REDIS_PID=; fi
+}
+trap stop_all EXIT

@@ -3,6 +3,12 @@
 //   rtpush-bench idle   --port P --connections N [--hold SECS]
 //   rtpush-bench fanout --port P --connections N --messages M
 //                       [--payload-bytes B] [--window W] [--role all|receivers|publisher]
+//   rtpush-bench latency --port P1[,P2...] --connections N --messages M --rate R
+//
+// --port may list several nodes: receivers are spread over them round-robin,
+// the publisher uses the first. latency: the publisher sends R messages a
+// second, each carrying its send time; receivers report publish-to-delivery
+// percentiles.
 //
 // Results are printed as key=value lines. Times are CLOCK_MONOTONIC seconds,
 // comparable between processes on one machine.
@@ -14,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "ws_client.h"
 
@@ -21,8 +28,20 @@ namespace {
 
 struct Opts {
   std::string mode, host = "127.0.0.1", channel = "bench", role = "all";
+  std::vector<int> ports = {7681};
   int port = 7681, connections = 1000, messages = 100, payload = 64, window = 64, hold = 0, timeout = 120;
+  double rate = 100;
 };
+
+std::vector<int> parse_ports(const char* arg) {
+  std::vector<int> ports;
+  for (const char* p = arg; *p;) {
+    ports.push_back(std::atoi(p));
+    while (*p && *p != ',') ++p;
+    if (*p == ',') ++p;
+  }
+  return ports;
+}
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
@@ -41,7 +60,8 @@ int usage() {
   std::fprintf(stderr,
                "usage: rtpush-bench idle|fanout --port P --connections N [--host H] [--channel C]\n"
                "       [--messages M] [--payload-bytes B] [--window W] [--hold S] [--timeout S]\n"
-               "       [--role all|receivers|publisher]\n");
+               "       [--role all|receivers|publisher] [--rate R]\n"
+               "       rtpush-bench latency --port P1[,P2] --connections N --messages M --rate R\n");
   return 2;
 }
 
@@ -50,7 +70,7 @@ bool open_receivers(bench::Client& cl, const Opts& o, int* subscribed) {
   const int batch = 500;  // paced so the listen backlog is not overrun
   for (int done = 0; done < o.connections; done += batch) {
     const int n = std::min(batch, o.connections - done);
-    cl.connect(n);
+    for (int i = 0; i < n; ++i) cl.connect(1, o.ports[(done + i) % o.ports.size()]);
     const int want = done + n;
     cl.run(30000, [&] { return cl.open_count() + cl.failed_count() >= want; });
   }
@@ -73,12 +93,14 @@ int main(int argc, char** argv) {
       {"payload-bytes", required_argument, nullptr, 'b'}, {"window", required_argument, nullptr, 'w'},
       {"hold", required_argument, nullptr, 'h'},       {"channel", required_argument, nullptr, 'c'},
       {"role", required_argument, nullptr, 'r'},       {"timeout", required_argument, nullptr, 't'},
+      {"rate", required_argument, nullptr, 'R'},
       {nullptr, 0, nullptr, 0}};
   optind = 2;
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
     switch (c) {
       case 'H': o.host = optarg; break;
-      case 'p': o.port = std::atoi(optarg); break;
+      case 'p': o.ports = parse_ports(optarg); o.port = o.ports.at(0); break;
+      case 'R': o.rate = std::atof(optarg); break;
       case 'n': o.connections = std::atoi(optarg); break;
       case 'm': o.messages = std::atoi(optarg); break;
       case 'b': o.payload = std::atoi(optarg); break;
@@ -95,6 +117,7 @@ int main(int argc, char** argv) {
 
   int established = 0, subscribed = 0, published = 0;
   bench::Conn* publisher = nullptr;
+  std::vector<std::uint32_t> latencies_us;  // latency mode
   unsigned long long delivered = 0;
   double first_rx = 0, last_rx = 0;
   bench::Client cl(o.host, o.port, "rtpush-json", [&](bench::Conn& c, std::string_view f) {
@@ -107,6 +130,13 @@ int main(int argc, char** argv) {
       ++delivered;
       last_rx = bench::now_seconds();
       if (!first_rx) first_rx = last_rx;
+      if (o.mode == "latency") {  // "data":"<send time in us>"
+        auto at = f.find("\"data\":\"");
+        if (at != std::string_view::npos) {
+          const double sent = std::strtod(f.data() + at + 8, nullptr) / 1e6;
+          latencies_us.push_back(static_cast<std::uint32_t>((last_rx - sent) * 1e6));
+        }
+      }
       auto id = id_of(f);
       auto prev = id_of(c.last_id);
       if (!c.last_id.empty() && !(prev < id)) c.order_ok = false;
@@ -129,6 +159,39 @@ int main(int argc, char** argv) {
     cl.run(o.hold * 1000, [] { return false; });
     return established == o.connections ? 0 : 1;
   }
+  if (o.mode == "latency") {
+    if (!open_receivers(cl, o, &subscribed)) {
+      std::printf("error=subscribe subscribed=%d failed=%d\n", subscribed, cl.failed_count());
+      return 1;
+    }
+    cl.connect(1, o.ports[0]);
+    bench::Conn& pub = cl.conns().back();
+    publisher = &pub;
+    cl.run(5000, [&] { return pub.open; });
+    const unsigned long long want = static_cast<unsigned long long>(o.connections) * o.messages;
+    latencies_us.reserve(want);
+    const double t0 = bench::now_seconds();
+    int sent = 0;
+    cl.run(o.timeout * 1000, [&] {
+      // Paced: message i leaves at t0 + i / rate, carrying its send time.
+      for (double now = bench::now_seconds(); sent < o.messages && now >= t0 + sent / o.rate; ++sent) {
+        char msg[160];
+        std::snprintf(msg, sizeof msg, "{\"type\":\"publish\",\"channel\":\"%s\",\"data\":\"%.0f\"}",
+                      o.channel.c_str(), bench::now_seconds() * 1e6);
+        cl.send_text(pub, msg);
+      }
+      return delivered >= want;
+    });
+    std::sort(latencies_us.begin(), latencies_us.end());
+    auto pct = [&](double q) {
+      return latencies_us.empty() ? 0.0 : latencies_us[std::min(latencies_us.size() - 1, static_cast<std::size_t>(q * latencies_us.size()))] / 1000.0;
+    };
+    std::printf("receivers=%d nodes=%zu messages=%d rate=%.0f delivered=%llu expected=%llu\n", o.connections,
+                o.ports.size(), o.messages, o.rate, delivered, want);
+    std::printf("latency_ms p50=%.3f p90=%.3f p99=%.3f p999=%.3f max=%.3f\n", pct(0.5), pct(0.9), pct(0.99), pct(0.999),
+                latencies_us.empty() ? 0.0 : latencies_us.back() / 1000.0);
+    return delivered == want ? 0 : 1;
+  }
   if (o.mode != "fanout") return usage();
 
   const bool receive = o.role != "publisher", publish = o.role != "receivers";
@@ -144,10 +207,10 @@ int main(int argc, char** argv) {
   if (publish) {
     // The publisher is one more connection of the same client, so one loop
     // serves it and the receivers.
-    cl.connect(1);
+    cl.connect(1, o.ports[0]);
     bench::Conn& pub = cl.conns().back();
     publisher = &pub;
-    cl.run(5000, [&] { return pub.open && established > 0; });
+    cl.run(5000, [&] { return pub.open; });
     const std::string msg = "{\"type\":\"publish\",\"channel\":\"" + o.channel + "\",\"data\":\"" +
                             std::string(static_cast<std::size_t>(o.payload), 'x') + "\"}";
     const unsigned long long want = receive ? static_cast<unsigned long long>(o.connections) * o.messages : 0;

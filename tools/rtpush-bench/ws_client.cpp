@@ -35,10 +35,10 @@ Client::~Client() {
   close(ep_);
 }
 
-void Client::connect(int n) {
+void Client::connect(int n, int port) {
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(port_));
+  sa.sin_port = htons(static_cast<uint16_t>(port ? port : port_));
   inet_pton(AF_INET, host_.c_str(), &sa.sin_addr);
   for (int i = 0; i < n; ++i) {
     Conn& c = conns_.emplace_back();

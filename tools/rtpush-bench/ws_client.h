@@ -29,8 +29,9 @@ class Client {
   Client(std::string host, int port, std::string protocol, OnText on_text);
   ~Client();
 
-  // Starts n connections (non-blocking connect + handshake request).
-  void connect(int n);
+  // Starts n connections (connect + handshake request), to `port` (or the
+  // client's port when 0).
+  void connect(int n, int port = 0);
   // Runs the event loop for up to `ms` or until `done()` says so; done() is
   // called between batches of events and may send.
   void run(int ms, const std::function<bool()>& done);
