@@ -30,6 +30,7 @@ JSON
 JSON
   setsid "$LWSWS" -c "$dir" -d 3 >"$dir/log" 2>&1 &
   NODE_PID=$!
+  disown "$NODE_PID"
   NODE_PIDS+=("$NODE_PID")
   NODE_DIRS+=("$dir")
   for _ in $(seq 100); do
@@ -44,6 +45,7 @@ start_redis() {
   REDIS_DIR=$(mktemp -d /tmp/rtpush-bench-redis.XXXXXX)
   setsid redis-server --port "$1" --bind 127.0.0.1 --dir "$REDIS_DIR" --save "" --appendonly no >"$REDIS_DIR/log" 2>&1 &
   REDIS_PID=$!
+  disown "$REDIS_PID"  # no job notice when it is killed
   for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.05; done
   echo "redis-server did not start"; exit 1
 }
