@@ -20,9 +20,94 @@ struct JsonDeleter {
 };
 using JsonPtr = std::unique_ptr<cJSON, JsonDeleter>;
 
-// Compact text of a value. cJSON prints numbers as %1.15g, or %1.17g when
-// that is needed to read back the same double, so no number changes value.
-bool print_compact(const cJSON* item, std::string* out) {
+// Values travel as the sender's own text, not as cJSON re-prints it: cJSON
+// holds numbers as doubles, so 12345678901234567890 would come back as
+// 1.2345678901234567e+19 and 1E400 as null. cJSON only validates; these
+// helpers cut a member's text out of the (valid) frame and drop the
+// whitespace between tokens.
+
+bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+std::size_t skip_ws(std::string_view j, std::size_t i) {
+  while (i < j.size() && is_ws(j[i])) ++i;
+  return i;
+}
+
+// j[i] is '"': the index after the closing quote.
+std::size_t skip_string(std::string_view j, std::size_t i) {
+  for (++i; i < j.size(); ++i) {
+    if (j[i] == '\\') ++i;
+    else if (j[i] == '"') return i + 1;
+  }
+  return j.size();
+}
+
+// The index after the value starting at j[i].
+std::size_t skip_value(std::string_view j, std::size_t i) {
+  if (i >= j.size()) return i;
+  if (j[i] == '"') return skip_string(j, i);
+  if (j[i] == '{' || j[i] == '[') {
+    int depth = 0;
+    while (i < j.size()) {
+      const char c = j[i];
+      if (c == '"') {
+        i = skip_string(j, i);
+        continue;
+      }
+      if (c == '{' || c == '[') ++depth;
+      if ((c == '}' || c == ']') && --depth == 0) return i + 1;
+      ++i;
+    }
+    return i;
+  }
+  while (i < j.size() && !is_ws(j[i]) && j[i] != ',' && j[i] != '}' && j[i] != ']') ++i;
+  return i;
+}
+
+// The text of the first member `key` of the top-level object of valid JSON
+// `j`; empty when absent (or spelt with escapes: the caller falls back).
+std::string_view member_text(std::string_view j, std::string_view key) {
+  std::size_t i = skip_ws(j, 0);
+  if (i >= j.size() || j[i] != '{') return {};
+  for (i = skip_ws(j, i + 1); i < j.size() && j[i] == '"';) {
+    const std::size_t k = i;
+    i = skip_string(j, i);
+    const std::string_view name = j.substr(k + 1, i - k - 2);
+    i = skip_ws(j, i);
+    if (i >= j.size() || j[i] != ':') return {};
+    const std::size_t v = skip_ws(j, i + 1);
+    i = skip_value(j, v);
+    if (name == key) return j.substr(v, i - v);
+    i = skip_ws(j, i);
+    if (i >= j.size() || j[i] != ',') return {};
+    i = skip_ws(j, i + 1);
+  }
+  return {};
+}
+
+// Valid JSON text without the whitespace between tokens.
+void minify(std::string_view j, std::string* out) {
+  out->clear();
+  out->reserve(j.size());
+  for (std::size_t i = 0; i < j.size();) {
+    if (j[i] == '"') {
+      const std::size_t end = skip_string(j, i);
+      out->append(j.substr(i, end - i));
+      i = end;
+    } else {
+      if (!is_ws(j[i])) out->push_back(j[i]);
+      ++i;
+    }
+  }
+}
+
+// The member's own text, minified; cJSON's print as a fallback.
+bool member_compact(std::string_view frame, const char* key, const cJSON* item, std::string* out) {
+  const std::string_view raw = member_text(frame, key);
+  if (!raw.empty()) {
+    minify(raw, out);
+    return true;
+  }
   char* text = cJSON_PrintUnformatted(item);
   if (!text) return false;
   out->assign(text);
@@ -112,7 +197,9 @@ void json_append_string(std::string* out, std::string_view s) {
 
 bool json_compact(std::string_view text, std::string* compact) {
   JsonPtr root(cJSON_ParseWithLength(text.data(), text.size()));
-  return root && print_compact(root.get(), compact);
+  if (!root) return false;
+  minify(text, compact);  // the sender's own text: numbers keep every digit
+  return true;
 }
 
 DecodeResult JsonCodec::decode(std::string_view bytes, bool /*is_binary: JSON in a binary frame is fine*/) const {
@@ -121,7 +208,7 @@ DecodeResult JsonCodec::decode(std::string_view bytes, bool /*is_binary: JSON in
   if (!cJSON_IsObject(root.get())) return fail(ErrorCode::InvalidJson, "a frame must be a JSON object");
 
   std::string ref;
-  if (const cJSON* r = cJSON_GetObjectItemCaseSensitive(root.get(), "ref")) print_compact(r, &ref);
+  if (const cJSON* r = cJSON_GetObjectItemCaseSensitive(root.get(), "ref")) member_compact(bytes, "ref", r, &ref);
 
   DecodeResult d;
   ClientRequest& req = d.request;
@@ -152,7 +239,7 @@ DecodeResult JsonCodec::decode(std::string_view bytes, bool /*is_binary: JSON in
     if (!data) return fail(ErrorCode::InvalidJson, "publish needs a data field", std::move(ref));
     req.has_data = true;
     req.data.kind = PayloadKind::Json;
-    print_compact(data, &req.data.bytes);
+    member_compact(bytes, "data", data, &req.data.bytes);
   }
   req.ref = ref;
   d.ref = std::move(ref);

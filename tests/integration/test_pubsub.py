@@ -55,6 +55,24 @@ class PubSub(ServerCase, unittest.IsolatedAsyncioTestCase):
         for ws in (sub, pub, late):
             await ws.close()
 
+    async def test_numbers_keep_every_digit(self):
+        """Values arrive as sent, not as a double would hold them."""
+        sub, _ = await self.server.connect()
+        await sub.send(json.dumps({"type": "subscribe", "channel": "digits"}))
+        await recv_type(sub, "subscribed")
+        raw = '{"big":12345678901234567890,"huge":1E400,"neg":-0.0,"tiny":1e-400,"f":0.1}'
+        await sub.send('{"type":"publish","channel":"digits","data":%s,"ref":9007199254740993}' % raw)
+        frames = {}
+        for _ in range(2):
+            text = await sub.recv()
+            frames[json.loads(text)["type"]] = text
+        self.assertIn('"data":%s,' % raw, frames["message"])
+        self.assertIn('"ref":9007199254740993}', frames["published"])
+        status, _ = self.server.request("POST", "publish/digits", "[ 123456789012345678901234567890 ]")
+        self.assertEqual(status, 200)
+        self.assertIn('"data":[123456789012345678901234567890],', await sub.recv())
+        await sub.close()
+
     async def test_publish_without_ref(self):
         pub, _ = await self.server.connect()
         await pub.send(json.dumps({"type": "publish", "channel": "pubsub-noref", "data": 1}))
