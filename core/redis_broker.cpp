@@ -415,7 +415,7 @@ void RedisBroker::history(const std::string& channel, std::optional<StreamId> si
               h->messages = std::move(msgs);
               impl->deliver([done, h] { done(std::move(*h)); });
             };
-            if (entries->elements < kPage) return finish(true, std::move(first));
+            if (entries->elements < kPage || first.empty()) return finish(true, std::move(first));
             const StreamId next = first.back()->id;
             impl->read_range(channel, next, std::move(first), finish);  // a long range: more pages
           },

@@ -179,14 +179,8 @@ class Redis:
                 ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
                  "--save", "", "--appendonly", "no", "--protected-mode", "no"],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                if self.command("PING") == "+PONG":
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        wait_until(lambda: self.command("PING") == "+PONG", 10, "redis-server did not start")
+        return self
 
     def command(self, *args):
         """One command over a plain socket; the first line of the answer."""
@@ -261,15 +255,14 @@ class Nginx:
         self.proc = subprocess.Popen(["nginx", "-p", d, "-e", os.path.join(d, "error.log"), "-c",
                                       os.path.join(d, "nginx.conf"), "-g", "daemon off;"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen("http://127.0.0.1:%d/health" % self.port, timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("nginx did not start:\n" + open(os.path.join(d, "error.log")).read()[-2000:])
+        def up():
+            with urllib.request.urlopen("http://127.0.0.1:%d/health" % self.port, timeout=2) as r:
+                return r.status == 200
+        try:
+            wait_until(up, 10, "nginx did not start")
+        except RuntimeError:
+            raise RuntimeError("nginx did not start:\n" + open(os.path.join(d, "error.log")).read()[-2000:])
+        return self
 
     def stop(self):
         if self.proc:
@@ -299,6 +292,28 @@ class ServerCase:
     @classmethod
     def tearDownClass(cls):
         cls.server.stop()
+
+
+async def subscribe(ws, channel, since=None):
+    """Subscribes and returns the `subscribed` answer."""
+    frame = {"type": "subscribe", "channel": channel}
+    if since is not None:
+        frame["since"] = since
+    await ws.send(json.dumps(frame))
+    return await recv_type(ws, "subscribed")
+
+
+def wait_until(ready, seconds, what):
+    """Polls `ready()` (exceptions count as not ready) until it is true."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if ready():
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(what)
 
 
 def id_pair(msg_id):

@@ -7,15 +7,7 @@ import unittest
 
 import subprocess
 
-from rtpush_harness import PUBLISH_CLI, Redis, Server, id_pair, no_frame, recv_type
-
-
-async def subscribe(ws, channel, since=None):
-    frame = {"type": "subscribe", "channel": channel}
-    if since is not None:
-        frame["since"] = since
-    await ws.send(json.dumps(frame))
-    return await recv_type(ws, "subscribed")
+from rtpush_harness import PUBLISH_CLI, Redis, Server, id_pair, no_frame, recv_type, subscribe
 
 
 class TwoNodes(unittest.IsolatedAsyncioTestCase):

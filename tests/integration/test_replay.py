@@ -3,15 +3,7 @@ import asyncio
 import json
 import unittest
 
-from rtpush_harness import ServerCase, id_pair, no_frame, recv_type
-
-
-async def subscribe(ws, channel, since=None):
-    frame = {"type": "subscribe", "channel": channel}
-    if since is not None:
-        frame["since"] = since
-    await ws.send(json.dumps(frame))
-    return await recv_type(ws, "subscribed")
+from rtpush_harness import ServerCase, id_pair, no_frame, recv_type, subscribe
 
 
 class Replay(ServerCase, unittest.IsolatedAsyncioTestCase):
