@@ -29,7 +29,7 @@ std::string seconds_text(double t) {
 
 HttpResponse Node::http_health() const {
   const BackendState redis = broker_->state();
-  const BackendState postgres = BackendState::Off;  // persistence comes with the PostgreSQL store
+  const BackendState postgres = store_ ? store_->state() : BackendState::Off;
   const bool degraded = redis == BackendState::Down || postgres == BackendState::Down;
   HttpResponse r;
   r.status = degraded ? 503 : 200;
@@ -72,6 +72,21 @@ HttpResponse Node::http_metrics() const {
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = metrics_.render(options_.node_id, g);
+  if (store_) {
+    const StoreStats st = store_->stats();
+    char buf[1024];
+    std::snprintf(buf, sizeof buf,
+                  "# HELP rtpush_pg_up PostgreSQL reachable (1) or not (0).\n# TYPE rtpush_pg_up gauge\nrtpush_pg_up %d\n"
+                  "# HELP rtpush_pg_rows_written_total Rows committed to rtpush_messages.\n# TYPE rtpush_pg_rows_written_total counter\nrtpush_pg_rows_written_total %llu\n"
+                  "# HELP rtpush_pg_batches_total Batches committed.\n# TYPE rtpush_pg_batches_total counter\nrtpush_pg_batches_total %llu\n"
+                  "# HELP rtpush_pg_write_errors_total Batch writes that failed (and were retried).\n# TYPE rtpush_pg_write_errors_total counter\nrtpush_pg_write_errors_total %llu\n"
+                  "# HELP rtpush_pg_backlog_rows Rows accepted, not yet committed.\n# TYPE rtpush_pg_backlog_rows gauge\nrtpush_pg_backlog_rows %llu\n"
+                  "# HELP rtpush_pg_lag_seconds Age of the oldest row not yet committed.\n# TYPE rtpush_pg_lag_seconds gauge\nrtpush_pg_lag_seconds %.3f\n",
+                  store_->state() == BackendState::Up ? 1 : 0, static_cast<unsigned long long>(st.rows_written),
+                  static_cast<unsigned long long>(st.batches), static_cast<unsigned long long>(st.write_errors),
+                  static_cast<unsigned long long>(st.backlog), st.lag_seconds);
+    r.body += buf;
+  }
   return r;
 }
 
@@ -96,6 +111,7 @@ void Node::http_publish(const HttpRequest& req, std::string_view channel, HttpRe
       return;
     }
     ++metrics_.published_http;
+    accepted(*r.message);
     HttpResponse ok;
     ok.body = "{\"channel\":";
     json_append_string(&ok.body, r.message->channel);

@@ -15,9 +15,10 @@ Clocks Clocks::system() {
   };
 }
 
-Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks)
+Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks, std::unique_ptr<PgStore> store)
     : options_(std::move(options)),
       broker_(std::move(broker)),
+      store_(std::move(store)),
       clocks_(std::move(clocks)),
       hub_([this](Session* s) { drop_slow(s); }),
       rng_(std::random_device{}()) {
@@ -220,7 +221,12 @@ void Node::publish(Session* s, ClientRequest& req) {
   const std::uint64_t serial = s->serial();
   broker_->publish(req.channel, std::move(req.data),
                    [this, serial, ref = std::move(req.ref)](const PublishResult& r) {
-                     if (r.ok) ++metrics_.published_ws; else ++metrics_.publish_failed;
+                     if (r.ok) {
+                       ++metrics_.published_ws;
+                       accepted(*r.message);
+                     } else {
+                       ++metrics_.publish_failed;
+                     }
                      Session* s = find(serial);
                      if (!s) return;
                      if (!r.ok) {

@@ -20,6 +20,7 @@
 #include "hub.h"
 #include "metrics.h"
 #include "options.h"
+#include "pg_store.h"
 #include "session.h"
 
 namespace rtpush {
@@ -45,7 +46,9 @@ struct Clocks {
 
 class Node final : public BrokerListener {
  public:
-  Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks = Clocks::system());
+  // `store` (may be null) writes every accepted message to PostgreSQL.
+  Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks = Clocks::system(),
+       std::unique_ptr<PgStore> store = nullptr);
   ~Node() override;
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -88,6 +91,9 @@ class Node final : public BrokerListener {
   void send(Session* s, const ServerFrame& frame);
   void send_error(Session* s, ErrorCode code, std::string_view message, std::string_view ref);
   void drop_slow(Session* s);
+  void accepted(const Message& m) {
+    if (store_) store_->append(m);
+  }
   void close_too_big(Session* s);
   Session* find(std::uint64_t serial) const;
   std::string new_connection_id();
@@ -101,6 +107,7 @@ class Node final : public BrokerListener {
 
   Options options_;
   std::unique_ptr<Broker> broker_;
+  std::unique_ptr<PgStore> store_;
   Clocks clocks_;
   Metrics metrics_;
   Hub hub_;

@@ -57,8 +57,9 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
     return -1;
   }
   const rtpush::Options& o = parsed.options;
-  if (!o.postgres.empty()) {
-    lwsl_err("rtpush: vhost %s: the postgres option is not supported by this build yet\n", lws_get_vhost_name(vh));
+  if (!o.postgres.empty() && !o.redis.empty()) {
+    lwsl_err("rtpush: vhost %s: postgres together with redis is not supported by this build yet "
+             "(postgres alone, one node, is)\n", lws_get_vhost_name(vh));
     return -1;
   }
   auto clocks = rtpush::Clocks::system();
@@ -79,7 +80,13 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
     vs->io = new rtpush::IoThread([cx] { lws_cancel_service(cx); });
     broker = std::make_unique<rtpush::RedisBroker>(*address, o.node_id, o.history_size, vs->io);
   }
-  vs->node = new rtpush::Node(o, std::move(broker), clocks);
+  std::unique_ptr<rtpush::PgStore> store;
+  if (!o.postgres.empty()) {
+    struct lws_context* cx = lws_get_context(wsi);
+    if (!vs->io) vs->io = new rtpush::IoThread([cx] { lws_cancel_service(cx); });
+    store = std::make_unique<rtpush::PgStore>(o.postgres, o.pg_batch_size, o.pg_flush_ms, vs->io);
+  }
+  vs->node = new rtpush::Node(o, std::move(broker), clocks, std::move(store));
   vs->context = lws_get_context(wsi);
   lws_sul_schedule(vs->context, 0, &vs->tick, tick, LWS_US_PER_SEC);
   lwsl_notice("rtpush: vhost %s: node %s, broker %s, history %zu\n", lws_get_vhost_name(vh), o.node_id.c_str(),

@@ -24,18 +24,23 @@ class Failover(unittest.IsolatedAsyncioTestCase):
             nodes = {"node-a": a, "node-b": b}
 
             async def connect_and_subscribe(since=None):
-                for _ in range(100):  # nginx finds the live node
+                # Like a real client: retry the whole reconnect, including a
+                # connection that drops during the subscribe (nginx may still
+                # reach the dying node for a moment).
+                for _ in range(100):
                     try:
                         ws = await websockets.connect(nginx.ws_url, subprotocols=["rtpush-json"])
                         hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                        frame = {"type": "subscribe", "channel": "failover"}
+                        if since:
+                            frame["since"] = since
+                        await ws.send(json.dumps(frame))
+                        ack = await recv_type(ws, "subscribed")
                         break
                     except (OSError, websockets.WebSocketException, asyncio.TimeoutError):
                         await asyncio.sleep(0.1)
-                frame = {"type": "subscribe", "channel": "failover"}
-                if since:
-                    frame["since"] = since
-                await ws.send(json.dumps(frame))
-                ack = await recv_type(ws, "subscribed")
+                else:
+                    self.fail("could not reconnect through nginx")
                 if since:
                     self.assertIs(ack["recovered"], True)
                 return ws, hello["node"]

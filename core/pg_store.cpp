@@ -1,0 +1,290 @@
+#include "pg_store.h"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <future>
+#include <random>
+#include <vector>
+
+namespace rtpush {
+
+const char* const kPgSchema = R"sql(
+CREATE TABLE IF NOT EXISTS rtpush_messages (
+  channel      text        NOT NULL,
+  id           text        NOT NULL,
+  id_ms        bigint      NOT NULL,
+  id_seq       bigint      NOT NULL,
+  data         json,
+  data_bin     bytea,
+  published_at timestamptz NOT NULL,
+  PRIMARY KEY (channel, id)
+);
+CREATE INDEX IF NOT EXISTS rtpush_messages_replay ON rtpush_messages (channel, id_ms, id_seq);
+)sql";
+
+namespace {
+
+constexpr int kParamsPerRow = 7;
+constexpr std::size_t kMaxBatch = 65535 / kParamsPerRow;  // PostgreSQL's parameter limit
+constexpr double kBackoffMinSecs = 0.1, kBackoffMaxSecs = 5;
+
+double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// One message as a row; copied out on the service thread (a Message's frame
+// cache is not for the I/O thread to touch).
+struct Row {
+  std::string channel, id, ms, seq, data, published_at;
+  bool binary = false;
+  double queued_at = 0;
+};
+
+}  // namespace
+
+struct PgStore::Impl {
+  enum class Phase { Down, Connecting, Schema, Ready, Writing };
+
+  Impl(PgStore* o, IoThread* i, std::string c, std::size_t b, unsigned f)
+      : owner(o), io(i), conninfo(std::move(c)), batch(std::min(std::max<std::size_t>(b, 1), kMaxBatch)),
+        flush_secs(f / 1000.0) {}
+
+  PgStore* owner;
+  IoThread* io;
+  std::string conninfo;
+  std::size_t batch;
+  double flush_secs;
+  PGconn* conn = nullptr;
+  Phase phase = Phase::Down;
+  bool query_ok = true, closing = false;
+  int attempts = 0;
+  ev_io watcher{};
+  ev_timer flush_timer{}, retry_timer{};
+  std::mt19937 rng{std::random_device{}()};
+  std::deque<Row> queue;     // waiting for a batch
+  std::vector<Row> inflight;  // the batch being written
+  std::atomic<std::uint64_t> rows_written{0}, batches{0}, errors{0}, backlog{0};
+  std::atomic<double> oldest{0};  // queued_at of the oldest uncommitted row, 0 if none
+
+  void set_up(bool up) { owner->state_.store(up ? BackendState::Up : BackendState::Down); }
+
+  void update_oldest() {
+    double o = 0;
+    if (!inflight.empty()) o = inflight.front().queued_at;
+    else if (!queue.empty()) o = queue.front().queued_at;
+    oldest.store(o);
+  }
+
+  // ---- connection ---------------------------------------------------------
+  void connect() {
+    conn = PQconnectStart(conninfo.c_str());
+    if (!conn || PQstatus(conn) == CONNECTION_BAD || PQsetnonblocking(conn, 1) != 0) return fail();
+    phase = Phase::Connecting;
+    poll_connect(PGRES_POLLING_WRITING);
+  }
+
+  void watch(int events) {
+    ev_io_stop(io->loop(), &watcher);
+    ev_io_set(&watcher, PQsocket(conn), events);
+    ev_io_start(io->loop(), &watcher);
+  }
+
+  void poll_connect(PostgresPollingStatusType st) {
+    switch (st) {
+      case PGRES_POLLING_READING: return watch(EV_READ);
+      case PGRES_POLLING_WRITING: return watch(EV_WRITE);
+      case PGRES_POLLING_OK:
+        phase = Phase::Schema;  // the table, created when missing
+        if (!PQsendQuery(conn, kPgSchema)) return fail();
+        return send_flush();
+      default: return fail();
+    }
+  }
+
+  static void on_io(struct ev_loop*, ev_io* w, int revents) {
+    auto* self = static_cast<Impl*>(w->data);
+    if (self->phase == Phase::Connecting) return self->poll_connect(PQconnectPoll(self->conn));
+    if (revents & EV_WRITE) self->send_flush();
+    if ((revents & EV_READ) && self->conn) self->consume();
+  }
+
+  void send_flush() {
+    const int r = PQflush(conn);
+    if (r < 0) return fail();
+    watch(r == 1 ? EV_READ | EV_WRITE : EV_READ);
+  }
+
+  void consume() {
+    if (!PQconsumeInput(conn)) return fail();
+    while (!PQisBusy(conn)) {
+      PGresult* res = PQgetResult(conn);
+      if (!res) return query_done(std::exchange(query_ok, true));
+      const ExecStatusType s = PQresultStatus(res);
+      if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) query_ok = false;
+      PQclear(res);
+    }
+  }
+
+  void query_done(bool ok) {
+    if (!ok) {
+      if (phase == Phase::Writing) ++errors;
+      return fail();
+    }
+    if (phase == Phase::Writing) {
+      rows_written += inflight.size();
+      backlog -= inflight.size();
+      ++batches;
+      inflight.clear();
+    }
+    phase = Phase::Ready;
+    attempts = 0;
+    set_up(true);
+    update_oldest();
+    pump();
+  }
+
+  // Anything failed: drop the connection, keep every row, retry later.
+  void fail() {
+    if (conn) {
+      ev_io_stop(io->loop(), &watcher);
+      PQfinish(conn);
+      conn = nullptr;
+    }
+    // The batch in flight goes back first, in order; ON CONFLICT makes a
+    // second write of rows that did commit harmless.
+    for (auto it = inflight.rbegin(); it != inflight.rend(); ++it) queue.push_front(std::move(*it));
+    inflight.clear();
+    phase = Phase::Down;
+    set_up(false);
+    query_ok = true;
+    if (closing || ev_is_active(&retry_timer)) return;
+    const double cap = std::min(kBackoffMaxSecs, kBackoffMinSecs * (1 << std::min(attempts, 10)));
+    ++attempts;
+    ev_timer_set(&retry_timer, std::uniform_real_distribution<double>(kBackoffMinSecs / 2, cap)(rng), 0);
+    ev_timer_start(io->loop(), &retry_timer);
+  }
+
+  static void on_retry(struct ev_loop*, ev_timer* w, int) {
+    auto* self = static_cast<Impl*>(w->data);
+    if (!self->closing && !self->conn) self->connect();
+  }
+
+  // ---- batching -------------------------------------------------------------
+  void pump() {
+    if (phase != Phase::Ready || queue.empty()) return;
+    const double age = steady_seconds() - queue.front().queued_at;
+    if (queue.size() < batch && age < flush_secs) {
+      ev_timer_stop(io->loop(), &flush_timer);  // write when the oldest is pg-flush-ms old
+      ev_timer_set(&flush_timer, flush_secs - age, 0);
+      ev_timer_start(io->loop(), &flush_timer);
+      return;
+    }
+    write_batch();
+  }
+
+  static void on_flush(struct ev_loop*, ev_timer* w, int) { static_cast<Impl*>(w->data)->pump(); }
+
+  void write_batch() {
+    const std::size_t n = std::min(batch, queue.size());
+    inflight.assign(std::make_move_iterator(queue.begin()), std::make_move_iterator(queue.begin() + n));
+    queue.erase(queue.begin(), queue.begin() + n);
+    std::string sql =
+        "INSERT INTO rtpush_messages (channel, id, id_ms, id_seq, data, data_bin, published_at) VALUES ";
+    std::vector<const char*> values;
+    std::vector<int> lengths, formats;
+    values.reserve(n * kParamsPerRow);
+    for (std::size_t i = 0; i < n; ++i) {
+      const Row& r = inflight[i];
+      const std::size_t p = i * kParamsPerRow;
+      sql += (i ? ",(" : "(");
+      // channel, id, id_ms, id_seq, data (JSON text), data_bin (bytes), published_at
+      static const char* const kCasts[kParamsPerRow] = {"", "", "::bigint", "::bigint", "::json", "::bytea", ""};
+      for (int k = 0; k < kParamsPerRow; ++k) {
+        const std::string param = "$" + std::to_string(p + k + 1);
+        sql += k == 6 ? "to_timestamp(" + param + "::double precision)" : param + kCasts[k];
+        if (k + 1 < kParamsPerRow) sql += ",";
+      }
+      sql += ")";
+      const char* fields[] = {r.channel.c_str(), r.id.c_str(), r.ms.c_str(), r.seq.c_str(),
+                              r.binary ? nullptr : r.data.c_str(), r.binary ? r.data.data() : nullptr,
+                              r.published_at.c_str()};
+      for (int k = 0; k < kParamsPerRow; ++k) {
+        values.push_back(fields[k]);
+        lengths.push_back(k == 5 && r.binary ? static_cast<int>(r.data.size()) : 0);
+        formats.push_back(k == 5 ? 1 : 0);  // data_bin travels as raw bytes
+      }
+    }
+    sql += " ON CONFLICT (channel, id) DO NOTHING";
+    phase = Phase::Writing;
+    if (!PQsendQueryParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                           lengths.data(), formats.data(), 0))
+      return fail();
+    send_flush();
+  }
+};
+
+PgStore::PgStore(std::string conninfo, std::size_t batch_size, unsigned flush_ms, IoThread* io)
+    : io_(io), impl_(new Impl(this, io, std::move(conninfo), batch_size, flush_ms)) {
+  Impl* impl = impl_.get();
+  ev_init(&impl->watcher, &Impl::on_io);
+  impl->watcher.data = impl;
+  ev_timer_init(&impl->flush_timer, &Impl::on_flush, 0, 0);
+  impl->flush_timer.data = impl;
+  ev_timer_init(&impl->retry_timer, &Impl::on_retry, 0, 0);
+  impl->retry_timer.data = impl;
+  io_->post([impl] { impl->connect(); });
+}
+
+PgStore::~PgStore() {
+  std::promise<void> done;
+  Impl* impl = impl_.get();
+  io_->post([impl, &done] {
+    impl->closing = true;
+    ev_timer_stop(impl->io->loop(), &impl->flush_timer);
+    ev_timer_stop(impl->io->loop(), &impl->retry_timer);
+    if (impl->conn) {
+      ev_io_stop(impl->io->loop(), &impl->watcher);
+      PQfinish(impl->conn);
+      impl->conn = nullptr;
+    }
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+void PgStore::append(const Message& m) {
+  Row r;
+  r.channel = m.channel;
+  r.id = m.id_text;
+  r.ms = std::to_string(m.id.ms);
+  r.seq = std::to_string(m.id.seq);
+  r.binary = m.payload.kind == PayloadKind::Binary;
+  r.data = m.payload.bytes;
+  char ts[32];
+  std::snprintf(ts, sizeof ts, "%.3f", m.timestamp);
+  r.published_at = ts;
+  r.queued_at = steady_seconds();
+  Impl* impl = impl_.get();
+  ++impl->backlog;
+  io_->post([impl, r = std::move(r)]() mutable {
+    impl->queue.push_back(std::move(r));
+    impl->update_oldest();
+    impl->pump();
+  });
+}
+
+StoreStats PgStore::stats() const {
+  StoreStats s;
+  s.rows_written = impl_->rows_written.load();
+  s.batches = impl_->batches.load();
+  s.write_errors = impl_->errors.load();
+  s.backlog = impl_->backlog.load();
+  const double oldest = impl_->oldest.load();
+  s.lag_seconds = oldest > 0 ? std::max(0.0, steady_seconds() - oldest) : 0;
+  return s;
+}
+
+}  // namespace rtpush

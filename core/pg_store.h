@@ -1,0 +1,53 @@
+// PgStore: writes every published message to PostgreSQL (rtpush_messages),
+// in batches, from the core's I/O thread with libpq's asynchronous API (its
+// socket watched by the libev loop). Nothing here blocks the service thread.
+//
+// A batch is written when it reaches pg-batch-size rows or its oldest row is
+// pg-flush-ms old, as one multi-row INSERT ... ON CONFLICT DO NOTHING: a
+// batch written twice (a retry after a lost answer) doubles nothing. While
+// PostgreSQL is down, rows wait in memory and the write is retried with
+// backoff; publishing goes on. Rows waiting in memory are lost if the node
+// crashes (the Redis hand-off, next, removes that window).
+#pragma once
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "broker.h"
+#include "io_thread.h"
+#include "message.h"
+
+namespace rtpush {
+
+struct StoreStats {
+  std::uint64_t rows_written = 0;
+  std::uint64_t batches = 0;
+  std::uint64_t write_errors = 0;
+  std::uint64_t backlog = 0;     // rows accepted, not yet committed
+  double lag_seconds = 0;        // age of the oldest row not yet committed
+};
+
+class PgStore {
+ public:
+  PgStore(std::string conninfo, std::size_t batch_size, unsigned flush_ms, IoThread* io);
+  ~PgStore();  // stops on the I/O thread, waits
+  PgStore(const PgStore&) = delete;
+  PgStore& operator=(const PgStore&) = delete;
+
+  // Service thread: queue one message for writing.
+  void append(const Message& m);
+  BackendState state() const { return state_.load(); }
+  StoreStats stats() const;
+  // Batch sizes written, for the histogram: sum and count are in stats.
+  struct Impl;
+
+ private:
+  IoThread* io_;
+  std::atomic<BackendState> state_{BackendState::Down};
+  std::unique_ptr<Impl> impl_;
+};
+
+// The table, created when missing (see docs/persistence.md).
+extern const char* const kPgSchema;
+
+}  // namespace rtpush
