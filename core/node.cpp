@@ -15,10 +15,12 @@ Clocks Clocks::system() {
   };
 }
 
-Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks, std::unique_ptr<PgStore> store)
+Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks, std::unique_ptr<PgStore> store,
+           std::unique_ptr<PersistFeed> feed)
     : options_(std::move(options)),
       broker_(std::move(broker)),
       store_(std::move(store)),
+      feed_(std::move(feed)),
       clocks_(std::move(clocks)),
       hub_([this](Session* s) { drop_slow(s); }),
       rng_(std::random_device{}()) {

@@ -20,6 +20,7 @@
 #include "hub.h"
 #include "metrics.h"
 #include "options.h"
+#include "persist_feed.h"
 #include "pg_store.h"
 #include "session.h"
 
@@ -46,9 +47,10 @@ struct Clocks {
 
 class Node final : public BrokerListener {
  public:
-  // `store` (may be null) writes every accepted message to PostgreSQL.
+  // `store` (may be null) writes messages to PostgreSQL: fed by `feed` (the
+  // Redis hand-off) when there is one, else by this node as it accepts them.
   Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks = Clocks::system(),
-       std::unique_ptr<PgStore> store = nullptr);
+       std::unique_ptr<PgStore> store = nullptr, std::unique_ptr<PersistFeed> feed = nullptr);
   ~Node() override;
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -92,7 +94,7 @@ class Node final : public BrokerListener {
   void send_error(Session* s, ErrorCode code, std::string_view message, std::string_view ref);
   void drop_slow(Session* s);
   void accepted(const Message& m) {
-    if (store_) store_->append(m);
+    if (store_ && !feed_) store_->append(m);
   }
   void close_too_big(Session* s);
   Session* find(std::uint64_t serial) const;
@@ -108,6 +110,7 @@ class Node final : public BrokerListener {
   Options options_;
   std::unique_ptr<Broker> broker_;
   std::unique_ptr<PgStore> store_;
+  std::unique_ptr<PersistFeed> feed_;  // after store_: destroyed before it
   Clocks clocks_;
   Metrics metrics_;
   Hub hub_;

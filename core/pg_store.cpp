@@ -35,12 +35,12 @@ double steady_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// One message as a row; copied out on the service thread (a Message's frame
-// cache is not for the I/O thread to touch).
-struct Row {
-  std::string channel, id, ms, seq, data, published_at;
-  bool binary = false;
-  double queued_at = 0;
+using Row = PgRow;
+
+// Rows to write as one batch, and who to tell when they are committed.
+struct Job {
+  std::vector<Row> rows;
+  std::function<void()> committed;
 };
 
 }  // namespace
@@ -64,8 +64,8 @@ struct PgStore::Impl {
   ev_io watcher{};
   ev_timer flush_timer{}, retry_timer{};
   std::mt19937 rng{std::random_device{}()};
-  std::deque<Row> queue;     // waiting for a batch
-  std::vector<Row> inflight;  // the batch being written
+  std::vector<Row> gathering;  // append(): rows waiting to fill a batch
+  std::deque<Job> jobs;        // batches to write, in order; the front one is in flight when Writing
   std::atomic<std::uint64_t> rows_written{0}, batches{0}, errors{0}, backlog{0};
   std::atomic<double> oldest{0};  // queued_at of the oldest uncommitted row, 0 if none
 
@@ -73,8 +73,8 @@ struct PgStore::Impl {
 
   void update_oldest() {
     double o = 0;
-    if (!inflight.empty()) o = inflight.front().queued_at;
-    else if (!queue.empty()) o = queue.front().queued_at;
+    if (!jobs.empty() && !jobs.front().rows.empty()) o = jobs.front().rows.front().queued_at;
+    else if (!gathering.empty()) o = gathering.front().queued_at;
     oldest.store(o);
   }
 
@@ -133,16 +133,19 @@ struct PgStore::Impl {
       if (phase == Phase::Writing) ++errors;
       return fail();
     }
-    if (phase == Phase::Writing) {
-      rows_written += inflight.size();
-      backlog -= inflight.size();
-      ++batches;
-      inflight.clear();
-    }
+    const bool wrote = phase == Phase::Writing;
     phase = Phase::Ready;
     attempts = 0;
     set_up(true);
-    update_oldest();
+    if (wrote) {
+      Job done = std::move(jobs.front());
+      jobs.pop_front();
+      rows_written += done.rows.size();
+      backlog -= done.rows.size();
+      ++batches;
+      update_oldest();
+      if (done.committed) done.committed();
+    }
     pump();
   }
 
@@ -153,10 +156,8 @@ struct PgStore::Impl {
       PQfinish(conn);
       conn = nullptr;
     }
-    // The batch in flight goes back first, in order; ON CONFLICT makes a
-    // second write of rows that did commit harmless.
-    for (auto it = inflight.rbegin(); it != inflight.rend(); ++it) queue.push_front(std::move(*it));
-    inflight.clear();
+    // The batch in flight stays first in line; ON CONFLICT makes a second
+    // write of rows that did commit harmless.
     phase = Phase::Down;
     set_up(false);
     query_ok = true;
@@ -173,24 +174,32 @@ struct PgStore::Impl {
   }
 
   // ---- batching -------------------------------------------------------------
-  void pump() {
-    if (phase != Phase::Ready || queue.empty()) return;
-    const double age = steady_seconds() - queue.front().queued_at;
-    if (queue.size() < batch && age < flush_secs) {
-      ev_timer_stop(io->loop(), &flush_timer);  // write when the oldest is pg-flush-ms old
-      ev_timer_set(&flush_timer, flush_secs - age, 0);
-      ev_timer_start(io->loop(), &flush_timer);
+  // append()'s rows become a job at pg-batch-size rows or pg-flush-ms age.
+  void gather() {
+    if (gathering.empty()) return;
+    const double age = steady_seconds() - gathering.front().queued_at;
+    if (gathering.size() < batch && age < flush_secs) {
+      if (!ev_is_active(&flush_timer)) {
+        ev_timer_set(&flush_timer, flush_secs - age, 0);
+        ev_timer_start(io->loop(), &flush_timer);
+      }
       return;
     }
-    write_batch();
+    ev_timer_stop(io->loop(), &flush_timer);
+    Job j;
+    j.rows.swap(gathering);
+    jobs.push_back(std::move(j));
+  }
+
+  void pump() {
+    gather();
+    if (phase == Phase::Ready && !jobs.empty()) write_batch(jobs.front().rows);
   }
 
   static void on_flush(struct ev_loop*, ev_timer* w, int) { static_cast<Impl*>(w->data)->pump(); }
 
-  void write_batch() {
-    const std::size_t n = std::min(batch, queue.size());
-    inflight.assign(std::make_move_iterator(queue.begin()), std::make_move_iterator(queue.begin() + n));
-    queue.erase(queue.begin(), queue.begin() + n);
+  void write_batch(const std::vector<Row>& inflight) {
+    const std::size_t n = inflight.size();
     std::string sql =
         "INSERT INTO rtpush_messages (channel, id, id_ms, id_seq, data, data_bin, published_at) VALUES ";
     std::vector<const char*> values;
@@ -270,10 +279,22 @@ void PgStore::append(const Message& m) {
   Impl* impl = impl_.get();
   ++impl->backlog;
   io_->post([impl, r = std::move(r)]() mutable {
-    impl->queue.push_back(std::move(r));
+    impl->gathering.push_back(std::move(r));
     impl->update_oldest();
     impl->pump();
   });
+}
+
+void PgStore::submit(std::vector<PgRow> rows, std::function<void()> committed) {
+  Impl* impl = impl_.get();
+  if (rows.empty()) {
+    if (committed) committed();
+    return;
+  }
+  impl->backlog += rows.size();
+  impl->jobs.push_back(Job{std::move(rows), std::move(committed)});
+  impl->update_oldest();
+  impl->pump();
 }
 
 StoreStats PgStore::stats() const {

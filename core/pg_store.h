@@ -10,6 +10,8 @@
 // crashes (the Redis hand-off, next, removes that window).
 #pragma once
 #include <atomic>
+#include <functional>
+#include <vector>
 #include <memory>
 #include <string>
 
@@ -27,6 +29,13 @@ struct StoreStats {
   double lag_seconds = 0;        // age of the oldest row not yet committed
 };
 
+// One message as a row of rtpush_messages, as text parameters.
+struct PgRow {
+  std::string channel, id, ms, seq, data, published_at;  // published_at: Unix seconds
+  bool binary = false;                                    // data is bytes, not JSON text
+  double queued_at = 0;                                   // steady clock, for the lag
+};
+
 class PgStore {
  public:
   PgStore(std::string conninfo, std::size_t batch_size, unsigned flush_ms, IoThread* io);
@@ -34,8 +43,11 @@ class PgStore {
   PgStore(const PgStore&) = delete;
   PgStore& operator=(const PgStore&) = delete;
 
-  // Service thread: queue one message for writing.
+  // Service thread: queue one message; batched by pg-batch-size/pg-flush-ms.
   void append(const Message& m);
+  // I/O thread: write these rows (at most pg-batch-size) as one batch;
+  // `committed` runs on the I/O thread once they are, after any retries.
+  void submit(std::vector<PgRow> rows, std::function<void()> committed);
   BackendState state() const { return state_.load(); }
   StoreStats stats() const;
   // Batch sizes written, for the histogram: sum and count are in stats.

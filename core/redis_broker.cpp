@@ -375,9 +375,9 @@ void RedisBroker::publish(const std::string& channel, Payload payload, PublishDo
             done(res);
           });
         },
-        {"EVAL", redis::kPublishScript, "3", redis::kStreamPrefix + channel, redis::kEpochKey,
-         redis::kTrimmedPrefix + channel, std::to_string(impl->history), kind, data->bytes,
-         redis::kLivePrefix + channel});
+        {"EVAL", redis::kPublishScript, "5", redis::kStreamPrefix + channel, redis::kEpochKey,
+         redis::kTrimmedPrefix + channel, redis::kPersistKey, redis::kConfigKey, std::to_string(impl->history),
+         kind, data->bytes, redis::kLivePrefix + channel, channel});
   });
 }
 

@@ -13,7 +13,12 @@
 //   rtpush:nodes           sorted set node -> last heartbeat (ms)
 //   rtpush:node-info       hash node -> connections
 //   rtpush:config          hash: history-size (written by the nodes, read by
-//                          rtpush-publish --redis so it trims the same way)
+//                          rtpush-publish --redis so it trims the same way);
+//                          persist=1 once a node with PostgreSQL is up
+//   rtpush:persist         a Stream of every message to write to PostgreSQL,
+//                          read by the consumer group "writers" (one consumer
+//                          per node with PostgreSQL); entries are acknowledged
+//                          and deleted after the rows commit
 #pragma once
 
 namespace rtpush::redis {
@@ -25,12 +30,16 @@ inline constexpr const char* kEpochKey = "rtpush:epoch";
 inline constexpr const char* kNodesKey = "rtpush:nodes";
 inline constexpr const char* kNodeInfoKey = "rtpush:node-info";
 inline constexpr const char* kConfigKey = "rtpush:config";
+inline constexpr const char* kPersistKey = "rtpush:persist";
+inline constexpr const char* kPersistGroup = "writers";
 
 // Publish atomically: append to the stream, trim it to the history size
 // (remembering the newest id trimmed), and announce it live.
-// KEYS: stream, epoch, trimmed. ARGV: history size, kind ("j" JSON /
-// "b" bytes), data, live topic. Returns the new id. The live payload is
-// "<id> <kind><data>".
+// When persistence is on, the message also goes to rtpush:persist, in the
+// same atomic step: what is published is never missing from PostgreSQL.
+// KEYS: stream, epoch, trimmed, persist, config. ARGV: history size, kind
+// ("j" JSON / "b" bytes), data, live topic, channel. Returns the new id. The
+// live payload is "<id> <kind><data>".
 inline constexpr const char* kPublishScript = R"lua(
 local keep = tonumber(ARGV[1])
 local t = redis.call('TIME')
@@ -43,6 +52,9 @@ end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', keep, '*', 'k', ARGV[2], 'd', ARGV[3])
 if keep == 0 then redis.call('SET', KEYS[3], id) end
 redis.call('PUBLISH', ARGV[4], id .. ' ' .. ARGV[2] .. ARGV[3])
+if redis.call('HGET', KEYS[5], 'persist') == '1' then
+  redis.call('XADD', KEYS[4], '*', 'c', ARGV[5], 'i', id, 'k', ARGV[2], 'd', ARGV[3])
+end
 return id
 )lua";
 

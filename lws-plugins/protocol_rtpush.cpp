@@ -2,6 +2,7 @@
 // section 3) configure the Node; mount it with "origin": "callback://rtpush".
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "memory_broker.h"
@@ -57,18 +58,15 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
     return -1;
   }
   const rtpush::Options& o = parsed.options;
-  if (!o.postgres.empty() && !o.redis.empty()) {
-    lwsl_err("rtpush: vhost %s: postgres together with redis is not supported by this build yet "
-             "(postgres alone, one node, is)\n", lws_get_vhost_name(vh));
-    return -1;
-  }
   auto clocks = rtpush::Clocks::system();
   std::unique_ptr<rtpush::Broker> broker;
+  std::optional<rtpush::RedisAddress> redis_address;
   if (o.redis.empty()) {
     broker = std::make_unique<rtpush::MemoryBroker>(o.history_size, clocks.wall_ms);
   } else {
     std::string why;
     auto address = rtpush::RedisAddress::parse(o.redis, &why);
+    redis_address = address;
     if (!address) {
       lwsl_err("rtpush: vhost %s: redis: %s\n", lws_get_vhost_name(vh), why.c_str());
       return -1;
@@ -86,7 +84,13 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
     if (!vs->io) vs->io = new rtpush::IoThread([cx] { lws_cancel_service(cx); });
     store = std::make_unique<rtpush::PgStore>(o.postgres, o.pg_batch_size, o.pg_flush_ms, vs->io);
   }
-  vs->node = new rtpush::Node(o, std::move(broker), clocks, std::move(store));
+  // With Redis, rows come through the shared hand-off Stream, so that what
+  // any node (or rtpush-publish) published is written once by some node.
+  std::unique_ptr<rtpush::PersistFeed> feed;
+  if (store && redis_address)
+    feed = std::make_unique<rtpush::PersistFeed>(*redis_address, o.node_id, o.pg_batch_size, o.pg_flush_ms,
+                                                 store.get(), vs->io);
+  vs->node = new rtpush::Node(o, std::move(broker), clocks, std::move(store), std::move(feed));
   vs->context = lws_get_context(wsi);
   lws_sul_schedule(vs->context, 0, &vs->tick, tick, LWS_US_PER_SEC);
   lwsl_notice("rtpush: vhost %s: node %s, broker %s, history %zu\n", lws_get_vhost_name(vh), o.node_id.c_str(),

@@ -6,7 +6,9 @@ import json
 import time
 import unittest
 
-from rtpush_harness import Postgres, Server, recv_type
+import subprocess
+
+from rtpush_harness import PUBLISH_CLI, Postgres, Redis, Server, recv_type
 
 
 def wait_for_backlog_zero(server, seconds=30):
@@ -80,6 +82,70 @@ class Persistence(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(int(pg.query("SELECT count(*) FROM rtpush_messages")[0][0]), 250)
             self.assertEqual(m["rtpush_pg_batches_total"], 3)
             await pub.close()
+
+
+def wait_for_rows(pg, want, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        n = int(pg.query("SELECT count(*) FROM rtpush_messages")[0][0])
+        if n >= want:
+            return n
+        time.sleep(0.2)
+    return int(pg.query("SELECT count(*) FROM rtpush_messages")[0][0])
+
+
+class WithRedis(unittest.IsolatedAsyncioTestCase):
+    """Two nodes on Redis share the writing through the hand-off Stream."""
+
+    async def test_every_node_and_the_cli_exactly_one_row_each(self):
+        with Postgres() as pg, Redis() as redis, \
+                Server(redis=redis.url, postgres=pg.conninfo, node_id="pa") as a, \
+                Server(redis=redis.url, postgres=pg.conninfo, node_id="pb") as b:
+            time.sleep(0.5)  # both consumers registered, persist switched on
+            expected = {}
+            ws, _ = await a.connect()
+            for i in range(1000):
+                await ws.send(json.dumps({"type": "publish", "channel": "pr-ws", "data": {"i": i}}))
+                expected[("pr-ws", (await recv_type(ws, "published"))["id"])] = {"i": i}
+            for i in range(500):
+                expected[("pr-http", b.publish_http("pr-http", i))] = i
+            lines = "".join('{"cli":%d}\n' % i for i in range(1500))
+            p = subprocess.run([PUBLISH_CLI, "--redis", redis.url, "--channel", "pr-cli"], input=lines,
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            for i, msg_id in enumerate(p.stdout.split()):
+                expected[("pr-cli", msg_id)] = {"cli": i}
+            self.assertEqual(wait_for_rows(pg, len(expected), 30), len(expected))
+            time.sleep(0.5)  # nothing more arrives: no doubles
+            rows = stored(pg)
+            self.assertEqual(len(rows), len(expected))
+            self.assertEqual({k: json.loads(v) for k, v in rows.items()}, expected)
+            # the writing was shared, and the hand-off Stream is drained
+            wa = a.metrics()["rtpush_pg_rows_written_total"]
+            wb = b.metrics()["rtpush_pg_rows_written_total"]
+            self.assertEqual(wa + wb, len(expected))
+            self.assertEqual(redis.command("XLEN", "rtpush:persist"), ":0")
+            await ws.close()
+
+    async def test_node_killed_right_after_a_burst(self):
+        with Postgres() as pg, Redis() as redis, \
+                Server(redis=redis.url, postgres=pg.conninfo, node_id="ka", pg_batch_size=200) as a, \
+                Server(redis=redis.url, postgres=pg.conninfo, node_id="kb", pg_batch_size=200) as b:
+            time.sleep(0.5)
+            pg.stop()  # rows pile up as pending entries: some read by each node, none written
+            lines = "".join('{"k":%d}\n' % i for i in range(3000))
+            p = subprocess.run([PUBLISH_CLI, "--redis", redis.url, "--channel", "burst"], input=lines,
+                               capture_output=True, text=True, timeout=60)
+            published = set(p.stdout.split())
+            self.assertEqual(len(published), 3000)
+            time.sleep(0.5)
+            a.kill()  # node A dies holding unacknowledged entries
+            pg.start()
+            # B writes its own, then claims A's after they sit idle (15 s)
+            self.assertEqual(wait_for_rows(pg, 3000, 60), 3000)
+            rows = stored(pg)
+            self.assertEqual({i for (c, i) in rows}, published)
+            self.assertEqual(b.metrics()["rtpush_pg_up"], 1)
 
 
 if __name__ == "__main__":

@@ -66,12 +66,14 @@ bool RedisPublisher::publish(const std::string& json) {
   const std::string trimmed = rtpush::redis::kTrimmedPrefix + channel_;
   const std::string live = rtpush::redis::kLivePrefix + channel_;
   const std::string keep = std::to_string(history_);
-  const char* argv[] = {"EVALSHA", sha_.c_str(), "3", stream.c_str(), rtpush::redis::kEpochKey, trimmed.c_str(),
-                        keep.c_str(), "j", json.data(), live.c_str()};
-  size_t lens[10];
-  for (int i = 0; i < 10; ++i) lens[i] = std::char_traits<char>::length(argv[i]);
-  lens[8] = json.size();
-  redisAppendCommandArgv(ctx_.get(), 10, argv, lens);
+  const char* argv[] = {"EVALSHA", sha_.c_str(), "5", stream.c_str(), rtpush::redis::kEpochKey, trimmed.c_str(),
+                        rtpush::redis::kPersistKey, rtpush::redis::kConfigKey, keep.c_str(), "j", json.data(),
+                        live.c_str(), channel_.c_str()};
+  constexpr int kArgs = sizeof argv / sizeof argv[0];
+  size_t lens[kArgs];
+  for (int i = 0; i < kArgs; ++i) lens[i] = std::char_traits<char>::length(argv[i]);
+  lens[10] = json.size();  // the data: its length, not strlen
+  redisAppendCommandArgv(ctx_.get(), kArgs, argv, lens);
   ++in_flight_;
   if (in_flight_ >= kWindow) return read_one();
   return true;

@@ -1,0 +1,242 @@
+#include "persist_feed.h"
+
+#include <hiredis/adapters/libev.h>
+#include <hiredis/async.h>
+
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <random>
+#include <vector>
+
+#include "redis_scripts.h"
+#include "stream_id.h"
+
+namespace rtpush {
+
+namespace {
+
+std::string text(const redisReply* r) {
+  return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) ? std::string(r->str, r->len)
+                                                                                  : std::string();
+}
+
+double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// A persist entry: [stream id, [c, channel, i, message id, k, kind, d, data]].
+bool to_row(const redisReply* e, PgRow* row, std::string* entry_id) {
+  if (!e || e->type != REDIS_REPLY_ARRAY || e->elements != 2 || !e->element[1]) return false;
+  *entry_id = text(e->element[0]);
+  const redisReply* f = e->element[1];
+  std::string kind;
+  for (std::size_t i = 0; i + 1 < f->elements; i += 2) {
+    const std::string k = text(f->element[i]);
+    if (k == "c") row->channel = text(f->element[i + 1]);
+    if (k == "i") row->id = text(f->element[i + 1]);
+    if (k == "k") kind = text(f->element[i + 1]);
+    if (k == "d") row->data = text(f->element[i + 1]);
+  }
+  auto id = StreamId::parse(row->id);
+  if (!id || row->channel.empty()) return false;
+  row->ms = std::to_string(id->ms);
+  row->seq = std::to_string(id->seq);
+  row->binary = kind == "b";
+  char ts[32];
+  std::snprintf(ts, sizeof ts, "%.3f", static_cast<double>(id->ms) / 1000.0);  // Redis's clock at publish
+  row->published_at = ts;
+  row->queued_at = steady_seconds();
+  return true;
+}
+
+}  // namespace
+
+struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
+  Impl(IoThread* i, RedisAddress a, std::string c, std::size_t b, unsigned f, PgStore* s)
+      : io(i), addr(std::move(a)), consumer(std::move(c)), batch(b), flush_ms(f), store(s) {}
+
+  IoThread* io;
+  RedisAddress addr;
+  std::string consumer;
+  std::size_t batch;
+  unsigned flush_ms;
+  PgStore* store;
+  redisAsyncContext* ctx = nullptr;
+  bool connected = false, closing = false;
+  double next_claim = 0;
+  ev_timer retry{};
+  std::mt19937 rng{std::random_device{}()};
+
+  using Reply = std::function<void(redisReply*)>;
+
+  static void on_reply(redisAsyncContext*, void* r, void* priv) {
+    auto* f = static_cast<Reply*>(priv);
+    (*f)(static_cast<redisReply*>(r));
+    delete f;
+  }
+
+  void command(std::vector<std::string> args, Reply cb) {
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lens;
+    for (auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    auto* req = new Reply(std::move(cb));
+    if (!connected || redisAsyncCommandArgv(ctx, &Impl::on_reply, req, static_cast<int>(argv.size()), argv.data(),
+                                            lens.data()) != REDIS_OK) {
+      delete req;  // the link is down; the reconnect starts the loop again
+    }
+  }
+
+  void connect() {
+    ctx = redisAsyncConnect(addr.host.c_str(), addr.port);
+    if (!ctx || ctx->err) {
+      if (ctx) redisAsyncFree(ctx);
+      ctx = nullptr;
+      return schedule_retry();
+    }
+    ctx->data = this;
+    redisLibevAttach(io->loop(), ctx);
+    redisAsyncSetConnectCallback(ctx, [](const redisAsyncContext* c, int status) {
+      auto* self = static_cast<Impl*>(c->data);
+      if (self->closing) return;
+      if (status != REDIS_OK) {
+        self->ctx = nullptr;  // freed by hiredis
+        return self->schedule_retry();
+      }
+      self->connected = true;
+      self->start();
+    });
+    redisAsyncSetDisconnectCallback(ctx, [](const redisAsyncContext* c, int) {
+      auto* self = static_cast<Impl*>(c->data);
+      if (self->closing) return;
+      self->ctx = nullptr;
+      self->connected = false;
+      self->schedule_retry();
+    });
+  }
+
+  void schedule_retry() {
+    if (closing || ev_is_active(&retry)) return;
+    ev_timer_set(&retry, std::uniform_real_distribution<double>(0.2, 1.0)(rng), 0);
+    ev_timer_start(io->loop(), &retry);
+  }
+
+  void start() {
+    if (addr.db != 0) command({"SELECT", std::to_string(addr.db)}, [](redisReply*) {});
+    command({"CLIENT", "SETNAME", "rtpush:" + consumer + ":persist"}, [](redisReply*) {});
+    // From now on the publish script fills rtpush:persist.
+    command({"HSET", redis::kConfigKey, "persist", "1"}, [](redisReply*) {});
+    command({"XGROUP", "CREATE", redis::kPersistKey, redis::kPersistGroup, "0", "MKSTREAM"},
+            [](redisReply*) {});  // BUSYGROUP when it exists: fine
+    read(/*own_pending=*/true);
+  }
+
+  // Reads a batch: first this consumer's own unacknowledged entries (after a
+  // restart with the same node-id), then new ones; every so often claims
+  // what a dead consumer left.
+  void read(bool own_pending) {
+    if (!connected || closing) return;
+    if (!own_pending && steady_seconds() >= next_claim) return claim("0-0");
+    std::vector<std::string> args = {"XREADGROUP", "GROUP", redis::kPersistGroup, consumer,
+                                     "COUNT", std::to_string(batch)};
+    if (!own_pending) {
+      args.push_back("BLOCK");
+      args.push_back(std::to_string(flush_ms));
+    }
+    args.insert(args.end(), {"STREAMS", redis::kPersistKey, own_pending ? "0" : ">"});
+    auto self = shared_from_this();
+    command(args, [self, own_pending](redisReply* r) {
+      if (!r) return;  // disconnected: start() runs again after the reconnect
+      if (r->type != REDIS_REPLY_ARRAY || r->elements == 0)  // BLOCK timed out, or nothing pending
+        return self->read(false);
+      const redisReply* entries = r->element[0]->element[1];
+      if (own_pending && entries->elements == 0) return self->read(false);
+      self->write(entries, [self, own_pending] { self->read(own_pending); });
+    });
+  }
+
+  void claim(const std::string& cursor) {
+    auto self = shared_from_this();
+    command({"XAUTOCLAIM", redis::kPersistKey, redis::kPersistGroup, consumer, std::to_string(kClaimIdleMs),
+             cursor, "COUNT", std::to_string(batch)},
+            [self](redisReply* r) {
+              if (!r) return;
+              if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
+                self->next_claim = steady_seconds() + 5;
+                return self->read(false);
+              }
+              const std::string next = text(r->element[0]);
+              self->write(r->element[1], [self, next] {
+                if (next == "0-0") {
+                  self->next_claim = steady_seconds() + 5;
+                  self->read(false);
+                } else {
+                  self->claim(next);
+                }
+              });
+            });
+  }
+
+  // Rows to PostgreSQL; after the commit, XACK + XDEL; then `next`.
+  void write(const redisReply* entries, std::function<void()> next) {
+    std::vector<PgRow> rows;
+    std::vector<std::string> ids;
+    for (std::size_t i = 0; entries && i < entries->elements; ++i) {
+      PgRow row;
+      std::string entry;
+      if (to_row(entries->element[i], &row, &entry)) rows.push_back(std::move(row));
+      if (!entry.empty()) ids.push_back(entry);  // malformed ones are dropped too: they never parse
+    }
+    std::weak_ptr<Impl> weak = shared_from_this();
+    store->submit(std::move(rows), [weak, ids, next] {
+      auto self = weak.lock();
+      if (!self || self->closing) return;
+      if (!ids.empty()) {
+        std::vector<std::string> ack = {"XACK", redis::kPersistKey, redis::kPersistGroup};
+        ack.insert(ack.end(), ids.begin(), ids.end());
+        self->command(ack, [](redisReply*) {});
+        std::vector<std::string> del = {"XDEL", redis::kPersistKey};
+        del.insert(del.end(), ids.begin(), ids.end());
+        self->command(del, [](redisReply*) {});
+      }
+      next();
+    });
+  }
+
+  void shutdown() {
+    closing = true;
+    ev_timer_stop(io->loop(), &retry);
+    redisAsyncContext* c = ctx;
+    ctx = nullptr;
+    connected = false;
+    if (c) redisAsyncFree(c);
+  }
+};
+
+PersistFeed::PersistFeed(RedisAddress address, std::string consumer, std::size_t batch_size, unsigned flush_ms,
+                         PgStore* store, IoThread* io)
+    : io_(io),
+      impl_(std::make_shared<Impl>(io, std::move(address), std::move(consumer), batch_size, flush_ms, store)) {
+  Impl* impl = impl_.get();
+  ev_timer_init(&impl->retry, [](struct ev_loop*, ev_timer* w, int) {
+    auto* self = static_cast<Impl*>(w->data);
+    if (!self->closing && !self->ctx) self->connect();
+  }, 0, 0);
+  impl->retry.data = impl;
+  io_->post([impl] { impl->connect(); });
+}
+
+PersistFeed::~PersistFeed() {
+  std::promise<void> done;
+  io_->post([this, &done] {
+    impl_->shutdown();
+    impl_.reset();  // on the I/O thread: store callbacks hold only weak references
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+}  // namespace rtpush

@@ -1,0 +1,36 @@
+// PersistFeed: the durable hand-off from Redis to PostgreSQL. Every node
+// with PostgreSQL is one consumer of the group "writers" on the Stream
+// rtpush:persist (filled by the publish script, see redis_scripts.h). It
+// reads a batch, writes it through the PgStore, and only after the rows
+// commit acknowledges and deletes the entries. Entries a node read but never
+// acknowledged (it was killed mid-batch) are claimed by another node after
+// kClaimIdleMs: nothing is lost, and ON CONFLICT DO NOTHING means nothing is
+// doubled. N nodes share the writing. While PostgreSQL is down, entries wait
+// in Redis, not in a node's memory.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "io_thread.h"
+#include "pg_store.h"
+#include "redis_address.h"
+
+namespace rtpush {
+
+class PersistFeed {
+ public:
+  static constexpr long kClaimIdleMs = 15000;
+  PersistFeed(RedisAddress address, std::string consumer, std::size_t batch_size, unsigned flush_ms,
+              PgStore* store, IoThread* io);
+  ~PersistFeed();  // stops on the I/O thread, waits
+  PersistFeed(const PersistFeed&) = delete;
+  PersistFeed& operator=(const PersistFeed&) = delete;
+
+  struct Impl;
+
+ private:
+  IoThread* io_;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace rtpush
