@@ -50,6 +50,22 @@ start_redis() {
   echo "redis-server did not start"; exit 1
 }
 
+# start_postgres PORT: PostgreSQL 15 in a temporary data directory (as the
+# postgres user when root: the server refuses root). Sets PG_CONNINFO.
+PG_DIR=
+PG_PID=
+start_postgres() {
+  local bin=/usr/lib/postgresql/15/bin as=()
+  PG_DIR=$(mktemp -d /tmp/rtpush-bench-pg.XXXXXX)
+  if [ "$(id -u)" -eq 0 ]; then chown postgres "$PG_DIR"; as=(runuser -u postgres --); fi
+  "${as[@]}" "$bin/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 --no-sync >/dev/null
+  setsid "${as[@]}" "$bin/postgres" -D "$PG_DIR/data" -p "$1" -h 127.0.0.1 -k "$PG_DIR" >"$PG_DIR/log" 2>&1 &
+  PG_PID=$!
+  disown "$PG_PID"
+  for _ in $(seq 100); do "$bin/pg_isready" -h 127.0.0.1 -p "$1" >/dev/null 2>&1 && break; sleep 0.1; done
+  PG_CONNINFO="host=127.0.0.1 port=$1 user=postgres dbname=postgres"
+}
+
 # The serving child of the last node (lwsws forks; the first process watches).
 serving_pid() { pgrep -P "${1:-$NODE_PID}" | head -n1; }
 
@@ -71,6 +87,7 @@ stop_node() {
 
 stop_all() {
   stop_node
+  if [ -n "$PG_PID" ]; then kill -INT -- "-$PG_PID" 2>/dev/null || true; sleep 1; rm -rf "$PG_DIR"; PG_PID=; fi
   if [ -n "$REDIS_PID" ]; then kill -KILL "$REDIS_PID" 2>/dev/null || true; rm -rf "$REDIS_DIR"; REDIS_PID=; fi
 }
 trap stop_all EXIT

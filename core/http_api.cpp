@@ -86,6 +86,15 @@ HttpResponse Node::http_metrics() const {
                   static_cast<unsigned long long>(st.batches), static_cast<unsigned long long>(st.write_errors),
                   static_cast<unsigned long long>(st.backlog), st.lag_seconds);
     r.body += buf;
+    r.body += "# HELP rtpush_pg_batch_rows Rows per committed batch.\n# TYPE rtpush_pg_batch_rows histogram\n";
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < st.batch_buckets.size(); ++i) {
+      cumulative += st.batch_buckets[i];
+      const std::string le = i < kBatchBuckets.size() ? std::to_string(kBatchBuckets[i]) : "+Inf";
+      r.body += "rtpush_pg_batch_rows_bucket{le=\"" + le + "\"} " + std::to_string(cumulative) + "\n";
+    }
+    r.body += "rtpush_pg_batch_rows_sum " + std::to_string(st.rows_written) + "\n";
+    r.body += "rtpush_pg_batch_rows_count " + std::to_string(st.batches) + "\n";
   }
   return r;
 }

@@ -65,6 +65,9 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
   redisAsyncContext* ctx = nullptr;
   bool connected = false, closing = false;
   double next_claim = 0;
+  int in_flight = 0;         // batches handed to the store, not yet committed
+  bool reading = false;      // an XREADGROUP / XAUTOCLAIM is outstanding
+  static constexpr int kMaxInFlight = 3;  // read ahead while the store writes
   ev_timer retry{};
   std::mt19937 rng{std::random_device{}()};
 
@@ -136,9 +139,10 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
 
   // Reads a batch: first this consumer's own unacknowledged entries (after a
   // restart with the same node-id), then new ones; every so often claims
-  // what a dead consumer left.
+  // what a dead consumer left. Up to kMaxInFlight batches are being written
+  // while the next is read.
   void read(bool own_pending) {
-    if (!connected || closing) return;
+    if (!connected || closing || reading || in_flight >= kMaxInFlight) return;
     if (!own_pending && steady_seconds() >= next_claim) return claim("0-0");
     std::vector<std::string> args = {"XREADGROUP", "GROUP", redis::kPersistGroup, consumer,
                                      "COUNT", std::to_string(batch)};
@@ -148,34 +152,37 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
     }
     args.insert(args.end(), {"STREAMS", redis::kPersistKey, own_pending ? "0" : ">"});
     auto self = shared_from_this();
+    reading = true;
     command(args, [self, own_pending](redisReply* r) {
+      self->reading = false;
       if (!r) return;  // disconnected: start() runs again after the reconnect
       if (r->type != REDIS_REPLY_ARRAY || r->elements == 0)  // BLOCK timed out, or nothing pending
         return self->read(false);
       const redisReply* entries = r->element[0]->element[1];
       if (own_pending && entries->elements == 0) return self->read(false);
+      // Own pending entries are re-read from "0" only once they are acknowledged.
       self->write(entries, [self, own_pending] { self->read(own_pending); });
+      if (!own_pending) self->read(false);
     });
   }
 
   void claim(const std::string& cursor) {
     auto self = shared_from_this();
+    reading = true;
     command({"XAUTOCLAIM", redis::kPersistKey, redis::kPersistGroup, consumer, std::to_string(kClaimIdleMs),
              cursor, "COUNT", std::to_string(batch)},
             [self](redisReply* r) {
+              self->reading = false;
               if (!r) return;
               if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
                 self->next_claim = steady_seconds() + 5;
                 return self->read(false);
               }
               const std::string next = text(r->element[0]);
+              if (next == "0-0") self->next_claim = steady_seconds() + 5;
               self->write(r->element[1], [self, next] {
-                if (next == "0-0") {
-                  self->next_claim = steady_seconds() + 5;
-                  self->read(false);
-                } else {
-                  self->claim(next);
-                }
+                if (next == "0-0") self->read(false);
+                else self->claim(next);
               });
             });
   }
@@ -191,9 +198,11 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
       if (!entry.empty()) ids.push_back(entry);  // malformed ones are dropped too: they never parse
     }
     std::weak_ptr<Impl> weak = shared_from_this();
+    ++in_flight;
     store->submit(std::move(rows), [weak, ids, next] {
       auto self = weak.lock();
       if (!self || self->closing) return;
+      --self->in_flight;
       if (!ids.empty()) {
         std::vector<std::string> ack = {"XACK", redis::kPersistKey, redis::kPersistGroup};
         ack.insert(ack.end(), ids.begin(), ids.end());

@@ -25,10 +25,20 @@ CREATE TABLE IF NOT EXISTS rtpush_messages (
 CREATE INDEX IF NOT EXISTS rtpush_messages_replay ON rtpush_messages (channel, id_ms, id_seq);
 )sql";
 
+// One statement for any batch size: the rows travel as seven arrays. The
+// server parses and plans it once per connection (prepared at connect),
+// where a multi-row VALUES list would be parsed again for every batch.
+const char* const kInsertSql =
+    "INSERT INTO rtpush_messages (channel, id, id_ms, id_seq, data, data_bin, published_at) "
+    "SELECT c, i, m, s, d::json, b, to_timestamp(t) "
+    "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bytea[], "
+    "$7::float8[]) AS u(c, i, m, s, d, b, t) "
+    "ON CONFLICT (channel, id) DO NOTHING";
+
 namespace {
 
 constexpr int kParamsPerRow = 7;
-constexpr std::size_t kMaxBatch = 65535 / kParamsPerRow;  // PostgreSQL's parameter limit
+constexpr std::size_t kMaxBatch = 100000;  // one statement: bounded by memory, not parameters
 constexpr double kBackoffMinSecs = 0.1, kBackoffMaxSecs = 5;
 
 double steady_seconds() {
@@ -46,7 +56,7 @@ struct Job {
 }  // namespace
 
 struct PgStore::Impl {
-  enum class Phase { Down, Connecting, Schema, Ready, Writing };
+  enum class Phase { Down, Connecting, Schema, Prepare, Ready, Writing };
 
   Impl(PgStore* o, IoThread* i, std::string c, std::size_t b, unsigned f)
       : owner(o), io(i), conninfo(std::move(c)), batch(std::min(std::max<std::size_t>(b, 1), kMaxBatch)),
@@ -67,7 +77,8 @@ struct PgStore::Impl {
   std::vector<Row> gathering;  // append(): rows waiting to fill a batch
   std::deque<Job> jobs;        // batches to write, in order; the front one is in flight when Writing
   std::atomic<std::uint64_t> rows_written{0}, batches{0}, errors{0}, backlog{0};
-  std::atomic<double> oldest{0};  // queued_at of the oldest uncommitted row, 0 if none
+  std::atomic<double> oldest{0};
+  std::array<std::atomic<std::uint64_t>, kBatchBuckets.size() + 1> batch_buckets{};  // queued_at of the oldest uncommitted row, 0 if none
 
   void set_up(bool up) { owner->state_.store(up ? BackendState::Up : BackendState::Down); }
 
@@ -133,6 +144,11 @@ struct PgStore::Impl {
       if (phase == Phase::Writing) ++errors;
       return fail();
     }
+    if (phase == Phase::Schema) {  // then prepare the insert on this connection
+      phase = Phase::Prepare;
+      if (!PQsendPrepare(conn, "rtpush_insert", kInsertSql, kParamsPerRow, nullptr)) return fail();
+      return send_flush();
+    }
     const bool wrote = phase == Phase::Writing;
     phase = Phase::Ready;
     attempts = 0;
@@ -143,6 +159,9 @@ struct PgStore::Impl {
       rows_written += done.rows.size();
       backlog -= done.rows.size();
       ++batches;
+      std::size_t b = 0;
+      while (b < kBatchBuckets.size() && done.rows.size() > kBatchBuckets[b]) ++b;
+      ++batch_buckets[b];
       update_oldest();
       if (done.committed) done.committed();
     }
@@ -198,39 +217,48 @@ struct PgStore::Impl {
 
   static void on_flush(struct ev_loop*, ev_timer* w, int) { static_cast<Impl*>(w->data)->pump(); }
 
-  void write_batch(const std::vector<Row>& inflight) {
-    const std::size_t n = inflight.size();
-    std::string sql =
-        "INSERT INTO rtpush_messages (channel, id, id_ms, id_seq, data, data_bin, published_at) VALUES ";
-    std::vector<const char*> values;
-    std::vector<int> lengths, formats;
-    values.reserve(n * kParamsPerRow);
-    for (std::size_t i = 0; i < n; ++i) {
-      const Row& r = inflight[i];
-      const std::size_t p = i * kParamsPerRow;
-      sql += (i ? ",(" : "(");
-      // channel, id, id_ms, id_seq, data (JSON text), data_bin (bytes), published_at
-      static const char* const kCasts[kParamsPerRow] = {"", "", "::bigint", "::bigint", "::json", "::bytea", ""};
-      for (int k = 0; k < kParamsPerRow; ++k) {
-        const std::string param = "$" + std::to_string(p + k + 1);
-        sql += k == 6 ? "to_timestamp(" + param + "::double precision)" : param + kCasts[k];
-        if (k + 1 < kParamsPerRow) sql += ",";
-      }
-      sql += ")";
-      const char* fields[] = {r.channel.c_str(), r.id.c_str(), r.ms.c_str(), r.seq.c_str(),
-                              r.binary ? nullptr : r.data.c_str(), r.binary ? r.data.data() : nullptr,
-                              r.published_at.c_str()};
-      for (int k = 0; k < kParamsPerRow; ++k) {
-        values.push_back(fields[k]);
-        lengths.push_back(k == 5 && r.binary ? static_cast<int>(r.data.size()) : 0);
-        formats.push_back(k == 5 ? 1 : 0);  // data_bin travels as raw bytes
-      }
+  // Appends `v` as one element of a PostgreSQL array literal.
+  static void array_elem(std::string* a, const std::string& v) {
+    a->push_back(a->empty() ? '{' : ',');
+    a->push_back('"');
+    for (char c : v) {
+      if (c == '"' || c == '\\') a->push_back('\\');
+      a->push_back(c);
     }
-    sql += " ON CONFLICT (channel, id) DO NOTHING";
+    a->push_back('"');
+  }
+  static void array_null(std::string* a) { a->append(a->empty() ? "{NULL" : ",NULL"); }
+
+  void write_batch(const std::vector<Row>& rows) {
+    static const char kHex[] = "0123456789abcdef";
+    std::string cols[kParamsPerRow];
+    for (const Row& r : rows) {
+      array_elem(&cols[0], r.channel);
+      array_elem(&cols[1], r.id);
+      array_elem(&cols[2], r.ms);
+      array_elem(&cols[3], r.seq);
+      if (r.binary) {
+        array_null(&cols[4]);
+        std::string hex = "\\x";  // bytea's hex form
+        for (unsigned char ch : r.data) {
+          hex.push_back(kHex[ch >> 4]);
+          hex.push_back(kHex[ch & 15]);
+        }
+        array_elem(&cols[5], hex);
+      } else {
+        array_elem(&cols[4], r.data);
+        array_null(&cols[5]);
+      }
+      array_elem(&cols[6], r.published_at);
+    }
+    const char* values[kParamsPerRow];
+    for (int k = 0; k < kParamsPerRow; ++k) {
+      if (cols[k].empty()) cols[k] = "{";
+      cols[k].push_back('}');
+      values[k] = cols[k].c_str();
+    }
     phase = Phase::Writing;
-    if (!PQsendQueryParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                           lengths.data(), formats.data(), 0))
-      return fail();
+    if (!PQsendQueryPrepared(conn, "rtpush_insert", kParamsPerRow, values, nullptr, nullptr, 0)) return fail();
     send_flush();
   }
 };
@@ -303,6 +331,7 @@ StoreStats PgStore::stats() const {
   s.batches = impl_->batches.load();
   s.write_errors = impl_->errors.load();
   s.backlog = impl_->backlog.load();
+  for (std::size_t i = 0; i < s.batch_buckets.size(); ++i) s.batch_buckets[i] = impl_->batch_buckets[i].load();
   const double oldest = impl_->oldest.load();
   s.lag_seconds = oldest > 0 ? std::max(0.0, steady_seconds() - oldest) : 0;
   return s;

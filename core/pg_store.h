@@ -9,6 +9,7 @@
 // backoff; publishing goes on. Rows waiting in memory are lost if the node
 // crashes (the Redis hand-off, next, removes that window).
 #pragma once
+#include <array>
 #include <atomic>
 #include <functional>
 #include <vector>
@@ -21,7 +22,11 @@
 
 namespace rtpush {
 
+// Bucket bounds of the batch-size histogram (rows per committed batch).
+inline constexpr std::array<std::uint64_t, 9> kBatchBuckets = {1, 10, 50, 100, 250, 500, 1000, 2500, 10000};
+
 struct StoreStats {
+  std::array<std::uint64_t, kBatchBuckets.size() + 1> batch_buckets{};  // last: +Inf; not cumulative
   std::uint64_t rows_written = 0;
   std::uint64_t batches = 0;
   std::uint64_t write_errors = 0;

@@ -81,6 +81,9 @@ class Persistence(unittest.IsolatedAsyncioTestCase):
             m = wait_for_backlog_zero(node)
             self.assertEqual(int(pg.query("SELECT count(*) FROM rtpush_messages")[0][0]), 250)
             self.assertEqual(m["rtpush_pg_batches_total"], 3)
+            self.assertEqual(m['rtpush_pg_batch_rows_bucket{le="50"}'], 1)   # the 50 sent by age
+            self.assertEqual(m['rtpush_pg_batch_rows_bucket{le="100"}'], 3)  # and two full ones
+            self.assertEqual(m["rtpush_pg_batch_rows_sum"], 250)
             await pub.close()
 
 
