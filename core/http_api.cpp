@@ -95,6 +95,9 @@ HttpResponse Node::http_metrics() const {
     }
     r.body += "rtpush_pg_batch_rows_sum " + std::to_string(st.rows_written) + "\n";
     r.body += "rtpush_pg_batch_rows_count " + std::to_string(st.batches) + "\n";
+    r.body += "# HELP rtpush_pg_replay_rows_total Messages read back from PostgreSQL for replays past the hot history.\n"
+              "# TYPE rtpush_pg_replay_rows_total counter\nrtpush_pg_replay_rows_total " +
+              std::to_string(metrics_.archive_rows) + "\n";
   }
   return r;
 }

@@ -18,6 +18,7 @@ Subscription* Hub::subscribe(Session* session, const std::string& channel) {
   auto* sub = new Subscription;
   sub->session = session;
   sub->channel = &ch;
+  sub->id = next_id_++;
   sub->index = static_cast<std::uint32_t>(ch.subscribers.size());
   ch.subscribers.push_back(sub);
   ++ch.per_encoding[static_cast<std::size_t>(session->encoding())];
@@ -61,30 +62,82 @@ const FrameRef& Hub::frame_for(const Message& msg, Encoding encoding) {
   return f;
 }
 
-bool Hub::deliver(Subscription* sub, const MessagePtr& msg, FanOutStats* stats) {
-  if (msg->id <= sub->last_sent) return true;  // already sent (replay/live overlap)
+SendResult Hub::deliver(Subscription* sub, const MessagePtr& msg, FanOutStats* stats) {
+  if (msg->id <= sub->last_sent) return SendResult::Queued;  // already sent (replay/live overlap)
   Session* s = sub->session;
   sub->last_sent = msg->id;
-  if (s->send(frame_for(*msg, s->encoding())) == SendResult::Dropped) {
+  const SendResult r = s->send(frame_for(*msg, s->encoding()));
+  if (r == SendResult::Dropped) {
     if (!s->closing()) {
       ++stats->dropped;
       on_slow_(s);
     }
-    return false;
+    return r;
   }
   ++stats->delivered;
-  return true;
+  return r;
 }
 
-FanOutStats Hub::go_live(Subscription* sub, const std::vector<MessagePtr>& history) {
+void Hub::begin_replay(Subscription* sub, std::vector<MessagePtr> history, bool archive, StreamId archive_after,
+                       StreamId archive_before) {
+  auto r = std::make_unique<Replay>();
+  if (archive) {
+    r->archive_done = archive_after >= archive_before;
+    r->archive_after = archive_after;
+    r->archive_before = archive_before;
+    r->hot = std::move(history);
+  } else {
+    r->ready = std::move(history);
+  }
+  sub->replay = std::move(r);
+}
+
+void Hub::add_page(Subscription* sub, std::vector<MessagePtr> page, bool last) {
+  Replay& r = *sub->replay;
+  r.fetching = false;
+  if (!page.empty()) r.archive_after = page.back()->id;
+  if (last) r.archive_done = true;
+  if (r.next > 0) {  // drop what is sent before appending
+    r.ready.erase(r.ready.begin(), r.ready.begin() + static_cast<std::ptrdiff_t>(r.next));
+    r.next = 0;
+  }
+  if (r.ready.empty()) r.ready = std::move(page);
+  else r.ready.insert(r.ready.end(), page.begin(), page.end());
+}
+
+ReplayStep Hub::pump(Subscription* sub, FanOutStats* stats) {
+  Replay& r = *sub->replay;
+  for (;;) {
+    while (r.next < r.ready.size()) {
+      const std::uint64_t before = stats->delivered;
+      const SendResult res = deliver(sub, r.ready[r.next++], stats);
+      if (!r.from_parked) stats->replayed += stats->delivered - before;
+      if (res == SendResult::Dropped) return ReplayStep::Dropped;
+      if (res == SendResult::Backpressure) return ReplayStep::Blocked;
+    }
+    r.ready.clear();
+    r.next = 0;
+    if (!r.archive_done) return ReplayStep::NeedArchive;
+    if (!r.hot.empty()) {
+      r.ready.swap(r.hot);
+      continue;
+    }
+    if (!sub->parked.empty()) {  // live messages that came meanwhile
+      r.ready.swap(sub->parked);
+      r.from_parked = true;
+      continue;
+    }
+    sub->replay.reset();
+    sub->parked.shrink_to_fit();
+    sub->live = true;
+    return ReplayStep::Live;
+  }
+}
+
+FanOutStats Hub::go_live(Subscription* sub, std::vector<MessagePtr> history) {
   FanOutStats stats;
-  for (const MessagePtr& m : history)
-    if (!deliver(sub, m, &stats)) break;
-  for (const MessagePtr& m : sub->parked)
-    if (!deliver(sub, m, &stats)) break;
-  sub->parked.clear();
-  sub->parked.shrink_to_fit();
-  sub->live = true;
+  begin_replay(sub, std::move(history));
+  pump(sub, &stats);
   return stats;
 }
 
@@ -99,7 +152,12 @@ FanOutStats Hub::fan_out(const MessagePtr& msg) {
     if (ch.per_encoding[e]) frame_for(*msg, static_cast<Encoding>(e));
   for (Subscription* sub : ch.subscribers) {
     if (!sub->live) {
-      sub->parked.push_back(msg);
+      if (sub->parked.size() < kMaxParked) {
+        sub->parked.push_back(msg);
+      } else if (!sub->session->closing()) {
+        ++stats.dropped;
+        on_slow_(sub->session);
+      }
       continue;
     }
     deliver(sub, msg, &stats);

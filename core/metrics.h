@@ -38,6 +38,7 @@ struct Metrics {
   std::array<std::uint64_t, 5> received{};
   std::uint64_t delivered = 0;       // message frames queued to subscribers (live and replay)
   std::uint64_t replayed = 0;        // of which replayed history
+  std::uint64_t archive_rows = 0;    // messages read back from PostgreSQL for replays
   std::uint64_t published_ws = 0;    // messages accepted by the broker, by source
   std::uint64_t published_http = 0;
   std::uint64_t publish_failed = 0;  // refused by the broker (UNAVAILABLE / 503)

@@ -16,11 +16,12 @@ Clocks Clocks::system() {
 }
 
 Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks, std::unique_ptr<PgStore> store,
-           std::unique_ptr<PersistFeed> feed)
+           std::unique_ptr<PersistFeed> feed, std::unique_ptr<PgArchive> archive)
     : options_(std::move(options)),
       broker_(std::move(broker)),
       store_(std::move(store)),
       feed_(std::move(feed)),
+      archive_(std::move(archive)),
       clocks_(std::move(clocks)),
       hub_([this](Session* s) { drop_slow(s); }),
       rng_(std::random_device{}()) {
@@ -173,33 +174,10 @@ void Node::subscribe(Session* s, ClientRequest& req) {
   if (hub_.subscriber_count(req.channel) == 1) broker_->watch(req.channel, true);
   sub->last_sent = since.value_or(StreamId{});
 
-  const std::uint64_t serial = s->serial();
-  std::string channel = req.channel;
-  const bool with_since = since.has_value();
-  broker_->history(channel, since, [this, serial, channel, with_since](HistoryResult h) {
-    Session* s = find(serial);
-    if (!s) return;
-    Subscription* sub = hub_.find(s, channel);
-    if (!sub || sub->live) return;  // unsubscribed (or replaced) meanwhile
-    if (!h.ok) {
-      send_error(s, ErrorCode::Unavailable, h.reason, {});
-      if (hub_.unsubscribe(sub)) broker_->watch(channel, false);
-      return;
-    }
-    std::string position = h.position ? h.position->str() : std::string();
-    ServerFrame f;
-    f.type = ServerFrameType::Subscribed;
-    f.channel = channel;
-    f.has_position = h.position.has_value();
-    f.position = position;
-    if (with_since) f.recovered = h.recovered;
-    send(s, f);
-    // Without `since`, "from now on": nothing at or before the position.
-    if (!with_since && h.position) sub->last_sent = *h.position;
-    FanOutStats st = hub_.go_live(sub, h.messages);
-    metrics_.delivered += st.delivered;
-    metrics_.replayed += std::min<std::uint64_t>(st.delivered, h.messages.size());
-  });
+  broker_->history(req.channel, since,
+                   [this, serial = s->serial(), channel = req.channel, id = sub->id, since](HistoryResult h) {
+                     on_history(serial, channel, id, since, std::move(h));
+                   });
 }
 
 void Node::unsubscribe(Session* s, const ClientRequest& req) {

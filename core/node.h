@@ -5,6 +5,7 @@
 // Where things happen:
 //   client frame  -> receive() -> handle() -> subscribe()/publish()/...
 //   publish       -> broker_->publish() -> on_message() -> hub_.fan_out()
+//   subscribe     -> broker_->history() -> on_history() -> replay (replay.cpp)
 //   HTTP API      -> handle_http() (http_api.cpp)
 #pragma once
 #include <cstdint>
@@ -21,6 +22,7 @@
 #include "metrics.h"
 #include "options.h"
 #include "persist_feed.h"
+#include "pg_archive.h"
 #include "pg_store.h"
 #include "session.h"
 
@@ -49,8 +51,10 @@ class Node final : public BrokerListener {
  public:
   // `store` (may be null) writes messages to PostgreSQL: fed by `feed` (the
   // Redis hand-off) when there is one, else by this node as it accepts them.
+  // `archive` reads them back for replays past the hot history.
   Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks = Clocks::system(),
-       std::unique_ptr<PgStore> store = nullptr, std::unique_ptr<PersistFeed> feed = nullptr);
+       std::unique_ptr<PgStore> store = nullptr, std::unique_ptr<PersistFeed> feed = nullptr,
+       std::unique_ptr<PgArchive> archive = nullptr);
   ~Node() override;
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -68,6 +72,8 @@ class Node final : public BrokerListener {
   // MESSAGE_TOO_LARGE, and closed with 1009 once that message has ended.
   void receive(Session* session, std::string_view fragment, bool first, bool final, bool binary);
   void pong(Session* session);
+  // The session's send queue has drained (see Session::awaiting_drain()).
+  void drained(Session* session);
 
   // Heartbeats: pings due sessions and closes silent ones (1001). Call it
   // about once a second.
@@ -89,6 +95,16 @@ class Node final : public BrokerListener {
   void handle(Session* s, std::string_view bytes, bool binary);
   void subscribe(Session* s, ClientRequest& req);
   void unsubscribe(Session* s, const ClientRequest& req);
+  // Replay (replay.cpp)
+  static constexpr std::size_t kArchivePage = 1000;
+  void on_history(std::uint64_t serial, const std::string& channel, std::uint64_t sub_id,
+                  std::optional<StreamId> since, HistoryResult h);
+  void start_replay(Session* s, Subscription* sub, std::optional<StreamId> since, HistoryResult& h, bool archive);
+  void announce(Session* s, Subscription* sub, bool with_since, std::optional<StreamId> position, bool recovered);
+  void pump_replay(Session* s, Subscription* sub);
+  void fetch_page(Session* s, Subscription* sub);
+  Subscription* find_sub(std::uint64_t serial, const std::string& channel, std::uint64_t sub_id) const;
+  void end_subscription(Session* s, Subscription* sub);
   void publish(Session* s, ClientRequest& req);
   void send(Session* s, const ServerFrame& frame);
   void send_error(Session* s, ErrorCode code, std::string_view message, std::string_view ref);
@@ -111,6 +127,7 @@ class Node final : public BrokerListener {
   std::unique_ptr<Broker> broker_;
   std::unique_ptr<PgStore> store_;
   std::unique_ptr<PersistFeed> feed_;  // after store_: destroyed before it
+  std::unique_ptr<PgArchive> archive_;
   Clocks clocks_;
   Metrics metrics_;
   Hub hub_;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <future>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -68,7 +69,8 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
   int in_flight = 0;         // batches handed to the store, not yet committed
   bool reading = false;      // an XREADGROUP / XAUTOCLAIM is outstanding
   static constexpr int kMaxInFlight = 3;  // read ahead while the store writes
-  ev_timer retry{};
+  ev_timer retry{}, idle_timer{}, settle_timer{};
+  static constexpr double kSettleSecs = 5, kSettlePollSecs = 0.01;
   std::mt19937 rng{std::random_device{}()};
 
   using Reply = std::function<void(redisReply*)>;
@@ -89,7 +91,8 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
     auto* req = new Reply(std::move(cb));
     if (!connected || redisAsyncCommandArgv(ctx, &Impl::on_reply, req, static_cast<int>(argv.size()), argv.data(),
                                             lens.data()) != REDIS_OK) {
-      delete req;  // the link is down; the reconnect starts the loop again
+      (*req)(nullptr);  // the link is down (as hiredis answers on a disconnect); the reconnect starts over
+      delete req;
     }
   }
 
@@ -131,7 +134,7 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
     if (addr.db != 0) command({"SELECT", std::to_string(addr.db)}, [](redisReply*) {});
     command({"CLIENT", "SETNAME", "rtpush:" + consumer + ":persist"}, [](redisReply*) {});
     // From now on the publish script fills rtpush:persist.
-    command({"HSET", redis::kConfigKey, "persist", "1"}, [](redisReply*) {});
+    enable();
     command({"XGROUP", "CREATE", redis::kPersistKey, redis::kPersistGroup, "0", "MKSTREAM"},
             [](redisReply*) {});  // BUSYGROUP when it exists: fine
     read(/*own_pending=*/true);
@@ -146,18 +149,17 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
     if (!own_pending && steady_seconds() >= next_claim) return claim("0-0");
     std::vector<std::string> args = {"XREADGROUP", "GROUP", redis::kPersistGroup, consumer,
                                      "COUNT", std::to_string(batch)};
-    if (!own_pending) {
-      args.push_back("BLOCK");
-      args.push_back(std::to_string(flush_ms));
-    }
+    // No BLOCK: settle() shares this connection and must not wait behind it.
     args.insert(args.end(), {"STREAMS", redis::kPersistKey, own_pending ? "0" : ">"});
     auto self = shared_from_this();
     reading = true;
     command(args, [self, own_pending](redisReply* r) {
       self->reading = false;
       if (!r) return;  // disconnected: start() runs again after the reconnect
-      if (r->type != REDIS_REPLY_ARRAY || r->elements == 0)  // BLOCK timed out, or nothing pending
-        return self->read(false);
+      if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {  // nothing new, or nothing pending
+        if (own_pending) return self->read(false);
+        return self->idle();
+      }
       const redisReply* entries = r->element[0]->element[1];
       if (own_pending && entries->elements == 0) return self->read(false);
       // Own pending entries are re-read from "0" only once they are acknowledged.
@@ -166,7 +168,65 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
     });
   }
 
+  // Nothing to read: look again after pg-flush-ms.
+  void idle() {
+    if (closing || ev_is_active(&idle_timer)) return;
+    ev_timer_set(&idle_timer, flush_ms / 1000.0, 0);
+    ev_timer_start(io->loop(), &idle_timer);
+  }
+
+  // Switches persistence on (again: a FLUSHALL forgets it) and keeps the
+  // time it first was, the floor of what PostgreSQL can replay.
+  void enable() { command({"EVAL", redis::kEnablePersistScript, "1", redis::kConfigKey}, [](redisReply*) {}); }
+
+  // ---- settle: has everything published so far been written? -------------
+  // The Stream holds exactly what is not yet committed (entries are deleted
+  // after the commit) and grows in publish order: once its oldest entry is
+  // newer than its newest one at the start, or it is empty, every message
+  // published before the start is in PostgreSQL.
+  struct Settle {
+    StreamId mark;
+    double deadline;
+    std::function<void(bool)> done;
+  };
+  std::vector<Settle> settling;
+
+  void settle(std::function<void(bool)> done) {
+    if (!connected) return done(false);
+    auto self = shared_from_this();
+    command({"XREVRANGE", redis::kPersistKey, "+", "-", "COUNT", "1"}, [self, done](redisReply* r) {
+      if (!r || r->type != REDIS_REPLY_ARRAY) return done(false);
+      if (r->elements == 0) return done(true);
+      const auto mark = StreamId::parse(text(r->element[0]->element[0]));
+      if (!mark) return done(false);
+      self->settling.push_back(Settle{*mark, steady_seconds() + kSettleSecs, done});
+      if (!ev_is_active(&self->settle_timer)) self->check_settled();
+    });
+  }
+
+  void check_settled() {
+    auto self = shared_from_this();
+    command({"XRANGE", redis::kPersistKey, "-", "+", "COUNT", "1"}, [self](redisReply* r) {
+      std::optional<StreamId> oldest;
+      const bool answered = r && r->type == REDIS_REPLY_ARRAY;
+      if (answered && r->elements > 0) oldest = StreamId::parse(text(r->element[0]->element[0]));
+      const double now = steady_seconds();
+      std::vector<Settle> waiting;
+      for (Settle& s : self->settling) {
+        if (answered && (!oldest || *oldest > s.mark)) s.done(true);
+        else if (now >= s.deadline || !r) s.done(false);
+        else waiting.push_back(std::move(s));
+      }
+      self->settling.swap(waiting);
+      if (!self->settling.empty()) {
+        ev_timer_set(&self->settle_timer, kSettlePollSecs, 0);
+        ev_timer_start(self->io->loop(), &self->settle_timer);
+      }
+    });
+  }
+
   void claim(const std::string& cursor) {
+    if (cursor == "0-0") enable();
     auto self = shared_from_this();
     reading = true;
     command({"XAUTOCLAIM", redis::kPersistKey, redis::kPersistGroup, consumer, std::to_string(kClaimIdleMs),
@@ -218,6 +278,8 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
   void shutdown() {
     closing = true;
     ev_timer_stop(io->loop(), &retry);
+    ev_timer_stop(io->loop(), &idle_timer);
+    ev_timer_stop(io->loop(), &settle_timer);
     redisAsyncContext* c = ctx;
     ctx = nullptr;
     connected = false;
@@ -235,7 +297,21 @@ PersistFeed::PersistFeed(RedisAddress address, std::string consumer, std::size_t
     if (!self->closing && !self->ctx) self->connect();
   }, 0, 0);
   impl->retry.data = impl;
+  ev_timer_init(&impl->idle_timer, [](struct ev_loop*, ev_timer* w, int) {
+    static_cast<Impl*>(w->data)->read(false);
+  }, 0, 0);
+  impl->idle_timer.data = impl;
+  ev_timer_init(&impl->settle_timer, [](struct ev_loop*, ev_timer* w, int) {
+    static_cast<Impl*>(w->data)->check_settled();
+  }, 0, 0);
+  impl->settle_timer.data = impl;
   io_->post([impl] { impl->connect(); });
+}
+
+void PersistFeed::settle(std::function<void(bool)> done) {
+  io_->post([this, done = std::move(done)] {
+    impl_->settle([io = io_, done](bool ok) { io->deliver([done, ok] { done(ok); }); });
+  });
 }
 
 PersistFeed::~PersistFeed() {

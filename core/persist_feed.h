@@ -8,6 +8,7 @@
 // doubled. N nodes share the writing. While PostgreSQL is down, entries wait
 // in Redis, not in a node's memory.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -25,6 +26,11 @@ class PersistFeed {
   ~PersistFeed();  // stops on the I/O thread, waits
   PersistFeed(const PersistFeed&) = delete;
   PersistFeed& operator=(const PersistFeed&) = delete;
+
+  // Service thread: runs `done(true)` on the service thread once every
+  // message published before the call is in PostgreSQL (whichever node wrote
+  // it), or done(false) after a few seconds without (an outage).
+  void settle(std::function<void(bool)> done);
 
   struct Impl;
 

@@ -40,6 +40,7 @@ namespace {
 constexpr int kParamsPerRow = 7;
 constexpr std::size_t kMaxBatch = 100000;  // one statement: bounded by memory, not parameters
 constexpr double kBackoffMinSecs = 0.1, kBackoffMaxSecs = 5;
+constexpr double kSettleSecs = 5;  // settle(): how long to wait for the rows before giving up
 
 double steady_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -75,6 +76,32 @@ struct PgStore::Impl {
   ev_timer flush_timer{}, retry_timer{};
   std::mt19937 rng{std::random_device{}()};
   std::vector<Row> gathering;  // append(): rows waiting to fill a batch
+  std::uint64_t accepted = 0;  // rows ever handed to this store (I/O thread)
+  struct Settle {
+    std::uint64_t target;  // settled when rows_written reaches it
+    double deadline;
+    std::function<void(bool)> done;
+  };
+  std::vector<Settle> settling;
+  ev_timer settle_timer{};
+
+  // Resolves the settle() calls whose rows are all written, or that waited
+  // too long; polls again while some wait.
+  void check_settled() {
+    const double now = steady_seconds();
+    std::vector<Settle> waiting;
+    for (Settle& s : settling) {
+      if (rows_written.load() >= s.target) s.done(true);
+      else if (now >= s.deadline) s.done(false);
+      else waiting.push_back(std::move(s));
+    }
+    settling.swap(waiting);
+    ev_timer_stop(io->loop(), &settle_timer);
+    if (!settling.empty()) {
+      ev_timer_set(&settle_timer, 0.01, 0);
+      ev_timer_start(io->loop(), &settle_timer);
+    }
+  }
   std::deque<Job> jobs;        // batches to write, in order; the front one is in flight when Writing
   std::atomic<std::uint64_t> rows_written{0}, batches{0}, errors{0}, backlog{0};
   std::atomic<double> oldest{0};
@@ -164,6 +191,7 @@ struct PgStore::Impl {
       ++batch_buckets[b];
       update_oldest();
       if (done.committed) done.committed();
+      if (!settling.empty()) check_settled();
     }
     pump();
   }
@@ -272,6 +300,10 @@ PgStore::PgStore(std::string conninfo, std::size_t batch_size, unsigned flush_ms
   impl->flush_timer.data = impl;
   ev_timer_init(&impl->retry_timer, &Impl::on_retry, 0, 0);
   impl->retry_timer.data = impl;
+  ev_timer_init(&impl->settle_timer, [](struct ev_loop*, ev_timer* w, int) {
+    static_cast<Impl*>(w->data)->check_settled();
+  }, 0, 0);
+  impl->settle_timer.data = impl;
   io_->post([impl] { impl->connect(); });
 }
 
@@ -282,6 +314,7 @@ PgStore::~PgStore() {
     impl->closing = true;
     ev_timer_stop(impl->io->loop(), &impl->flush_timer);
     ev_timer_stop(impl->io->loop(), &impl->retry_timer);
+    ev_timer_stop(impl->io->loop(), &impl->settle_timer);
     if (impl->conn) {
       ev_io_stop(impl->io->loop(), &impl->watcher);
       PQfinish(impl->conn);
@@ -307,6 +340,7 @@ void PgStore::append(const Message& m) {
   Impl* impl = impl_.get();
   ++impl->backlog;
   io_->post([impl, r = std::move(r)]() mutable {
+    ++impl->accepted;
     impl->gathering.push_back(std::move(r));
     impl->update_oldest();
     impl->pump();
@@ -320,9 +354,19 @@ void PgStore::submit(std::vector<PgRow> rows, std::function<void()> committed) {
     return;
   }
   impl->backlog += rows.size();
+  impl->accepted += rows.size();
   impl->jobs.push_back(Job{std::move(rows), std::move(committed)});
   impl->update_oldest();
   impl->pump();
+}
+
+void PgStore::settle(std::function<void(bool)> done) {
+  Impl* impl = impl_.get();
+  io_->post([impl, done = std::move(done)] {
+    auto back = [io = impl->io, done](bool ok) { io->deliver([done, ok] { done(ok); }); };
+    impl->settling.push_back(Impl::Settle{impl->accepted, steady_seconds() + kSettleSecs, std::move(back)});
+    impl->check_settled();
+  });
 }
 
 StoreStats PgStore::stats() const {

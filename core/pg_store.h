@@ -53,6 +53,10 @@ class PgStore {
   // I/O thread: write these rows (at most pg-batch-size) as one batch;
   // `committed` runs on the I/O thread once they are, after any retries.
   void submit(std::vector<PgRow> rows, std::function<void()> committed);
+  // Service thread: runs `done(true)` on the service thread once every row
+  // appended or submitted before the call is committed, or done(false) after
+  // a few seconds without (an outage).
+  void settle(std::function<void(bool)> done);
   BackendState state() const { return state_.load(); }
   StoreStats stats() const;
   // Batch sizes written, for the histogram: sum and count are in stats.

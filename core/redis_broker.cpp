@@ -394,7 +394,7 @@ void RedisBroker::history(const std::string& channel, std::optional<StreamId> si
     auto read = [impl, channel, since, done, fail] {
       impl->command(
           [impl, channel, since, done, fail](redisReply* r) {
-            if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4) return fail();
+            if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 5) return fail();
             auto h = std::make_shared<HistoryResult>();
             h->ok = true;
             const std::string epoch = text(r->element[0]), last = text(r->element[1]);
@@ -406,6 +406,10 @@ void RedisBroker::history(const std::string& channel, std::optional<StreamId> si
               return;
             }
             h->recovered = *since >= trimmed && *since >= floor;
+            h->floor = floor;
+            // Persisted from persist-from on: ids of a later millisecond.
+            if (auto from = StreamId::parse(text(r->element[4])); from && from->seq == 0)
+              h->archive_floor = StreamId{from->ms + 1, 0};
             const redisReply* entries = r->element[3];
             std::vector<MessagePtr> first;
             for (std::size_t i = 0; i < entries->elements; ++i)
@@ -419,8 +423,9 @@ void RedisBroker::history(const std::string& channel, std::optional<StreamId> si
             const StreamId next = first.back()->id;
             impl->read_range(channel, next, std::move(first), finish);  // a long range: more pages
           },
-          {"EVAL", redis::kHistoryScript, "3", redis::kStreamPrefix + channel, redis::kEpochKey,
-           redis::kTrimmedPrefix + channel, since ? since->str() : std::string(), std::to_string(kPage)});
+          {"EVAL", redis::kHistoryScript, "4", redis::kStreamPrefix + channel, redis::kEpochKey,
+           redis::kTrimmedPrefix + channel, redis::kConfigKey, since ? since->str() : std::string(),
+           std::to_string(kPage)});
     };
     if (!impl->up()) return fail();
     // Read only once live messages flow, so none falls between the two.

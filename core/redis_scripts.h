@@ -14,7 +14,9 @@
 //   rtpush:node-info       hash node -> connections
 //   rtpush:config          hash: history-size (written by the nodes, read by
 //                          rtpush-publish --redis so it trims the same way);
-//                          persist=1 once a node with PostgreSQL is up
+//                          persist=1 once a node with PostgreSQL is up, and
+//                          persist-from: ms when that first happened (every
+//                          message after it is in PostgreSQL or on its way)
 //   rtpush:persist         a Stream of every message to write to PostgreSQL,
 //                          read by the consumer group "writers" (one consumer
 //                          per node with PostgreSQL); entries are acknowledged
@@ -58,9 +60,19 @@ end
 return id
 )lua";
 
-// History of a channel. KEYS: stream, epoch, trimmed. ARGV: since ("" =
-// none), page size. Returns {epoch, last id ("" = none), newest trimmed id,
-// entries after since (at most a page)}.
+// Persistence on: every message published from now on also goes to
+// rtpush:persist. persist-from keeps when that first happened for this data
+// set: PostgreSQL can replay only what came after. KEYS: config.
+inline constexpr const char* kEnablePersistScript = R"lua(
+local t = redis.call('TIME')
+redis.call('HSETNX', KEYS[1], 'persist-from', t[1] * 1000 + math.floor(t[2] / 1000))
+redis.call('HSET', KEYS[1], 'persist', '1')
+return 1
+)lua";
+
+// History of a channel. KEYS: stream, epoch, trimmed, config. ARGV: since
+// ("" = none), page size. Returns {epoch, last id ("" = none), newest
+// trimmed id, entries after since (at most a page), persist-from ("" = off)}.
 inline constexpr const char* kHistoryScript = R"lua(
 local t = redis.call('TIME')
 redis.call('SET', KEYS[2], t[1] * 1000 + math.floor(t[2] / 1000), 'NX')
@@ -77,7 +89,11 @@ local entries = {}
 if ARGV[1] ~= '' then
   entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])
 end
-return {epoch, last, trimmed, entries}
+local from = ''
+if redis.call('HGET', KEYS[4], 'persist') == '1' then
+  from = redis.call('HGET', KEYS[4], 'persist-from') or ''
+end
+return {epoch, last, trimmed, entries, from}
 )lua";
 
 }  // namespace rtpush::redis

@@ -49,6 +49,11 @@ class Session {
   bool ping_due() const { return ping_due_; }
   void ping_sent() { ping_due_ = false; }
 
+  // A replay waits for room in the queue: the writer calls Node::drained()
+  // once the queue is down to a quarter of its limit.
+  bool awaiting_drain() const { return awaiting_drain_; }
+  void set_awaiting_drain(bool on) { awaiting_drain_ = on; }
+
   // Heartbeats.
   void touch(std::int64_t now_ms) { last_activity_ms_ = now_ms; }
   std::int64_t last_activity_ms() const { return last_activity_ms_; }
@@ -79,6 +84,7 @@ class Session {
   std::uint16_t close_code_ = 0;
   bool ping_due_ = false;
   bool rx_discard_ = false;
+  bool awaiting_drain_ = false;
   std::string close_reason_;
   std::string rx_;
   std::size_t rx_discarded_ = 0;

@@ -90,7 +90,9 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
   if (store && redis_address)
     feed = std::make_unique<rtpush::PersistFeed>(*redis_address, o.node_id, o.pg_batch_size, o.pg_flush_ms,
                                                  store.get(), vs->io);
-  vs->node = new rtpush::Node(o, std::move(broker), clocks, std::move(store), std::move(feed));
+  std::unique_ptr<rtpush::PgArchive> archive;
+  if (store) archive = std::make_unique<rtpush::PgArchive>(o.postgres, vs->io);
+  vs->node = new rtpush::Node(o, std::move(broker), clocks, std::move(store), std::move(feed), std::move(archive));
   vs->context = lws_get_context(wsi);
   lws_sul_schedule(vs->context, 0, &vs->tick, tick, LWS_US_PER_SEC);
   lwsl_notice("rtpush: vhost %s: node %s, broker %s, history %zu\n", lws_get_vhost_name(vh), o.node_id.c_str(),

@@ -109,7 +109,7 @@ bool write_frames(struct lws* wsi, rtpush::SendQueue& q, bool* full) {
 
 // Writes queued frames until the socket is full; then the ping, then the
 // close. Returns -1 to have lws close the connection.
-int write_pending(struct lws* wsi, rtpush::Session* s) {
+int write_pending(struct lws* wsi, rtpush::Node* node, rtpush::Session* s) {
   rtpush::SendQueue& q = s->queue();
   bool full = false;
   if (!write_frames(wsi, q, &full)) return -1;
@@ -121,6 +121,7 @@ int write_pending(struct lws* wsi, rtpush::Session* s) {
     if (lws_write(wsi, ping + LWS_PRE, 6, LWS_WRITE_PING) < 0) return -1;
     s->ping_sent();
   }
+  if (s->awaiting_drain() && q.bytes() <= q.limit() / 4) node->drained(s);  // a replay resumes
   if (s->closing() && q.empty()) {
     const std::string& why = s->close_reason();
     lws_close_reason(wsi, static_cast<enum lws_close_status>(s->close_code()),
@@ -182,7 +183,7 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
       if (c) c->node->pong(c->session);
       return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
-      return c ? write_pending(wsi, c->session) : -1;
+      return c ? write_pending(wsi, c->node, c->session) : -1;
     case LWS_CALLBACK_CLOSED:
       if (c) {
         pss->connection = nullptr;
@@ -230,6 +231,7 @@ void WsConnection::flush() {
     lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);  // socket error
     return;
   }
+  if (s->awaiting_drain() && s->queue().bytes() <= s->queue().limit() / 4) node->drained(s);  // a replay resumes
   if (!s->queue().empty() || s->ping_due() || s->closing()) lws_callback_on_writable(wsi_);
 }
 

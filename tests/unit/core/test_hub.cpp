@@ -1,5 +1,6 @@
 // The hub on its own: subscribe/unsubscribe bookkeeping under churn, one
-// encode per message, parked messages while a subscription is pending.
+// encode per message, parked messages while a subscription is pending, and
+// replays longer than a send queue, paged from an archive.
 #include <algorithm>
 #include <cstring>
 #include <random>
@@ -20,6 +21,23 @@ MessagePtr message(const std::string& channel, std::uint64_t ms, const std::stri
   m->payload = Payload{PayloadKind::Json, json};
   m->timestamp = 1.0;
   return m;
+}
+// The ms of every message frame in the queue, popping them (the "writer").
+std::vector<std::uint64_t> drain(Session& s) {
+  std::vector<std::uint64_t> got;
+  while (!s.queue().empty()) {
+    const std::string text(s.queue().front()->view());
+    const auto at = text.find("\"id\":\"");
+    if (at != std::string::npos) got.push_back(std::stoull(text.substr(at + 6)));
+    s.queue().pop();
+  }
+  return got;
+}
+
+std::vector<MessagePtr> range(std::uint64_t from, std::uint64_t to) {  // ms from..to inclusive
+  std::vector<MessagePtr> v;
+  for (std::uint64_t ms = from; ms <= to; ++ms) v.push_back(message("c", ms, std::to_string(ms)));
+  return v;
 }
 }  // namespace
 
@@ -94,11 +112,99 @@ static void pending_subscription_parks_then_replays_in_order(void**) {
   assert_true(sub->parked.empty());
 }
 
+// A history far larger than the queue: it goes out in steps, each stopped by
+// backpressure, resumed once the writer drained the queue; nothing dropped.
+static void replay_longer_than_the_queue_streams_as_it_drains(void**) {
+  int slow = 0;
+  Hub hub([&](Session*) { ++slow; });
+  FakeConnection conn;
+  Session s(1, "s", Encoding::Json, &conn, 2000, 0);  // about 30 frames
+  Subscription* sub = hub.subscribe(&s, "c");
+  hub.begin_replay(sub, range(1, 500));
+  hub.fan_out(message("c", 501, "501"));  // live while replaying: parked
+  std::vector<std::uint64_t> got;
+  int steps = 0;
+  for (;;) {
+    FanOutStats st;
+    const ReplayStep step = hub.pump(sub, &st);
+    ++steps;
+    assert_true(step == ReplayStep::Blocked || step == ReplayStep::Live);
+    auto part = drain(s);
+    got.insert(got.end(), part.begin(), part.end());
+    if (step == ReplayStep::Live) break;
+    if (steps == 3) hub.fan_out(message("c", 502, "502"));
+  }
+  assert_true(steps > 10);
+  assert_int_equal(slow, 0);
+  assert_int_equal(got.size(), 502);
+  for (std::size_t i = 0; i < got.size(); ++i) assert_int_equal(got[i], i + 1);
+  assert_true(sub->live);
+  assert_null(sub->replay.get());
+}
+
+// Archive pages, then the hot history (overlapping the last page), then the
+// parked live messages: in order, no duplicate.
+static void archive_pages_then_history_then_parked(void**) {
+  Hub hub([](Session*) {});
+  FakeConnection conn;
+  Session s(1, "s", Encoding::Json, &conn, 1 << 20, 0);
+  Subscription* sub = hub.subscribe(&s, "c");
+  sub->last_sent = StreamId{10, 0};  // since
+  hub.fan_out(message("c", 61, "61"));
+  hub.begin_replay(sub, range(50, 60), /*archive=*/true, StreamId{10, 0}, StreamId{50, 0});
+  FanOutStats st;
+  assert_int_equal(static_cast<int>(hub.pump(sub, &st)), static_cast<int>(ReplayStep::NeedArchive));
+  assert_int_equal(sub->replay->archive_after.ms, 10);
+  hub.add_page(sub, range(11, 30), false);
+  assert_int_equal(static_cast<int>(hub.pump(sub, &st)), static_cast<int>(ReplayStep::NeedArchive));
+  assert_int_equal(sub->replay->archive_after.ms, 30);
+  hub.add_page(sub, range(31, 52), true);  // 50..52 also in the hot history
+  assert_int_equal(static_cast<int>(hub.pump(sub, &st)), static_cast<int>(ReplayStep::Live));
+  auto got = drain(s);
+  assert_int_equal(got.size(), 51);  // 11..61
+  for (std::size_t i = 0; i < got.size(); ++i) assert_int_equal(got[i], i + 11);
+  assert_int_equal(st.replayed, 50);  // 11..60; 61 was live
+}
+
+// An empty archive range (since at or after the first hot message) skips
+// the archive.
+static void empty_archive_range_goes_straight_to_history(void**) {
+  Hub hub([](Session*) {});
+  FakeConnection conn;
+  Session s(1, "s", Encoding::Json, &conn, 1 << 20, 0);
+  Subscription* sub = hub.subscribe(&s, "c");
+  hub.begin_replay(sub, range(5, 6), true, StreamId{5, 0}, StreamId{5, 0});
+  FanOutStats st;
+  assert_int_equal(static_cast<int>(hub.pump(sub, &st)), static_cast<int>(ReplayStep::Live));
+  assert_int_equal(drain(s).size(), 2);
+}
+
+// Live messages parked behind a replay are bounded: past kMaxParked the
+// subscriber is closed as too slow instead of growing without limit.
+static void parked_messages_are_bounded(void**) {
+  int slow = 0;
+  Hub hub([&](Session* s) {
+    ++slow;
+    s->close(kClosePolicy, "slow", true);
+  });
+  FakeConnection conn;
+  Session s(1, "s", Encoding::Json, &conn, 1 << 20, 0);
+  Subscription* sub = hub.subscribe(&s, "c");
+  MessagePtr m = message("c", 1, "1");
+  for (std::size_t i = 0; i < kMaxParked + 10; ++i) hub.fan_out(m);
+  assert_int_equal(sub->parked.size(), kMaxParked);
+  assert_int_equal(slow, 1);
+}
+
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(churn_keeps_every_index_right),
       cmocka_unit_test(encodes_once_and_skips_old_ids),
       cmocka_unit_test(pending_subscription_parks_then_replays_in_order),
+      cmocka_unit_test(replay_longer_than_the_queue_streams_as_it_drains),
+      cmocka_unit_test(archive_pages_then_history_then_parked),
+      cmocka_unit_test(empty_archive_range_goes_straight_to_history),
+      cmocka_unit_test(parked_messages_are_bounded),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

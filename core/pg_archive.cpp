@@ -1,0 +1,81 @@
+#include "pg_archive.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <future>
+
+#include "pg_link.h"
+
+namespace rtpush {
+
+namespace {
+
+// The replay index (channel, id_ms, id_seq) answers this as one range scan.
+const char* const kReadSql =
+    "SELECT id_ms, id_seq, data, data_bin, extract(epoch FROM published_at) FROM rtpush_messages "
+    "WHERE channel = $1 AND (id_ms, id_seq) > ($2::bigint, $3::bigint) "
+    "AND (id_ms, id_seq) < ($4::bigint, $5::bigint) ORDER BY id_ms, id_seq LIMIT $6::bigint";
+
+constexpr const char* kUndefinedTable = "42P01";
+
+MessagePtr row_message(const PGresult* r, int row, const std::string& channel) {
+  auto m = std::make_shared<Message>();
+  m->channel = channel;
+  m->id.ms = std::strtoull(PQgetvalue(r, row, 0), nullptr, 10);
+  m->id.seq = std::strtoull(PQgetvalue(r, row, 1), nullptr, 10);
+  m->id_text = m->id.str();
+  if (!PQgetisnull(r, row, 2)) {
+    m->payload.kind = PayloadKind::Json;
+    m->payload.bytes.assign(PQgetvalue(r, row, 2), PQgetlength(r, row, 2));
+  } else {
+    m->payload.kind = PayloadKind::Binary;
+    std::size_t n = 0;
+    unsigned char* bytes = PQunescapeBytea(reinterpret_cast<const unsigned char*>(PQgetvalue(r, row, 3)), &n);
+    if (!bytes) return nullptr;
+    m->payload.bytes.assign(reinterpret_cast<const char*>(bytes), n);
+    PQfreemem(bytes);
+  }
+  m->timestamp = std::strtod(PQgetvalue(r, row, 4), nullptr);
+  return m;
+}
+
+}  // namespace
+
+PgArchive::PgArchive(std::string conninfo, IoThread* io) : io_(io), conninfo_(std::move(conninfo)) {}
+
+PgArchive::~PgArchive() {
+  std::promise<void> done;
+  io_->post([this, &done] {
+    link_.reset();
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+void PgArchive::read(const std::string& channel, StreamId after, StreamId before, std::size_t limit, Done done) {
+  io_->post([this, channel, after, before, limit, done = std::move(done)] {
+    if (!link_) link_ = std::make_unique<PgLink>(io_->loop(), conninfo_);
+    link_->query(
+        kReadSql,
+        {channel, std::to_string(after.ms), std::to_string(after.seq), std::to_string(before.ms),
+         std::to_string(before.seq), std::to_string(limit)},
+        [this, channel, done](const PGresult* r, const std::string&) {
+          auto page = std::make_shared<std::vector<MessagePtr>>();
+          bool ok = false;
+          if (r && PQresultStatus(r) == PGRES_TUPLES_OK) {
+            ok = true;
+            for (int i = 0, n = PQntuples(r); i < n && ok; ++i) {
+              MessagePtr m = row_message(r, i, channel);
+              ok = m != nullptr;
+              if (ok) page->push_back(std::move(m));
+            }
+          } else if (r) {
+            const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            ok = state && std::strcmp(state, kUndefinedTable) == 0;  // nothing written yet
+          }
+          io_->deliver([done, ok, page] { done(ok, std::move(*page)); });
+        });
+  });
+}
+
+}  // namespace rtpush

@@ -1,0 +1,38 @@
+// PgArchive: reads a channel's messages back from rtpush_messages, for a
+// replay that reaches past the hot history (Redis Stream or memory). Pages
+// are read on the core's I/O thread over a connection of their own (the
+// batch writer's stays free); results come back on the service thread.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io_thread.h"
+#include "message.h"
+
+namespace rtpush {
+
+class PgLink;
+
+class PgArchive {
+ public:
+  using Done = std::function<void(bool ok, std::vector<MessagePtr> page)>;
+
+  PgArchive(std::string conninfo, IoThread* io);
+  ~PgArchive();  // closes on the I/O thread, waits
+  PgArchive(const PgArchive&) = delete;
+  PgArchive& operator=(const PgArchive&) = delete;
+
+  // Service thread: messages of `channel` with after < id < before, oldest
+  // first, at most `limit`. `done` runs on the service thread; !ok when
+  // PostgreSQL cannot answer. A missing table reads as empty.
+  void read(const std::string& channel, StreamId after, StreamId before, std::size_t limit, Done done);
+
+ private:
+  IoThread* io_;
+  std::string conninfo_;
+  std::unique_ptr<PgLink> link_;  // lives and dies on the I/O thread
+};
+
+}  // namespace rtpush
