@@ -18,6 +18,13 @@ const char* const kReadSql =
 
 constexpr const char* kUndefinedTable = "42P01";
 
+// The range scan in index order is the right plan for every page, but a
+// table that grew since its last ANALYZE makes the planner guess a few rows
+// and pick a bitmap scan plus sort of the whole rest of the range (measured:
+// 40 ms for the first 1,000 of 100,000 rows, against 0.4 ms). This
+// connection runs only the replay query, so rule those out for it.
+constexpr const char* kReaderSetup = "SET enable_sort = off; SET enable_bitmapscan = off";
+
 MessagePtr row_message(const PGresult* r, int row, const std::string& channel) {
   auto m = std::make_shared<Message>();
   m->channel = channel;
@@ -54,7 +61,7 @@ PgArchive::~PgArchive() {
 
 void PgArchive::read(const std::string& channel, StreamId after, StreamId before, std::size_t limit, Done done) {
   io_->post([this, channel, after, before, limit, done = std::move(done)] {
-    if (!link_) link_ = std::make_unique<PgLink>(io_->loop(), conninfo_);
+    if (!link_) link_ = std::make_unique<PgLink>(io_->loop(), conninfo_, kReaderSetup);
     link_->query(
         kReadSql,
         {channel, std::to_string(after.ms), std::to_string(after.seq), std::to_string(before.ms),

@@ -4,7 +4,8 @@
 
 namespace rtpush {
 
-PgLink::PgLink(struct ev_loop* loop, std::string conninfo) : loop_(loop), conninfo_(std::move(conninfo)) {
+PgLink::PgLink(struct ev_loop* loop, std::string conninfo, std::string setup)
+    : loop_(loop), conninfo_(std::move(conninfo)), setup_(std::move(setup)) {
   ev_init(&watcher_, &PgLink::on_io);
   watcher_.data = this;
 }
@@ -42,6 +43,7 @@ void PgLink::poll_connect(PostgresPollingStatusType st) {
     case PGRES_POLLING_OK:
       phase_ = Phase::Ready;
       watch(EV_READ);  // notices, or the server closing an idle link
+      if (!setup_.empty()) queue_.push_front(Query{setup_, {}, [](const PGresult*, const std::string&) {}, true});
       return send_next();
     default: return fail(PQerrorMessage(conn_));
   }
@@ -59,9 +61,10 @@ void PgLink::send_next() {
   const Query& q = queue_.front();
   std::vector<const char*> values;
   for (const std::string& p : q.params) values.push_back(p.c_str());
-  if (!PQsendQueryParams(conn_, q.sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                         nullptr, 0))
-    return fail(PQerrorMessage(conn_));
+  const int sent = q.simple ? PQsendQuery(conn_, q.sql.c_str())
+                            : PQsendQueryParams(conn_, q.sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                                values.data(), nullptr, nullptr, 0);
+  if (!sent) return fail(PQerrorMessage(conn_));
   phase_ = Phase::Busy;
   send_flush();
 }

@@ -21,7 +21,8 @@ class PgLink {
   // call), or null when the connection failed; `error` then says why.
   using Done = std::function<void(const PGresult* result, const std::string& error)>;
 
-  PgLink(struct ev_loop* loop, std::string conninfo);
+  // `setup` (may be empty) runs first on every new connection: SET commands.
+  PgLink(struct ev_loop* loop, std::string conninfo, std::string setup = {});
   ~PgLink();  // on the loop's thread; queued queries are dropped uncalled
   PgLink(const PgLink&) = delete;
   PgLink& operator=(const PgLink&) = delete;
@@ -34,6 +35,7 @@ class PgLink {
     std::string sql;
     std::vector<std::string> params;
     Done done;
+    bool simple = false;  // the simple protocol: no parameters, several statements
   };
   enum class Phase { Down, Connecting, Ready, Busy };
 
@@ -47,7 +49,7 @@ class PgLink {
   void fail(const std::string& why);
 
   struct ev_loop* loop_;
-  std::string conninfo_;
+  std::string conninfo_, setup_;
   PGconn* conn_ = nullptr;
   Phase phase_ = Phase::Down;
   ev_io watcher_{};

@@ -4,11 +4,13 @@
 //   rtpush-bench fanout --port P --connections N --messages M
 //                       [--payload-bytes B] [--window W] [--role all|receivers|publisher]
 //   rtpush-bench latency --port P1[,P2...] --connections N --messages M --rate R
+//   rtpush-bench replay --port P --channel C --since ID --messages M
 //
 // --port may list several nodes: receivers are spread over them round-robin,
 // the publisher uses the first. latency: the publisher sends R messages a
 // second, each carrying its send time; receivers report publish-to-delivery
-// percentiles.
+// percentiles. replay: one client subscribes with `since` and times the
+// arrival of M messages (from the subscribe to the last one).
 //
 // Results are printed as key=value lines. Times are CLOCK_MONOTONIC seconds,
 // comparable between processes on one machine.
@@ -27,7 +29,7 @@
 namespace {
 
 struct Opts {
-  std::string mode, host = "127.0.0.1", channel = "bench", role = "all";
+  std::string mode, host = "127.0.0.1", channel = "bench", role = "all", since;
   std::vector<int> ports = {7681};
   int port = 7681, connections = 1000, messages = 100, payload = 64, window = 64, hold = 0, timeout = 120;
   double rate = 100;
@@ -61,7 +63,8 @@ int usage() {
                "usage: rtpush-bench idle|fanout --port P --connections N [--host H] [--channel C]\n"
                "       [--messages M] [--payload-bytes B] [--window W] [--hold S] [--timeout S]\n"
                "       [--role all|receivers|publisher] [--rate R]\n"
-               "       rtpush-bench latency --port P1[,P2] --connections N --messages M --rate R\n");
+               "       rtpush-bench latency --port P1[,P2] --connections N --messages M --rate R\n"
+               "       rtpush-bench replay --port P --channel C --since ID --messages M\n");
   return 2;
 }
 
@@ -93,7 +96,7 @@ int main(int argc, char** argv) {
       {"payload-bytes", required_argument, nullptr, 'b'}, {"window", required_argument, nullptr, 'w'},
       {"hold", required_argument, nullptr, 'h'},       {"channel", required_argument, nullptr, 'c'},
       {"role", required_argument, nullptr, 'r'},       {"timeout", required_argument, nullptr, 't'},
-      {"rate", required_argument, nullptr, 'R'},
+      {"rate", required_argument, nullptr, 'R'},       {"since", required_argument, nullptr, 's'},
       {nullptr, 0, nullptr, 0}};
   optind = 2;
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
@@ -109,6 +112,7 @@ int main(int argc, char** argv) {
       case 'c': o.channel = optarg; break;
       case 'r': o.role = optarg; break;
       case 't': o.timeout = std::atoi(optarg); break;
+      case 's': o.since = optarg; break;
       default: return usage();
     }
   }
@@ -120,6 +124,7 @@ int main(int argc, char** argv) {
   std::vector<std::uint32_t> latencies_us;  // latency mode
   unsigned long long delivered = 0;
   double first_rx = 0, last_rx = 0;
+  std::string subscribed_frame;  // replay mode
   bench::Client cl(o.host, o.port, "rtpush-json", [&](bench::Conn& c, std::string_view f) {
     if (&c == publisher) {
       if (starts_with(f, "{\"type\":\"published\"")) ++published;
@@ -143,6 +148,7 @@ int main(int argc, char** argv) {
       c.last_id.assign(f.substr(0, 80));
     } else if (starts_with(f, "{\"type\":\"subscribed\"")) {
       ++subscribed;
+      if (subscribed_frame.empty()) subscribed_frame.assign(f);
     } else if (starts_with(f, "{\"type\":\"connection_established\"")) {
       ++established;
     }
@@ -191,6 +197,21 @@ int main(int argc, char** argv) {
     std::printf("latency_ms p50=%.3f p90=%.3f p99=%.3f p999=%.3f max=%.3f\n", pct(0.5), pct(0.9), pct(0.99), pct(0.999),
                 latencies_us.empty() ? 0.0 : latencies_us.back() / 1000.0);
     return delivered == want ? 0 : 1;
+  }
+  if (o.mode == "replay") {
+    cl.connect(1);
+    bench::Conn& c = cl.conns().back();
+    cl.run(5000, [&] { return established > 0; });
+    const double t0 = bench::now_seconds();
+    cl.send_text(c, "{\"type\":\"subscribe\",\"channel\":\"" + o.channel + "\",\"since\":\"" + o.since + "\"}");
+    const unsigned long long want = static_cast<unsigned long long>(o.messages);
+    cl.run(o.timeout * 1000, [&] { return delivered >= want || c.closed; });
+    const double span = last_rx - t0;
+    const bool recovered = subscribed_frame.find("\"recovered\":true") != std::string::npos;
+    std::printf("recovered=%d delivered=%llu expected=%llu in_order=%d closed=%d\n", recovered ? 1 : 0, delivered,
+                want, c.order_ok ? 1 : 0, c.closed ? 1 : 0);
+    if (span > 0) std::printf("seconds=%.3f messages_per_sec=%.0f\n", span, static_cast<double>(delivered) / span);
+    return delivered == want && c.order_ok && recovered ? 0 : 1;
   }
   if (o.mode != "fanout") return usage();
 
