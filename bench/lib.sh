@@ -59,7 +59,7 @@ start_postgres() {
   PG_DIR=$(mktemp -d /tmp/rtpush-bench-pg.XXXXXX)
   if [ "$(id -u)" -eq 0 ]; then chown postgres "$PG_DIR"; as=(runuser -u postgres --); fi
   "${as[@]}" "$bin/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 --no-sync >/dev/null
-  setsid "${as[@]}" "$bin/postgres" -D "$PG_DIR/data" -p "$1" -h 127.0.0.1 -k "$PG_DIR" >"$PG_DIR/log" 2>&1 &
+  setsid "${as[@]}" "$bin/postgres" -D "$PG_DIR/data" ${PG_EXTRA:-} -p "$1" -h 127.0.0.1 -k "$PG_DIR" >"$PG_DIR/log" 2>&1 &
   PG_PID=$!
   disown "$PG_PID"
   for _ in $(seq 100); do "$bin/pg_isready" -h 127.0.0.1 -p "$1" >/dev/null 2>&1 && break; sleep 0.1; done

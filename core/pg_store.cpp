@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <future>
 #include <random>
@@ -35,6 +36,18 @@ const char* const kInsertSql =
     "$7::float8[]) AS u(c, i, m, s, d, b, t) "
     "ON CONFLICT (channel, id) DO NOTHING";
 
+// The same without ON CONFLICT, tried first: a speculative insertion per row
+// cost 37% more (100,000 rows: 543 ms against 345 ms). Rows already there
+// are rare (a retry after a lost answer, a batch claimed from a dead node);
+// then the batch fails whole with unique_violation and goes again with
+// kInsertSql.
+const char* const kInsertFastSql =
+    "INSERT INTO rtpush_messages (channel, id, id_ms, id_seq, data, data_bin, published_at) "
+    "SELECT c, i, m, s, d::json, b, to_timestamp(t) "
+    "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bytea[], "
+    "$7::float8[]) AS u(c, i, m, s, d, b, t)";
+constexpr const char* kUniqueViolation = "23505";
+
 namespace {
 
 constexpr int kParamsPerRow = 7;
@@ -52,12 +65,13 @@ using Row = PgRow;
 struct Job {
   std::vector<Row> rows;
   std::function<void()> committed;
+  bool careful = false;  // some rows may be written already: kInsertSql
 };
 
 }  // namespace
 
 struct PgStore::Impl {
-  enum class Phase { Down, Connecting, Schema, Prepare, Ready, Writing };
+  enum class Phase { Down, Connecting, Schema, Prepare, PrepareFast, Ready, Writing };
 
   Impl(PgStore* o, IoThread* i, std::string c, std::size_t b, unsigned f)
       : owner(o), io(i), conninfo(std::move(c)), batch(std::min(std::max<std::size_t>(b, 1), kMaxBatch)),
@@ -71,6 +85,7 @@ struct PgStore::Impl {
   PGconn* conn = nullptr;
   Phase phase = Phase::Down;
   bool query_ok = true, closing = false;
+  bool duplicate = false;  // the last query failed with unique_violation
   int attempts = 0;
   ev_io watcher{};
   ev_timer flush_timer{}, retry_timer{};
@@ -161,19 +176,36 @@ struct PgStore::Impl {
       PGresult* res = PQgetResult(conn);
       if (!res) return query_done(std::exchange(query_ok, true));
       const ExecStatusType s = PQresultStatus(res);
-      if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) query_ok = false;
+      if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+        query_ok = false;
+        const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        duplicate = state && std::strcmp(state, kUniqueViolation) == 0;
+      }
       PQclear(res);
     }
   }
 
   void query_done(bool ok) {
+    if (!ok && phase == Phase::Writing && std::exchange(duplicate, false)) {
+      jobs.front().careful = true;  // some rows are there: again, skipping them
+      phase = Phase::Ready;
+      return pump();
+    }
     if (!ok) {
-      if (phase == Phase::Writing) ++errors;
+      if (phase == Phase::Writing) {
+        ++errors;
+        jobs.front().careful = true;  // it may have committed before the link broke
+      }
       return fail();
     }
-    if (phase == Phase::Schema) {  // then prepare the insert on this connection
+    if (phase == Phase::Schema) {  // then prepare the inserts on this connection
       phase = Phase::Prepare;
       if (!PQsendPrepare(conn, "rtpush_insert", kInsertSql, kParamsPerRow, nullptr)) return fail();
+      return send_flush();
+    }
+    if (phase == Phase::Prepare) {
+      phase = Phase::PrepareFast;
+      if (!PQsendPrepare(conn, "rtpush_insert_fast", kInsertFastSql, kParamsPerRow, nullptr)) return fail();
       return send_flush();
     }
     const bool wrote = phase == Phase::Writing;
@@ -203,8 +235,10 @@ struct PgStore::Impl {
       PQfinish(conn);
       conn = nullptr;
     }
-    // The batch in flight stays first in line; ON CONFLICT makes a second
-    // write of rows that did commit harmless.
+    // The batch in flight stays first in line; it may have committed before
+    // the link broke, so it goes again with ON CONFLICT: harmless.
+    if (phase == Phase::Writing && !jobs.empty()) jobs.front().careful = true;
+    duplicate = false;
     phase = Phase::Down;
     set_up(false);
     query_ok = true;
@@ -240,7 +274,7 @@ struct PgStore::Impl {
 
   void pump() {
     gather();
-    if (phase == Phase::Ready && !jobs.empty()) write_batch(jobs.front().rows);
+    if (phase == Phase::Ready && !jobs.empty()) write_batch(jobs.front());
   }
 
   static void on_flush(struct ev_loop*, ev_timer* w, int) { static_cast<Impl*>(w->data)->pump(); }
@@ -257,7 +291,8 @@ struct PgStore::Impl {
   }
   static void array_null(std::string* a) { a->append(a->empty() ? "{NULL" : ",NULL"); }
 
-  void write_batch(const std::vector<Row>& rows) {
+  void write_batch(const Job& job) {
+    const std::vector<Row>& rows = job.rows;
     static const char kHex[] = "0123456789abcdef";
     std::string cols[kParamsPerRow];
     for (const Row& r : rows) {
@@ -286,7 +321,8 @@ struct PgStore::Impl {
       values[k] = cols[k].c_str();
     }
     phase = Phase::Writing;
-    if (!PQsendQueryPrepared(conn, "rtpush_insert", kParamsPerRow, values, nullptr, nullptr, 0)) return fail();
+    const char* statement = job.careful ? "rtpush_insert" : "rtpush_insert_fast";
+    if (!PQsendQueryPrepared(conn, statement, kParamsPerRow, values, nullptr, nullptr, 0)) return fail();
     send_flush();
   }
 };

@@ -8,7 +8,7 @@ import unittest
 
 import subprocess
 
-from rtpush_harness import PUBLISH_CLI, Postgres, Redis, Server, recv_type
+from rtpush_harness import PUBLISH_CLI, Postgres, Redis, Server, recv_type, wait_until
 
 
 def wait_for_backlog_zero(server, seconds=30):
@@ -149,6 +149,35 @@ class WithRedis(unittest.IsolatedAsyncioTestCase):
             rows = stored(pg)
             self.assertEqual({i for (c, i) in rows}, published)
             self.assertEqual(b.metrics()["rtpush_pg_up"], 1)
+
+    async def test_batch_with_rows_already_written(self):
+        # Rows written before (a retry after a lost answer, a claimed batch):
+        # the fast INSERT fails on them and the batch goes again with ON
+        # CONFLICT DO NOTHING: every row once, the earlier ones untouched.
+        with Postgres() as pg, Redis() as redis:
+            redis.command("HSET", "rtpush:config", "persist", "1")
+            redis.command("XGROUP", "CREATE", "rtpush:persist", "writers", "0", "MKSTREAM")
+            lines = "".join('{"d":%d}\n' % i for i in range(100))
+            p = subprocess.run([PUBLISH_CLI, "--redis", redis.url, "--channel", "dup"], input=lines,
+                               capture_output=True, text=True, timeout=60)
+            ids = p.stdout.split()
+            self.assertEqual(len(ids), 100)
+            with Server(postgres=pg.conninfo):  # creates the table (embedded: writes nothing here)
+                wait_until(lambda: pg.query("SELECT to_regclass('rtpush_messages')")[0][0] == "rtpush_messages",
+                           10, "table created")
+            for i in range(0, 100, 10):
+                ms, seq = ids[i].split("-")
+                pg.query("INSERT INTO rtpush_messages (channel, id, id_ms, id_seq, data, published_at) "
+                         "VALUES ('dup', '%s', %s, %s, '\"before\"', now())" % (ids[i], ms, seq))
+            with Server(redis=redis.url, postgres=pg.conninfo, node_id="dup") as node:
+                self.assertEqual(wait_for_rows(pg, 100, 30), 100)
+                wait_until(lambda: redis.command("XLEN", "rtpush:persist") == ":0", 10, "hand-off drained")
+                rows = stored(pg)
+                self.assertEqual(len(rows), 100)
+                for i, msg_id in enumerate(ids):
+                    want = "before" if i % 10 == 0 else {"d": i}
+                    self.assertEqual(json.loads(rows[("dup", msg_id)]), want)
+                self.assertEqual(node.metrics()["rtpush_pg_rows_written_total"], 100)
 
 
 if __name__ == "__main__":
