@@ -1,0 +1,200 @@
+#include "msgpack_codec.h"
+
+#include <msgpack.h>
+
+#include <cstring>
+#include <string>
+
+#include "json_msgpack.h"
+
+namespace rtpush {
+
+namespace {
+
+DecodeResult fail(ErrorCode code, std::string message, std::string ref = {}) {
+  DecodeResult r;
+  r.error = code;
+  r.message = std::move(message);
+  r.ref = std::move(ref);
+  return r;
+}
+
+bool is_str(const msgpack_object& o, const char* s) {
+  return o.type == MSGPACK_OBJECT_STR && o.via.str.size == std::strlen(s) &&
+         std::memcmp(o.via.str.ptr, s, o.via.str.size) == 0;
+}
+
+std::string str(const msgpack_object& o) { return std::string(o.via.str.ptr, o.via.str.size); }
+
+// msgpack-c writes through a callback: straight into a std::string.
+int append(void* data, const char* buf, size_t len) {
+  static_cast<std::string*>(data)->append(buf, len);
+  return 0;
+}
+
+struct Packer {
+  std::string out;
+  msgpack_packer pk;
+  Packer() { msgpack_packer_init(&pk, &out, append); }
+  void key(const char* k) { msgpack_pack_str_with_body(&pk, k, std::strlen(k)); }
+  void text(std::string_view v) { msgpack_pack_str_with_body(&pk, v.data(), v.size()); }
+  void field(const char* k, std::string_view v) {
+    key(k);
+    text(v);
+  }
+  // A JSON text (a payload, a ref) as its MessagePack value.
+  void json(std::string_view j) {
+    if (!pack_json(j, &pk)) msgpack_pack_nil(&pk);  // never: payloads and refs are validated
+  }
+};
+
+}  // namespace
+
+DecodeResult MsgPackCodec::decode(std::string_view bytes, bool /*is_binary*/) const {
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  struct Free {
+    msgpack_unpacked* u;
+    ~Free() { msgpack_unpacked_destroy(u); }
+  } guard{&u};
+  std::size_t off = 0;
+  const msgpack_unpack_return rc = msgpack_unpack_next(&u, bytes.data(), bytes.size(), &off);
+  if (rc != MSGPACK_UNPACK_SUCCESS || off != bytes.size())
+    return fail(ErrorCode::InvalidFrame, "frame is not one MessagePack value");
+  const msgpack_object& root = u.data;
+  if (root.type != MSGPACK_OBJECT_MAP) return fail(ErrorCode::InvalidFrame, "a frame must be a MessagePack map");
+
+  const msgpack_object *type = nullptr, *channel = nullptr, *since = nullptr, *data = nullptr, *ref = nullptr;
+  for (std::uint32_t k = 0; k < root.via.map.size; ++k) {
+    const msgpack_object_kv& kv = root.via.map.ptr[k];
+    const msgpack_object** slot = is_str(kv.key, "type")      ? &type
+                                  : is_str(kv.key, "channel") ? &channel
+                                  : is_str(kv.key, "since")   ? &since
+                                  : is_str(kv.key, "data")    ? &data
+                                  : is_str(kv.key, "ref")     ? &ref
+                                                              : nullptr;
+    if (slot && !*slot) *slot = &kv.val;  // the first one counts, as with JSON
+  }
+
+  std::string ref_json;
+  if (ref && !msgpack_to_json(*ref, &ref_json))
+    return fail(ErrorCode::InvalidFrame, "ref must be a value JSON can hold (no bin, ext or non-string keys)");
+
+  DecodeResult d;
+  ClientRequest& req = d.request;
+  static const struct { const char* name; RequestType type; } kTypes[] = {
+      {"subscribe", RequestType::Subscribe}, {"unsubscribe", RequestType::Unsubscribe},
+      {"publish", RequestType::Publish}, {"heartbeat", RequestType::Heartbeat},
+  };
+  bool known = false;
+  for (const auto& t : kTypes)
+    if (type && is_str(*type, t.name)) {
+      req.type = t.type;
+      known = true;
+    }
+  if (!known)
+    return fail(ErrorCode::UnknownMessageType, "type must be one of subscribe, unsubscribe, publish, heartbeat",
+                std::move(ref_json));
+
+  if (channel && channel->type == MSGPACK_OBJECT_STR) req.channel = str(*channel);  // the core validates it
+  if (since && since->type != MSGPACK_OBJECT_NIL) {
+    if (since->type == MSGPACK_OBJECT_STR) req.since = str(*since);
+    else if (since->type == MSGPACK_OBJECT_POSITIVE_INTEGER) req.since = std::to_string(since->via.u64);  // "<ms>"
+    else return fail(ErrorCode::InvalidFrame, "since must be a message id string \"<ms>-<seq>\"", std::move(ref_json));
+    req.has_since = true;
+  }
+  if (req.type == RequestType::Publish) {
+    if (!data) return fail(ErrorCode::InvalidFrame, "publish needs a data field", std::move(ref_json));
+    req.has_data = true;
+    if (data->type == MSGPACK_OBJECT_BIN) {  // bytes: not JSON (spec 4b)
+      req.data.kind = PayloadKind::Binary;
+      req.data.bytes.assign(data->via.bin.ptr, data->via.bin.size);
+    } else {
+      req.data.kind = PayloadKind::Json;
+      if (!msgpack_to_json(*data, &req.data.bytes))
+        return fail(ErrorCode::InvalidFrame,
+                    "data must be bin, or a value JSON can hold (no ext, non-string keys, NaN or bin inside)",
+                    std::move(ref_json));
+    }
+  }
+  req.ref = ref_json;
+  d.ref = std::move(ref_json);
+  d.ok = true;
+  return d;
+}
+
+FrameRef MsgPackCodec::encode(const ServerFrame& f) const {
+  Packer p;
+  p.out.reserve(64 + f.channel.size() + (f.data ? f.data->bytes.size() : 0) + f.message.size());
+  msgpack_packer* pk = &p.pk;
+  const bool has_ref = !f.ref.empty();
+  switch (f.type) {
+    case ServerFrameType::ConnectionEstablished: msgpack_pack_map(pk, 5); break;
+    case ServerFrameType::Subscribed: msgpack_pack_map(pk, f.recovered ? 4 : 3); break;
+    case ServerFrameType::Message: msgpack_pack_map(pk, 5); break;
+    case ServerFrameType::Unsubscribed: msgpack_pack_map(pk, 2); break;
+    case ServerFrameType::Published: msgpack_pack_map(pk, has_ref ? 4 : 3); break;
+    case ServerFrameType::HeartbeatAck: msgpack_pack_map(pk, 2); break;
+    case ServerFrameType::Error: msgpack_pack_map(pk, has_ref ? 4 : 3); break;
+  }
+  p.field("type", server_frame_type_name(f.type));
+  switch (f.type) {
+    case ServerFrameType::ConnectionEstablished:
+      p.field("connection_id", f.connection_id);
+      p.field("node", f.node);
+      p.key("heartbeat_interval");
+      msgpack_pack_uint32(pk, f.heartbeat_interval);
+      p.key("timestamp");
+      msgpack_pack_double(pk, f.timestamp);
+      break;
+    case ServerFrameType::Subscribed:
+      p.field("channel", f.channel);
+      p.key("position");
+      if (f.has_position) p.text(f.position); else msgpack_pack_nil(pk);
+      if (f.recovered) {
+        p.key("recovered");
+        *f.recovered ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+      }
+      break;
+    case ServerFrameType::Message:
+      p.field("channel", f.channel);
+      p.field("id", f.id);
+      p.key("data");
+      if (!f.data) {
+        msgpack_pack_nil(pk);
+      } else if (f.data->kind == PayloadKind::Json) {
+        p.json(f.data->bytes);
+      } else {
+        msgpack_pack_bin_with_body(pk, f.data->bytes.data(), f.data->bytes.size());
+      }
+      p.key("timestamp");
+      msgpack_pack_double(pk, f.timestamp);
+      break;
+    case ServerFrameType::Unsubscribed:
+      p.field("channel", f.channel);
+      break;
+    case ServerFrameType::Published:
+      p.field("channel", f.channel);
+      p.field("id", f.id);
+      if (has_ref) {
+        p.key("ref");
+        p.json(f.ref);
+      }
+      break;
+    case ServerFrameType::HeartbeatAck:
+      p.key("timestamp");
+      msgpack_pack_double(pk, f.timestamp);
+      break;
+    case ServerFrameType::Error:
+      p.field("code", f.code);
+      p.field("message", f.message);
+      if (has_ref) {
+        p.key("ref");
+        p.json(f.ref);
+      }
+      break;
+  }
+  return Frame::make(p.out, /*binary=*/true);
+}
+
+}  // namespace rtpush
