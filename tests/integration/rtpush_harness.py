@@ -57,7 +57,8 @@ class Server:
                                   "count-threads": "1", "rlimit-nofile": "20000"}}, f)
         vhost = {"name": "rtpush", "port": str(self.port), "interface": "127.0.0.1",
                  "mounts": [{"mountpoint": self.mount, "origin": "callback://rtpush"}],
-                 "ws-protocols": [{"rtpush": self.options}, {"rtpush-json": {"default": "1"}}]}
+                 "ws-protocols": [{"rtpush": self.options}, {"rtpush-json": {"default": "1"}},
+                                  {"rtpush-msgpack": {}}]}
         with open(os.path.join(self.dir, "conf.d", "rtpush"), "w") as f:
             json.dump({"vhosts": [vhost]}, f)
 
@@ -350,6 +351,65 @@ class ServerCase:
     @classmethod
     def tearDownClass(cls):
         cls.server.stop()
+
+
+# -- one client API over every encoding ---------------------------------------
+ENCODINGS = ["json", "msgpack"]
+
+
+class Client:
+    """A WebSocket client of one encoding that sends and receives dicts."""
+
+    def __init__(self, ws, encoding):
+        self.ws, self.encoding = ws, encoding
+
+    @classmethod
+    async def open(cls, server, encoding):
+        import websockets
+        ws = await websockets.connect(server.ws_url, subprotocols=["rtpush-" + encoding], max_size=None)
+        client = cls(ws, encoding)
+        hello = await client.recv()
+        assert hello["type"] == "connection_established", hello
+        client.hello = hello
+        return client
+
+    def encode(self, frame):
+        if self.encoding == "json":
+            return json.dumps(frame)
+        import msgpack
+        return msgpack.packb(frame, use_bin_type=True)
+
+    def decode(self, raw):
+        if self.encoding == "json":
+            assert isinstance(raw, str), "rtpush-json sends text frames"
+            return json.loads(raw)
+        import msgpack
+        assert isinstance(raw, bytes), "rtpush-msgpack sends binary frames"
+        return msgpack.unpackb(raw, raw=False)
+
+    async def send(self, frame):
+        await self.ws.send(self.encode(frame))
+
+    async def send_raw(self, data):
+        await self.ws.send(data)
+
+    async def recv(self, timeout=5):
+        return self.decode(await asyncio.wait_for(self.ws.recv(), timeout))
+
+    async def recv_type(self, wanted, timeout=5):
+        frame = await self.recv(timeout)
+        assert frame["type"] == wanted, frame
+        return frame
+
+    async def subscribe(self, channel, since=None):
+        frame = {"type": "subscribe", "channel": channel}
+        if since is not None:
+            frame["since"] = since
+        await self.send(frame)
+        return await self.recv_type("subscribed")
+
+    async def close(self):
+        await self.ws.close()
 
 
 async def subscribe(ws, channel, since=None):

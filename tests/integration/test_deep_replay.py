@@ -8,7 +8,7 @@ import subprocess
 import time
 import unittest
 
-from rtpush_harness import PUBLISH_CLI, Postgres, Redis, Server, recv_json, subscribe, wait_until
+from rtpush_harness import PUBLISH_CLI, Client, Postgres, Redis, Server, recv_json, subscribe, wait_until
 
 
 def publish_cli(redis, channel, values):
@@ -106,6 +106,26 @@ class Embedded(unittest.IsolatedAsyncioTestCase):
             ack = await subscribe(ws, "mem", since="1-0")
             self.assertIs(ack["recovered"], False)
             await ws.close()
+
+    async def test_bytes_come_back_from_postgres_as_bytes(self):
+        # MessagePack bin payloads are stored in data_bin (bytea) and replay
+        # as the same bytes; JSON ones keep their exact text.
+        with Postgres() as pg, Server(postgres=pg.conninfo, history_size=2) as node:
+            pub = await Client.open(node, "msgpack")
+            sent = []
+            for i in range(20):
+                data = bytes([i, 0, 255, 10, 13]) if i % 2 else {"i": i, "big": 12345678901234567890}
+                await pub.send({"type": "publish", "channel": "bin", "data": data})
+                sent.append(((await pub.recv_type("published"))["id"], data))
+            persisted(node, 20)
+            self.assertEqual(pg.query("SELECT count(*) FROM rtpush_messages WHERE data_bin IS NOT NULL"), [["10"]])
+            sub = await Client.open(node, "msgpack")
+            ack = await sub.subscribe("bin", since=sent[0][0])
+            self.assertIs(ack["recovered"], True)
+            got = [await sub.recv_type("message") for _ in range(19)]
+            self.assertEqual([(m["id"], m["data"]) for m in got], sent[1:])
+            await pub.close()
+            await sub.close()
 
     async def test_postgres_down_is_an_error_not_a_gap(self):
         with Postgres() as pg, Server(postgres=pg.conninfo, history_size=10) as node:
