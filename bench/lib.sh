@@ -26,7 +26,7 @@ JSON
   cat > "$dir/conf.d/rtpush" <<JSON
 {"vhosts":[{"name":"rtpush","port":"$port","interface":"127.0.0.1",
  "mounts":[{"mountpoint":"/","origin":"callback://rtpush"}],
- "ws-protocols":[{"rtpush":{$opts}},{"rtpush-json":{"default":"1"}},{"rtpush-msgpack":{}}]}]}
+ "ws-protocols":[{"rtpush":{$opts}},{"rtpush-json":{"default":"1"}},{"rtpush-msgpack":{}},{"rtpush-protobuf":{}}]}]}
 JSON
   setsid "$LWSWS" -c "$dir" -d 3 >"$dir/log" 2>&1 &
   NODE_PID=$!

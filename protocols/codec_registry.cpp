@@ -1,16 +1,18 @@
 #include "codec.h"
 #include "json_codec.h"
 #include "msgpack_codec.h"
+#include "protobuf_codec.h"
 
 namespace rtpush {
 
 const Codec* codec_for(Encoding encoding) {
   static const JsonCodec json;
   static const MsgPackCodec msgpack;
+  static const ProtobufCodec protobuf;
   switch (encoding) {
     case Encoding::Json: return &json;
     case Encoding::MsgPack: return &msgpack;
-    case Encoding::Protobuf: return nullptr;  // issue: Protocol Buffers
+    case Encoding::Protobuf: return &protobuf;
   }
   return nullptr;
 }

@@ -7,7 +7,7 @@ import unittest
 from rtpush_harness import ENCODINGS, Client, ServerCase
 
 # What each encoding calls a request it cannot read.
-UNREADABLE = {"json": "INVALID_JSON", "msgpack": "INVALID_FRAME"}
+UNREADABLE = {"json": "INVALID_JSON", "msgpack": "INVALID_FRAME", "protobuf": "INVALID_FRAME"}
 
 
 class EveryCaseEveryEncoding(ServerCase, unittest.IsolatedAsyncioTestCase):
@@ -71,7 +71,7 @@ class EveryCaseEveryEncoding(ServerCase, unittest.IsolatedAsyncioTestCase):
             self.assertEqual((await c.recv_type("error"))["code"], "INVALID_CHANNEL")
             await c.send({"type": "publish", "channel": ch})
             self.assertEqual((await c.recv_type("error"))["code"], UNREADABLE[enc])
-            await c.send_raw(b"\xc1\xff\x00" if enc == "msgpack" else "{nope")
+            await c.send_raw("{nope" if enc == "json" else b"\xc1\xff\x00")
             self.assertEqual((await c.recv_type("error"))["code"], UNREADABLE[enc])
             await c.send({"type": "heartbeat"})  # the connection is still fine
             await c.recv_type("heartbeat_ack")
@@ -104,8 +104,9 @@ class Interop(ServerCase, unittest.IsolatedAsyncioTestCase):
         ch = "interop-bin"
         js = await Client.open(self.server, "json")
         mp = await Client.open(self.server, "msgpack")
-        await js.subscribe(ch)
-        await mp.subscribe(ch)
+        pb = await Client.open(self.server, "protobuf")
+        for c in (js, mp, pb):
+            await c.subscribe(ch)
         raw = bytes([0, 255, 1, 128]) + "caf\u00e9".encode()
         await mp.send({"type": "publish", "channel": ch, "data": raw})
         own = {f["type"]: f for f in [await mp.recv(), await mp.recv()]}  # its message and `published`, either order
@@ -115,8 +116,13 @@ class Interop(ServerCase, unittest.IsolatedAsyncioTestCase):
         m = own["message"]
         self.assertEqual(m["data"], raw)  # bin stays bin
         self.assertNotIn("encoding", m)
-        await js.close()
-        await mp.close()
+        self.assertEqual((await pb.recv_type("message"))["data"], raw)  # the same bytes
+        # and bytes published in Protocol Buffers (not JSON text) travel the same way
+        await pb.send({"type": "publish", "channel": ch, "data": b"\xff\x00not json"})
+        self.assertEqual((await js.recv_type("message"))["data"], base64.b64encode(b"\xff\x00not json").decode())
+        self.assertEqual((await mp.recv_type("message"))["data"], b"\xff\x00not json")
+        for c in (js, mp, pb):
+            await c.close()
 
 
 if __name__ == "__main__":

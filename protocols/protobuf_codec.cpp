@@ -1,0 +1,118 @@
+#include "protobuf_codec.h"
+
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "json_codec.h"
+#include "rtpush.pb-c.h"  // generated at build time by protoc-c (see CMakeLists.txt)
+
+namespace rtpush {
+
+namespace {
+
+DecodeResult fail(ErrorCode code, std::string message, std::string ref = {}) {
+  DecodeResult r;
+  r.error = code;
+  r.message = std::move(message);
+  r.ref = std::move(ref);
+  return r;
+}
+
+struct FrameDeleter {
+  void operator()(Rtpush__V1__Frame* f) const { rtpush__v1__frame__free_unpacked(f, nullptr); }
+};
+
+// proto3 has no "absent" for strings: empty is absent.
+std::string_view text(const char* s) { return s ? std::string_view(s) : std::string_view(); }
+
+}  // namespace
+
+DecodeResult ProtobufCodec::decode(std::string_view bytes, bool /*is_binary*/) const {
+  std::unique_ptr<Rtpush__V1__Frame, FrameDeleter> f(
+      rtpush__v1__frame__unpack(nullptr, bytes.size(), reinterpret_cast<const std::uint8_t*>(bytes.data())));
+  if (!f) return fail(ErrorCode::InvalidFrame, "frame is not an rtpush.v1.Frame");
+
+  std::string ref;
+  if (!text(f->ref).empty() && !json_compact(text(f->ref), &ref))
+    return fail(ErrorCode::InvalidFrame, "ref must be JSON text");
+
+  DecodeResult d;
+  ClientRequest& req = d.request;
+  static const struct { const char* name; RequestType type; } kTypes[] = {
+      {"subscribe", RequestType::Subscribe}, {"unsubscribe", RequestType::Unsubscribe},
+      {"publish", RequestType::Publish}, {"heartbeat", RequestType::Heartbeat},
+  };
+  bool known = false;
+  for (const auto& t : kTypes)
+    if (text(f->type) == t.name) {
+      req.type = t.type;
+      known = true;
+    }
+  if (!known)
+    return fail(ErrorCode::UnknownMessageType, "type must be one of subscribe, unsubscribe, publish, heartbeat",
+                std::move(ref));
+  req.channel = std::string(text(f->channel));
+  if (!text(f->since).empty()) {
+    req.since = std::string(text(f->since));
+    req.has_since = true;
+  }
+  if (req.type == RequestType::Publish) {
+    if (!f->has_data || f->data.len == 0)
+      return fail(ErrorCode::InvalidFrame, "publish needs a non-empty data field", std::move(ref));
+    const std::string_view raw(reinterpret_cast<const char*>(f->data.data), f->data.len);
+    req.has_data = true;
+    if (json_compact(raw, &req.data.bytes)) {  // JSON text: a JSON payload (spec 4b)
+      req.data.kind = PayloadKind::Json;
+    } else {
+      req.data.kind = PayloadKind::Binary;
+      req.data.bytes.assign(raw);
+    }
+  }
+  req.ref = ref;
+  d.ref = std::move(ref);
+  d.ok = true;
+  return d;
+}
+
+FrameRef ProtobufCodec::encode(const ServerFrame& f) const {
+  // protobuf-c takes NUL-terminated strings: the views are copied once here.
+  std::string type = server_frame_type_name(f.type), channel(f.channel), id(f.id), ref(f.ref), code(f.code),
+              message(f.message), connection_id(f.connection_id), node(f.node), position(f.position);
+  Rtpush__V1__Frame m = RTPUSH__V1__FRAME__INIT;
+  // Like proto3: a field at its default is not sent.
+  auto set = [](char** field, std::string& value) {
+    if (!value.empty()) *field = value.data();
+  };
+  set(&m.type, type);
+  set(&m.channel, channel);
+  set(&m.id, id);
+  set(&m.ref, ref);
+  set(&m.code, code);
+  set(&m.message, message);
+  set(&m.connection_id, connection_id);
+  set(&m.node, node);
+  if (f.has_position) set(&m.position, position);
+  if (f.timestamp != 0) {
+    m.has_timestamp = true;
+    m.timestamp = f.timestamp;
+  }
+  if (f.heartbeat_interval) {
+    m.has_heartbeat_interval = true;
+    m.heartbeat_interval = f.heartbeat_interval;
+  }
+  if (f.recovered) {  // proto3 `optional`: sent when set, false included
+    m.has_recovered = true;
+    m.recovered = *f.recovered;
+  }
+  if (f.data && !f.data->bytes.empty()) {  // JSON text or raw bytes, as they are
+    m.has_data = true;
+    m.data.len = f.data->bytes.size();
+    m.data.data = reinterpret_cast<std::uint8_t*>(const_cast<char*>(f.data->bytes.data()));
+  }
+  std::string out(rtpush__v1__frame__get_packed_size(&m), '\0');
+  rtpush__v1__frame__pack(&m, reinterpret_cast<std::uint8_t*>(out.data()));
+  return Frame::make(out, /*binary=*/true);
+}
+
+}  // namespace rtpush
