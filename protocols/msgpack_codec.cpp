@@ -48,9 +48,73 @@ struct Packer {
   }
 };
 
+// True when `p` holds exactly one MessagePack value whose declared lengths
+// all fit in the bytes there are. msgpack-c allocates a container's objects
+// from its declared count before reading them, so five bytes declaring an
+// array of 2^32 elements made it ask for 256 GB (found by fuzz_msgpack_decode):
+// every element takes at least one byte, so no honest count exceeds what is
+// left. Walks the bytes without recursion or allocation.
+bool lengths_fit(const unsigned char* p, std::size_t n) {
+  std::size_t i = 0;
+  std::uint64_t pending = 1;  // values still to read
+  auto be = [&](std::size_t width, std::uint64_t* v) {
+    if (n - i < width) return false;
+    *v = 0;
+    for (std::size_t k = 0; k < width; ++k) *v = (*v << 8) | p[i + k];
+    i += width;
+    return true;
+  };
+  auto skip = [&](std::uint64_t len) {
+    if (n - i < len) return false;
+    i += static_cast<std::size_t>(len);
+    return true;
+  };
+  while (pending > 0) {
+    if (i >= n) return false;
+    --pending;
+    const unsigned char b = p[i++];
+    std::uint64_t len = 0, items = 0;
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) continue;  // ints, nil, bools
+    if (b <= 0x8f) {
+      items = 2 * (b & 0x0f);  // fixmap
+    } else if (b <= 0x9f) {
+      items = b & 0x0f;  // fixarray
+    } else if (b <= 0xbf) {
+      len = b & 0x1f;  // fixstr
+    } else if (b >= 0xca && b <= 0xd3) {
+      static const std::uint8_t kFixed[] = {4, 8, 1, 2, 4, 8, 1, 2, 4, 8};  // float 32/64, uint, int
+      len = kFixed[b - 0xca];
+    } else if (b >= 0xd4 && b <= 0xd8) {
+      len = 1 + (1u << (b - 0xd4));  // fixext 1..16, after its type byte
+    } else {
+      // bin 8/16/32, ext 8/16/32, str 8/16/32, array 16/32, map 16/32: a
+      // big-endian length or count of 1, 2 or 4 bytes.
+      std::size_t width = 0;
+      std::uint64_t* into = &len;
+      switch (b) {
+        case 0xc4: case 0xc7: case 0xd9: width = 1; break;
+        case 0xc5: case 0xc8: case 0xda: width = 2; break;
+        case 0xc6: case 0xc9: case 0xdb: width = 4; break;
+        case 0xdc: case 0xde: width = 2; into = &items; break;
+        case 0xdd: case 0xdf: width = 4; into = &items; break;
+        default: return false;  // 0xc1: never used
+      }
+      if (!be(width, into)) return false;
+      if (b >= 0xc7 && b <= 0xc9) ++len;  // ext: the type byte
+      if (b == 0xde || b == 0xdf) items *= 2;
+    }
+    if (!skip(len)) return false;
+    pending += items;
+    if (pending > n - i) return false;  // each needs a byte at least
+  }
+  return i == n;
+}
+
 }  // namespace
 
 DecodeResult MsgPackCodec::decode(std::string_view bytes, bool /*is_binary*/) const {
+  if (!lengths_fit(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()))
+    return fail(ErrorCode::InvalidFrame, "frame is not one MessagePack value");
   msgpack_unpacked u;
   msgpack_unpacked_init(&u);
   struct Free {

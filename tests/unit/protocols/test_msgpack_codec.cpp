@@ -113,6 +113,9 @@ static void every_decode_outcome(void**) {
       {"\x92\x01\x02", false, ErrorCode::InvalidFrame, ""},             // an array
       {mp("{\"type\":\"heartbeat\"}") + std::string(1, '\0'), false, ErrorCode::InvalidFrame, ""},  // trailing bytes
       {mp("{}"), false, ErrorCode::UnknownMessageType, ""},
+      {"\xdd\xff\xff\xff\xff", false, ErrorCode::InvalidFrame, ""},  // array of 2^32-1: more than the bytes
+      {"\x81\xa4type\xdf\x7f\xff\xff\xff", false, ErrorCode::InvalidFrame, ""},  // nested huge map
+      {"\xdb\x00\x00\x10\x00" "abc", false, ErrorCode::InvalidFrame, ""},  // str 32 longer than the frame
       {mp("{\"type\":\"dance\",\"ref\":{\"a\":[1]}}"), false, ErrorCode::UnknownMessageType, "{\"a\":[1]}"},
       {mp("{\"type\":\"publish\",\"channel\":\"c\",\"ref\":\"r\"}"), false, ErrorCode::InvalidFrame, "\"r\""},
       {mp("{\"type\":\"subscribe\",\"channel\":\"c\",\"since\":true}"), false, ErrorCode::InvalidFrame, ""},

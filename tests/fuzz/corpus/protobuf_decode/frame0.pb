@@ -1,0 +1,2 @@
+
+	subscribenews"1-0
