@@ -22,6 +22,17 @@ import urllib.request
 PREFIX = os.environ.get("RTPUSH_PREFIX", os.path.join(os.getcwd(), "build", "stage"))
 LWSWS = os.environ.get("LWSWS", "/opt/lwsws/bin/lwsws")
 PLUGIN_DIR = os.path.join(PREFIX, "lib", "rtpush", "plugins")
+ASAN_RUNTIME = os.environ.get("RTPUSH_ASAN_RUNTIME")  # set in the sanitizer build (build-asan)
+
+
+def sanitizer_reports(directory):
+    """The text of any ASan/UBSan report files a server wrote."""
+    out = ""
+    for name in sorted(os.listdir(directory)):
+        if name.startswith(("asan.", "ubsan.")):
+            with open(os.path.join(directory, name), errors="replace") as f:
+                out += f.read()[-4000:]
+    return out
 PUBLISH_CLI = os.path.join(PREFIX, "bin", "rtpush-publish")
 
 
@@ -64,9 +75,14 @@ class Server:
 
     def start(self):
         self.write_conf()
+        env = dict(os.environ)
+        if ASAN_RUNTIME:  # the sanitizer build: reports go to files, checked in stop()
+            env["LD_PRELOAD"] = ASAN_RUNTIME
+            env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1:log_path=%s/asan" % self.dir
+            env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:log_path=%s/ubsan" % self.dir
         with open(self.log_path, "w") as log:
             self.proc = subprocess.Popen([LWSWS, "-c", self.dir, "-d", "1031"], stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+                                         stderr=subprocess.STDOUT, start_new_session=True, env=env)
         deadline = time.time() + 15
         while time.time() < deadline:
             try:
@@ -100,7 +116,10 @@ class Server:
         except ProcessLookupError:
             pass
         self.proc = None
+        reports = sanitizer_reports(self.dir)
         self.cleanup()
+        if reports:
+            raise AssertionError("sanitizer reports from lwsws:\n" + reports)
 
     def log_tail(self, n=40):
         try:

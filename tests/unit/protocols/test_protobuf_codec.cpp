@@ -51,7 +51,7 @@ struct Case {
 static void every_decode_outcome(void**) {
   const Case kCases[] = {
       {std::string("\xc1\xff\x00", 3), false, ErrorCode::InvalidFrame, ""},  // truncated fixed64
-      {std::string("\x0a\x05ab", 4), false, ErrorCode::InvalidFrame, ""},    // string longer than the frame
+      {std::string("\x0a\x05" "ab", 4), false, ErrorCode::InvalidFrame, ""},    // string longer than the frame
       {frame({nullptr, nullptr, nullptr, nullptr, nullptr}), false, ErrorCode::UnknownMessageType, ""},
       {frame({"dance", nullptr, nullptr, nullptr, "{\"a\": [1]}"}), false, ErrorCode::UnknownMessageType, "{\"a\":[1]}"},
       {frame({"heartbeat", nullptr, nullptr, nullptr, "not json"}), false, ErrorCode::InvalidFrame, ""},
