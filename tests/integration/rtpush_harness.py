@@ -96,9 +96,20 @@ class Server:
         raise RuntimeError("lwsws did not come up:\n" + self.log_tail())
 
     def kill(self):
-        """Crashes the node: SIGKILL to its whole process group."""
+        """Crashes the node: SIGKILL to its whole process group. Returns once
+        its port refuses connections: the serving child (not waited for
+        here, it is the watcher's) is gone too, so "a node is down" starts
+        now, not somewhere in its exit."""
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
+
+        def refused():
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return False
+            except ConnectionRefusedError:
+                return True
+        wait_until(refused, 10, "the killed node still accepts connections")
 
     def stop(self):
         if self.proc is None:
