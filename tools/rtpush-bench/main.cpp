@@ -9,7 +9,8 @@
 // --port may list several nodes: receivers are spread over them round-robin,
 // the publisher uses the first. latency: the publisher sends R messages a
 // second, each carrying its send time; receivers report publish-to-delivery
-// percentiles. replay: one client subscribes with `since` and times the
+// percentiles. --encodings mix: receivers speak JSON, MessagePack and
+// Protocol Buffers in turn (default: all JSON). replay: one client subscribes with `since` and times the
 // arrival of M messages (from the subscribe to the last one).
 //
 // Results are printed as key=value lines. Times are CLOCK_MONOTONIC seconds,
@@ -30,6 +31,7 @@ namespace {
 
 struct Opts {
   std::string mode, host = "127.0.0.1", channel = "bench", role = "all", since;
+  bool mix = false;  // --encodings mix: receiver i speaks encoding i % 3
   std::vector<int> ports = {7681};
   int port = 7681, connections = 1000, messages = 100, payload = 64, window = 64, hold = 0, timeout = 120;
   double rate = 100;
@@ -47,13 +49,12 @@ std::vector<int> parse_ports(const char* arg) {
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
-// The id of a message frame as (ms, seq), for the order check.
-std::pair<unsigned long long, unsigned long long> id_of(std::string_view frame) {
-  auto at = frame.find("\"id\":\"");
-  if (at == std::string_view::npos) return {0, 0};
-  const char* p = frame.data() + at + 6;
+// A message id "<ms>-<seq>" as (ms, seq), for the order check.
+std::pair<unsigned long long, unsigned long long> id_of(std::string_view id) {
+  if (id.empty()) return {0, 0};
+  const std::string text(id);
   char* end = nullptr;
-  unsigned long long ms = std::strtoull(p, &end, 10);
+  unsigned long long ms = std::strtoull(text.c_str(), &end, 10);
   unsigned long long seq = *end == '-' ? std::strtoull(end + 1, nullptr, 10) : 0;
   return {ms, seq};
 }
@@ -68,18 +69,82 @@ int usage() {
   return 2;
 }
 
+const char* const kProtocols[] = {"rtpush-json", "rtpush-msgpack", "rtpush-protobuf"};
+
+// The subscribe request in each encoding.
+std::string subscribe_frame(int encoding, const std::string& channel) {
+  switch (encoding) {
+    case 1: {  // {"type":"subscribe","channel":C} as MessagePack (C < 32 bytes)
+      std::string f = std::string("\x82\xa4type\xa9subscribe\xa7") + "channel";
+      f.push_back(static_cast<char>(0xa0 | channel.size()));
+      return f + channel;
+    }
+    case 2: {  // rtpush.v1.Frame{type, channel}
+      std::string f = std::string("\x0a\x09subscribe\x12");
+      f.push_back(static_cast<char>(channel.size()));
+      return f + channel;
+    }
+    default: return "{\"type\":\"subscribe\",\"channel\":\"" + channel + "\"}";
+  }
+}
+
+// What kind of server frame this is, and for a message its id text, in any
+// of the three encodings (just enough parsing for the benchmark).
+enum class Kind { Message, Subscribed, Established, Published, Other };
+Kind kind_of(int encoding, std::string_view f, std::string_view* id) {
+  if (encoding == 0) {
+    if (starts_with(f, "{\"type\":\"message\"")) {
+      auto at = f.find("\"id\":\"");
+      if (at != std::string_view::npos) *id = f.substr(at + 6, f.find('"', at + 6) - at - 6);
+      return Kind::Message;
+    }
+    if (starts_with(f, "{\"type\":\"subscribed\"")) return Kind::Subscribed;
+    if (starts_with(f, "{\"type\":\"connection_established\"")) return Kind::Established;
+    if (starts_with(f, "{\"type\":\"published\"")) return Kind::Published;
+    return Kind::Other;
+  }
+  if (encoding == 1) {  // map header, "type", then the type string
+    if (f.size() < 7 || f.substr(1, 5) != "\xa4type") return Kind::Other;
+    const std::string_view rest = f.substr(6);
+    if (starts_with(rest, "\xa7message")) {
+      auto at = f.find("\xa2id");
+      if (at != std::string_view::npos && at + 4 <= f.size())
+        *id = f.substr(at + 4, static_cast<unsigned char>(f[at + 3]) & 0x1f);
+      return Kind::Message;
+    }
+    if (starts_with(rest, "\xaasubscribed")) return Kind::Subscribed;
+    if (starts_with(rest, "\xb6" "connection_established")) return Kind::Established;
+    if (starts_with(rest, "\xa9published")) return Kind::Published;
+    return Kind::Other;
+  }
+  // Protocol Buffers: field 1 (type) first, then channel (2), then id (3).
+  if (starts_with(f, "\x0a\x07message")) {
+    std::size_t at = 9;
+    if (at + 2 <= f.size() && f[at] == '\x12') at += 2 + static_cast<unsigned char>(f[at + 1]);
+    if (at + 2 <= f.size() && f[at] == '\x1a') *id = f.substr(at + 2, static_cast<unsigned char>(f[at + 1]));
+    return Kind::Message;
+  }
+  if (starts_with(f, "\x0a\x0asubscribed")) return Kind::Subscribed;
+  if (starts_with(f, "\x0a\x16" "connection_established")) return Kind::Established;
+  if (starts_with(f, "\x0a\x09published")) return Kind::Published;
+  return Kind::Other;
+}
+
 // Opens and subscribes `n` receivers; returns false when some failed.
 bool open_receivers(bench::Client& cl, const Opts& o, int* subscribed) {
   const int batch = 500;  // paced so the listen backlog is not overrun
   for (int done = 0; done < o.connections; done += batch) {
     const int n = std::min(batch, o.connections - done);
-    for (int i = 0; i < n; ++i) cl.connect(1, o.ports[(done + i) % o.ports.size()]);
+    for (int i = 0; i < n; ++i) {
+      const int encoding = o.mix ? (done + i) % 3 : 0;
+      cl.connect(1, o.ports[(done + i) % o.ports.size()], kProtocols[encoding]);
+      cl.conns().back().encoding = encoding;
+    }
     const int want = done + n;
     cl.run(30000, [&] { return cl.open_count() + cl.failed_count() >= want; });
   }
-  const std::string sub = "{\"type\":\"subscribe\",\"channel\":\"" + o.channel + "\"}";
   for (auto& c : cl.conns())
-    if (c.open) cl.send_text(c, sub);
+    if (c.open) cl.send_frame(c, subscribe_frame(c.encoding, o.channel), c.encoding != 0);
   cl.run(60000, [&] { return *subscribed + cl.failed_count() >= o.connections; });
   return *subscribed == o.connections;
 }
@@ -97,6 +162,7 @@ int main(int argc, char** argv) {
       {"hold", required_argument, nullptr, 'h'},       {"channel", required_argument, nullptr, 'c'},
       {"role", required_argument, nullptr, 'r'},       {"timeout", required_argument, nullptr, 't'},
       {"rate", required_argument, nullptr, 'R'},       {"since", required_argument, nullptr, 's'},
+      {"encodings", required_argument, nullptr, 'e'},
       {nullptr, 0, nullptr, 0}};
   optind = 2;
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
@@ -113,6 +179,7 @@ int main(int argc, char** argv) {
       case 'r': o.role = optarg; break;
       case 't': o.timeout = std::atoi(optarg); break;
       case 's': o.since = optarg; break;
+      case 'e': o.mix = std::string(optarg) == "mix"; break;
       default: return usage();
     }
   }
@@ -126,11 +193,13 @@ int main(int argc, char** argv) {
   double first_rx = 0, last_rx = 0;
   std::string subscribed_frame;  // replay mode
   bench::Client cl(o.host, o.port, "rtpush-json", [&](bench::Conn& c, std::string_view f) {
+    std::string_view id;
+    const Kind kind = kind_of(c.encoding, f, &id);
     if (&c == publisher) {
-      if (starts_with(f, "{\"type\":\"published\"")) ++published;
+      if (kind == Kind::Published) ++published;
       return;
     }
-    if (starts_with(f, "{\"type\":\"message\"")) {
+    if (kind == Kind::Message) {
       ++c.messages;
       ++delivered;
       last_rx = bench::now_seconds();
@@ -142,14 +211,13 @@ int main(int argc, char** argv) {
           latencies_us.push_back(static_cast<std::uint32_t>((last_rx - sent) * 1e6));
         }
       }
-      auto id = id_of(f);
-      auto prev = id_of(c.last_id);
-      if (!c.last_id.empty() && !(prev < id)) c.order_ok = false;
-      c.last_id.assign(f.substr(0, 80));
-    } else if (starts_with(f, "{\"type\":\"subscribed\"")) {
+      auto now_id = id_of(id), prev = id_of(c.last_id);
+      if (!c.last_id.empty() && !(prev < now_id)) c.order_ok = false;
+      c.last_id.assign(id);
+    } else if (kind == Kind::Subscribed) {
       ++subscribed;
       if (subscribed_frame.empty()) subscribed_frame.assign(f);
-    } else if (starts_with(f, "{\"type\":\"connection_established\"")) {
+    } else if (kind == Kind::Established) {
       ++established;
     }
   });

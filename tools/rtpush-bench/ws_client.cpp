@@ -35,7 +35,12 @@ Client::~Client() {
   close(ep_);
 }
 
-void Client::connect(int n, int port) {
+void Client::connect(int n, int port, const std::string& protocol) {
+  const std::string request =
+      protocol.empty() ? request_
+                       : "GET / HTTP/1.1\r\nHost: " + host_ + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                         "Sec-WebSocket-Protocol: " + protocol + "\r\n\r\n";
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(static_cast<uint16_t>(port ? port : port_));
@@ -48,7 +53,7 @@ void Client::connect(int n, int port) {
     setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     // Blocking connect on loopback is immediate; then non-blocking I/O.
     if (::connect(c.fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-        ::send(c.fd, request_.data(), request_.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request_.size())) {
+        ::send(c.fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
       fail(c);
       continue;
     }
@@ -70,12 +75,12 @@ void Client::fail(Conn& c) {
   c.fd = -1;
 }
 
-void Client::send_text(Conn& c, std::string_view text) {
+void Client::send_frame(Conn& c, std::string_view text, bool binary) {
   // Client frames must be masked; a zero mask is a valid mask and spares
   // the XOR (this is a benchmark, not a browser).
   char head[14];
   std::size_t h = 0;
-  head[h++] = static_cast<char>(0x81);
+  head[h++] = static_cast<char>(binary ? 0x82 : 0x81);
   if (text.size() < 126) {
     head[h++] = static_cast<char>(0x80 | text.size());
   } else if (text.size() < 65536) {

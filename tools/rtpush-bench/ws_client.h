@@ -20,6 +20,7 @@ struct Conn {
   std::string partial;    // an incomplete frame carried to the next read
   std::uint64_t messages = 0;
   std::string last_id;    // id of the last "message" frame (for order checks)
+  int encoding = 0;       // 0 rtpush-json, 1 rtpush-msgpack, 2 rtpush-protobuf
   bool order_ok = true;
 };
 
@@ -30,12 +31,13 @@ class Client {
   ~Client();
 
   // Starts n connections (connect + handshake request), to `port` (or the
-  // client's port when 0).
-  void connect(int n, int port = 0);
+  // client's port when 0), asking for `protocol` (or the client's).
+  void connect(int n, int port = 0, const std::string& protocol = {});
   // Runs the event loop for up to `ms` or until `done()` says so; done() is
   // called between batches of events and may send.
   void run(int ms, const std::function<bool()>& done);
-  void send_text(Conn& c, std::string_view text);
+  void send_text(Conn& c, std::string_view text) { send_frame(c, text, false); }
+  void send_frame(Conn& c, std::string_view payload, bool binary);
 
   // A deque: connections never move, epoll holds their addresses.
   std::deque<Conn>& conns() { return conns_; }
