@@ -115,26 +115,8 @@ bool member_compact(std::string_view frame, const char* key, const cJSON* item, 
   return true;
 }
 
-DecodeResult fail(ErrorCode code, std::string message, std::string ref = {}) {
-  DecodeResult r;
-  r.error = code;
-  r.message = std::move(message);
-  r.ref = std::move(ref);
-  return r;
-}
-
 bool request_type(const cJSON* type, RequestType* out) {
-  if (!cJSON_IsString(type)) return false;
-  static const struct { const char* name; RequestType type; } kTypes[] = {
-      {"subscribe", RequestType::Subscribe}, {"unsubscribe", RequestType::Unsubscribe},
-      {"publish", RequestType::Publish}, {"heartbeat", RequestType::Heartbeat},
-  };
-  for (const auto& t : kTypes)
-    if (std::strcmp(type->valuestring, t.name) == 0) {
-      *out = t.type;
-      return true;
-    }
-  return false;
+  return cJSON_IsString(type) && parse_request_type(type->valuestring, out);
 }
 
 void append_timestamp(std::string* out, double t) {
@@ -204,8 +186,8 @@ bool json_compact(std::string_view text, std::string* compact) {
 
 DecodeResult JsonCodec::decode(std::string_view bytes, bool /*is_binary: JSON in a binary frame is fine*/) const {
   JsonPtr root(cJSON_ParseWithLength(bytes.data(), bytes.size()));
-  if (!root) return fail(ErrorCode::InvalidJson, "frame is not valid JSON");
-  if (!cJSON_IsObject(root.get())) return fail(ErrorCode::InvalidJson, "a frame must be a JSON object");
+  if (!root) return decode_error(ErrorCode::InvalidJson, "frame is not valid JSON");
+  if (!cJSON_IsObject(root.get())) return decode_error(ErrorCode::InvalidJson, "a frame must be a JSON object");
 
   std::string ref;
   if (const cJSON* r = cJSON_GetObjectItemCaseSensitive(root.get(), "ref")) member_compact(bytes, "ref", r, &ref);
@@ -213,8 +195,7 @@ DecodeResult JsonCodec::decode(std::string_view bytes, bool /*is_binary: JSON in
   DecodeResult d;
   ClientRequest& req = d.request;
   if (!request_type(cJSON_GetObjectItemCaseSensitive(root.get(), "type"), &req.type))
-    return fail(ErrorCode::UnknownMessageType,
-                "type must be one of subscribe, unsubscribe, publish, heartbeat", std::move(ref));
+    return decode_error(ErrorCode::UnknownMessageType, kUnknownTypeMessage, std::move(ref));
 
   const cJSON* channel = cJSON_GetObjectItemCaseSensitive(root.get(), "channel");
   if (cJSON_IsString(channel)) req.channel = channel->valuestring;  // the core validates it
@@ -229,14 +210,14 @@ DecodeResult JsonCodec::decode(std::string_view bytes, bool /*is_binary: JSON in
       std::snprintf(buf, sizeof buf, "%.0f", since->valuedouble);  // a bare ms: "<ms>"
       req.since = buf;
     } else {
-      return fail(ErrorCode::InvalidJson, "since must be a message id string \"<ms>-<seq>\"", std::move(ref));
+      return decode_error(ErrorCode::InvalidJson, "since must be a message id string \"<ms>-<seq>\"", std::move(ref));
     }
     req.has_since = true;
   }
 
   if (req.type == RequestType::Publish) {
     const cJSON* data = cJSON_GetObjectItemCaseSensitive(root.get(), "data");
-    if (!data) return fail(ErrorCode::InvalidJson, "publish needs a data field", std::move(ref));
+    if (!data) return decode_error(ErrorCode::InvalidJson, "publish needs a data field", std::move(ref));
     req.has_data = true;
     req.data.kind = PayloadKind::Json;
     member_compact(bytes, "data", data, &req.data.bytes);

@@ -11,14 +11,6 @@ namespace rtpush {
 
 namespace {
 
-DecodeResult fail(ErrorCode code, std::string message, std::string ref = {}) {
-  DecodeResult r;
-  r.error = code;
-  r.message = std::move(message);
-  r.ref = std::move(ref);
-  return r;
-}
-
 bool is_str(const msgpack_object& o, const char* s) {
   return o.type == MSGPACK_OBJECT_STR && o.via.str.size == std::strlen(s) &&
          std::memcmp(o.via.str.ptr, s, o.via.str.size) == 0;
@@ -114,7 +106,7 @@ bool lengths_fit(const unsigned char* p, std::size_t n) {
 
 DecodeResult MsgPackCodec::decode(std::string_view bytes, bool /*is_binary*/) const {
   if (!lengths_fit(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()))
-    return fail(ErrorCode::InvalidFrame, "frame is not one MessagePack value");
+    return decode_error(ErrorCode::InvalidFrame, "frame is not one MessagePack value");
   msgpack_unpacked u;
   msgpack_unpacked_init(&u);
   struct Free {
@@ -124,9 +116,9 @@ DecodeResult MsgPackCodec::decode(std::string_view bytes, bool /*is_binary*/) co
   std::size_t off = 0;
   const msgpack_unpack_return rc = msgpack_unpack_next(&u, bytes.data(), bytes.size(), &off);
   if (rc != MSGPACK_UNPACK_SUCCESS || off != bytes.size())
-    return fail(ErrorCode::InvalidFrame, "frame is not one MessagePack value");
+    return decode_error(ErrorCode::InvalidFrame, "frame is not one MessagePack value");
   const msgpack_object& root = u.data;
-  if (root.type != MSGPACK_OBJECT_MAP) return fail(ErrorCode::InvalidFrame, "a frame must be a MessagePack map");
+  if (root.type != MSGPACK_OBJECT_MAP) return decode_error(ErrorCode::InvalidFrame, "a frame must be a MessagePack map");
 
   const msgpack_object *type = nullptr, *channel = nullptr, *since = nullptr, *data = nullptr, *ref = nullptr;
   for (std::uint32_t k = 0; k < root.via.map.size; ++k) {
@@ -142,33 +134,22 @@ DecodeResult MsgPackCodec::decode(std::string_view bytes, bool /*is_binary*/) co
 
   std::string ref_json;
   if (ref && !msgpack_to_json(*ref, &ref_json))
-    return fail(ErrorCode::InvalidFrame, "ref must be a value JSON can hold (no bin, ext or non-string keys)");
+    return decode_error(ErrorCode::InvalidFrame, "ref must be a value JSON can hold (no bin, ext or non-string keys)");
 
   DecodeResult d;
   ClientRequest& req = d.request;
-  static const struct { const char* name; RequestType type; } kTypes[] = {
-      {"subscribe", RequestType::Subscribe}, {"unsubscribe", RequestType::Unsubscribe},
-      {"publish", RequestType::Publish}, {"heartbeat", RequestType::Heartbeat},
-  };
-  bool known = false;
-  for (const auto& t : kTypes)
-    if (type && is_str(*type, t.name)) {
-      req.type = t.type;
-      known = true;
-    }
-  if (!known)
-    return fail(ErrorCode::UnknownMessageType, "type must be one of subscribe, unsubscribe, publish, heartbeat",
-                std::move(ref_json));
+  if (!type || type->type != MSGPACK_OBJECT_STR || !parse_request_type(str(*type), &req.type))
+    return decode_error(ErrorCode::UnknownMessageType, kUnknownTypeMessage, std::move(ref_json));
 
   if (channel && channel->type == MSGPACK_OBJECT_STR) req.channel = str(*channel);  // the core validates it
   if (since && since->type != MSGPACK_OBJECT_NIL) {
     if (since->type == MSGPACK_OBJECT_STR) req.since = str(*since);
     else if (since->type == MSGPACK_OBJECT_POSITIVE_INTEGER) req.since = std::to_string(since->via.u64);  // "<ms>"
-    else return fail(ErrorCode::InvalidFrame, "since must be a message id string \"<ms>-<seq>\"", std::move(ref_json));
+    else return decode_error(ErrorCode::InvalidFrame, "since must be a message id string \"<ms>-<seq>\"", std::move(ref_json));
     req.has_since = true;
   }
   if (req.type == RequestType::Publish) {
-    if (!data) return fail(ErrorCode::InvalidFrame, "publish needs a data field", std::move(ref_json));
+    if (!data) return decode_error(ErrorCode::InvalidFrame, "publish needs a data field", std::move(ref_json));
     req.has_data = true;
     if (data->type == MSGPACK_OBJECT_BIN) {  // bytes: not JSON (spec 4b)
       req.data.kind = PayloadKind::Binary;
@@ -176,7 +157,7 @@ DecodeResult MsgPackCodec::decode(std::string_view bytes, bool /*is_binary*/) co
     } else {
       req.data.kind = PayloadKind::Json;
       if (!msgpack_to_json(*data, &req.data.bytes))
-        return fail(ErrorCode::InvalidFrame,
+        return decode_error(ErrorCode::InvalidFrame,
                     "data must be bin, or a value JSON can hold (no ext, non-string keys, NaN or bin inside)",
                     std::move(ref_json));
     }

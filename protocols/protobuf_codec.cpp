@@ -11,14 +11,6 @@ namespace rtpush {
 
 namespace {
 
-DecodeResult fail(ErrorCode code, std::string message, std::string ref = {}) {
-  DecodeResult r;
-  r.error = code;
-  r.message = std::move(message);
-  r.ref = std::move(ref);
-  return r;
-}
-
 struct FrameDeleter {
   void operator()(Rtpush__V1__Frame* f) const { rtpush__v1__frame__free_unpacked(f, nullptr); }
 };
@@ -31,27 +23,16 @@ std::string_view text(const char* s) { return s ? std::string_view(s) : std::str
 DecodeResult ProtobufCodec::decode(std::string_view bytes, bool /*is_binary*/) const {
   std::unique_ptr<Rtpush__V1__Frame, FrameDeleter> f(
       rtpush__v1__frame__unpack(nullptr, bytes.size(), reinterpret_cast<const std::uint8_t*>(bytes.data())));
-  if (!f) return fail(ErrorCode::InvalidFrame, "frame is not an rtpush.v1.Frame");
+  if (!f) return decode_error(ErrorCode::InvalidFrame, "frame is not an rtpush.v1.Frame");
 
   std::string ref;
   if (!text(f->ref).empty() && !json_compact(text(f->ref), &ref))
-    return fail(ErrorCode::InvalidFrame, "ref must be JSON text");
+    return decode_error(ErrorCode::InvalidFrame, "ref must be JSON text");
 
   DecodeResult d;
   ClientRequest& req = d.request;
-  static const struct { const char* name; RequestType type; } kTypes[] = {
-      {"subscribe", RequestType::Subscribe}, {"unsubscribe", RequestType::Unsubscribe},
-      {"publish", RequestType::Publish}, {"heartbeat", RequestType::Heartbeat},
-  };
-  bool known = false;
-  for (const auto& t : kTypes)
-    if (text(f->type) == t.name) {
-      req.type = t.type;
-      known = true;
-    }
-  if (!known)
-    return fail(ErrorCode::UnknownMessageType, "type must be one of subscribe, unsubscribe, publish, heartbeat",
-                std::move(ref));
+  if (!parse_request_type(text(f->type), &req.type))
+    return decode_error(ErrorCode::UnknownMessageType, kUnknownTypeMessage, std::move(ref));
   req.channel = std::string(text(f->channel));
   if (!text(f->since).empty()) {
     req.since = std::string(text(f->since));
@@ -59,7 +40,7 @@ DecodeResult ProtobufCodec::decode(std::string_view bytes, bool /*is_binary*/) c
   }
   if (req.type == RequestType::Publish) {
     if (!f->has_data || f->data.len == 0)
-      return fail(ErrorCode::InvalidFrame, "publish needs a non-empty data field", std::move(ref));
+      return decode_error(ErrorCode::InvalidFrame, "publish needs a non-empty data field", std::move(ref));
     const std::string_view raw(reinterpret_cast<const char*>(f->data.data), f->data.len);
     req.has_data = true;
     if (json_compact(raw, &req.data.bytes)) {  // JSON text: a JSON payload (spec 4b)

@@ -26,6 +26,23 @@ const char* request_type_name(RequestType type) {
   return "unknown";
 }
 
+bool parse_request_type(std::string_view name, RequestType* out) {
+  for (RequestType t : {RequestType::Subscribe, RequestType::Unsubscribe, RequestType::Publish, RequestType::Heartbeat})
+    if (name == request_type_name(t)) {
+      *out = t;
+      return true;
+    }
+  return false;
+}
+
+DecodeResult decode_error(ErrorCode code, std::string message, std::string ref) {
+  DecodeResult r;
+  r.error = code;
+  r.message = std::move(message);
+  r.ref = std::move(ref);
+  return r;
+}
+
 const char* server_frame_type_name(ServerFrameType type) {
   switch (type) {
     case ServerFrameType::ConnectionEstablished: return "connection_established";

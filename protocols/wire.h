@@ -30,6 +30,8 @@ const char* error_code_name(ErrorCode code);
 
 enum class RequestType : std::uint8_t { Subscribe, Unsubscribe, Publish, Heartbeat };
 const char* request_type_name(RequestType type);  // "subscribe", ...
+// The request type spelt `name` ("subscribe", ...); false for anything else.
+bool parse_request_type(std::string_view name, RequestType* out);
 
 struct ClientRequest {
   RequestType type = RequestType::Heartbeat;
@@ -48,6 +50,12 @@ struct DecodeResult {
   std::string message;       // human-readable reason when !ok
   std::string ref;           // JSON text of the request's ref, if it could be read
 };
+
+// A failed decode, for the codecs.
+DecodeResult decode_error(ErrorCode code, std::string message, std::string ref = {});
+
+// The answer to an unknown or missing `type`.
+inline constexpr const char* kUnknownTypeMessage = "type must be one of subscribe, unsubscribe, publish, heartbeat";
 
 enum class ServerFrameType : std::uint8_t {
   ConnectionEstablished,  // connection_established
