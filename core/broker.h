@@ -28,12 +28,10 @@ struct HistoryResult {
   std::vector<MessagePtr> messages;  // retained messages with id > since, oldest first
   std::string reason;                // when !ok
   // For a node that replays beyond the hot history from its archive
-  // (PostgreSQL): ids below `floor` predate this history (node start, Redis
-  // data set). `messages` holds everything retained after `since`, so the
-  // archive's part of a replay is what comes before the first of them.
-  StreamId floor;
-  // Set by a broker that hands every message to the archive: the archive
-  // holds every message with an id at or above this one.
+  // (PostgreSQL): when set, an archive fed with this broker's messages holds
+  // every message with an id at or above it (Redis: from persist-from;
+  // embedded: from this node's start). `messages` holds everything retained
+  // after `since`, so the archive's part is what comes before the first.
   std::optional<StreamId> archive_floor;
 };
 

@@ -53,7 +53,7 @@ HistoryResult MemoryBroker::read(const std::string& channel, std::optional<Strea
   // and it is not from before this broker started.
   const StreamId evicted = it == channels_.end() ? StreamId{} : it->second.evicted;
   r.recovered = *since >= evicted && *since >= floor_;
-  r.floor = floor_;
+  r.archive_floor = floor_;  // a store of this node's messages began with it
   if (it == channels_.end()) return r;
   const auto& ring = it->second.ring;
   auto first = std::upper_bound(ring.begin(), ring.end(), *since,

@@ -69,11 +69,7 @@ Session* Node::open(Connection* connection, Encoding encoding) {
 
 void Node::close(Session* s) {
   auto& subs = s->subscriptions();
-  while (!subs.empty()) {
-    Subscription* sub = subs.back();
-    std::string channel = sub->channel->name;
-    if (hub_.unsubscribe(sub)) broker_->watch(channel, false);
-  }
+  while (!subs.empty()) drop_subscription(subs.back());
   sessions_.erase(s->serial());
   broker_->local_connections(sessions_.size());
 }
@@ -168,8 +164,7 @@ void Node::subscribe(Session* s, ClientRequest& req) {
   }
   // Subscribing again replaces the old subscription (a client re-syncing
   // with a new `since`).
-  if (Subscription* old = hub_.find(s, req.channel))
-    if (hub_.unsubscribe(old)) broker_->watch(req.channel, false);
+  if (Subscription* old = hub_.find(s, req.channel)) drop_subscription(old);
   Subscription* sub = hub_.subscribe(s, req.channel);
   if (hub_.subscriber_count(req.channel) == 1) broker_->watch(req.channel, true);
   sub->last_sent = since.value_or(StreamId{});
@@ -185,11 +180,19 @@ void Node::unsubscribe(Session* s, const ClientRequest& req) {
     send_error(s, ErrorCode::InvalidChannel, "channel must be 1-200 bytes without whitespace or control characters", req.ref);
     return;
   }
-  if (Subscription* sub = hub_.find(s, req.channel))
-    if (hub_.unsubscribe(sub)) broker_->watch(req.channel, false);
+  if (Subscription* sub = hub_.find(s, req.channel)) drop_subscription(sub);
+  send_unsubscribed(s, req.channel);
+}
+
+void Node::drop_subscription(Subscription* sub) {
+  const std::string channel = sub->channel->name;
+  if (hub_.unsubscribe(sub)) broker_->watch(channel, false);
+}
+
+void Node::send_unsubscribed(Session* s, std::string_view channel) {
   ServerFrame f;
   f.type = ServerFrameType::Unsubscribed;
-  f.channel = req.channel;
+  f.channel = channel;
   send(s, f);
 }
 

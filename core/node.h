@@ -72,8 +72,9 @@ class Node final : public BrokerListener {
   // MESSAGE_TOO_LARGE, and closed with 1009 once that message has ended.
   void receive(Session* session, std::string_view fragment, bool first, bool final, bool binary);
   void pong(Session* session);
-  // The session's send queue has drained (see Session::awaiting_drain()).
-  void drained(Session* session);
+  // The transport wrote some of the session's queue: a replay waiting for
+  // room (Session::awaiting_drain()) resumes once it is down to a quarter.
+  void written(Session* session);
 
   // Heartbeats: pings due sessions and closes silent ones (1001). Call it
   // about once a second.
@@ -104,7 +105,10 @@ class Node final : public BrokerListener {
   void pump_replay(Session* s, Subscription* sub);
   void fetch_page(Session* s, Subscription* sub);
   Subscription* find_sub(std::uint64_t serial, const std::string& channel, std::uint64_t sub_id) const;
-  void end_subscription(Session* s, Subscription* sub);
+  void replay_unavailable(Subscription* sub, bool started);
+  // Removes a subscription; the broker stops watching a channel left empty.
+  void drop_subscription(Subscription* sub);
+  void send_unsubscribed(Session* s, std::string_view channel);
   void publish(Session* s, ClientRequest& req);
   void send(Session* s, const ServerFrame& frame);
   void send_error(Session* s, ErrorCode code, std::string_view message, std::string_view ref);

@@ -6,12 +6,14 @@
 #include <chrono>
 #include <cstring>
 #include <future>
+#include <limits>
 #include <optional>
 #include <random>
 #include <vector>
 
 #include "redis_scripts.h"
 #include "stream_id.h"
+#include "waiters.h"
 
 namespace rtpush {
 
@@ -184,12 +186,7 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
   // after the commit) and grows in publish order: once its oldest entry is
   // newer than its newest one at the start, or it is empty, every message
   // published before the start is in PostgreSQL.
-  struct Settle {
-    StreamId mark;
-    double deadline;
-    std::function<void(bool)> done;
-  };
-  std::vector<Settle> settling;
+  Waiters<StreamId> settling;  // each: the newest entry when it asked
 
   void settle(std::function<void(bool)> done) {
     if (!connected) return done(false);
@@ -199,7 +196,7 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
       if (r->elements == 0) return done(true);
       const auto mark = StreamId::parse(text(r->element[0]->element[0]));
       if (!mark) return done(false);
-      self->settling.push_back(Settle{*mark, steady_seconds() + kSettleSecs, done});
+      self->settling.add(*mark, steady_seconds() + kSettleSecs, done);
       if (!ev_is_active(&self->settle_timer)) self->check_settled();
     });
   }
@@ -210,14 +207,9 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
       std::optional<StreamId> oldest;
       const bool answered = r && r->type == REDIS_REPLY_ARRAY;
       if (answered && r->elements > 0) oldest = StreamId::parse(text(r->element[0]->element[0]));
-      const double now = steady_seconds();
-      std::vector<Settle> waiting;
-      for (Settle& s : self->settling) {
-        if (answered && (!oldest || *oldest > s.mark)) s.done(true);
-        else if (now >= s.deadline || !r) s.done(false);
-        else waiting.push_back(std::move(s));
-      }
-      self->settling.swap(waiting);
+      // No answer (the link is down): every waiter fails now.
+      const double now = answered ? steady_seconds() : std::numeric_limits<double>::infinity();
+      self->settling.resolve([&](const StreamId& mark) { return answered && (!oldest || *oldest > mark); }, now);
       if (!self->settling.empty()) {
         ev_timer_set(&self->settle_timer, kSettlePollSecs, 0);
         ev_timer_start(self->io->loop(), &self->settle_timer);

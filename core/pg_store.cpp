@@ -10,6 +10,8 @@
 #include <random>
 #include <vector>
 
+#include "waiters.h"
+
 namespace rtpush {
 
 const char* const kPgSchema = R"sql(
@@ -29,23 +31,16 @@ CREATE INDEX IF NOT EXISTS rtpush_messages_replay ON rtpush_messages (channel, i
 // One statement for any batch size: the rows travel as seven arrays. The
 // server parses and plans it once per connection (prepared at connect),
 // where a multi-row VALUES list would be parsed again for every batch.
-const char* const kInsertSql =
-    "INSERT INTO rtpush_messages (channel, id, id_ms, id_seq, data, data_bin, published_at) "
-    "SELECT c, i, m, s, d::json, b, to_timestamp(t) "
-    "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bytea[], "
-    "$7::float8[]) AS u(c, i, m, s, d, b, t) "
-    "ON CONFLICT (channel, id) DO NOTHING";
-
-// The same without ON CONFLICT, tried first: a speculative insertion per row
-// cost 37% more (100,000 rows: 543 ms against 345 ms). Rows already there
-// are rare (a retry after a lost answer, a batch claimed from a dead node);
-// then the batch fails whole with unique_violation and goes again with
-// kInsertSql.
-const char* const kInsertFastSql =
+// Tried first without ON CONFLICT: a speculative insertion per row cost 37%
+// more (100,000 rows: 543 ms against 345 ms). Rows already there are rare (a
+// retry after a lost answer, a batch claimed from a dead node); then the
+// batch fails whole with unique_violation and goes again with kInsertSql.
+const std::string kInsertFastSql =
     "INSERT INTO rtpush_messages (channel, id, id_ms, id_seq, data, data_bin, published_at) "
     "SELECT c, i, m, s, d::json, b, to_timestamp(t) "
     "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bytea[], "
     "$7::float8[]) AS u(c, i, m, s, d, b, t)";
+const std::string kInsertSql = kInsertFastSql + " ON CONFLICT (channel, id) DO NOTHING";
 constexpr const char* kUniqueViolation = "23505";
 
 namespace {
@@ -91,26 +86,14 @@ struct PgStore::Impl {
   ev_timer flush_timer{}, retry_timer{};
   std::mt19937 rng{std::random_device{}()};
   std::vector<Row> gathering;  // append(): rows waiting to fill a batch
-  std::uint64_t accepted = 0;  // rows ever handed to this store (I/O thread)
-  struct Settle {
-    std::uint64_t target;  // settled when rows_written reaches it
-    double deadline;
-    std::function<void(bool)> done;
-  };
-  std::vector<Settle> settling;
+  std::uint64_t accepted = 0;     // rows ever handed to this store (I/O thread)
+  Waiters<std::uint64_t> settling;  // settle(): the rows_written each waits for
   ev_timer settle_timer{};
 
   // Resolves the settle() calls whose rows are all written, or that waited
   // too long; polls again while some wait.
   void check_settled() {
-    const double now = steady_seconds();
-    std::vector<Settle> waiting;
-    for (Settle& s : settling) {
-      if (rows_written.load() >= s.target) s.done(true);
-      else if (now >= s.deadline) s.done(false);
-      else waiting.push_back(std::move(s));
-    }
-    settling.swap(waiting);
+    settling.resolve([this](std::uint64_t target) { return rows_written.load() >= target; }, steady_seconds());
     ev_timer_stop(io->loop(), &settle_timer);
     if (!settling.empty()) {
       ev_timer_set(&settle_timer, 0.01, 0);
@@ -119,8 +102,8 @@ struct PgStore::Impl {
   }
   std::deque<Job> jobs;        // batches to write, in order; the front one is in flight when Writing
   std::atomic<std::uint64_t> rows_written{0}, batches{0}, errors{0}, backlog{0};
-  std::atomic<double> oldest{0};
-  std::array<std::atomic<std::uint64_t>, kBatchBuckets.size() + 1> batch_buckets{};  // queued_at of the oldest uncommitted row, 0 if none
+  std::atomic<double> oldest{0};  // queued_at of the oldest uncommitted row, 0 if none
+  std::array<std::atomic<std::uint64_t>, kBatchBuckets.size() + 1> batch_buckets{};  // last: +Inf
 
   void set_up(bool up) { owner->state_.store(up ? BackendState::Up : BackendState::Down); }
 
@@ -200,12 +183,12 @@ struct PgStore::Impl {
     }
     if (phase == Phase::Schema) {  // then prepare the inserts on this connection
       phase = Phase::Prepare;
-      if (!PQsendPrepare(conn, "rtpush_insert", kInsertSql, kParamsPerRow, nullptr)) return fail();
+      if (!PQsendPrepare(conn, "rtpush_insert", kInsertSql.c_str(), kParamsPerRow, nullptr)) return fail();
       return send_flush();
     }
     if (phase == Phase::Prepare) {
       phase = Phase::PrepareFast;
-      if (!PQsendPrepare(conn, "rtpush_insert_fast", kInsertFastSql, kParamsPerRow, nullptr)) return fail();
+      if (!PQsendPrepare(conn, "rtpush_insert_fast", kInsertFastSql.c_str(), kParamsPerRow, nullptr)) return fail();
       return send_flush();
     }
     const bool wrote = phase == Phase::Writing;
@@ -400,7 +383,7 @@ void PgStore::settle(std::function<void(bool)> done) {
   Impl* impl = impl_.get();
   io_->post([impl, done = std::move(done)] {
     auto back = [io = impl->io, done](bool ok) { io->deliver([done, ok] { done(ok); }); };
-    impl->settling.push_back(Impl::Settle{impl->accepted, steady_seconds() + kSettleSecs, std::move(back)});
+    impl->settling.add(impl->accepted, steady_seconds() + kSettleSecs, std::move(back));
     impl->check_settled();
   });
 }

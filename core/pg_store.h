@@ -3,8 +3,8 @@
 // socket watched by the libev loop). Nothing here blocks the service thread.
 //
 // A batch is written when it reaches pg-batch-size rows or its oldest row is
-// pg-flush-ms old, as one multi-row INSERT ... ON CONFLICT DO NOTHING: a
-// batch written twice (a retry after a lost answer) doubles nothing. While
+// pg-flush-ms old, as one INSERT of arrays; a batch that meets rows already
+// written goes again with ON CONFLICT DO NOTHING: nothing is doubled. While
 // PostgreSQL is down, rows wait in memory and the write is retried with
 // backoff; publishing goes on. Rows waiting in memory are lost if the node
 // crashes (the Redis hand-off, next, removes that window).
@@ -59,7 +59,6 @@ class PgStore {
   void settle(std::function<void(bool)> done);
   BackendState state() const { return state_.load(); }
   StoreStats stats() const;
-  // Batch sizes written, for the histogram: sum and count are in stats.
   struct Impl;
 
  private:

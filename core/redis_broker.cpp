@@ -406,7 +406,6 @@ void RedisBroker::history(const std::string& channel, std::optional<StreamId> si
               return;
             }
             h->recovered = *since >= trimmed && *since >= floor;
-            h->floor = floor;
             // Persisted from persist-from on: ids of a later millisecond.
             if (auto from = StreamId::parse(text(r->element[4])); from && from->seq == 0)
               h->archive_floor = StreamId{from->ms + 1, 0};

@@ -8,9 +8,10 @@
 //   since older, nowhere held      -> recovered:false, what the hot history has
 //
 // Every step goes through Hub::pump(), which stops when the send queue
-// reports backpressure; Node::drained() resumes it. So a replay of 100,000
-// messages streams at the client's pace within a bounded queue, and at most
-// two archive pages are held in memory per replay.
+// reports backpressure; Node::written() resumes it once the transport has
+// drained the queue to a quarter. So a replay of 100,000 messages streams at
+// the client's pace within a bounded queue, and at most two archive pages
+// are held in memory per replay.
 #include <limits>
 
 #include "node.h"
@@ -24,10 +25,18 @@ Subscription* Node::find_sub(std::uint64_t serial, const std::string& channel, s
   return sub && sub->id == sub_id ? sub : nullptr;  // not one that replaced it
 }
 
-void Node::end_subscription(Session* s, Subscription* sub) {
-  (void)s;
+// PostgreSQL could not answer. Before `subscribed` the subscribe simply
+// failed; after it the client has part of the range, so it is told the
+// subscription ended and subscribes again with `since` = the last id it got.
+void Node::replay_unavailable(Subscription* sub, bool started) {
+  Session* s = sub->session;
   const std::string channel = sub->channel->name;
-  if (hub_.unsubscribe(sub)) broker_->watch(channel, false);
+  send_error(s, ErrorCode::Unavailable,
+             started ? "postgres is unavailable: the replay of " + channel + " stopped; subscribe again with since"
+                     : "postgres is unavailable: cannot replay past the hot history of " + channel,
+             {});
+  drop_subscription(sub);
+  if (started) send_unsubscribed(s, channel);
 }
 
 void Node::on_history(std::uint64_t serial, const std::string& channel, std::uint64_t sub_id,
@@ -37,13 +46,11 @@ void Node::on_history(std::uint64_t serial, const std::string& channel, std::uin
   Session* s = sub->session;
   if (!h.ok) {
     send_error(s, ErrorCode::Unavailable, h.reason, {});
-    return end_subscription(s, sub);
+    return drop_subscription(sub);
   }
   // The archive holds what the hot history lost when it is complete from
-  // before `since`: from node start with the embedded broker, from when
-  // persistence was switched on with Redis (rtpush:config persist-from).
-  std::optional<StreamId> archive_floor = feed_ ? h.archive_floor : std::optional<StreamId>(h.floor);
-  const bool deep = since && !h.recovered && archive_ && archive_floor && *since >= *archive_floor;
+  // before `since` (HistoryResult::archive_floor).
+  const bool deep = since && !h.recovered && archive_ && h.archive_floor && *since >= *h.archive_floor;
   if (!deep) return start_replay(s, sub, since, h, false);
 
   // Wait until every message published so far is in PostgreSQL (the writer
@@ -51,11 +58,7 @@ void Node::on_history(std::uint64_t serial, const std::string& channel, std::uin
   auto done = [this, serial, channel, sub_id, since, h = std::move(h)](bool settled) mutable {
     Subscription* sub = find_sub(serial, channel, sub_id);
     if (!sub || sub->live || sub->replay) return;
-    if (!settled) {
-      send_error(sub->session, ErrorCode::Unavailable,
-                 "postgres is unavailable: cannot replay past the hot history of " + channel, {});
-      return end_subscription(sub->session, sub);
-    }
+    if (!settled) return replay_unavailable(sub, false);
     h.recovered = true;
     start_replay(sub->session, sub, since, h, true);
   };
@@ -118,22 +121,7 @@ void Node::fetch_page(Session* s, Subscription* sub) {
         Subscription* sub = find_sub(serial, channel, id);
         if (!sub || !sub->replay) return;
         Session* s = sub->session;
-        if (!ok && !sub->replay->announced) {
-          send_error(s, ErrorCode::Unavailable, "postgres is unavailable: cannot replay past the hot history of " + channel, {});
-          return end_subscription(s, sub);
-        }
-        if (!ok) {
-          // The client already has part of the range: it must subscribe
-          // again with `since` = the last id it got.
-          send_error(s, ErrorCode::Unavailable,
-                     "postgres is unavailable: the replay of " + channel + " stopped; subscribe again with since", {});
-          end_subscription(s, sub);
-          ServerFrame f;
-          f.type = ServerFrameType::Unsubscribed;
-          f.channel = channel;
-          send(s, f);
-          return;
-        }
+        if (!ok) return replay_unavailable(sub, sub->replay->announced);
         if (!sub->replay->announced) {
           sub->replay->announced = true;
           announce(s, sub, true, sub->replay->position, true);
@@ -146,12 +134,12 @@ void Node::fetch_page(Session* s, Subscription* sub) {
       });
 }
 
-void Node::drained(Session* s) {
+void Node::written(Session* s) {
+  const SendQueue& q = s->queue();
+  if (!s->awaiting_drain() || q.bytes() > q.limit() / 4) return;
   s->set_awaiting_drain(false);
   if (s->closing()) return;
-  // Copy: pumping never removes subscriptions, but keep it safe anyway.
-  std::vector<Subscription*> subs = s->subscriptions();
-  for (Subscription* sub : subs) {
+  for (Subscription* sub : s->subscriptions()) {  // pumping never adds or removes subscriptions
     if (!sub->replay) continue;
     pump_replay(s, sub);
     if (s->awaiting_drain() || s->closing()) break;

@@ -49,8 +49,8 @@ class Session {
   bool ping_due() const { return ping_due_; }
   void ping_sent() { ping_due_ = false; }
 
-  // A replay waits for room in the queue: the writer calls Node::drained()
-  // once the queue is down to a quarter of its limit.
+  // A replay waits for room in the queue; the writer calls Node::written()
+  // after each write, which resumes it once the queue is down to a quarter.
   bool awaiting_drain() const { return awaiting_drain_; }
   void set_awaiting_drain(bool on) { awaiting_drain_ = on; }
 

@@ -121,7 +121,7 @@ int write_pending(struct lws* wsi, rtpush::Node* node, rtpush::Session* s) {
     if (lws_write(wsi, ping + LWS_PRE, 6, LWS_WRITE_PING) < 0) return -1;
     s->ping_sent();
   }
-  if (s->awaiting_drain() && q.bytes() <= q.limit() / 4) node->drained(s);  // a replay resumes
+  node->written(s);  // a replay waiting for room may go on
   if (s->closing() && q.empty()) {
     const std::string& why = s->close_reason();
     lws_close_reason(wsi, static_cast<enum lws_close_status>(s->close_code()),
@@ -231,7 +231,7 @@ void WsConnection::flush() {
     lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);  // socket error
     return;
   }
-  if (s->awaiting_drain() && s->queue().bytes() <= s->queue().limit() / 4) node->drained(s);  // a replay resumes
+  node->written(s);  // a replay waiting for room may go on
   if (!s->queue().empty() || s->ping_due() || s->closing()) lws_callback_on_writable(wsi_);
 }
 

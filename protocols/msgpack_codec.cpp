@@ -38,6 +38,12 @@ struct Packer {
   void json(std::string_view j) {
     if (!pack_json(j, &pk)) msgpack_pack_nil(&pk);  // never: payloads and refs are validated
   }
+  // `"ref":R` when the request had a ref (R is its JSON text).
+  void ref(std::string_view r) {
+    if (r.empty()) return;
+    key("ref");
+    json(r);
+  }
 };
 
 // True when `p` holds exactly one MessagePack value whose declared lengths
@@ -221,10 +227,7 @@ FrameRef MsgPackCodec::encode(const ServerFrame& f) const {
     case ServerFrameType::Published:
       p.field("channel", f.channel);
       p.field("id", f.id);
-      if (has_ref) {
-        p.key("ref");
-        p.json(f.ref);
-      }
+      p.ref(f.ref);
       break;
     case ServerFrameType::HeartbeatAck:
       p.key("timestamp");
@@ -233,10 +236,7 @@ FrameRef MsgPackCodec::encode(const ServerFrame& f) const {
     case ServerFrameType::Error:
       p.field("code", f.code);
       p.field("message", f.message);
-      if (has_ref) {
-        p.key("ref");
-        p.json(f.ref);
-      }
+      p.ref(f.ref);
       break;
   }
   return Frame::make(p.out, /*binary=*/true);
