@@ -44,7 +44,7 @@ struct Metrics {
   std::uint64_t publish_failed = 0;  // refused by the broker (UNAVAILABLE / 503)
   std::uint64_t slow_consumers = 0;
   std::array<std::uint64_t, static_cast<std::size_t>(CloseReason::kCount)> closed{};
-  std::array<std::uint64_t, 8> errors{};  // by ErrorCode
+  std::array<std::uint64_t, static_cast<std::size_t>(ErrorCode::kCount)> errors{};  // by ErrorCode
   std::uint64_t http_requests = 0;
   Histogram processing;              // one client frame, decode to handled
 

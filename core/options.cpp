@@ -36,14 +36,22 @@ OptionsResult parse_options(const OptionList& values, const std::string& default
   constexpr std::size_t kMax = std::numeric_limits<std::uint32_t>::max();
   struct Numeric { const char* name; std::size_t min, max; std::size_t* value; };
   std::size_t hb = o.heartbeat_secs, hbt = o.heartbeat_timeout_secs, flush = o.pg_flush_ms;
+  std::size_t ttl = o.history_ttl_secs, rate = o.publish_rate, rx_timeout = o.receive_timeout_secs;
   const Numeric numeric[] = {
       {"history-size", 0, 10'000'000, &o.history_size},
       {"heartbeat-secs", 1, 86400, &hb},
       {"heartbeat-timeout-secs", 1, 86400, &hbt},
       {"max-message-bytes", 16, 256u << 20, &o.max_message_bytes},
       {"send-queue-bytes", 1024, kMax, &o.send_queue_bytes},
-      {"pg-batch-size", 1, 1'000'000, &o.pg_batch_size},
+      {"pg-batch-size", 1, 100'000, &o.pg_batch_size},
       {"pg-flush-ms", 1, 3'600'000, &flush},
+      {"history-memory-bytes", 0, std::size_t{1} << 40, &o.history_memory_bytes},
+      {"history-ttl-secs", 0, 100u * 365 * 86400, &ttl},
+      {"max-channels-per-connection", 1, 1'000'000, &o.max_channels_per_connection},
+      {"publish-rate", 0, 1'000'000, &rate},
+      {"receive-timeout-secs", 1, 86400, &rx_timeout},
+      {"pg-backlog-rows", 1, 1'000'000'000, &o.pg_backlog_rows},
+      {"replay-memory-bytes", 1 << 20, std::size_t{1} << 40, &o.replay_memory_bytes},
   };
   for (const auto& [name, value] : values) {
     if (name == "redis") { o.redis = value; continue; }
@@ -68,6 +76,9 @@ OptionsResult parse_options(const OptionList& values, const std::string& default
   o.heartbeat_secs = static_cast<unsigned>(hb);
   o.heartbeat_timeout_secs = static_cast<unsigned>(hbt);
   o.pg_flush_ms = static_cast<unsigned>(flush);
+  o.history_ttl_secs = static_cast<unsigned>(ttl);
+  o.publish_rate = static_cast<unsigned>(rate);
+  o.receive_timeout_secs = static_cast<unsigned>(rx_timeout);
   if (!o.redis.empty() && o.redis.rfind("redis://", 0) != 0) {
     r.error = "redis: \"" + o.redis + "\" is not a redis://host:port[/db] URL";
     return r;

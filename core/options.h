@@ -19,6 +19,14 @@ struct Options {
   std::size_t send_queue_bytes = 4194304;
   std::size_t pg_batch_size = 1000;
   unsigned pg_flush_ms = 100;
+  // Bounds on what clients can make the node hold (docs/limits.md).
+  std::size_t history_memory_bytes = 268435456;  // embedded history, all channels together
+  unsigned history_ttl_secs = 86400;             // 0: keep a channel's history forever
+  std::size_t max_channels_per_connection = 256;
+  unsigned publish_rate = 0;                     // per connection per second; 0: unlimited
+  unsigned receive_timeout_secs = 10;            // an unfinished message or HTTP body
+  std::size_t pg_backlog_rows = 1000000;         // rows waiting for PostgreSQL, at most
+  std::size_t replay_memory_bytes = 67108864;    // messages held by all replays together
 };
 
 struct OptionsResult {

@@ -12,6 +12,9 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::Unavailable: return "UNAVAILABLE";
     case ErrorCode::Forbidden: return "FORBIDDEN";
     case ErrorCode::RateLimited: return "RATE_LIMITED";
+    case ErrorCode::LimitExceeded: return "LIMIT_EXCEEDED";
+    case ErrorCode::Unauthorized: return "UNAUTHORIZED";
+    case ErrorCode::kCount: break;
   }
   return "INTERNAL";
 }

@@ -24,6 +24,9 @@ enum class ErrorCode : std::uint8_t {
   Unavailable,
   Forbidden,
   RateLimited,
+  LimitExceeded,
+  Unauthorized,
+  kCount
 };
 // The spec's spelling: "INVALID_JSON", "UNKNOWN_MESSAGE_TYPE", ...
 const char* error_code_name(ErrorCode code);

@@ -20,13 +20,23 @@ static void defaults_match_the_spec(void**) {
   assert_int_equal(o.send_queue_bytes, 4194304);
   assert_int_equal(o.pg_batch_size, 1000);
   assert_int_equal(o.pg_flush_ms, 100);
+  assert_int_equal(o.history_memory_bytes, 268435456);
+  assert_int_equal(o.history_ttl_secs, 86400);
+  assert_int_equal(o.max_channels_per_connection, 256);
+  assert_int_equal(o.publish_rate, 0);
+  assert_int_equal(o.receive_timeout_secs, 10);
+  assert_int_equal(o.pg_backlog_rows, 1000000);
+  assert_int_equal(o.replay_memory_bytes, 67108864);
 }
 
 static void every_option_is_read(void**) {
   auto r = parse_options({{"redis", "redis://127.0.0.1:6379/2"}, {"postgres", "dbname=x"}, {"node-id", "n1"},
                           {"history-size", "10"}, {"heartbeat-secs", "2"}, {"heartbeat-timeout-secs", "5"},
                           {"max-message-bytes", "1000"}, {"send-queue-bytes", "65536"},
-                          {"pg-batch-size", "50"}, {"pg-flush-ms", "20"}},
+                          {"pg-batch-size", "50"}, {"pg-flush-ms", "20"}, {"history-memory-bytes", "0"},
+                          {"history-ttl-secs", "0"}, {"max-channels-per-connection", "3"}, {"publish-rate", "7"},
+                          {"receive-timeout-secs", "4"}, {"pg-backlog-rows", "11"},
+                          {"replay-memory-bytes", "2097152"}},
                          "d");
   assert_true(r.ok);
   const auto& o = r.options;
@@ -40,13 +50,22 @@ static void every_option_is_read(void**) {
   assert_int_equal(o.send_queue_bytes, 65536);
   assert_int_equal(o.pg_batch_size, 50);
   assert_int_equal(o.pg_flush_ms, 20);
+  assert_int_equal(o.history_memory_bytes, 0);
+  assert_int_equal(o.history_ttl_secs, 0);
+  assert_int_equal(o.max_channels_per_connection, 3);
+  assert_int_equal(o.publish_rate, 7);
+  assert_int_equal(o.receive_timeout_secs, 4);
+  assert_int_equal(o.pg_backlog_rows, 11);
+  assert_int_equal(o.replay_memory_bytes, 2097152);
 }
 
 static void bad_values_are_errors_that_name_the_option(void**) {
   struct { const char* name; const char* value; } bad[] = {
       {"history-size", "lots"}, {"history-size", "-1"}, {"heartbeat-secs", "0"}, {"heartbeat-secs", ""},
       {"heartbeat-timeout-secs", "1.5"}, {"max-message-bytes", "99999999999"}, {"send-queue-bytes", "10"},
-      {"pg-batch-size", "0"}, {"redis", "127.0.0.1:6379"}, {"node-id", ""},
+      {"pg-batch-size", "0"}, {"pg-batch-size", "100001"}, {"redis", "127.0.0.1:6379"}, {"node-id", ""},
+      {"max-channels-per-connection", "0"}, {"receive-timeout-secs", "0"}, {"pg-backlog-rows", "0"},
+      {"replay-memory-bytes", "1000"}, {"publish-rate", "x"},
   };
   for (const auto& b : bad) {
     auto r = parse_options({{b.name, b.value}}, "d");
