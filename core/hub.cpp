@@ -22,14 +22,12 @@ Subscription* Hub::subscribe(Session* session, const std::string& channel) {
   sub->index = static_cast<std::uint32_t>(ch.subscribers.size());
   ch.subscribers.push_back(sub);
   ++ch.per_encoding[static_cast<std::size_t>(session->encoding())];
-  session->subscriptions().push_back(sub);
+  session->add_subscription(sub, ch.name);
   return sub;
 }
 
 Subscription* Hub::find(Session* session, const std::string& channel) const {
-  for (Subscription* s : session->subscriptions())
-    if (s->channel->name == channel) return s;
-  return nullptr;
+  return session->find_subscription(channel);
 }
 
 bool Hub::unsubscribe(Subscription* sub) {
@@ -40,8 +38,7 @@ bool Hub::unsubscribe(Subscription* sub) {
   last->index = sub->index;
   ch.subscribers.pop_back();
   --ch.per_encoding[static_cast<std::size_t>(sub->session->encoding())];
-  auto& mine = sub->session->subscriptions();
-  mine.erase(std::find(mine.begin(), mine.end(), sub));
+  sub->session->remove_subscription(sub, ch.name);
   const bool empty = ch.subscribers.empty();
   if (empty) channels_.erase(ch.name);
   delete sub;

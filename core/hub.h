@@ -54,6 +54,7 @@ struct Subscription {
   Channel* channel = nullptr;
   std::uint64_t id = 0;     // unique per hub: tells a replaced subscription apart
   std::uint32_t index = 0;  // position in channel->subscribers
+  std::uint32_t session_index = 0;  // position in session->subscriptions()
   bool live = false;
   StreamId last_sent;
   std::vector<MessagePtr> parked;  // live messages seen while pending
@@ -95,7 +96,7 @@ class Hub {
   // A new, pending subscription of `session` to `channel`; nullptr if the
   // session already has one for that channel.
   Subscription* subscribe(Session* session, const std::string& channel);
-  // The subscription of `session` to `channel`, if any.
+  // The subscription of `session` to `channel`, if any. O(1).
   Subscription* find(Session* session, const std::string& channel) const;
   // Removes and frees it. Returns true when the channel has no local
   // subscribers left (and is gone).

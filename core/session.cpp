@@ -1,5 +1,7 @@
 #include "session.h"
 
+#include "hub.h"
+
 namespace rtpush {
 
 SendResult Session::send(const FrameRef& frame) {
@@ -24,6 +26,29 @@ void Session::want_ping() {
   const bool was_idle = queue_.empty() && !ping_due_;
   ping_due_ = true;
   if (was_idle) connection_->request_write();
+}
+
+Subscription* Session::find_subscription(std::string_view channel) const {
+  if (!by_channel_) return nullptr;
+  auto it = by_channel_->find(channel);
+  return it == by_channel_->end() ? nullptr : it->second;
+}
+
+void Session::add_subscription(Subscription* sub, std::string_view channel) {
+  if (!by_channel_) by_channel_ = std::make_unique<ByChannel>();
+  by_channel_->emplace(channel, sub);
+  sub->session_index = static_cast<std::uint32_t>(subscriptions_.size());
+  subscriptions_.push_back(sub);
+}
+
+void Session::remove_subscription(Subscription* sub, std::string_view channel) {
+  by_channel_->erase(channel);
+  // Swap-remove: O(1) however many channels the session holds.
+  Subscription* last = subscriptions_.back();
+  subscriptions_[sub->session_index] = last;
+  last->session_index = sub->session_index;
+  subscriptions_.pop_back();
+  if (subscriptions_.empty()) by_channel_.reset();  // a session back to idle holds no table
 }
 
 }  // namespace rtpush

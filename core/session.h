@@ -3,11 +3,15 @@
 // fragmented messages.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "connection.h"
 #include "send_queue.h"
+#include "token_bucket.h"
 #include "wire.h"
 
 namespace rtpush {
@@ -17,7 +21,7 @@ struct Subscription;
 // WebSocket close codes the core uses.
 enum CloseCode : std::uint16_t {
   kCloseGoingAway = 1001,      // heartbeat timeout
-  kClosePolicy = 1008,         // too slow: send queue over its bound
+  kClosePolicy = 1008,         // too slow: send queue over its bound; a message not complete in time
   kCloseTooBig = 1009,         // message larger than max-message-bytes
 };
 
@@ -63,6 +67,15 @@ class Session {
 
   // Reassembly of a fragmented client message; empty while idle.
   std::string& rx_buffer() { return rx_; }
+  // A message is in progress from its first fragment until its last:
+  // receive-timeout-secs counts from rx_started_ms().
+  bool rx_in_progress() const { return rx_in_progress_; }
+  std::int64_t rx_started_ms() const { return rx_started_ms_; }
+  void rx_begin(std::int64_t now_ms) {
+    rx_in_progress_ = true;
+    rx_started_ms_ = now_ms;
+  }
+  void rx_end() { rx_in_progress_ = false; }
   bool rx_discarding() const { return rx_discard_; }
   void set_rx_discarding(bool on) {
     rx_discard_ = on;
@@ -71,7 +84,18 @@ class Session {
   void add_rx_discarded(std::size_t n) { rx_discarded_ += n; }
   std::size_t rx_discarded() const { return rx_discarded_; }
 
-  std::vector<Subscription*>& subscriptions() { return subscriptions_; }
+  // The session's subscriptions, in no particular order. Changed only
+  // through add/remove_subscription (the hub), which keep the by-channel
+  // index and each Subscription::session_index right.
+  const std::vector<Subscription*>& subscriptions() const { return subscriptions_; }
+  // O(1): the subscription to `channel`, or nullptr.
+  Subscription* find_subscription(std::string_view channel) const;
+  // `channel` must outlive the subscription (the hub's Channel::name).
+  void add_subscription(Subscription* sub, std::string_view channel);
+  void remove_subscription(Subscription* sub, std::string_view channel);
+
+  // publish-rate (Node::publish).
+  TokenBucket& publish_bucket() { return publish_bucket_; }
 
  private:
   std::uint64_t serial_;
@@ -84,11 +108,19 @@ class Session {
   std::uint16_t close_code_ = 0;
   bool ping_due_ = false;
   bool rx_discard_ = false;
+  bool rx_in_progress_ = false;
   bool awaiting_drain_ = false;
   std::string close_reason_;
   std::string rx_;
   std::size_t rx_discarded_ = 0;
+  std::int64_t rx_started_ms_ = 0;
+  TokenBucket publish_bucket_;
   std::vector<Subscription*> subscriptions_;
+  // Channel name -> subscription, so subscribe/unsubscribe cost the same
+  // with 1 or 10,000 channels held. Made on the first subscribe: an idle
+  // connection pays one pointer, not an empty hash table.
+  using ByChannel = std::unordered_map<std::string_view, Subscription*>;
+  std::unique_ptr<ByChannel> by_channel_;
 };
 
 }  // namespace rtpush
