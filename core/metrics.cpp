@@ -5,6 +5,20 @@
 
 namespace rtpush {
 
+std::string escape_label_value(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
+      case '\n': out += "\\n"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
 void Histogram::observe(double seconds) {
   std::size_t i = 0;
   while (i < kBounds.size() && seconds > kBounds[i]) ++i;
@@ -58,7 +72,7 @@ std::string Metrics::render(const std::string& node, const Gauges& g) const {
   std::string out;
   out.reserve(4096);
   header(&out, "rtpush_node_info", "gauge", "This node's name.");
-  out += "rtpush_node_info{node=\"" + node + "\"} 1\n";
+  out += "rtpush_node_info{node=\"" + escape_label_value(node) + "\"} 1\n";
   gauge(&out, "rtpush_connections_active", "Open WebSocket connections.", static_cast<double>(g.connections_active));
   counter(&out, "rtpush_connections_total", "WebSocket connections accepted.", connections_total);
   gauge(&out, "rtpush_channels_active", "Channels with local subscribers.", static_cast<double>(g.channels_active));
@@ -80,7 +94,8 @@ std::string Metrics::render(const std::string& node, const Gauges& g) const {
   counter(&out, "rtpush_slow_consumers_total", "Connections closed (1008) because their send queue passed send-queue-bytes.", slow_consumers);
 
   header(&out, "rtpush_connections_closed_total", "counter", "Connections the server closed, by reason.");
-  static const char* kReasons[] = {"heartbeat_timeout", "slow_consumer", "message_too_large"};
+  static const char* kReasons[] = {"heartbeat_timeout", "slow_consumer", "message_too_large", "receive_timeout"};
+  static_assert(std::size(kReasons) == static_cast<std::size_t>(CloseReason::kCount));
   for (std::size_t i = 0; i < closed.size(); ++i)
     line(&out, "rtpush_connections_closed_total{reason=\"%s\"} %llu\n", kReasons[i],
          static_cast<unsigned long long>(closed[i]));
@@ -89,6 +104,11 @@ std::string Metrics::render(const std::string& node, const Gauges& g) const {
   for (std::size_t i = 0; i < errors.size(); ++i)
     line(&out, "rtpush_errors_total{code=\"%s\"} %llu\n", error_code_name(static_cast<ErrorCode>(i)),
          static_cast<unsigned long long>(errors[i]));
+
+  header(&out, "rtpush_requests_refused_total", "counter", "Client requests refused by a permission or a limit, by code.");
+  for (std::size_t i = 0; i < refused.size(); ++i)
+    line(&out, "rtpush_requests_refused_total{code=\"%s\"} %llu\n", error_code_name(kRefusedCodes[i]),
+         static_cast<unsigned long long>(refused[i]));
 
   counter(&out, "rtpush_http_requests_total", "HTTP API requests.", http_requests);
   processing.render(&out, "rtpush_message_processing_seconds", "Time to handle one client frame, decode to done (fan-out included).");

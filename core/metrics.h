@@ -2,11 +2,17 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <iterator>
 #include <string>
+#include <string_view>
 
 #include "wire.h"
 
 namespace rtpush {
+
+// `value` as a Prometheus label value, quotes not included: backslash,
+// double quote and newline escaped (the text format's rules).
+std::string escape_label_value(std::string_view value);
 
 // Cumulative histogram with fixed buckets (seconds).
 class Histogram {
@@ -30,7 +36,10 @@ struct Gauges {
 };
 
 // Why the server closed a connection.
-enum class CloseReason : std::uint8_t { HeartbeatTimeout, SlowConsumer, MessageTooLarge, kCount };
+enum class CloseReason : std::uint8_t { HeartbeatTimeout, SlowConsumer, MessageTooLarge, ReceiveTimeout, kCount };
+
+// The codes of rtpush_requests_refused_total (spec section 8), in order.
+inline constexpr ErrorCode kRefusedCodes[] = {ErrorCode::Forbidden, ErrorCode::RateLimited, ErrorCode::LimitExceeded};
 
 struct Metrics {
   std::uint64_t connections_total = 0;
@@ -45,6 +54,7 @@ struct Metrics {
   std::uint64_t slow_consumers = 0;
   std::array<std::uint64_t, static_cast<std::size_t>(CloseReason::kCount)> closed{};
   std::array<std::uint64_t, static_cast<std::size_t>(ErrorCode::kCount)> errors{};  // by ErrorCode
+  std::array<std::uint64_t, std::size(kRefusedCodes)> refused{};  // by kRefusedCodes
   std::uint64_t http_requests = 0;
   Histogram processing;              // one client frame, decode to handled
 
@@ -52,7 +62,12 @@ struct Metrics {
   void count_invalid() { ++received[4]; }
   void count_error(ErrorCode c) { ++errors[static_cast<std::size_t>(c)]; }
   void count_close(CloseReason r) { ++closed[static_cast<std::size_t>(r)]; }
+  void count_refused(ErrorCode c) {
+    for (std::size_t i = 0; i < refused.size(); ++i)
+      if (kRefusedCodes[i] == c) ++refused[i];
+  }
 
+  // `node` may hold any characters: it is escaped as a label value.
   std::string render(const std::string& node, const Gauges& g) const;
 };
 

@@ -1,7 +1,12 @@
 #include "node.h"
 
+#include <sys/random.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <stdexcept>
 
 #include "codec.h"
 
@@ -23,8 +28,7 @@ Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks, std::
       feed_(std::move(feed)),
       archive_(std::move(archive)),
       clocks_(std::move(clocks)),
-      hub_([this](Session* s) { drop_slow(s); }),
-      rng_(std::random_device{}()) {
+      hub_([this](Session* s) { drop_slow(s); }) {
   broker_->set_listener(this);
 }
 
@@ -36,8 +40,20 @@ Node::~Node() {
 }
 
 std::string Node::new_connection_id() {
-  // A random UUID (version 4 layout): unguessable, unique across nodes.
-  std::uint64_t a = rng_(), b = rng_();
+  // A random UUID (version 4 layout): unguessable, unique across nodes. From
+  // the kernel's CSPRNG: a seeded mt19937 can be predicted from a few ids.
+  unsigned char bytes[16];
+  for (std::size_t got = 0; got < sizeof bytes;) {
+    const ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error(std::string("getrandom: ") + std::strerror(errno));
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  std::uint64_t a, b;
+  std::memcpy(&a, bytes, 8);
+  std::memcpy(&b, bytes + 8, 8);
   a = (a & 0xffffffffffff0fffULL) | 0x4000ULL;
   b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
   char buf[40];
@@ -86,7 +102,9 @@ void Node::receive(Session* s, std::string_view fragment, bool first, bool final
   if (first) {
     rx.clear();
     s->set_rx_discarding(false);
+    if (!final) s->rx_begin(clocks_.steady_ms());  // receive-timeout-secs runs from here
   }
+  if (final) s->rx_end();
   // An oversized message is answered at once but closed (1009) only after
   // its last fragment: closing while the peer still sends makes the kernel
   // reset the connection, and the peer may never read the close. The rest
@@ -163,8 +181,15 @@ void Node::subscribe(Session* s, ClientRequest& req) {
     }
   }
   // Subscribing again replaces the old subscription (a client re-syncing
-  // with a new `since`).
-  if (Subscription* old = hub_.find(s, req.channel)) drop_subscription(old);
+  // with a new `since`), so it does not count against the limit.
+  Subscription* old = hub_.find(s, req.channel);
+  if (!old && s->subscriptions().size() >= options_.max_channels_per_connection) {
+    refuse(s, ErrorCode::LimitExceeded,
+           "max-channels-per-connection (" + std::to_string(options_.max_channels_per_connection) + ") reached",
+           req.ref);
+    return;
+  }
+  if (old) drop_subscription(old);
   Subscription* sub = hub_.subscribe(s, req.channel);
   if (hub_.subscriber_count(req.channel) == 1) broker_->watch(req.channel, true);
   sub->last_sent = since.value_or(StreamId{});
@@ -199,6 +224,11 @@ void Node::send_unsubscribed(Session* s, std::string_view channel) {
 void Node::publish(Session* s, ClientRequest& req) {
   if (!valid_channel(req.channel)) {
     send_error(s, ErrorCode::InvalidChannel, "channel must be 1-200 bytes without whitespace or control characters", req.ref);
+    return;
+  }
+  if (options_.publish_rate && !s->publish_bucket().take(options_.publish_rate, clocks_.steady_ms())) {
+    refuse(s, ErrorCode::RateLimited,
+           "publish-rate (" + std::to_string(options_.publish_rate) + " a second) exceeded", req.ref);
     return;
   }
   const std::uint64_t serial = s->serial();
@@ -245,6 +275,11 @@ void Node::send_error(Session* s, ErrorCode code, std::string_view message, std:
   send(s, f);
 }
 
+void Node::refuse(Session* s, ErrorCode code, std::string_view message, std::string_view ref) {
+  metrics_.count_refused(code);
+  send_error(s, code, message, ref);
+}
+
 void Node::drop_slow(Session* s) {
   ++metrics_.slow_consumers;
   metrics_.count_close(CloseReason::SlowConsumer);
@@ -254,11 +289,19 @@ void Node::drop_slow(Session* s) {
 void Node::tick() {
   const std::int64_t now = clocks_.steady_ms();
   const std::int64_t timeout = options_.heartbeat_timeout_secs * 1000LL;
+  const std::int64_t rx_timeout = options_.receive_timeout_secs * 1000LL;
   for (auto& [serial, s] : sessions_) {
     if (s->closing()) continue;
     if (now - s->last_activity_ms() >= timeout) {
       metrics_.count_close(CloseReason::HeartbeatTimeout);
       s->close(kCloseGoingAway, "heartbeat timeout", false);
+    } else if (s->rx_in_progress() && now - s->rx_started_ms() >= rx_timeout) {
+      // A client that keeps answering pings could otherwise hold an
+      // unfinished message (up to max-message-bytes) for ever.
+      s->rx_end();
+      std::string().swap(s->rx_buffer());
+      metrics_.count_close(CloseReason::ReceiveTimeout);
+      s->close(kClosePolicy, "message not complete within receive-timeout-secs", false);
     } else if (now >= s->next_ping_ms()) {
       s->want_ping();
       s->schedule_ping(now + options_.heartbeat_secs * 1000LL);

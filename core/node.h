@@ -12,7 +12,6 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -76,8 +75,9 @@ class Node final : public BrokerListener {
   // room (Session::awaiting_drain()) resumes once it is down to a quarter.
   void written(Session* session);
 
-  // Heartbeats: pings due sessions and closes silent ones (1001). Call it
-  // about once a second.
+  // Heartbeats: pings due sessions and closes silent ones (1001), and
+  // closes those with a fragmented message begun more than
+  // receive-timeout-secs ago (1008). Call it about once a second.
   void tick();
 
   // The HTTP API. `respond` runs exactly once, maybe later (a broker that
@@ -112,6 +112,9 @@ class Node final : public BrokerListener {
   void publish(Session* s, ClientRequest& req);
   void send(Session* s, const ServerFrame& frame);
   void send_error(Session* s, ErrorCode code, std::string_view message, std::string_view ref);
+  // A request refused by a limit (LIMIT_EXCEEDED, RATE_LIMITED): error frame
+  // and rtpush_requests_refused_total.
+  void refuse(Session* s, ErrorCode code, std::string_view message, std::string_view ref);
   void drop_slow(Session* s);
   void accepted(const Message& m) {
     if (store_ && !feed_) store_->append(m);
@@ -136,7 +139,6 @@ class Node final : public BrokerListener {
   Metrics metrics_;
   Hub hub_;
   std::uint64_t next_serial_ = 1;
-  std::mt19937_64 rng_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Session>> sessions_;
 };
 
