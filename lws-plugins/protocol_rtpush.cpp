@@ -15,10 +15,18 @@ using rtpush_lws::VhostState;
 
 // One HTTP request/response on a connection bound to this protocol.
 struct HttpExchange {
+  explicit HttpExchange(struct lws* w) : wsi(w) {}
+  struct lws* wsi;
   rtpush::HttpRequest request;
   bool dispatched = false;
   bool have_response = false;
+  // Answered here, not by the core (408, 411): the body is not (all) read,
+  // so the connection is closed after the answer instead of kept alive.
+  bool refused = false;
   rtpush::HttpResponse response;
+  // receive-timeout-secs for the body. lws's own body timeout restarts on
+  // every chunk, so a body dribbled a byte at a time would never end.
+  lws_sorted_usec_list_t body_timer{};
   // respond() may run after the connection is gone: it checks this first.
   std::shared_ptr<HttpExchange*> anchor = std::make_shared<HttpExchange*>(this);
 };
@@ -29,6 +37,7 @@ struct HttpSessionData {
 
 void end_exchange(HttpSessionData* pss) {
   if (pss && pss->exchange) {
+    lws_sul_cancel(&pss->exchange->body_timer);
     delete pss->exchange;
     pss->exchange = nullptr;
   }
@@ -122,6 +131,23 @@ std::string method_of(struct lws* wsi) {
   return "GET";
 }
 
+// Answers `status` now and closes the connection once it is written.
+void refuse_http(HttpExchange* ex, int status, const char* message) {
+  if (ex->have_response) return;
+  lws_sul_cancel(&ex->body_timer);
+  ex->refused = true;
+  ex->response = rtpush::HttpResponse{};
+  ex->response.status = status;
+  ex->response.body = std::string("{\"error\":\"") + message + "\"}";
+  ex->have_response = true;
+  lws_callback_on_writable(ex->wsi);
+}
+
+void body_timed_out(lws_sorted_usec_list_t* sul) {
+  auto* ex = lws_container_of(sul, HttpExchange, body_timer);
+  refuse_http(ex, 408, "request body not complete within receive-timeout-secs");
+}
+
 void dispatch_http(struct lws* wsi, HttpExchange* ex) {
   ex->dispatched = true;
   rtpush::Node* node = rtpush_lws::node_of(wsi);
@@ -144,9 +170,14 @@ int write_response(struct lws* wsi, HttpExchange* ex) {
   if (lws_add_http_common_headers(wsi, static_cast<unsigned>(r.status), r.content_type.c_str(),
                                   r.body.size(), &p, end) ||
       lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-                                   reinterpret_cast<const unsigned char*>("no-store"), 8, &p, end) ||
-      lws_finalize_write_http_header(wsi, start, &p, end))
+                                   reinterpret_cast<const unsigned char*>("no-store"), 8, &p, end))
     return -1;
+  // lws_add_http_common_headers said keep-alive; a refused request's body
+  // is left unread, so the connection cannot carry another request.
+  if (ex->refused && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+                                                  reinterpret_cast<const unsigned char*>("close"), 5, &p, end))
+    return -1;
+  if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
   if (!head && !r.body.empty()) {
     auto* body = reinterpret_cast<unsigned char*>(&out[LWS_PRE]);
     std::memcpy(body, r.body.data(), r.body.size());
@@ -177,20 +208,36 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
     case LWS_CALLBACK_HTTP: {
       if (!vs || !vs->node || !pss) return -1;
       end_exchange(pss);  // keep-alive: a new request on the same connection
-      auto* ex = new HttpExchange;
+      auto* ex = new HttpExchange(wsi);
       pss->exchange = ex;
       ex->request.method = method_of(wsi);
       const bool post = ex->request.method == "POST";
       // lws passes the path after the mountpoint ("publish/c" under "/",
       // "/publish/c" under "/api"); the core strips leading slashes.
       ex->request.path.assign(static_cast<const char*>(in), in ? len : 0);
-      // A request without a body is handled now; one with a body once it is in.
-      if (!post || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) == 0) dispatch_http(wsi, ex);
+      if (!post) {
+        dispatch_http(wsi, ex);
+        return 0;
+      }
+      // lws 4.1.6 does not decode chunked bodies: without Content-Length it
+      // would read up to 100 MB of whatever comes as the body. Refuse it
+      // before reading any (any Transfer-Encoding: with Content-Length too,
+      // the two would disagree on where the request ends).
+      if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) == 0 ||
+          lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) != 0) {
+        refuse_http(ex, 411, "a body needs Content-Length");
+        return 0;
+      }
+      // The body arrives in HTTP_BODY; it is handled at HTTP_BODY_COMPLETION,
+      // or refused with 408 when it is not all in within receive-timeout-secs.
+      lws_sul_schedule(lws_get_context(wsi), lws_get_tsi(wsi), &ex->body_timer, body_timed_out,
+                       static_cast<lws_usec_t>(vs->node->options().receive_timeout_secs) * LWS_US_PER_SEC);
       return 0;
     }
     case LWS_CALLBACK_HTTP_BODY: {
       HttpExchange* ex = pss ? pss->exchange : nullptr;
       if (!ex) return -1;
+      if (ex->refused) return 0;  // answered already: the rest is dropped
       // Past max-message-bytes the rest is read and dropped; the answer is 413.
       if (ex->request.body.size() + len > vs->node->options().max_message_bytes)
         ex->request.body_too_large = true;
@@ -200,17 +247,25 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
     }
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
       if (!pss || !pss->exchange) return -1;
-      if (!pss->exchange->dispatched) dispatch_http(wsi, pss->exchange);
+      lws_sul_cancel(&pss->exchange->body_timer);
+      if (!pss->exchange->dispatched && !pss->exchange->refused) dispatch_http(wsi, pss->exchange);
       return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
       if (!pss || !pss->exchange || !pss->exchange->have_response) return 0;
       {
         const int rc = write_response(wsi, pss->exchange);
+        const bool close = pss->exchange->refused;
         // Before completing: completion may unbind this protocol and free pss.
         end_exchange(pss);
-        if (rc) return -1;
+        // lws flushes what it holds of the answer, then shuts the socket down.
+        if (rc || close) return -1;
         return lws_http_transaction_completed(wsi) ? -1 : 0;
       }
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+      // A WebSocket upgrade asking for this protocol: the vhost's core is
+      // HTTP only (spec section 5). Accepted, it would be a connection that
+      // nobody pings, times out or counts.
+      return 1;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
       end_exchange(pss);
