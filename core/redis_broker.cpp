@@ -304,8 +304,27 @@ struct RedisBroker::Impl {
     command([](redisReply*) {}, {"ZADD", redis::kNodesKey, std::to_string(now), node_id});
     command([](redisReply*) {}, {"HSET", redis::kConfigKey, "history-size", std::to_string(history)});
     command([](redisReply*) {}, {"HSET", redis::kNodeInfoKey, node_id, std::to_string(owner->connections_.load())});
-    command([](redisReply*) {}, {"ZREMRANGEBYSCORE", redis::kNodesKey, "-inf", "(" + std::to_string(now - kNodeTtlMs)});
+    command([](redisReply*) {}, {"EVAL", kPruneNodesScript, "2", redis::kNodesKey, redis::kNodeInfoKey,
+                                 std::to_string(now - kNodeTtlMs)});
   }
+
+  // Drops the nodes silent past the cutoff (ARGV[1], ms) from the registry,
+  // their rtpush:node-info entries with them (also entries whose node is no
+  // longer in rtpush:nodes at all), so neither grows with every node that
+  // ever ran. One script: nothing can re-register in between.
+  static constexpr const char* kPruneNodesScript = R"lua(
+local cutoff = tonumber(ARGV[1])
+local gone = 0
+for _, node in ipairs(redis.call('HKEYS', KEYS[2])) do
+  local seen = redis.call('ZSCORE', KEYS[1], node)
+  if not seen or tonumber(seen) < cutoff then
+    redis.call('HDEL', KEYS[2], node)
+    gone = gone + 1
+  end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+return gone
+)lua";
 
   static void on_registry_timer(struct ev_loop*, ev_timer* w, int) { static_cast<Impl*>(w->data)->register_node(); }
 
