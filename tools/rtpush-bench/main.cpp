@@ -5,13 +5,17 @@
 //                       [--payload-bytes B] [--window W] [--role all|receivers|publisher]
 //   rtpush-bench latency --port P1[,P2...] --connections N --messages M --rate R
 //   rtpush-bench replay --port P --channel C --since ID --messages M
+//   rtpush-bench subscribe --port P --channels H --messages K
 //
 // --port may list several nodes: receivers are spread over them round-robin,
 // the publisher uses the first. latency: the publisher sends R messages a
 // second, each carrying its send time; receivers report publish-to-delivery
 // percentiles. --encodings mix: receivers speak JSON, MessagePack and
 // Protocol Buffers in turn (default: all JSON). replay: one client subscribes with `since` and times the
-// arrival of M messages (from the subscribe to the last one).
+// arrival of M messages (from the subscribe to the last one). subscribe: one
+// connection subscribes to H channels, then times K more subscribes (sent
+// at once, until the K-th `subscribed`): the cost of a subscribe with H
+// channels held (the server needs max-channels-per-connection >= H + K).
 //
 // Results are printed as key=value lines. Times are CLOCK_MONOTONIC seconds,
 // comparable between processes on one machine.
@@ -34,6 +38,7 @@ struct Opts {
   bool mix = false;  // --encodings mix: receiver i speaks encoding i % 3
   std::vector<int> ports = {7681};
   int port = 7681, connections = 1000, messages = 100, payload = 64, window = 64, hold = 0, timeout = 120;
+  int channels = 1;  // subscribe mode: channels held before timing
   double rate = 100;
 };
 
@@ -65,7 +70,8 @@ int usage() {
                "       [--messages M] [--payload-bytes B] [--window W] [--hold S] [--timeout S]\n"
                "       [--role all|receivers|publisher] [--rate R]\n"
                "       rtpush-bench latency --port P1[,P2] --connections N --messages M --rate R\n"
-               "       rtpush-bench replay --port P --channel C --since ID --messages M\n");
+               "       rtpush-bench replay --port P --channel C --since ID --messages M\n"
+               "       rtpush-bench subscribe --port P --channels H --messages K\n");
   return 2;
 }
 
@@ -162,7 +168,7 @@ int main(int argc, char** argv) {
       {"hold", required_argument, nullptr, 'h'},       {"channel", required_argument, nullptr, 'c'},
       {"role", required_argument, nullptr, 'r'},       {"timeout", required_argument, nullptr, 't'},
       {"rate", required_argument, nullptr, 'R'},       {"since", required_argument, nullptr, 's'},
-      {"encodings", required_argument, nullptr, 'e'},
+      {"encodings", required_argument, nullptr, 'e'}, {"channels", required_argument, nullptr, 'C'},
       {nullptr, 0, nullptr, 0}};
   optind = 2;
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
@@ -180,6 +186,7 @@ int main(int argc, char** argv) {
       case 't': o.timeout = std::atoi(optarg); break;
       case 's': o.since = optarg; break;
       case 'e': o.mix = std::string(optarg) == "mix"; break;
+      case 'C': o.channels = std::atoi(optarg); break;
       default: return usage();
     }
   }
@@ -280,6 +287,25 @@ int main(int argc, char** argv) {
                 want, c.order_ok ? 1 : 0, c.closed ? 1 : 0);
     if (span > 0) std::printf("seconds=%.3f messages_per_sec=%.0f\n", span, static_cast<double>(delivered) / span);
     return delivered == want && c.order_ok && recovered ? 0 : 1;
+  }
+  if (o.mode == "subscribe") {
+    cl.connect(1);
+    bench::Conn& c = cl.conns().back();
+    cl.run(5000, [&] { return established > 0; });
+    for (int i = 0; i < o.channels; ++i) cl.send_text(c, subscribe_frame(0, o.channel + "-held-" + std::to_string(i)));
+    cl.run(o.timeout * 1000, [&] { return subscribed >= o.channels || c.closed; });
+    if (subscribed < o.channels) {
+      std::printf("error=hold subscribed=%d (max-channels-per-connection too low?)\n", subscribed);
+      return 1;
+    }
+    const double t0 = bench::now_seconds();
+    for (int i = 0; i < o.messages; ++i) cl.send_text(c, subscribe_frame(0, o.channel + "-new-" + std::to_string(i)));
+    cl.run(o.timeout * 1000, [&] { return subscribed >= o.channels + o.messages || c.closed; });
+    const double span = bench::now_seconds() - t0;
+    const int timed = subscribed - o.channels;
+    std::printf("held=%d subscribes=%d seconds=%.4f us_per_subscribe=%.2f\n", o.channels, timed, span,
+                timed > 0 ? span * 1e6 / timed : 0.0);
+    return timed == o.messages ? 0 : 1;
   }
   if (o.mode != "fanout") return usage();
 
