@@ -172,7 +172,7 @@ int write_response(struct lws* wsi, HttpExchange* ex) {
       lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
                                    reinterpret_cast<const unsigned char*>("no-store"), 8, &p, end))
     return -1;
-  // lws_add_http_common_headers said keep-alive; a refused request's body
+  // HTTP/1.1 is keep-alive unless told otherwise; a refused request's body
   // is left unread, so the connection cannot carry another request.
   if (ex->refused && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
                                                   reinterpret_cast<const unsigned char*>("close"), 5, &p, end))
