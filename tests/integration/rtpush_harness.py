@@ -87,6 +87,7 @@ class Server:
         while time.time() < deadline:
             try:
                 if self.get("health")[0] == 200:
+                    self.check_options_known()
                     return self
             except OSError:
                 pass
@@ -94,6 +95,15 @@ class Server:
                 break
             time.sleep(0.05)
         raise RuntimeError("lwsws did not come up:\n" + self.log_tail())
+
+    def check_options_known(self):
+        """A misspelt option is only warned about by the node, which then
+        runs on the default: the test would silently test something else."""
+        with open(self.log_path, errors="replace") as f:
+            unknown = [l.strip() for l in f if "unknown option" in l]
+        if unknown:
+            self.stop()
+            raise AssertionError("the node ignored options this test set:\n" + "\n".join(unknown))
 
     def kill(self):
         """Crashes the node: SIGKILL to its whole process group. Returns once
@@ -218,6 +228,29 @@ class Redis:
         with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
             s.sendall(("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(a.encode()), a) for a in args)).encode())
             return s.recv(65536).split(b"\r\n")[0].decode()
+
+    def info(self, section):
+        """INFO <section> as {field: value text}."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(("*2\r\n$4\r\nINFO\r\n$%d\r\n%s\r\n" % (len(section), section)).encode())
+            data = b""
+            while b"\r\n" not in data:
+                data += s.recv(65536)
+            head, rest = data.split(b"\r\n", 1)
+            size = int(head[1:])
+            while len(rest) < size:
+                rest += s.recv(65536)
+        out = {}
+        for line in rest[:size].decode().splitlines():
+            if ":" in line and not line.startswith("#"):
+                k, v = line.split(":", 1)
+                out[k] = v
+        return out
+
+    def command_calls(self, command):
+        """How many times Redis has run `command` (scripts' calls included)."""
+        stat = self.info("commandstats").get("cmdstat_" + command.lower(), "calls=0")
+        return int(stat.split(",")[0].split("=")[1])
 
     def client_list(self):
         """CLIENT LIST as a list of {field: value}."""
@@ -508,6 +541,16 @@ def wait_until(ready, seconds, what):
     raise RuntimeError(what)
 
 
+async def until(ready, seconds, what):
+    """Polls `ready()` without blocking the event loop until it is true."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if ready():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(what)
+
+
 def id_pair(msg_id):
     ms, seq = msg_id.split("-")
     return int(ms), int(seq)
@@ -524,12 +567,20 @@ async def recv_type(ws, wanted, timeout=5):
     return frame
 
 
-async def no_frame(ws, wait=0.3):
+async def no_frame(ws, wait=0.5):
+    """Nothing arrives: not within `wait` (a delivery through Redis takes
+    milliseconds), and nothing the server had queued before it answers a
+    heartbeat sent now (frames to one connection leave in order)."""
     try:
         frame = await asyncio.wait_for(ws.recv(), wait)
     except asyncio.TimeoutError:
-        return
-    raise AssertionError("unexpected frame %s" % frame)
+        frame = None
+    if frame is not None:
+        raise AssertionError("unexpected frame %s" % frame)
+    await ws.send(json.dumps({"type": "heartbeat"}))
+    frame = await recv_json(ws, 5)
+    if frame["type"] != "heartbeat_ack":
+        raise AssertionError("unexpected frame %s" % frame)
 
 
 class RawWebSocket:

@@ -81,10 +81,21 @@ class AgainstServer(ServerCase, unittest.IsolatedAsyncioTestCase):
         await ws.close()
 
     async def test_many_lines(self):
+        """2,000 lines: 2,000 distinct ids in order, each line delivered once as its own message."""
+        ws, _ = await self.server.connect()
+        await ws.send(json.dumps({"type": "subscribe", "channel": "cli-3"}))
+        await recv_type(ws, "subscribed")
         lines = "".join('{"i":%d}\n' % i for i in range(2000))
         rc, out, err = await asyncio.to_thread(run, "--url", self.server.http, "--channel", "cli-3", stdin=lines)
         self.assertEqual(rc, 0, err)
-        self.assertEqual(len(out.split()), 2000)
+        ids = out.split()
+        self.assertEqual(len(ids), 2000)
+        pairs = [tuple(map(int, i.split("-"))) for i in ids]
+        self.assertEqual(pairs, sorted(set(pairs)))  # distinct and increasing
+        got = [await recv_type(ws, "message") for _ in range(2000)]
+        self.assertEqual([m["id"] for m in got], ids)
+        self.assertEqual([m["data"] for m in got], [{"i": i} for i in range(2000)])
+        await ws.close()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Subscribe, publish, unsubscribe over rtpush-json against a real lwsws."""
+import asyncio
 import json
 import time
 import unittest
@@ -64,13 +65,13 @@ class PubSub(ServerCase, unittest.IsolatedAsyncioTestCase):
         await sub.send('{"type":"publish","channel":"digits","data":%s,"ref":9007199254740993}' % raw)
         frames = {}
         for _ in range(2):
-            text = await sub.recv()
+            text = await asyncio.wait_for(sub.recv(), 5)
             frames[json.loads(text)["type"]] = text
         self.assertIn('"data":%s,' % raw, frames["message"])
         self.assertIn('"ref":9007199254740993}', frames["published"])
         status, _ = self.server.request("POST", "publish/digits", "[ 123456789012345678901234567890 ]")
         self.assertEqual(status, 200)
-        self.assertIn('"data":[123456789012345678901234567890],', await sub.recv())
+        self.assertIn('"data":[123456789012345678901234567890],', await asyncio.wait_for(sub.recv(), 5))
         await sub.close()
 
     async def test_publish_without_ref(self):

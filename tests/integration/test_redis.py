@@ -88,10 +88,13 @@ class TwoNodes(unittest.IsolatedAsyncioTestCase):
         with Server(redis=self.redis.url, history_size=5000) as big:
             ids = [big.publish_http("long", i) for i in range(2500)]
             ws, _ = await big.connect()
+            reads_before = self.redis.command_calls("xrange")
             ack = await subscribe(ws, "long", since=ids[0])
             self.assertIs(ack["recovered"], True)
             got = [(await recv_type(ws, "message"))["data"] for _ in range(2499)]
             self.assertEqual(got, list(range(1, 2500)))
+            # Read in pages: 2,499 entries took several range reads, not one.
+            self.assertGreaterEqual(self.redis.command_calls("xrange") - reads_before, 3)
             await ws.close()
 
     async def test_nodes_lists_every_live_node(self):

@@ -55,6 +55,13 @@ class Replay(ServerCase, unittest.IsolatedAsyncioTestCase):
         self.assertIs(ack["recovered"], False)
         await ws.close()
 
+
+class Seam(ServerCase, unittest.IsolatedAsyncioTestCase):
+    # History holds every message the publisher can send (at most 3,000):
+    # whether `since` is still retained must not depend on how many messages
+    # the publisher got out while the joiner connected.
+    server_options = {"history_size": 5000}
+
     async def test_seam_under_continuous_publishing(self):
         """Clients join with since while a publisher streams: each sees
         exactly the published sequence after its since."""
@@ -64,7 +71,8 @@ class Replay(ServerCase, unittest.IsolatedAsyncioTestCase):
 
         async def publisher():
             i = 0
-            while not stop.is_set() and i < 3000:
+            while not stop.is_set():
+                assert i < 3000, "more than history-size holds: recovered would depend on timing"
                 await pub.send(json.dumps({"type": "publish", "channel": "r-seam", "data": i}))
                 published.append((await recv_type(pub, "published"))["id"])
                 i += 1
@@ -72,7 +80,7 @@ class Replay(ServerCase, unittest.IsolatedAsyncioTestCase):
         async def joiner():
             while len(published) < 5:
                 await asyncio.sleep(0.001)
-            since = published[-3]  # within the 10 retained
+            since = published[-3]  # retained: history holds all 3,000
             ws, _ = await self.server.connect()
             ack = await subscribe(ws, "r-seam", since)
             self.assertTrue(ack["recovered"])

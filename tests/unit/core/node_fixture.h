@@ -59,10 +59,15 @@ struct Sent {
   std::size_t size() const { return frames.size(); }
   const char* type(std::size_t i) const { return str(i, "type"); }
   const char* str(std::size_t i, const char* key) const {
-    const cJSON* v = cJSON_GetObjectItemCaseSensitive(frames[i], key);
+    const cJSON* v = get(i, key);
     return cJSON_IsString(v) ? v->valuestring : nullptr;
   }
-  const cJSON* get(std::size_t i, const char* key) const { return cJSON_GetObjectItemCaseSensitive(frames[i], key); }
+  // Frame i's member; a frame that is not there fails the test, not the process.
+  const cJSON* get(std::size_t i, const char* key) const {
+    assert_true(i < frames.size());
+    assert_non_null(frames[i]);
+    return cJSON_GetObjectItemCaseSensitive(frames[i], key);
+  }
 };
 
 inline void drain(rtpush::Session* s, Sent* out) {

@@ -49,6 +49,7 @@ static void churn_keeps_every_index_right(void**) {
   std::vector<Subscription*> subs;
   for (int i = 0; i < 1000; ++i) {
     sessions.push_back(std::make_unique<Session>(i + 1, "s", Encoding::Json, &conn, 1 << 20, 0));
+    hub.subscribe(sessions.back().get(), "d")->live = true;  // a second channel each: the session's own list churns too
     Subscription* s = hub.subscribe(sessions.back().get(), "c");
     s->live = true;
     subs.push_back(s);
@@ -56,19 +57,34 @@ static void churn_keeps_every_index_right(void**) {
   assert_null(hub.subscribe(sessions[0].get(), "c"));  // one subscription per channel
   std::mt19937 rng(7);
   std::shuffle(subs.begin(), subs.end(), rng);
-  for (int i = 0; i < 700; ++i) assert_false(hub.unsubscribe(subs[i]));
+  std::vector<Session*> gone, kept;
+  for (int i = 0; i < 700; ++i) {
+    gone.push_back(subs[i]->session);
+    assert_false(hub.unsubscribe(subs[i]));
+  }
   subs.erase(subs.begin(), subs.begin() + 700);
+  for (Subscription* s : subs) kept.push_back(s->session);
   assert_int_equal(hub.subscriber_count("c"), 300);
+  // Every index the swap-removals fixed up still finds its subscription,
+  // from the channel's side and from the session's.
+  for (Subscription* s : subs) {
+    assert_ptr_equal(s->channel->subscribers[s->index], s);
+    assert_ptr_equal(hub.find(s->session, "c"), s);
+  }
+  for (Session* s : gone) assert_null(hub.find(s, "c"));
+  for (auto& s : sessions) assert_non_null(hub.find(s.get(), "d"));
   FanOutStats st = hub.fan_out(message("c", 5, "1"));
   assert_int_equal(st.delivered, 300);
-  // Exactly the remaining 300 got it, once.
-  int with_frame = 0;
-  for (auto& s : sessions) with_frame += static_cast<int>(s->queue().size());
-  assert_int_equal(with_frame, 300);
+  // Exactly the remaining 300 sessions got it, once each; the others nothing.
+  for (Session* s : kept) assert_int_equal(s->queue().size(), 1);
+  for (Session* s : gone) assert_int_equal(s->queue().size(), 0);
   for (std::size_t i = 0; i + 1 < subs.size(); ++i) assert_false(hub.unsubscribe(subs[i]));
   assert_true(hub.unsubscribe(subs.back()));  // the last one removes the channel
-  assert_int_equal(hub.channel_count(), 0);
+  assert_int_equal(hub.channel_count(), 1);   // "d" is still there
+  for (auto& s : sessions) assert_int_equal(s->subscriptions().size(), 1);
   assert_int_equal(slow, 0);
+  for (auto& s : sessions) hub.unsubscribe(hub.find(s.get(), "d"));
+  assert_int_equal(hub.channel_count(), 0);
 }
 
 static void encodes_once_and_skips_old_ids(void**) {
