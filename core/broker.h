@@ -35,6 +35,12 @@ struct HistoryResult {
   std::optional<StreamId> archive_floor;
 };
 
+// What a broker holds in this node's memory for replay (metrics).
+struct HistoryStats {
+  std::size_t bytes = 0;     // messages and channel bookkeeping (see docs/limits.md)
+  std::size_t channels = 0;  // channels with a log held
+};
+
 struct NodeInfo {
   std::string node;
   std::size_t connections = 0;
@@ -79,6 +85,13 @@ class Broker {
   virtual void nodes(NodesDone done) { done({}); }
   // This node's connection count, for the registry other nodes read.
   virtual void local_connections(std::size_t) {}
+
+  // History held in this node's memory; nullopt when it lives elsewhere
+  // (Redis). May first drop what is past its time, hence not const.
+  virtual std::optional<HistoryStats> history_stats() { return std::nullopt; }
+  // Called about once a second on the service thread: drop what is past
+  // history-ttl-secs even when nothing is published or read.
+  virtual void expire() {}
 };
 
 }  // namespace rtpush

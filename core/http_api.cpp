@@ -69,6 +69,11 @@ HttpResponse Node::http_metrics() const {
   g.connections_active = sessions_.size();
   g.channels_active = hub_.channel_count();
   for (const auto& [serial, s] : sessions_) g.send_queue_bytes += s->queue().bytes();
+  if (const std::optional<HistoryStats> h = broker_->history_stats()) {
+    g.has_history = true;
+    g.history_bytes = h->bytes;
+    g.history_channels = h->channels;
+  }
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = metrics_.render(options_.node_id, g);

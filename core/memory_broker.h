@@ -1,9 +1,17 @@
-// MemoryBroker: the embedded default. Numbers messages per channel, keeps the
-// last `history-size` of each, and delivers synchronously. One node only.
+// MemoryBroker: the embedded default. Numbers messages per channel and keeps
+// the last `history-size` of each for replay, within two bounds for all
+// channels together (docs/limits.md, "History"):
+//   history-memory-bytes  past it the oldest message of any channel is
+//                         dropped first (one global publish order, O(1))
+//   history-ttl-secs      a channel's whole log is freed this long after its
+//                         last publish (channels ordered by last publish, so
+//                         expiry looks only at the front)
+// Delivers synchronously. One node only.
 #pragma once
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <list>
 #include <string>
 #include <unordered_map>
 
@@ -11,32 +19,71 @@
 
 namespace rtpush {
 
+struct HistoryLimits {
+  std::size_t memory_bytes = 268435456;  // history-memory-bytes
+  std::uint64_t ttl_ms = 86400000;       // history-ttl-secs * 1000; 0: forever
+};
+
 class MemoryBroker final : public Broker {
  public:
   using WallClockMs = std::function<std::uint64_t()>;
   // Ids issued by this broker are >= {start_ms, 0}: anything before is from
   // an earlier run, whose history this broker never had.
-  MemoryBroker(std::size_t history_size, WallClockMs clock);
+  MemoryBroker(std::size_t history_size, WallClockMs clock, HistoryLimits limits = {});
+  MemoryBroker(const MemoryBroker&) = delete;
+  MemoryBroker& operator=(const MemoryBroker&) = delete;
 
   void set_listener(BrokerListener* listener) override { listener_ = listener; }
   void publish(const std::string& channel, Payload payload, PublishDone done) override;
   void history(const std::string& channel, std::optional<StreamId> since, HistoryDone done) override;
   void watch(const std::string&, bool) override {}
   BackendState state() const override { return BackendState::Off; }
+  std::optional<HistoryStats> history_stats() override;
+  void expire() override;
 
   // Synchronous form of history(), for tests and the node's own use.
   HistoryResult read(const std::string& channel, std::optional<StreamId> since) const;
 
+  // What one retained message / one channel log is counted as, in bytes.
+  static std::size_t message_cost(const Message& m);
+  static std::size_t channel_cost(const std::string& name);
+
  private:
-  struct ChannelLog {
-    StreamId last;                // newest id issued (zero: none yet)
-    StreamId evicted;             // newest id dropped from the ring (zero: none)
-    std::deque<MessagePtr> ring;  // the retained messages, oldest first
+  struct ChannelLog;
+  struct Retained {
+    MessagePtr msg;
+    std::size_t bytes;  // message_cost() when last counted
+    ChannelLog* log;
   };
+  using Order = std::list<Retained>;  // every retained message, oldest published first
+  struct ChannelLog {
+    const std::string* name = nullptr;  // the key in channels_
+    StreamId last;                      // newest id issued (zero: none yet)
+    StreamId evicted;                   // newest id dropped from this log (zero: none)
+    std::uint64_t last_publish_ms = 0;
+    std::deque<Order::iterator> ring;  // this channel's part of order_, oldest first
+    std::list<ChannelLog*>::iterator by_publish;
+  };
+
+  ChannelLog& log_for(const std::string& channel);
+  void drop_oldest(ChannelLog& log);  // its oldest retained message
+  void drop_log(ChannelLog& log);     // the whole channel
+  void recount(Retained& r);          // frames encoded since it was counted
+  void fit_budget();
+  void expire(std::uint64_t now_ms);
+
   std::size_t history_size_;
   WallClockMs clock_;
+  HistoryLimits limits_;
   StreamId floor_;  // {start_ms, 0}
+  // Newest id of any channel whose log was dropped whole (TTL, or budget
+  // with nothing else left to drop): a channel without a log, or with one
+  // made after that, cannot prove anything before it complete.
+  StreamId dropped_;
+  std::size_t bytes_ = 0;
   BrokerListener* listener_ = nullptr;
+  Order order_;
+  std::list<ChannelLog*> by_publish_;  // least recently published first
   std::unordered_map<std::string, ChannelLog> channels_;
 };
 

@@ -78,6 +78,12 @@ std::string Metrics::render(const std::string& node, const Gauges& g) const {
   gauge(&out, "rtpush_channels_active", "Channels with local subscribers.", static_cast<double>(g.channels_active));
   gauge(&out, "rtpush_send_queue_bytes", "Bytes queued to all connections, not yet written.",
         static_cast<double>(g.send_queue_bytes));
+  if (g.has_history) {
+    gauge(&out, "rtpush_history_bytes", "Bytes of history held in memory for replay (bounded by history-memory-bytes).",
+          static_cast<double>(g.history_bytes));
+    gauge(&out, "rtpush_history_channels", "Channels whose history is held in memory (dropped history-ttl-secs after their last publish).",
+          static_cast<double>(g.history_channels));
+  }
 
   header(&out, "rtpush_messages_received_total", "counter", "Client frames received, by type.");
   static const char* kTypes[] = {"subscribe", "unsubscribe", "publish", "heartbeat", "invalid"};

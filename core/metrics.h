@@ -33,6 +33,11 @@ struct Gauges {
   std::size_t connections_active = 0;
   std::size_t channels_active = 0;
   std::size_t send_queue_bytes = 0;
+  // History held in this node's memory (embedded broker; not shown with
+  // Redis, where history lives in Redis).
+  bool has_history = false;
+  std::size_t history_bytes = 0;
+  std::size_t history_channels = 0;
 };
 
 // Why the server closed a connection.

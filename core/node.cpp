@@ -287,6 +287,7 @@ void Node::drop_slow(Session* s) {
 }
 
 void Node::tick() {
+  broker_->expire();
   const std::int64_t now = clocks_.steady_ms();
   const std::int64_t timeout = options_.heartbeat_timeout_secs * 1000LL;
   const std::int64_t rx_timeout = options_.receive_timeout_secs * 1000LL;
