@@ -70,14 +70,17 @@ struct RedisBroker::Impl {
     std::vector<std::function<void()>> after_confirm;  // history reads waiting for the SUBSCRIBE
   };
 
-  Impl(RedisBroker* o, IoThread* i, RedisAddress a, std::string n, std::size_t h)
-      : owner(o), io(i), addr(std::move(a)), node_id(std::move(n)), history(h) {}
+  Impl(RedisBroker* o, IoThread* i, RedisAddress a, std::string n, std::size_t h, unsigned ttl)
+      : owner(o), io(i), addr(std::move(a)), node_id(std::move(n)), history(h), ttl_secs(ttl),
+        ttl_ms(std::to_string(std::uint64_t{ttl} * 1000)) {}
 
   RedisBroker* owner;
   IoThread* io;
   RedisAddress addr;
   std::string node_id;
   std::size_t history;
+  unsigned ttl_secs;   // history-ttl-secs: the channel's keys expire after it
+  std::string ttl_ms;  // the same, as the scripts take it
   redisAsyncContext* cmd = nullptr;  // scripts, reads, registry
   redisAsyncContext* sub = nullptr;  // pub/sub
   bool cmd_connected = false, sub_connected = false, closing = false;
@@ -302,7 +305,8 @@ struct RedisBroker::Impl {
     if (!cmd_connected) return;
     const std::int64_t now = wall_ms();
     command([](redisReply*) {}, {"ZADD", redis::kNodesKey, std::to_string(now), node_id});
-    command([](redisReply*) {}, {"HSET", redis::kConfigKey, "history-size", std::to_string(history)});
+    command([](redisReply*) {}, {"HSET", redis::kConfigKey, "history-size", std::to_string(history),
+                                 "history-ttl-secs", std::to_string(ttl_secs)});
     command([](redisReply*) {}, {"HSET", redis::kNodeInfoKey, node_id, std::to_string(owner->connections_.load())});
     command([](redisReply*) {}, {"EVAL", kPruneNodesScript, "2", redis::kNodesKey, redis::kNodeInfoKey,
                                  std::to_string(now - kNodeTtlMs)});
@@ -340,8 +344,9 @@ return gone
   }
 };
 
-RedisBroker::RedisBroker(RedisAddress address, std::string node_id, std::size_t history_size, IoThread* io)
-    : io_(io), impl_(new Impl(this, io, std::move(address), std::move(node_id), history_size)) {
+RedisBroker::RedisBroker(RedisAddress address, std::string node_id, std::size_t history_size,
+                         unsigned history_ttl_secs, IoThread* io)
+    : io_(io), impl_(new Impl(this, io, std::move(address), std::move(node_id), history_size, history_ttl_secs)) {
   Impl* impl = impl_.get();
   ev_timer_init(&impl->reconnect_timer, &Impl::on_reconnect_timer, 0, 0);
   impl->reconnect_timer.data = impl;
@@ -396,7 +401,7 @@ void RedisBroker::publish(const std::string& channel, Payload payload, PublishDo
         },
         {"EVAL", redis::kPublishScript, "5", redis::kStreamPrefix + channel, redis::kEpochKey,
          redis::kTrimmedPrefix + channel, redis::kPersistKey, redis::kConfigKey, std::to_string(impl->history),
-         kind, data->bytes, redis::kLivePrefix + channel, channel});
+         kind, data->bytes, redis::kLivePrefix + channel, channel, impl->ttl_ms});
   });
 }
 
@@ -443,7 +448,7 @@ void RedisBroker::history(const std::string& channel, std::optional<StreamId> si
           },
           {"EVAL", redis::kHistoryScript, "4", redis::kStreamPrefix + channel, redis::kEpochKey,
            redis::kTrimmedPrefix + channel, redis::kConfigKey, since ? since->str() : std::string(),
-           std::to_string(kPage)});
+           std::to_string(kPage), impl->ttl_ms});
     };
     if (!impl->up()) return fail();
     // Read only once live messages flow, so none falls between the two.

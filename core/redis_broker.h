@@ -21,7 +21,10 @@ namespace rtpush {
 
 class RedisBroker final : public Broker {
  public:
-  RedisBroker(RedisAddress address, std::string node_id, std::size_t history_size, IoThread* io);
+  // history_ttl_secs: the channel's keys expire this long after its last
+  // publish (0: never); the same value on every node.
+  RedisBroker(RedisAddress address, std::string node_id, std::size_t history_size, unsigned history_ttl_secs,
+              IoThread* io);
   ~RedisBroker() override;  // closes the connections on the I/O thread, waits
 
   void set_listener(BrokerListener* listener) override { listener_ = listener; }

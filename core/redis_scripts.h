@@ -6,14 +6,19 @@
 //   rtpush:live:CHANNEL    the pub/sub topic that carries it live to nodes
 //   rtpush:trimmed:CHANNEL the newest id trimmed from the stream: a `since`
 //                          older than it gets recovered:false
+//   Both expire history-ttl-secs after the channel's last publish (PEXPIRE
+//   at each publish). A stream made anew may be a channel's second life
+//   after they expired, so its trimmed starts at (now - ttl + 1)-0: every
+//   expired message was published at least ttl before now.
 //   rtpush:epoch           ms when this Redis data set began (set on first
 //                          use): a `since` older than it predates data that
 //                          may have been lost (restart without persistence,
 //                          FLUSHALL), so it gets recovered:false
 //   rtpush:nodes           sorted set node -> last heartbeat (ms)
 //   rtpush:node-info       hash node -> connections
-//   rtpush:config          hash: history-size (written by the nodes, read by
-//                          rtpush-publish --redis so it trims the same way);
+//   rtpush:config          hash: history-size and history-ttl-secs (written
+//                          by the nodes, read by rtpush-publish --redis so it
+//                          trims and expires the same way);
 //                          persist=1 once a node with PostgreSQL is up, and
 //                          persist-from: ms when that first happened (every
 //                          message after it is in PostgreSQL or on its way)
@@ -40,12 +45,20 @@ inline constexpr const char* kPersistGroup = "writers";
 // When persistence is on, the message also goes to rtpush:persist, in the
 // same atomic step: what is published is never missing from PostgreSQL.
 // KEYS: stream, epoch, trimmed, persist, config. ARGV: history size, kind
-// ("j" JSON / "b" bytes), data, live topic, channel. Returns the new id. The
-// live payload is "<id> <kind><data>".
+// ("j" JSON / "b" bytes), data, live topic, channel, history TTL in ms (0:
+// none). Returns the new id. The live payload is "<id> <kind><data>".
 inline constexpr const char* kPublishScript = R"lua(
 local keep = tonumber(ARGV[1])
 local t = redis.call('TIME')
 redis.call('SET', KEYS[2], t[1] * 1000 + math.floor(t[2] / 1000), 'NX')
+local ttl = tonumber(ARGV[6]) or 0
+if ttl > 0 and redis.call('EXISTS', KEYS[1]) == 0 then
+  local floor = t[1] * 1000 + math.floor(t[2] / 1000) - ttl + 1
+  local old = redis.call('GET', KEYS[3])
+  if floor > 0 and (not old or tonumber(string.match(old, '^%d+')) < floor) then
+    redis.call('SET', KEYS[3], floor .. '-0')
+  end
+end
 local drop = redis.call('XLEN', KEYS[1]) + 1 - keep
 if drop > 0 and keep > 0 then
   local old = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', drop)
@@ -53,6 +66,13 @@ if drop > 0 and keep > 0 then
 end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', keep, '*', 'k', ARGV[2], 'd', ARGV[3])
 if keep == 0 then redis.call('SET', KEYS[3], id) end
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[3], ttl)
+else
+  redis.call('PERSIST', KEYS[1])
+  redis.call('PERSIST', KEYS[3])
+end
 redis.call('PUBLISH', ARGV[4], id .. ' ' .. ARGV[2] .. ARGV[3])
 if redis.call('HGET', KEYS[5], 'persist') == '1' then
   redis.call('XADD', KEYS[4], '*', 'c', ARGV[5], 'i', id, 'k', ARGV[2], 'd', ARGV[3])
@@ -71,8 +91,10 @@ return 1
 )lua";
 
 // History of a channel. KEYS: stream, epoch, trimmed, config. ARGV: since
-// ("" = none), page size. Returns {epoch, last id ("" = none), newest
-// trimmed id, entries after since (at most a page), persist-from ("" = off)}.
+// ("" = none), page size, history TTL in ms (0: none). Returns {epoch, last
+// id ("" = none), newest trimmed id, entries after since (at most a page),
+// persist-from ("" = off)}. A missing stream may have expired: its trimmed
+// is then at least (now - ttl + 1)-0, as for a stream made anew.
 inline constexpr const char* kHistoryScript = R"lua(
 local t = redis.call('TIME')
 redis.call('SET', KEYS[2], t[1] * 1000 + math.floor(t[2] / 1000), 'NX')
@@ -83,6 +105,12 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   local info = redis.call('XINFO', 'STREAM', KEYS[1])
   for i = 1, #info, 2 do
     if info[i] == 'last-generated-id' then last = info[i + 1] end
+  end
+else
+  local ttl = tonumber(ARGV[3]) or 0
+  local floor = t[1] * 1000 + math.floor(t[2] / 1000) - ttl + 1
+  if ttl > 0 and floor > 0 and tonumber(string.match(trimmed, '^%d+')) < floor then
+    trimmed = floor .. '-0'
   end
 end
 local entries = {}

@@ -71,7 +71,10 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
   std::unique_ptr<rtpush::Broker> broker;
   std::optional<rtpush::RedisAddress> redis_address;
   if (o.redis.empty()) {
-    broker = std::make_unique<rtpush::MemoryBroker>(o.history_size, clocks.wall_ms);
+    rtpush::HistoryLimits limits;
+    limits.memory_bytes = o.history_memory_bytes;
+    limits.ttl_ms = std::uint64_t{o.history_ttl_secs} * 1000;
+    broker = std::make_unique<rtpush::MemoryBroker>(o.history_size, clocks.wall_ms, limits);
   } else {
     std::string why;
     auto address = rtpush::RedisAddress::parse(o.redis, &why);
@@ -85,7 +88,7 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
     // LWS_CALLBACK_EVENT_WAIT_CANCELLED drains them.
     struct lws_context* cx = lws_get_context(wsi);
     vs->io = new rtpush::IoThread([cx] { lws_cancel_service(cx); });
-    broker = std::make_unique<rtpush::RedisBroker>(*address, o.node_id, o.history_size, vs->io);
+    broker = std::make_unique<rtpush::RedisBroker>(*address, o.node_id, o.history_size, o.history_ttl_secs, vs->io);
   }
   std::unique_ptr<rtpush::PgStore> store;
   if (!o.postgres.empty()) {

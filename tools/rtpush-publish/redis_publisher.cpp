@@ -46,6 +46,12 @@ bool RedisPublisher::connect(const rtpush::RedisAddress& a, std::string* why) {
     history_ = r && r->type == REDIS_REPLY_STRING ? std::atol(r->str) : 1000;
     freeReplyObject(r);
   }
+  {  // expire as the nodes do: they record their history-ttl-secs
+    redisReply* r = run({"HGET", rtpush::redis::kConfigKey, "history-ttl-secs"});
+    const long secs = r && r->type == REDIS_REPLY_STRING ? std::atol(r->str) : 86400;
+    ttl_ms_ = std::to_string(static_cast<unsigned long long>(secs > 0 ? secs : 0) * 1000);
+    freeReplyObject(r);
+  }
   redisReply* r = run({"SCRIPT", "LOAD", rtpush::redis::kPublishScript});
   if (!r || r->type != REDIS_REPLY_STRING) {
     *why = std::string("redis: cannot load the publish script: ") + (r && r->str ? r->str : ctx_->errstr);
@@ -68,7 +74,7 @@ bool RedisPublisher::publish(const std::string& json) {
   const std::string keep = std::to_string(history_);
   const char* argv[] = {"EVALSHA", sha_.c_str(), "5", stream.c_str(), rtpush::redis::kEpochKey, trimmed.c_str(),
                         rtpush::redis::kPersistKey, rtpush::redis::kConfigKey, keep.c_str(), "j", json.data(),
-                        live.c_str(), channel_.c_str()};
+                        live.c_str(), channel_.c_str(), ttl_ms_.c_str()};
   constexpr int kArgs = sizeof argv / sizeof argv[0];
   size_t lens[kArgs];
   for (int i = 0; i < kArgs; ++i) lens[i] = std::char_traits<char>::length(argv[i]);

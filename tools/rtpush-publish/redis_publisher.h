@@ -28,6 +28,7 @@ class RedisPublisher {
   bool read_one();
   std::string channel_;
   long history_;
+  std::string ttl_ms_ = "0";  // history-ttl-secs of the nodes, in ms
   double timeout_;
   Result on_result_;
   std::unique_ptr<redisContext, decltype(&redisFree)> ctx_;
