@@ -17,11 +17,16 @@ namespace {
 
 // glibc malloc: 16 bytes of header per block, at least 32 in all.
 constexpr std::size_t kMallocHeader = 16;
+constexpr std::size_t kPage = 4096;
+
+// What the system gives for a block of n bytes.
+std::size_t block(std::size_t n) {
+  n += kMallocHeader;
+  return n >= MemoryBroker::kLargeBlock ? (n + kPage - 1) / kPage * kPage : n;
+}
 
 // Heap bytes of a string beyond the object itself (none when short).
-std::size_t string_heap(const std::string& s) {
-  return s.capacity() > 15 ? s.capacity() + 1 + kMallocHeader : 0;
-}
+std::size_t string_heap(const std::string& s) { return s.capacity() > 15 ? block(s.capacity() + 1) : 0; }
 
 // A std::deque allocates its map and a 512-byte block even when empty.
 constexpr std::size_t kDequeFloor = 64 + 512 + 2 * kMallocHeader;
@@ -35,7 +40,7 @@ std::size_t MemoryBroker::message_cost(const Message& m) {
   n += sizeof(Retained) + 2 * sizeof(void*) + kMallocHeader + sizeof(void*);
   n += string_heap(m.channel) + string_heap(m.id_text) + string_heap(m.payload.bytes);
   for (const FrameRef& f : m.frames)
-    if (f) n += sizeof(Frame) + kFrameHeadroom + f->size() + kMallocHeader;
+    if (f) n += block(sizeof(Frame) + kFrameHeadroom + f->size());
   return n;
 }
 

@@ -44,6 +44,11 @@ class MemoryBroker final : public Broker {
   // Synchronous form of history(), for tests and the node's own use.
   HistoryResult read(const std::string& channel, std::optional<StreamId> since) const;
 
+  // Blocks from this size on are mmapped by glibc, whole pages, and given
+  // back to the system when freed: the plugin fixes glibc's threshold here
+  // (M_MMAP_THRESHOLD) so that dropped history leaves no resident holes.
+  static constexpr std::size_t kLargeBlock = 128 * 1024;
+
   // What one retained message / one channel log is counted as, in bytes.
   static std::size_t message_cost(const Message& m);
   static std::size_t channel_cost(const std::string& name);
