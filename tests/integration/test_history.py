@@ -8,7 +8,7 @@ import subprocess
 import time
 import unittest
 
-from rtpush_harness import PUBLISH_CLI, Redis, Server, subscribe, recv_type, wait_until
+from rtpush_harness import ASAN_RUNTIME, PUBLISH_CLI, Redis, Server, subscribe, recv_type, wait_until
 
 MIB = 1024 * 1024
 BUDGET = 64 * MIB
@@ -74,8 +74,9 @@ class MemoryBudget(unittest.IsolatedAsyncioTestCase):
                      m["rtpush_history_bytes"] / MIB, m["rtpush_history_channels"]))
             self.assertLessEqual(m["rtpush_history_bytes"], BUDGET)
             self.assertGreater(m["rtpush_history_bytes"], BUDGET - 2 * MIB)  # it does hold up to the budget
-            self.assertLessEqual(after, baseline + BUDGET)
-            self.assertLessEqual(after_150, baseline + BUDGET)
+            if not ASAN_RUNTIME:  # ASan keeps freed memory in quarantine: RSS says nothing there
+                self.assertLessEqual(after, baseline + BUDGET)
+                self.assertLessEqual(after_150, baseline + BUDGET)
 
             ws, _ = await server.connect()
             # big-0 was dropped long ago: a since before it is not recovered.
