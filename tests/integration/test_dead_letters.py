@@ -3,11 +3,13 @@ writer (spec section 7); pg-backlog-rows bounds what waits for PostgreSQL
 during an outage (spec section 3)."""
 import asyncio
 import json
+import os
+import re
 import subprocess
 import time
 import unittest
 
-from rtpush_harness import PUBLISH_CLI, Postgres, Redis, Server, recv_type, wait_until
+from rtpush_harness import PUBLISH_CLI, Client, Postgres, Redis, Server, recv_type, wait_until
 
 # What an operator can add: a CHECK constraint and a trigger that raises.
 REFUSE_SQL = """
@@ -19,6 +21,13 @@ BEGIN
 END $$;
 CREATE TRIGGER rtpush_veto BEFORE INSERT ON rtpush_messages FOR EACH ROW EXECUTE FUNCTION rtpush_veto();
 """
+
+
+def documented_replay_sql():
+    """The replay of dead letters exactly as docs/persistence.md gives it."""
+    doc = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "persistence.md")
+    with open(doc) as f:
+        return re.search(r"```sql\n(BEGIN;.*?COMMIT;)\n```", f.read(), re.S).group(1)
 
 
 def value(i):
@@ -95,7 +104,36 @@ class DeadLetters(unittest.IsolatedAsyncioTestCase):
                 expected[("dl", node.publish_http("dl", value(i)))] = value(i)
             self.check(pg, expected, [node])
             self.assertIn("rtpush_dead_letters", node.log_tail(400))
+            # the operator lifts the refusal and replays them as documented
+            pg.query("ALTER TABLE rtpush_messages DROP CONSTRAINT no_bad; "
+                     "DROP TRIGGER rtpush_veto ON rtpush_messages")
+            pg.query(documented_replay_sql())
+            self.assertEqual(stored(pg), expected)
+            self.assertEqual(dead_letters(pg), {})
             await ws.close()
+
+    async def test_binary_payload_dead_letter(self):
+        # A binary payload is kept as bytea's hex form: data::bytea gives the bytes back.
+        with Postgres() as pg, Server(postgres=pg.conninfo) as node:
+            wait_table(pg)
+            pg.query("ALTER TABLE rtpush_messages ADD CONSTRAINT no_ff CHECK (get_byte(data_bin, 0) <> 255)")
+            mp = await Client.open(node, "msgpack")
+            raw = {"keep": bytes([1, 0, 2]), "refuse": bytes([255, 0, 92, 120])}
+            ids = {}
+            for name, data in raw.items():
+                await mp.send({"type": "publish", "channel": "bin", "data": data})
+                ids[name] = (await mp.recv_type("published"))["id"]
+            wait_until(lambda: node.metrics()["rtpush_pg_backlog_rows"] == 0, 10, "rows resolved")
+            rows = pg.query("SELECT id, encode(data_bin, 'hex') FROM rtpush_messages")
+            self.assertEqual(rows, [[ids["keep"], "010002"]])
+            dead = pg.query("SELECT id, kind, encode(data::bytea, 'hex') FROM rtpush_dead_letters")
+            self.assertEqual(dead, [[ids["refuse"], "binary", "ff005c78"]])
+            self.assertEqual(node.metrics()["rtpush_pg_dead_letters_total"], 1)
+            pg.query("ALTER TABLE rtpush_messages DROP CONSTRAINT no_ff")
+            pg.query(documented_replay_sql())
+            self.assertEqual(pg.query("SELECT encode(data_bin, 'hex') FROM rtpush_messages WHERE id = '%s'"
+                                      % ids["refuse"]), [["ff005c78"]])
+            await mp.close()
 
     async def test_two_nodes_on_redis_none_sticks(self):
         with Postgres() as pg, Redis() as redis, \
