@@ -110,10 +110,16 @@ std::string to_hex(const std::string& bytes) {
   return hex;
 }
 
-// libpq's messages end with a newline; the log adds its own.
+// libpq's messages span lines ("...\n\tThis probably means..."): one log
+// line each, whitespace runs as one space.
 std::string one_line(const char* msg) {
-  std::string s = msg ? msg : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  std::string s;
+  for (const char* p = msg ? msg : ""; *p; ++p) {
+    const bool space = *p == '\n' || *p == '\t' || *p == '\r' || *p == ' ';
+    if (!space) s.push_back(*p);
+    else if (!s.empty() && s.back() != ' ') s.push_back(' ');
+  }
+  if (!s.empty() && s.back() == ' ') s.pop_back();
   return s;
 }
 
