@@ -156,6 +156,32 @@ class DeadLetters(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(with_pending[0], "0")  # every entry acknowledged
 
 
+class NoRowsFault(unittest.IsolatedAsyncioTestCase):
+    async def test_server_error_keeps_rows_and_backs_off(self):
+        # Every write fails as if the disk were full (SQLSTATE 53100, no
+        # row's fault): nothing is dead-lettered, rows wait, the retries
+        # back off instead of hammering the server, and all are written once
+        # it is fixed.
+        with Postgres() as pg, Server(postgres=pg.conninfo, pg_flush_ms=20) as node:
+            wait_table(pg)
+            pg.query("CREATE FUNCTION rtpush_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                     "RAISE EXCEPTION 'no space left' USING ERRCODE = 'disk_full'; END $$; "
+                     "CREATE TRIGGER rtpush_full BEFORE INSERT ON rtpush_messages FOR EACH ROW "
+                     "EXECUTE FUNCTION rtpush_full()")
+            published = {node.publish_http("full", i) for i in range(5)}
+            time.sleep(6)
+            m = node.metrics()
+            self.assertLess(m["rtpush_pg_write_errors_total"], 25)  # was about 10 a second
+            self.assertEqual(m["rtpush_pg_dead_letters_total"], 0)
+            self.assertEqual(m["rtpush_pg_backlog_rows"], 5)
+            self.assertIn("no space left", node.log_tail(200))
+            pg.query("DROP TRIGGER rtpush_full ON rtpush_messages")
+            wait_until(lambda: node.metrics()["rtpush_pg_backlog_rows"] == 0, 15, "rows written")
+            self.assertEqual({i for (i,) in pg.query("SELECT id FROM rtpush_messages")}, published)
+            self.assertEqual(pg.query("SELECT count(*) FROM rtpush_dead_letters"), [["0"]])
+            wait_until(lambda: node.get("health")[0] == 200, 10, "healthy again")
+
+
 class BacklogBound(unittest.IsolatedAsyncioTestCase):
     async def test_embedded_refuses_past_pg_backlog_rows(self):
         with Postgres() as pg, Server(postgres=pg.conninfo, pg_flush_ms=20, pg_backlog_rows=50) as node:
