@@ -79,17 +79,19 @@ HttpResponse Node::http_metrics() const {
   r.body = metrics_.render(options_.node_id, g);
   if (store_) {
     const StoreStats st = store_->stats();
-    char buf[1024];
+    char buf[1280];
     std::snprintf(buf, sizeof buf,
                   "# HELP rtpush_pg_up PostgreSQL reachable (1) or not (0).\n# TYPE rtpush_pg_up gauge\nrtpush_pg_up %d\n"
                   "# HELP rtpush_pg_rows_written_total Rows committed to rtpush_messages.\n# TYPE rtpush_pg_rows_written_total counter\nrtpush_pg_rows_written_total %llu\n"
                   "# HELP rtpush_pg_batches_total Batches committed.\n# TYPE rtpush_pg_batches_total counter\nrtpush_pg_batches_total %llu\n"
                   "# HELP rtpush_pg_write_errors_total Batch writes that failed (and were retried).\n# TYPE rtpush_pg_write_errors_total counter\nrtpush_pg_write_errors_total %llu\n"
                   "# HELP rtpush_pg_backlog_rows Rows accepted, not yet committed.\n# TYPE rtpush_pg_backlog_rows gauge\nrtpush_pg_backlog_rows %llu\n"
-                  "# HELP rtpush_pg_lag_seconds Age of the oldest row not yet committed.\n# TYPE rtpush_pg_lag_seconds gauge\nrtpush_pg_lag_seconds %.3f\n",
+                  "# HELP rtpush_pg_lag_seconds Age of the oldest row not yet committed.\n# TYPE rtpush_pg_lag_seconds gauge\nrtpush_pg_lag_seconds %.3f\n"
+                  "# HELP rtpush_pg_dead_letters_total Rows PostgreSQL refused, written to rtpush_dead_letters.\n# TYPE rtpush_pg_dead_letters_total counter\nrtpush_pg_dead_letters_total %llu\n",
                   store_->state() == BackendState::Up ? 1 : 0, static_cast<unsigned long long>(st.rows_written),
                   static_cast<unsigned long long>(st.batches), static_cast<unsigned long long>(st.write_errors),
-                  static_cast<unsigned long long>(st.backlog), st.lag_seconds);
+                  static_cast<unsigned long long>(st.backlog), st.lag_seconds,
+                  static_cast<unsigned long long>(st.dead_letters));
     r.body += buf;
     r.body += "# HELP rtpush_pg_batch_rows Rows per committed batch.\n# TYPE rtpush_pg_batch_rows histogram\n";
     std::uint64_t cumulative = 0;
@@ -119,6 +121,11 @@ void Node::http_publish(const HttpRequest& req, std::string_view channel, HttpRe
   Payload payload;
   if (!json_compact(req.body, &payload.bytes)) {
     respond(json_error(400, "body is not valid JSON"));
+    return;
+  }
+  if (std::string full = backlog_full(); !full.empty()) {
+    ++metrics_.publish_failed;
+    respond(json_error(503, full));
     return;
   }
   broker_->publish(std::string(channel), std::move(payload), [this, respond](const PublishResult& r) {

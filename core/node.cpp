@@ -221,6 +221,12 @@ void Node::send_unsubscribed(Session* s, std::string_view channel) {
   send(s, f);
 }
 
+std::string Node::backlog_full() const {
+  if (!store_ || feed_ || store_->backlog() < options_.pg_backlog_rows) return {};
+  return "postgres is behind: " + std::to_string(options_.pg_backlog_rows) +
+         " rows wait for it (pg-backlog-rows); nothing was published";
+}
+
 void Node::publish(Session* s, ClientRequest& req) {
   if (!valid_channel(req.channel)) {
     send_error(s, ErrorCode::InvalidChannel, "channel must be 1-200 bytes without whitespace or control characters", req.ref);
@@ -229,6 +235,11 @@ void Node::publish(Session* s, ClientRequest& req) {
   if (options_.publish_rate && !s->publish_bucket().take(options_.publish_rate, clocks_.steady_ms())) {
     refuse(s, ErrorCode::RateLimited,
            "publish-rate (" + std::to_string(options_.publish_rate) + " a second) exceeded", req.ref);
+    return;
+  }
+  if (std::string full = backlog_full(); !full.empty()) {
+    ++metrics_.publish_failed;
+    send_error(s, ErrorCode::Unavailable, full, req.ref);
     return;
   }
   const std::uint64_t serial = s->serial();

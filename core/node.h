@@ -119,6 +119,11 @@ class Node final : public BrokerListener {
   void accepted(const Message& m) {
     if (store_ && !feed_) store_->append(m);
   }
+  // Embedded with postgres: pg-backlog-rows rows wait for PostgreSQL, so a
+  // publish now would hold one more in memory: the reason it is refused.
+  // Empty when it may go on. (With Redis the publish script bounds the
+  // hand-off Stream instead.)
+  std::string backlog_full() const;
   void close_too_big(Session* s);
   Session* find(std::uint64_t serial) const;
   std::string new_connection_id();

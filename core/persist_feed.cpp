@@ -56,14 +56,15 @@ bool to_row(const redisReply* e, PgRow* row, std::string* entry_id) {
 }  // namespace
 
 struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
-  Impl(IoThread* i, RedisAddress a, std::string c, std::size_t b, unsigned f, PgStore* s)
-      : io(i), addr(std::move(a)), consumer(std::move(c)), batch(b), flush_ms(f), store(s) {}
+  Impl(IoThread* i, RedisAddress a, std::string c, std::size_t b, unsigned f, std::size_t backlog, PgStore* s)
+      : io(i), addr(std::move(a)), consumer(std::move(c)), batch(b), flush_ms(f), backlog_rows(backlog), store(s) {}
 
   IoThread* io;
   RedisAddress addr;
   std::string consumer;
   std::size_t batch;
   unsigned flush_ms;
+  std::size_t backlog_rows;  // pg-backlog-rows: written to rtpush:config for the publish script
   PgStore* store;
   redisAsyncContext* ctx = nullptr;
   bool connected = false, closing = false;
@@ -179,7 +180,10 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
 
   // Switches persistence on (again: a FLUSHALL forgets it) and keeps the
   // time it first was, the floor of what PostgreSQL can replay.
-  void enable() { command({"EVAL", redis::kEnablePersistScript, "1", redis::kConfigKey}, [](redisReply*) {}); }
+  void enable() {
+    command({"EVAL", redis::kEnablePersistScript, "1", redis::kConfigKey, std::to_string(backlog_rows)},
+            [](redisReply*) {});
+  }
 
   // ---- settle: has everything published so far been written? -------------
   // The Stream holds exactly what is not yet committed (entries are deleted
@@ -280,9 +284,10 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
 };
 
 PersistFeed::PersistFeed(RedisAddress address, std::string consumer, std::size_t batch_size, unsigned flush_ms,
-                         PgStore* store, IoThread* io)
+                         std::size_t backlog_rows, PgStore* store, IoThread* io)
     : io_(io),
-      impl_(std::make_shared<Impl>(io, std::move(address), std::move(consumer), batch_size, flush_ms, store)) {
+      impl_(std::make_shared<Impl>(io, std::move(address), std::move(consumer), batch_size, flush_ms, backlog_rows,
+                                   store)) {
   Impl* impl = impl_.get();
   ev_timer_init(&impl->retry, [](struct ev_loop*, ev_timer* w, int) {
     auto* self = static_cast<Impl*>(w->data);

@@ -6,7 +6,8 @@
 // acknowledged (it was killed mid-batch) are claimed by another node after
 // kClaimIdleMs: nothing is lost, and ON CONFLICT DO NOTHING means nothing is
 // doubled. N nodes share the writing. While PostgreSQL is down, entries wait
-// in Redis, not in a node's memory.
+// in Redis, not in a node's memory, up to pg-backlog-rows: the node writes
+// that bound into rtpush:config and the publish script refuses past it.
 #pragma once
 #include <functional>
 #include <memory>
@@ -22,7 +23,7 @@ class PersistFeed {
  public:
   static constexpr long kClaimIdleMs = 15000;
   PersistFeed(RedisAddress address, std::string consumer, std::size_t batch_size, unsigned flush_ms,
-              PgStore* store, IoThread* io);
+              std::size_t backlog_rows, PgStore* store, IoThread* io);
   ~PersistFeed();  // stops on the I/O thread, waits
   PersistFeed(const PersistFeed&) = delete;
   PersistFeed& operator=(const PersistFeed&) = delete;

@@ -10,6 +10,8 @@
 #include <random>
 #include <vector>
 
+#include "log.h"
+#include "pg_sqlstate.h"
 #include "waiters.h"
 
 namespace rtpush {
@@ -26,6 +28,19 @@ CREATE TABLE IF NOT EXISTS rtpush_messages (
   PRIMARY KEY (channel, id)
 );
 CREATE INDEX IF NOT EXISTS rtpush_messages_replay ON rtpush_messages (channel, id_ms, id_seq);
+CREATE TABLE IF NOT EXISTS rtpush_dead_letters (
+  channel      text        NOT NULL,
+  id           text        NOT NULL,
+  id_ms        bigint      NOT NULL,
+  id_seq       bigint      NOT NULL,
+  data         text        NOT NULL,
+  kind         text        NOT NULL,
+  published_at timestamptz NOT NULL,
+  error        text        NOT NULL,
+  sqlstate     text        NOT NULL,
+  failed_at    timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (channel, id)
+);
 )sql";
 
 // One statement for any batch size: the rows travel as seven arrays. The
@@ -43,6 +58,17 @@ const std::string kInsertFastSql =
 const std::string kInsertSql = kInsertFastSql + " ON CONFLICT (channel, id) DO NOTHING";
 constexpr const char* kUniqueViolation = "23505";
 
+// A row PostgreSQL refused, with its message. kind: "json" (data is the
+// text), "binary" (data is the bytes in bytea's hex form, `data::bytea`
+// reads them back), "json-hex" (JSON text PostgreSQL would not store as
+// text, in the hex form). A row refused again (a claimed entry) keeps one
+// dead letter, with the latest error.
+const char* const kDeadLetterSql =
+    "INSERT INTO rtpush_dead_letters (channel, id, id_ms, id_seq, data, kind, published_at, error, sqlstate) "
+    "VALUES ($1, $2, $3::bigint, $4::bigint, $5, $6, to_timestamp($7::float8), $8, $9) "
+    "ON CONFLICT (channel, id) DO UPDATE SET data = EXCLUDED.data, kind = EXCLUDED.kind, "
+    "error = EXCLUDED.error, sqlstate = EXCLUDED.sqlstate, failed_at = now()";
+
 namespace {
 
 constexpr int kParamsPerRow = 7;
@@ -56,17 +82,51 @@ double steady_seconds() {
 
 using Row = PgRow;
 
-// Rows to write as one batch, and who to tell when they are committed.
+// Who to tell once every row of a submitted batch is written or
+// dead-lettered: shared by the parts a refused row splits it into.
+struct Completion {
+  std::size_t parts = 1;  // parts not yet done
+  std::function<void()> committed;
+};
+
+// Rows to write as one batch (a submitted one, or a part of it).
 struct Job {
   std::vector<Row> rows;
-  std::function<void()> committed;
+  std::shared_ptr<Completion> completion;
   bool careful = false;  // some rows may be written already: kInsertSql
+  // Set once PostgreSQL refused this job's only row: it goes to
+  // rtpush_dead_letters instead, with PostgreSQL's message.
+  std::string refusal, refusal_state;
+  bool as_hex = false;  // the dead letter's text was refused too: store it as hex
 };
+
+std::string to_hex(const std::string& bytes) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string hex = "\\x";  // bytea's hex form
+  for (unsigned char ch : bytes) {
+    hex.push_back(kHex[ch >> 4]);
+    hex.push_back(kHex[ch & 15]);
+  }
+  return hex;
+}
+
+// libpq's messages span lines ("...\n\tThis probably means..."): one log
+// line each, whitespace runs as one space.
+std::string one_line(const char* msg) {
+  std::string s;
+  for (const char* p = msg ? msg : ""; *p; ++p) {
+    const bool space = *p == '\n' || *p == '\t' || *p == '\r' || *p == ' ';
+    if (!space) s.push_back(*p);
+    else if (!s.empty() && s.back() != ' ') s.push_back(' ');
+  }
+  if (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
 
 }  // namespace
 
 struct PgStore::Impl {
-  enum class Phase { Down, Connecting, Schema, Prepare, PrepareFast, Ready, Writing };
+  enum class Phase { Down, Connecting, Schema, Prepare, PrepareFast, Ready, Writing, DeadLetter };
 
   Impl(PgStore* o, IoThread* i, std::string c, std::size_t b, unsigned f)
       : owner(o), io(i), conninfo(std::move(c)), batch(std::min(std::max<std::size_t>(b, 1), kMaxBatch)),
@@ -80,7 +140,8 @@ struct PgStore::Impl {
   PGconn* conn = nullptr;
   Phase phase = Phase::Down;
   bool query_ok = true, closing = false;
-  bool duplicate = false;  // the last query failed with unique_violation
+  std::string error_state, error_message;  // the last query's error: SQLSTATE, primary message
+  bool down_logged = false;                // the outage was logged; log the recovery once
   int attempts = 0;
   ev_io watcher{};
   ev_timer flush_timer{}, retry_timer{};
@@ -93,7 +154,7 @@ struct PgStore::Impl {
   // Resolves the settle() calls whose rows are all written, or that waited
   // too long; polls again while some wait.
   void check_settled() {
-    settling.resolve([this](std::uint64_t target) { return rows_written.load() >= target; }, steady_seconds());
+    settling.resolve([this](std::uint64_t target) { return resolved >= target; }, steady_seconds());
     ev_timer_stop(io->loop(), &settle_timer);
     if (!settling.empty()) {
       ev_timer_set(&settle_timer, 0.01, 0);
@@ -101,7 +162,8 @@ struct PgStore::Impl {
     }
   }
   std::deque<Job> jobs;        // batches to write, in order; the front one is in flight when Writing
-  std::atomic<std::uint64_t> rows_written{0}, batches{0}, errors{0}, backlog{0};
+  std::atomic<std::uint64_t> rows_written{0}, batches{0}, errors{0}, backlog{0}, dead_letters{0};
+  std::uint64_t resolved = 0;  // rows written or dead-lettered (I/O thread)
   std::atomic<double> oldest{0};  // queued_at of the oldest uncommitted row, 0 if none
   std::array<std::atomic<std::uint64_t>, kBatchBuckets.size() + 1> batch_buckets{};  // last: +Inf
 
@@ -159,28 +221,22 @@ struct PgStore::Impl {
       PGresult* res = PQgetResult(conn);
       if (!res) return query_done(std::exchange(query_ok, true));
       const ExecStatusType s = PQresultStatus(res);
-      if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+      if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && query_ok) {
         query_ok = false;
         const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        duplicate = state && std::strcmp(state, kUniqueViolation) == 0;
+        // The primary message only: the detail may quote the row's data.
+        const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        error_state = state ? state : "";
+        error_message = one_line(primary ? primary : PQresultErrorMessage(res));
       }
       PQclear(res);
     }
   }
 
   void query_done(bool ok) {
-    if (!ok && phase == Phase::Writing && std::exchange(duplicate, false)) {
-      jobs.front().careful = true;  // some rows are there: again, skipping them
-      phase = Phase::Ready;
-      return pump();
-    }
-    if (!ok) {
-      if (phase == Phase::Writing) {
-        ++errors;
-        jobs.front().careful = true;  // it may have committed before the link broke
-      }
-      return fail();
-    }
+    if (phase == Phase::Writing && !ok) return write_failed();
+    if (phase == Phase::DeadLetter && !ok) return dead_letter_failed();
+    if (!ok) return fail(error_message);
     if (phase == Phase::Schema) {  // then prepare the inserts on this connection
       phase = Phase::Prepare;
       if (!PQsendPrepare(conn, "rtpush_insert", kInsertSql.c_str(), kParamsPerRow, nullptr)) return fail();
@@ -191,28 +247,89 @@ struct PgStore::Impl {
       if (!PQsendPrepare(conn, "rtpush_insert_fast", kInsertFastSql.c_str(), kParamsPerRow, nullptr)) return fail();
       return send_flush();
     }
-    const bool wrote = phase == Phase::Writing;
+    const Phase was = phase;
     phase = Phase::Ready;
-    attempts = 0;
     set_up(true);
-    if (wrote) {
+    if (was == Phase::Writing || was == Phase::DeadLetter) {
+      attempts = 0;  // backoff resets only once rows move, not on a connect that then fails to write
+      recovered();
       Job done = std::move(jobs.front());
       jobs.pop_front();
-      rows_written += done.rows.size();
+      if (was == Phase::Writing) {
+        rows_written += done.rows.size();
+        ++batches;
+        std::size_t b = 0;
+        while (b < kBatchBuckets.size() && done.rows.size() > kBatchBuckets[b]) ++b;
+        ++batch_buckets[b];
+      } else {
+        ++dead_letters;
+        const Row& r = done.rows.front();
+        log(LogLevel::Warn, "postgres refused message %s of channel %s (SQLSTATE %s: %s); it is in rtpush_dead_letters",
+            r.id.c_str(), r.channel.c_str(), done.refusal_state.c_str(), done.refusal.c_str());
+      }
       backlog -= done.rows.size();
-      ++batches;
-      std::size_t b = 0;
-      while (b < kBatchBuckets.size() && done.rows.size() > kBatchBuckets[b]) ++b;
-      ++batch_buckets[b];
+      resolved += done.rows.size();
       update_oldest();
-      if (done.committed) done.committed();
+      if (done.completion && --done.completion->parts == 0 && done.completion->committed)
+        done.completion->committed();
       if (!settling.empty()) check_settled();
+    } else if (jobs.empty()) {
+      attempts = 0;
+      recovered();
     }
     pump();
   }
 
+  // The batch in flight failed. A conflict on the key: again, skipping rows
+  // already there. A row's fault: bisect until the refused rows stand alone,
+  // each then a dead letter; the connection stays. Anything else: keep every
+  // row, reconnect with backoff.
+  void write_failed() {
+    ++errors;
+    Job& job = jobs.front();
+    const bool conflict = error_state == kUniqueViolation && !job.careful;
+    if (!conflict && classify_sqlstate(error_state.c_str()) != PgFault::Row) return fail(error_message);
+    phase = Phase::Ready;
+    if (conflict) {
+      job.careful = true;
+    } else if (job.rows.size() == 1) {
+      job.refusal = error_message;
+      job.refusal_state = error_state;
+    } else {  // halves, in order, in place of the batch: O(refused rows x log(batch)) statements
+      Job second;
+      second.rows.assign(std::make_move_iterator(job.rows.begin() + job.rows.size() / 2),
+                         std::make_move_iterator(job.rows.end()));
+      job.rows.resize(job.rows.size() / 2);
+      second.completion = job.completion;
+      second.careful = job.careful;
+      if (second.completion) ++second.completion->parts;
+      jobs.insert(jobs.begin() + 1, std::move(second));
+    }
+    pump();
+  }
+
+  // The dead letter itself was refused: once more with its data as hex
+  // (text PostgreSQL would not store); after that, or for any other error,
+  // it is the server's problem: back off, never loop hot.
+  void dead_letter_failed() {
+    Job& job = jobs.front();
+    if (!job.as_hex && !job.rows.front().binary && classify_sqlstate(error_state.c_str()) == PgFault::Row) {
+      job.as_hex = true;
+      phase = Phase::Ready;
+      return pump();
+    }
+    fail("rtpush_dead_letters refused a row (SQLSTATE " + error_state + "): " + error_message);
+  }
+
+  void recovered() {
+    if (!std::exchange(down_logged, false)) return;
+    log(LogLevel::Notice, "postgres: writing again (%llu rows waiting)",
+        static_cast<unsigned long long>(backlog.load()));
+  }
+
   // Anything failed: drop the connection, keep every row, retry later.
-  void fail() {
+  void fail(std::string why = {}) {
+    if (why.empty()) why = conn ? one_line(PQerrorMessage(conn)) : "cannot connect";
     if (conn) {
       ev_io_stop(io->loop(), &watcher);
       PQfinish(conn);
@@ -221,10 +338,12 @@ struct PgStore::Impl {
     // The batch in flight stays first in line; it may have committed before
     // the link broke, so it goes again with ON CONFLICT: harmless.
     if (phase == Phase::Writing && !jobs.empty()) jobs.front().careful = true;
-    duplicate = false;
     phase = Phase::Down;
     set_up(false);
     query_ok = true;
+    if (!std::exchange(down_logged, true))
+      log(LogLevel::Err, "postgres unavailable: %s; %llu rows wait in memory, retrying with backoff", why.c_str(),
+          static_cast<unsigned long long>(backlog.load()));
     if (closing || ev_is_active(&retry_timer)) return;
     const double cap = std::min(kBackoffMaxSecs, kBackoffMinSecs * (1 << std::min(attempts, 10)));
     ++attempts;
@@ -275,8 +394,8 @@ struct PgStore::Impl {
   static void array_null(std::string* a) { a->append(a->empty() ? "{NULL" : ",NULL"); }
 
   void write_batch(const Job& job) {
+    if (!job.refusal.empty()) return write_dead_letter(job);
     const std::vector<Row>& rows = job.rows;
-    static const char kHex[] = "0123456789abcdef";
     std::string cols[kParamsPerRow];
     for (const Row& r : rows) {
       array_elem(&cols[0], r.channel);
@@ -285,12 +404,7 @@ struct PgStore::Impl {
       array_elem(&cols[3], r.seq);
       if (r.binary) {
         array_null(&cols[4]);
-        std::string hex = "\\x";  // bytea's hex form
-        for (unsigned char ch : r.data) {
-          hex.push_back(kHex[ch >> 4]);
-          hex.push_back(kHex[ch & 15]);
-        }
-        array_elem(&cols[5], hex);
+        array_elem(&cols[5], to_hex(r.data));
       } else {
         array_elem(&cols[4], r.data);
         array_null(&cols[5]);
@@ -306,6 +420,19 @@ struct PgStore::Impl {
     phase = Phase::Writing;
     const char* statement = job.careful ? "rtpush_insert" : "rtpush_insert_fast";
     if (!PQsendQueryPrepared(conn, statement, kParamsPerRow, values, nullptr, nullptr, 0)) return fail();
+    send_flush();
+  }
+
+  void write_dead_letter(const Job& job) {
+    const Row& r = job.rows.front();
+    // A NUL cannot travel as a text parameter: such text goes as hex at once.
+    const bool hex = r.binary || job.as_hex || r.data.find('\0') != std::string::npos;
+    const std::string data = hex ? to_hex(r.data) : r.data;
+    const char* kind = r.binary ? "binary" : hex ? "json-hex" : "json";
+    const char* values[] = {r.channel.c_str(), r.id.c_str(), r.ms.c_str(), r.seq.c_str(), data.c_str(), kind,
+                            r.published_at.c_str(), job.refusal.c_str(), job.refusal_state.c_str()};
+    phase = Phase::DeadLetter;
+    if (!PQsendQueryParams(conn, kDeadLetterSql, 9, nullptr, values, nullptr, nullptr, 0)) return fail();
     send_flush();
   }
 };
@@ -374,7 +501,11 @@ void PgStore::submit(std::vector<PgRow> rows, std::function<void()> committed) {
   }
   impl->backlog += rows.size();
   impl->accepted += rows.size();
-  impl->jobs.push_back(Job{std::move(rows), std::move(committed)});
+  Job job;
+  job.rows = std::move(rows);
+  job.completion = std::make_shared<Completion>();
+  job.completion->committed = std::move(committed);
+  impl->jobs.push_back(std::move(job));
   impl->update_oldest();
   impl->pump();
 }
@@ -388,12 +519,15 @@ void PgStore::settle(std::function<void(bool)> done) {
   });
 }
 
+std::uint64_t PgStore::backlog() const { return impl_->backlog.load(); }
+
 StoreStats PgStore::stats() const {
   StoreStats s;
   s.rows_written = impl_->rows_written.load();
   s.batches = impl_->batches.load();
   s.write_errors = impl_->errors.load();
   s.backlog = impl_->backlog.load();
+  s.dead_letters = impl_->dead_letters.load();
   for (std::size_t i = 0; i < s.batch_buckets.size(); ++i) s.batch_buckets[i] = impl_->batch_buckets[i].load();
   const double oldest = impl_->oldest.load();
   s.lag_seconds = oldest > 0 ? std::max(0.0, steady_seconds() - oldest) : 0;

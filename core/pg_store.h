@@ -4,10 +4,13 @@
 //
 // A batch is written when it reaches pg-batch-size rows or its oldest row is
 // pg-flush-ms old, as one INSERT of arrays; a batch that meets rows already
-// written goes again with ON CONFLICT DO NOTHING: nothing is doubled. While
-// PostgreSQL is down, rows wait in memory and the write is retried with
-// backoff; publishing goes on. Rows waiting in memory are lost if the node
-// crashes (the Redis hand-off, next, removes that window).
+// written goes again with ON CONFLICT DO NOTHING: nothing is doubled. A batch
+// PostgreSQL refuses because of a row (pg_sqlstate.h) is bisected until the
+// refused rows stand alone; those go to rtpush_dead_letters, every other row
+// is written. While PostgreSQL is down (or fails for no row's fault), rows
+// wait in memory and the write is retried with backoff; publishing goes on,
+// up to pg-backlog-rows (the node checks backlog()). Rows waiting in memory
+// are lost if the node crashes (the Redis hand-off removes that window).
 #pragma once
 #include <array>
 #include <atomic>
@@ -30,7 +33,8 @@ struct StoreStats {
   std::uint64_t rows_written = 0;
   std::uint64_t batches = 0;
   std::uint64_t write_errors = 0;
-  std::uint64_t backlog = 0;     // rows accepted, not yet committed
+  std::uint64_t backlog = 0;     // rows accepted, not yet committed or dead-lettered
+  std::uint64_t dead_letters = 0;  // rows PostgreSQL refused, now in rtpush_dead_letters
   double lag_seconds = 0;        // age of the oldest row not yet committed
 };
 
@@ -51,13 +55,16 @@ class PgStore {
   // Service thread: queue one message; batched by pg-batch-size/pg-flush-ms.
   void append(const Message& m);
   // I/O thread: write these rows (at most pg-batch-size) as one batch;
-  // `committed` runs on the I/O thread once they are, after any retries.
+  // `committed` runs on the I/O thread once every one of them is written or
+  // dead-lettered, after any retries.
   void submit(std::vector<PgRow> rows, std::function<void()> committed);
   // Service thread: runs `done(true)` on the service thread once every row
-  // appended or submitted before the call is committed, or done(false) after
-  // a few seconds without (an outage).
+  // appended or submitted before the call is committed (or dead-lettered),
+  // or done(false) after a few seconds without (an outage).
   void settle(std::function<void(bool)> done);
   BackendState state() const { return state_.load(); }
+  // Any thread: rows accepted and not yet written or dead-lettered.
+  std::uint64_t backlog() const;
   StoreStats stats() const;
   struct Impl;
 
@@ -67,7 +74,8 @@ class PgStore {
   std::unique_ptr<Impl> impl_;
 };
 
-// The table, created when missing (see docs/persistence.md).
+// The tables (rtpush_messages, rtpush_dead_letters), created when missing
+// (see docs/persistence.md).
 extern const char* const kPgSchema;
 
 }  // namespace rtpush

@@ -371,8 +371,8 @@ RedisBroker::~RedisBroker() {
 void RedisBroker::publish(const std::string& channel, Payload payload, PublishDone done) {
   io_->post([this, channel, payload = std::move(payload), done = std::move(done)]() mutable {
     Impl* impl = impl_.get();
-    auto fail = [impl, done](const char* why) {
-      impl->deliver([done, why] {
+    auto fail = [impl, done](std::string why) {
+      impl->deliver([done, why = std::move(why)] {
         PublishResult r;
         r.reason = why;
         done(r);
@@ -381,11 +381,23 @@ void RedisBroker::publish(const std::string& channel, Payload payload, PublishDo
     if (!impl->up()) return fail("redis is unavailable: nothing was published");
     const std::string kind = payload.kind == PayloadKind::Binary ? "b" : "j";
     auto data = std::make_shared<Payload>(std::move(payload));
+    // A link that breaks after the script went out leaves its fate unknown:
+    // Redis may have run it. That answer must not claim "nothing was
+    // published" (docs/protocol.md, UNAVAILABLE).
+    auto sent = std::make_shared<bool>(false);
     impl->command(
-        [impl, channel, data, done, fail](redisReply* r) {
+        [impl, channel, data, done, fail, sent](redisReply* r) {
+          if (!r && *sent)
+            return fail("the link to redis was lost after the publish was sent: the message may have been "
+                        "published; subscribe with since to find out before publishing it again");
+          if (!r) return fail("redis is unavailable: nothing was published");
+          if (r->type == REDIS_REPLY_ERROR) {  // the script refused (BACKLOG: before writing anything)
+            const std::string why(r->str, r->len), code = std::string(redis::kBacklogFullError) + " ";
+            return fail(why.rfind(code, 0) == 0 ? why.substr(code.size()) : "redis refused the message: " + why);
+          }
           const std::string id = text(r);
           auto parsed = StreamId::parse(id);
-          if (!r || r->type != REDIS_REPLY_STRING || !parsed) return fail("redis did not accept the message");
+          if (r->type != REDIS_REPLY_STRING || !parsed) return fail("redis did not accept the message");
           auto m = std::make_shared<Message>();
           m->channel = channel;
           m->id = *parsed;
@@ -402,6 +414,7 @@ void RedisBroker::publish(const std::string& channel, Payload payload, PublishDo
         {"EVAL", redis::kPublishScript, "5", redis::kStreamPrefix + channel, redis::kEpochKey,
          redis::kTrimmedPrefix + channel, redis::kPersistKey, redis::kConfigKey, std::to_string(impl->history),
          kind, data->bytes, redis::kLivePrefix + channel, channel, impl->ttl_ms});
+    *sent = true;
   });
 }
 

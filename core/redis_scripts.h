@@ -21,7 +21,9 @@
 //                          trims and expires the same way);
 //                          persist=1 once a node with PostgreSQL is up, and
 //                          persist-from: ms when that first happened (every
-//                          message after it is in PostgreSQL or on its way)
+//                          message after it is in PostgreSQL or on its way);
+//                          persist-backlog: the nodes' pg-backlog-rows, the
+//                          most entries rtpush:persist may hold
 //   rtpush:persist         a Stream of every message to write to PostgreSQL,
 //                          read by the consumer group "writers" (one consumer
 //                          per node with PostgreSQL); entries are acknowledged
@@ -47,7 +49,16 @@ inline constexpr const char* kPersistGroup = "writers";
 // KEYS: stream, epoch, trimmed, persist, config. ARGV: history size, kind
 // ("j" JSON / "b" bytes), data, live topic, channel, history TTL in ms (0:
 // none). Returns the new id. The live payload is "<id> <kind><data>".
+// First, before anything is written: while rtpush:persist holds
+// persist-backlog entries (PostgreSQL is down or behind), the publish is
+// refused with an error that starts with kBacklogFullError.
+inline constexpr const char* kBacklogFullError = "BACKLOG";
 inline constexpr const char* kPublishScript = R"lua(
+local cap = tonumber(redis.call('HGET', KEYS[5], 'persist-backlog') or '')
+if cap and redis.call('XLEN', KEYS[4]) >= cap and redis.call('HGET', KEYS[5], 'persist') == '1' then
+  return redis.error_reply('BACKLOG postgres is behind: ' .. cap ..
+    ' messages wait for it (pg-backlog-rows); nothing was published')
+end
 local keep = tonumber(ARGV[1])
 local t = redis.call('TIME')
 redis.call('SET', KEYS[2], t[1] * 1000 + math.floor(t[2] / 1000), 'NX')
@@ -82,11 +93,12 @@ return id
 
 // Persistence on: every message published from now on also goes to
 // rtpush:persist. persist-from keeps when that first happened for this data
-// set: PostgreSQL can replay only what came after. KEYS: config.
+// set: PostgreSQL can replay only what came after. KEYS: config. ARGV: the
+// node's pg-backlog-rows (persist-backlog).
 inline constexpr const char* kEnablePersistScript = R"lua(
 local t = redis.call('TIME')
 redis.call('HSETNX', KEYS[1], 'persist-from', t[1] * 1000 + math.floor(t[2] / 1000))
-redis.call('HSET', KEYS[1], 'persist', '1')
+redis.call('HSET', KEYS[1], 'persist', '1', 'persist-backlog', ARGV[1])
 return 1
 )lua";
 

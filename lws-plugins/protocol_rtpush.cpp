@@ -110,7 +110,7 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
   std::unique_ptr<rtpush::PersistFeed> feed;
   if (store && redis_address)
     feed = std::make_unique<rtpush::PersistFeed>(*redis_address, o.node_id, o.pg_batch_size, o.pg_flush_ms,
-                                                 store.get(), vs->io);
+                                                 o.pg_backlog_rows, store.get(), vs->io);
   std::unique_ptr<rtpush::PgArchive> archive;
   if (store) archive = std::make_unique<rtpush::PgArchive>(o.postgres, vs->io);
   vs->node = new rtpush::Node(o, std::move(broker), clocks, std::move(store), std::move(feed), std::move(archive));

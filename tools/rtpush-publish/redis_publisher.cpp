@@ -1,6 +1,7 @@
 #include "redis_publisher.h"
 
 #include <cstdlib>
+#include <string_view>
 #include <vector>
 
 #include "redis_scripts.h"
@@ -94,8 +95,11 @@ bool RedisPublisher::read_one() {
     return false;
   }
   --in_flight_;
+  const std::string backlog = std::string(rtpush::redis::kBacklogFullError) + " ";
   if (r->type == REDIS_REPLY_STRING)
     on_result_(true, std::string(r->str, r->len));
+  else if (r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).substr(0, backlog.size()) == backlog)
+    on_result_(false, std::string(r->str + backlog.size(), r->len - backlog.size()));  // PostgreSQL is behind
   else
     on_result_(false, std::string("redis: ") + (r->str ? std::string(r->str, r->len) : "unexpected reply"));
   freeReplyObject(r);
