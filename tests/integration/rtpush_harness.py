@@ -229,6 +229,40 @@ class Redis:
             s.sendall(("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(a.encode()), a) for a in args)).encode())
             return s.recv(65536).split(b"\r\n")[0].decode()
 
+    def call(self, *args):
+        """One command; the whole reply as Python values (bulk strings as
+        str, arrays as lists, errors raised)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(str(a).encode()), a)
+                                                        for a in args)).encode())
+            with s.makefile("rb") as f:
+                return self._read_reply(f)
+
+    @staticmethod
+    def _read_reply(f):
+        def read():
+            line = f.readline()[:-2]
+            kind, rest = line[:1], line[1:]
+            if kind == b"+":
+                return rest.decode()
+            if kind == b"-":
+                raise RuntimeError(rest.decode())
+            if kind == b":":
+                return int(rest)
+            if kind == b"$":
+                n = int(rest)
+                return None if n < 0 else f.read(n + 2)[:-2].decode()
+            if kind == b"*":
+                n = int(rest)
+                return None if n < 0 else [read() for _ in range(n)]
+            raise RuntimeError("unexpected reply %r" % line)
+        return read()
+
+    def pending_by_consumer(self, stream="rtpush:persist", group="writers"):
+        """{consumer: entries delivered to it and not yet acknowledged}."""
+        summary = self.call("XPENDING", stream, group)
+        return {name: int(count) for name, count in (summary[3] or [])}
+
     def info(self, section):
         """INFO <section> as {field: value text}."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:

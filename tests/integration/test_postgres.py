@@ -76,8 +76,10 @@ class Persistence(unittest.IsolatedAsyncioTestCase):
                 await pub.send(json.dumps({"type": "publish", "channel": "batch", "data": i}))
             for _ in range(250):
                 await recv_type(pub, "published")
-            await asyncio.sleep(0.5)  # full batches go at once; the last 50 wait for pg-flush-ms
-            self.assertEqual(int(pg.query("SELECT count(*) FROM rtpush_messages")[0][0]), 200)
+            # Full batches go at once; the last 50 wait for pg-flush-ms (1.5 s).
+            count = lambda: int(pg.query("SELECT count(*) FROM rtpush_messages")[0][0])
+            wait_until(lambda: count() >= 200, 1.2, "two full batches were not written at once")
+            self.assertEqual(count(), 200)
             m = wait_for_backlog_zero(node)
             self.assertEqual(int(pg.query("SELECT count(*) FROM rtpush_messages")[0][0]), 250)
             self.assertEqual(m["rtpush_pg_batches_total"], 3)
@@ -85,6 +87,21 @@ class Persistence(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(m['rtpush_pg_batch_rows_bucket{le="100"}'], 3)  # and two full ones
             self.assertEqual(m["rtpush_pg_batch_rows_sum"], 250)
             await pub.close()
+
+
+def persisting(redis, consumers):
+    """Waits until persistence is switched on and every node's consumer is in
+    the writers' group (instead of a fixed sleep)."""
+    def ready():
+        if redis.call("HGET", "rtpush:config", "persist") != "1":
+            return False
+        try:
+            names = {dict(zip(c[::2], c[1::2]))["name"] for c in redis.call("XINFO", "CONSUMERS", "rtpush:persist",
+                                                                           "writers")}
+        except RuntimeError:  # no stream or group yet
+            return False
+        return set(consumers) <= names
+    wait_until(ready, 10, "persistence not switched on by every node")
 
 
 def wait_for_rows(pg, want, seconds):
@@ -104,7 +121,7 @@ class WithRedis(unittest.IsolatedAsyncioTestCase):
         with Postgres() as pg, Redis() as redis, \
                 Server(redis=redis.url, postgres=pg.conninfo, node_id="pa") as a, \
                 Server(redis=redis.url, postgres=pg.conninfo, node_id="pb") as b:
-            time.sleep(0.5)  # both consumers registered, persist switched on
+            persisting(redis, ["pa", "pb"])
             expected = {}
             ws, _ = await a.connect()
             for i in range(1000):
@@ -119,14 +136,19 @@ class WithRedis(unittest.IsolatedAsyncioTestCase):
             for i, msg_id in enumerate(p.stdout.split()):
                 expected[("pr-cli", msg_id)] = {"cli": i}
             self.assertEqual(wait_for_rows(pg, len(expected), 30), len(expected))
-            time.sleep(0.5)  # nothing more arrives: no doubles
+            # Everything written is acknowledged, so nothing can come again.
+            wait_until(lambda: redis.call("XLEN", "rtpush:persist") == 0 and not any(
+                redis.pending_by_consumer().values()), 10, "hand-off not drained")
             rows = stored(pg)
             self.assertEqual(len(rows), len(expected))
             self.assertEqual({k: json.loads(v) for k, v in rows.items()}, expected)
-            # the writing was shared, and the hand-off Stream is drained
+            # Doubles would show here: the primary key hides a row written
+            # twice, the writers' counts do not (every batch they committed).
             wa = a.metrics()["rtpush_pg_rows_written_total"]
             wb = b.metrics()["rtpush_pg_rows_written_total"]
             self.assertEqual(wa + wb, len(expected))
+            self.assertGreater(wa, 0)  # the writing was shared
+            self.assertGreater(wb, 0)
             self.assertEqual(redis.command("XLEN", "rtpush:persist"), ":0")
             await ws.close()
 
@@ -134,14 +156,15 @@ class WithRedis(unittest.IsolatedAsyncioTestCase):
         with Postgres() as pg, Redis() as redis, \
                 Server(redis=redis.url, postgres=pg.conninfo, node_id="ka", pg_batch_size=200) as a, \
                 Server(redis=redis.url, postgres=pg.conninfo, node_id="kb", pg_batch_size=200) as b:
-            time.sleep(0.5)
+            persisting(redis, ["ka", "kb"])
             pg.stop()  # rows pile up as pending entries: some read by each node, none written
             lines = "".join('{"k":%d}\n' % i for i in range(3000))
             p = subprocess.run([PUBLISH_CLI, "--redis", redis.url, "--channel", "burst"], input=lines,
                                capture_output=True, text=True, timeout=60)
             published = set(p.stdout.split())
             self.assertEqual(len(published), 3000)
-            time.sleep(0.5)
+            wait_until(lambda: redis.pending_by_consumer().get("ka", 0) > 0, 10, "node A read no entries")
+            held_by_a = redis.pending_by_consumer()["ka"]
             a.kill()  # node A dies holding unacknowledged entries
             pg.start()
             # B writes its own, then claims A's after they sit idle (15 s)
@@ -149,6 +172,11 @@ class WithRedis(unittest.IsolatedAsyncioTestCase):
             rows = stored(pg)
             self.assertEqual({i for (c, i) in rows}, published)
             self.assertEqual(b.metrics()["rtpush_pg_up"], 1)
+            # The claim happened: A's entries left A's pending list, and B
+            # committed every row (A wrote none: PostgreSQL was down).
+            wait_until(lambda: not any(redis.pending_by_consumer().values()), 10, "entries still pending")
+            self.assertGreater(held_by_a, 0)
+            self.assertEqual(b.metrics()["rtpush_pg_rows_written_total"], 3000)
 
     async def test_batch_with_rows_already_written(self):
         # Rows written before (a retry after a lost answer, a claimed batch):
