@@ -649,6 +649,36 @@ class RawWebSocket:
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
         self.sock.sendall(header + mask + masked)
 
+    def next_frame(self, timeout=5):
+        """The next whole frame (opcode, payload); what follows stays buffered."""
+        self.sock.settimeout(timeout)
+        while True:
+            data = self.buf
+            if len(data) >= 2:
+                n, h = data[1] & 127, 2
+                if n == 126 and len(data) >= 4:
+                    n, h = struct.unpack(">H", data[2:4])[0], 4
+                elif n == 127 and len(data) >= 10:
+                    n, h = struct.unpack(">Q", data[2:10])[0], 10
+                if n < 126 or h > 2:
+                    if len(data) >= h + n:
+                        self.buf = data[h + n:]
+                        return data[0] & 15, data[h:h + n]
+            chunk = self.sock.recv(1 << 16)
+            assert chunk, "closed by the server"
+            self.buf += chunk
+
+    def wait_for(self, wanted, timeout=5):
+        """Reads text frames until one of type `wanted` (others are skipped:
+        connection_established comes first); returns it as a dict."""
+        deadline = time.time() + timeout
+        while True:
+            op, payload = self.next_frame(max(0.01, deadline - time.time()))
+            if op == 1:
+                frame = json.loads(payload)
+                if frame["type"] == wanted:
+                    return frame
+
     def read_all(self, timeout):
         """Reads until the server closes; returns [(opcode, payload)]."""
         self.sock.settimeout(timeout)

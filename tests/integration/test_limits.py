@@ -43,7 +43,7 @@ class MessageSize(ServerCase, unittest.IsolatedAsyncioTestCase):
         await recv_type(ws, "subscribed")
         publish = json.dumps({"type": "publish", "channel": "frag", "data": {"k": "v" * 300}})
         await ws.send([publish[:50], publish[50:400], publish[400:]])
-        got = {json.loads(await ws.recv())["type"] for _ in range(2)}
+        got = {json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] for _ in range(2)}
         self.assertEqual(got, {"message", "published"})
         await ws.close()
 
@@ -101,7 +101,7 @@ class PausedReader(unittest.IsolatedAsyncioTestCase):
         with Server(send_queue_bytes=8 * 1024 * 1024) as server:
             reader = RawWebSocket(server.port)
             reader.send_text(json.dumps({"type": "subscribe", "channel": "paused"}))
-            await asyncio.sleep(0.2)
+            await asyncio.to_thread(reader.wait_for, "subscribed")
             sizes = [10, 200, 5000, 70000, 300]
             for i in range(300):  # about 3 MB while nobody reads
                 await asyncio.to_thread(server.publish_http, "paused", {"i": i, "p": "q" * sizes[i % len(sizes)]})
@@ -122,7 +122,7 @@ class SlowConsumer(unittest.IsolatedAsyncioTestCase):
             await recv_type(fast, "subscribed")
             slow = RawWebSocket(server.port)
             slow.send_text(json.dumps({"type": "subscribe", "channel": "slow"}))
-            await asyncio.sleep(0.2)
+            await asyncio.to_thread(slow.wait_for, "subscribed")
             payload = "z" * 8000
             received = 0
 
