@@ -4,7 +4,7 @@
 #include <memory>
 #include <string>
 
-#include "json_codec.h"
+#include "json_text.h"
 #include "rtpush.pb-c.h"  // generated at build time by protoc-c (see CMakeLists.txt)
 
 namespace rtpush {
@@ -20,14 +20,17 @@ std::string_view text(const char* s) { return s ? std::string_view(s) : std::str
 
 }  // namespace
 
-DecodeResult ProtobufCodec::decode(std::string_view bytes, bool /*is_binary*/) const {
+DecodeResult ProtobufCodec::decode(std::string_view bytes, bool /*is_binary*/,
+                                   std::size_t /*max_payload_bytes: data is never larger than the frame*/) const {
   std::unique_ptr<Rtpush__V1__Frame, FrameDeleter> f(
       rtpush__v1__frame__unpack(nullptr, bytes.size(), reinterpret_cast<const std::uint8_t*>(bytes.data())));
   if (!f) return decode_error(ErrorCode::InvalidFrame, "frame is not an rtpush.v1.Frame");
 
   std::string ref;
-  if (!text(f->ref).empty() && !json_compact(text(f->ref), &ref))
-    return decode_error(ErrorCode::InvalidFrame, "ref must be JSON text");
+  if (!text(f->ref).empty()) {
+    if (const char* why = json_strict(text(f->ref), &ref))
+      return decode_error(ErrorCode::InvalidFrame, std::string("ref must be JSON text: ") + why);
+  }
 
   DecodeResult d;
   ClientRequest& req = d.request;
@@ -43,7 +46,9 @@ DecodeResult ProtobufCodec::decode(std::string_view bytes, bool /*is_binary*/) c
       return decode_error(ErrorCode::InvalidFrame, "publish needs a non-empty data field", std::move(ref));
     const std::string_view raw(reinterpret_cast<const char*>(f->data.data), f->data.len);
     req.has_data = true;
-    if (json_compact(raw, &req.data.bytes)) {  // JSON text: a JSON payload (spec 4b)
+    // The strict check decides (spec 4b): strict JSON text is a JSON payload;
+    // anything else, JSON with trailing bytes included, is bytes.
+    if (json_strict(raw, &req.data.bytes) == nullptr) {
       req.data.kind = PayloadKind::Json;
     } else {
       req.data.kind = PayloadKind::Binary;
