@@ -29,4 +29,8 @@ const char* payload_oversize(const Payload& p, std::size_t limit) {
   return nullptr;
 }
 
+std::string oversize_reason(const char* encoding, std::size_t limit) {
+  return std::string("data would be larger than max-message-bytes (") + std::to_string(limit) + ") as " + encoding;
+}
+
 }  // namespace rtpush

@@ -4,6 +4,7 @@
 // would grow past it when converted is refused before it is published.
 #pragma once
 #include <cstddef>
+#include <string>
 
 #include "payload.h"
 
@@ -14,5 +15,9 @@ namespace rtpush {
 // Buffers"). Linear in the payload, builds no frame; for small payloads
 // (a third of the limit or less) it reads nothing.
 const char* payload_oversize(const Payload& payload, std::size_t limit);
+
+// The reason told to the publisher: "data would be larger than
+// max-message-bytes (N) as MessagePack".
+std::string oversize_reason(const char* encoding, std::size_t limit);
 
 }  // namespace rtpush
