@@ -83,7 +83,7 @@ class Reader {
         case State::Key: {
           if (i_ >= n_ || p_[i_] != '"') return kNotJson;
           const bool top = members_ && stack.size() == 1;
-          const std::size_t key = pos() + 1;
+          const std::size_t key = top ? pos() + 1 : 0;
           if (const char* err = string()) return err;
           if (top) members_->push_back(JsonMember{key, pos() - 1 - key, 0, 0});
           ws();
