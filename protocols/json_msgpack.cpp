@@ -42,8 +42,9 @@ bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 // and array, in the order they open. MessagePack needs a container's count
 // before its items; counting each container by re-reading it, as this did
 // before, cost O(size x depth) (0.3 s for 1 MB nested 990 deep).
-bool count_containers(std::string_view j, std::vector<std::uint32_t>* counts) {
-  std::vector<std::size_t> open;  // index in counts of each open container
+bool count_containers(std::string_view j, std::vector<std::uint32_t>* counts, std::vector<std::uint32_t>* open_stack) {
+  std::vector<std::uint32_t>& open = *open_stack;  // index in counts of each open container
+  open.clear();
   bool just_opened = false;
   for (std::size_t i = 0; i < j.size(); ++i) {
     const char c = j[i];
@@ -54,7 +55,7 @@ bool count_containers(std::string_view j, std::vector<std::uint32_t>* counts) {
       if (i >= j.size()) return false;
     } else if (c == '[' || c == '{') {
       if (open.size() > static_cast<std::size_t>(kMaxJsonDepth)) return false;
-      open.push_back(counts->size());
+      open.push_back(static_cast<std::uint32_t>(counts->size()));
       counts->push_back(0);
       just_opened = true;
       continue;
@@ -229,8 +230,18 @@ void append_double(std::string* out, double d) {
 }  // namespace
 
 bool pack_json(std::string_view json, msgpack_packer* pk) {
-  std::vector<std::uint32_t> counts;
-  if (!count_containers(json, &counts)) return false;
+  // Scratch kept per thread: this runs once per message per MessagePack
+  // encoding, and two allocations were a measurable part of a small
+  // message's cost. Whatever a huge payload grew them to is given back.
+  thread_local std::vector<std::uint32_t> counts, open;
+  struct Trim {
+    ~Trim() {
+      for (auto* v : {&counts, &open})
+        if (v->capacity() > 4096) std::vector<std::uint32_t>().swap(*v);
+    }
+  } trim;
+  counts.clear();
+  if (!count_containers(json, &counts, &open)) return false;
   Reader r{json, counts};
   if (!pack(r, pk)) return false;
   r.ws();
