@@ -9,7 +9,7 @@ import unittest
 
 import websockets
 
-from rtpush_harness import Client, ServerCase, no_frame, recv_type
+from rtpush_harness import Client, Redis, Server, ServerCase, no_frame, recv_type
 
 
 async def nothing_retained(server, channel):
@@ -192,6 +192,30 @@ class SizeAfterConversion(ServerCase, unittest.IsolatedAsyncioTestCase):
         self.assertEqual((levels, len(value)), (depth, 1000000))
         self.assertLess(worst, 0.1, "another client's heartbeat_ack waited %.3f s" % worst)
         for c in (sub, pub, other):
+            await c.close()
+
+
+class OldRedisEntries(unittest.IsolatedAsyncioTestCase):
+    """Entries an older build wrote as JSON that is not strict JSON reach
+    clients as bytes (base64 for JSON subscribers), from history and live."""
+
+    async def test_replayed_and_live_entries_that_are_not_strict_json_go_out_as_bytes(self):
+        broken = '{"a":1},"id":"9-0","channel":"x"'
+        with Redis() as redis, Server(redis=redis.url, history_size=100) as node:
+            ms = int(time.time() * 1000)
+            old_id = "%d-0" % ms
+            redis.command("XADD", "rtpush:stream:old", old_id, "k", "j", "d", broken)
+            c = await Client.open(node, "json")
+            await c.subscribe("old", since="0-0")
+            msg = await c.recv_type("message")
+            self.assertEqual((msg["id"], msg.get("encoding")), (old_id, "base64"))
+            self.assertEqual(base64.b64decode(msg["data"]).decode(), broken)
+            live_id = "%d-0" % (ms + 1)
+            redis.command("XADD", "rtpush:stream:old", live_id, "k", "j", "d", "[1] 2")
+            redis.command("PUBLISH", "rtpush:live:old", "%s j[1] 2" % live_id)  # "<id> <kind><data>"
+            msg = await c.recv_type("message")
+            self.assertEqual((msg["id"], msg.get("encoding")), (live_id, "base64"))
+            self.assertEqual(base64.b64decode(msg["data"]), b"[1] 2")
             await c.close()
 
 
