@@ -4,6 +4,8 @@
 #include <string>
 
 #include "json_codec.h"
+#include "json_text.h"
+#include "payload_size.h"
 #include "node.h"
 
 namespace rtpush {
@@ -119,8 +121,12 @@ void Node::http_publish(const HttpRequest& req, std::string_view channel, HttpRe
     return;
   }
   Payload payload;
-  if (!json_compact(req.body, &payload.bytes)) {
-    respond(json_error(400, "body is not valid JSON"));
+  if (const char* why = json_strict(req.body, &payload.bytes)) {
+    respond(json_error(400, std::string("body is not valid JSON: ") + why));
+    return;
+  }
+  if (const char* form = payload_oversize(payload, options_.max_message_bytes)) {
+    respond(json_error(413, oversize_reason(form, options_.max_message_bytes)));
     return;
   }
   if (std::string full = backlog_full(); !full.empty()) {

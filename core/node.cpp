@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "codec.h"
+#include "payload_size.h"
 
 namespace rtpush {
 
@@ -143,10 +144,11 @@ void Node::pong(Session* s) { s->touch(clocks_.steady_ms()); }
 
 void Node::handle(Session* s, std::string_view bytes, bool binary) {
   const auto started = std::chrono::steady_clock::now();
-  DecodeResult d = codec_for(s->encoding())->decode(bytes, binary);
+  DecodeResult d = codec_for(s->encoding())->decode(bytes, binary, options_.max_message_bytes);
   if (!d.ok) {
     metrics_.count_invalid();
     send_error(s, d.error, d.message, d.ref);
+    if (d.error == ErrorCode::MessageTooLarge) close_too_big(s);  // grew past the bound when converted
   } else {
     ClientRequest& req = d.request;
     metrics_.count_received(req.type);
@@ -230,6 +232,12 @@ std::string Node::backlog_full() const {
 void Node::publish(Session* s, ClientRequest& req) {
   if (!valid_channel(req.channel)) {
     send_error(s, ErrorCode::InvalidChannel, "channel must be 1-200 bytes without whitespace or control characters", req.ref);
+    return;
+  }
+  if (const char* form = payload_oversize(req.data, options_.max_message_bytes)) {
+    // As for an oversized frame: the bound holds in every encoding delivered.
+    send_error(s, ErrorCode::MessageTooLarge, oversize_reason(form, options_.max_message_bytes), req.ref);
+    close_too_big(s);
     return;
   }
   if (options_.publish_rate && !s->publish_bucket().take(options_.publish_rate, clocks_.steady_ms())) {

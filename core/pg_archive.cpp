@@ -4,6 +4,8 @@
 #include <cstring>
 #include <future>
 
+#include "json_text.h"
+#include "log.h"
 #include "pg_link.h"
 
 namespace rtpush {
@@ -32,8 +34,14 @@ MessagePtr row_message(const PGresult* r, int row, const std::string& channel) {
   m->id.seq = std::strtoull(PQgetvalue(r, row, 1), nullptr, 10);
   m->id_text = m->id.str();
   if (!PQgetisnull(r, row, 2)) {
-    m->payload.kind = PayloadKind::Json;
     m->payload.bytes.assign(PQgetvalue(r, row, 2), PQgetlength(r, row, 2));
+    // A row whose text is not strict JSON (an older build's, or one written
+    // by hand) goes out as the bytes it is (base64 to JSON clients), never as
+    // broken JSON.
+    m->payload.kind = json_valid(m->payload.bytes) ? PayloadKind::Json : PayloadKind::Binary;
+    if (m->payload.kind == PayloadKind::Binary)
+      log(LogLevel::Warn, "postgres: row %s of channel %s is not strict JSON; delivered as binary", m->id_text.c_str(),
+          channel.c_str());
   } else {
     m->payload.kind = PayloadKind::Binary;
     std::size_t n = 0;

@@ -11,6 +11,8 @@
 #include <random>
 #include <unordered_map>
 
+#include "json_text.h"
+#include "log.h"
 #include "redis_scripts.h"
 
 namespace rtpush {
@@ -41,6 +43,14 @@ MessagePtr make_message(const std::string& channel, std::string_view id_text, ch
   m->id_text = std::string(id_text);
   m->payload.kind = kind == 'b' ? PayloadKind::Binary : PayloadKind::Json;
   m->payload.bytes = std::string(data);
+  // An entry written by an older build may be JSON-kind text that is not
+  // strict JSON (trailing bytes, invalid UTF-8, raw controls): it goes out
+  // as the bytes it is (base64 to JSON clients), never as broken JSON.
+  if (m->payload.kind == PayloadKind::Json && !json_valid(data)) {
+    m->payload.kind = PayloadKind::Binary;
+    log(LogLevel::Warn, "redis: entry %.*s of channel %s is not strict JSON; delivered as binary",
+        static_cast<int>(id_text.size()), id_text.data(), channel.c_str());
+  }
   m->timestamp = static_cast<double>(id->ms) / 1000.0;  // Redis's clock when it was added
   return m;
 }

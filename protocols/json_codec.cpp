@@ -1,123 +1,24 @@
-// The JSON encoding. Decoding parses with cJSON; encoding appends strings
-// directly (no cJSON tree): it runs once per message per encoding on the
-// fan-out path, and the payload is already compact JSON text.
+// The JSON encoding. Decoding is one strict pass (json_text.h) that
+// validates, minifies and lists the frame's members; values travel as the
+// sender's own text (12345678901234567890 and 1E400 arrive as sent).
+// Encoding appends strings directly: it runs once per message per encoding
+// on the fan-out path, and the payload is already compact JSON text.
 #include "json_codec.h"
 
-#include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <vector>
+
+#include "json_text.h"
 
 namespace rtpush {
 
 namespace {
-
-struct JsonDeleter {
-  void operator()(cJSON* j) const { cJSON_Delete(j); }
-};
-using JsonPtr = std::unique_ptr<cJSON, JsonDeleter>;
-
-// Values travel as the sender's own text, not as cJSON re-prints it: cJSON
-// holds numbers as doubles, so 12345678901234567890 would come back as
-// 1.2345678901234567e+19 and 1E400 as null. cJSON only validates; these
-// helpers cut a member's text out of the (valid) frame and drop the
-// whitespace between tokens.
-
-bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-std::size_t skip_ws(std::string_view j, std::size_t i) {
-  while (i < j.size() && is_ws(j[i])) ++i;
-  return i;
-}
-
-// j[i] is '"': the index after the closing quote.
-std::size_t skip_string(std::string_view j, std::size_t i) {
-  for (++i; i < j.size(); ++i) {
-    if (j[i] == '\\') ++i;
-    else if (j[i] == '"') return i + 1;
-  }
-  return j.size();
-}
-
-// The index after the value starting at j[i].
-std::size_t skip_value(std::string_view j, std::size_t i) {
-  if (i >= j.size()) return i;
-  if (j[i] == '"') return skip_string(j, i);
-  if (j[i] == '{' || j[i] == '[') {
-    int depth = 0;
-    while (i < j.size()) {
-      const char c = j[i];
-      if (c == '"') {
-        i = skip_string(j, i);
-        continue;
-      }
-      if (c == '{' || c == '[') ++depth;
-      if ((c == '}' || c == ']') && --depth == 0) return i + 1;
-      ++i;
-    }
-    return i;
-  }
-  while (i < j.size() && !is_ws(j[i]) && j[i] != ',' && j[i] != '}' && j[i] != ']') ++i;
-  return i;
-}
-
-// The text of the first member `key` of the top-level object of valid JSON
-// `j`; empty when absent (or spelt with escapes: the caller falls back).
-std::string_view member_text(std::string_view j, std::string_view key) {
-  std::size_t i = skip_ws(j, 0);
-  if (i >= j.size() || j[i] != '{') return {};
-  for (i = skip_ws(j, i + 1); i < j.size() && j[i] == '"';) {
-    const std::size_t k = i;
-    i = skip_string(j, i);
-    const std::string_view name = j.substr(k + 1, i - k - 2);
-    i = skip_ws(j, i);
-    if (i >= j.size() || j[i] != ':') return {};
-    const std::size_t v = skip_ws(j, i + 1);
-    i = skip_value(j, v);
-    if (name == key) return j.substr(v, i - v);
-    i = skip_ws(j, i);
-    if (i >= j.size() || j[i] != ',') return {};
-    i = skip_ws(j, i + 1);
-  }
-  return {};
-}
-
-// Valid JSON text without the whitespace between tokens.
-void minify(std::string_view j, std::string* out) {
-  out->clear();
-  out->reserve(j.size());
-  for (std::size_t i = 0; i < j.size();) {
-    if (j[i] == '"') {
-      const std::size_t end = skip_string(j, i);
-      out->append(j.substr(i, end - i));
-      i = end;
-    } else {
-      if (!is_ws(j[i])) out->push_back(j[i]);
-      ++i;
-    }
-  }
-}
-
-// The member's own text, minified; cJSON's print as a fallback.
-bool member_compact(std::string_view frame, const char* key, const cJSON* item, std::string* out) {
-  const std::string_view raw = member_text(frame, key);
-  if (!raw.empty()) {
-    minify(raw, out);
-    return true;
-  }
-  char* text = cJSON_PrintUnformatted(item);
-  if (!text) return false;
-  out->assign(text);
-  cJSON_free(text);
-  return true;
-}
-
-bool request_type(const cJSON* type, RequestType* out) {
-  return cJSON_IsString(type) && parse_request_type(type->valuestring, out);
-}
 
 void append_timestamp(std::string* out, double t) {
   char buf[40];
@@ -177,37 +78,77 @@ void json_append_string(std::string* out, std::string_view s) {
   out->push_back('"');
 }
 
-bool json_compact(std::string_view text, std::string* compact) {
-  JsonPtr root(cJSON_ParseWithLength(text.data(), text.size()));
-  if (!root) return false;
-  minify(text, compact);  // the sender's own text: numbers keep every digit
-  return true;
+bool json_compact(std::string_view text, std::string* compact) { return json_strict(text, compact) == nullptr; }
+
+namespace {
+
+// The members a client frame may have; the first of duplicate keys counts.
+struct FrameMembers {
+  std::string_view type, channel, since, data, ref;
+  bool has_type = false, has_channel = false, has_since = false, has_data = false, has_ref = false;
+
+  void take(std::string_view name, std::string_view value) {
+    auto slot = [&](std::string_view* v, bool* has) {
+      if (!*has) *v = value, *has = true;
+    };
+    if (name == "type") slot(&type, &has_type);
+    else if (name == "channel") slot(&channel, &has_channel);
+    else if (name == "since") slot(&since, &has_since);
+    else if (name == "data") slot(&data, &has_data);
+    else if (name == "ref") slot(&ref, &has_ref);
+  }
+};
+
+bool is_string(std::string_view v) { return !v.empty() && v.front() == '"'; }
+
+// The decoded text of a string value (valid, quoted): every byte, NULs too.
+std::string string_value(std::string_view v) {
+  std::string s;
+  json_unescape(v.substr(1, v.size() - 2), &s);
+  return s;
 }
 
-DecodeResult JsonCodec::decode(std::string_view bytes, bool /*is_binary: JSON in a binary frame is fine*/) const {
-  JsonPtr root(cJSON_ParseWithLength(bytes.data(), bytes.size()));
-  if (!root) return decode_error(ErrorCode::InvalidJson, "frame is not valid JSON");
-  if (!cJSON_IsObject(root.get())) return decode_error(ErrorCode::InvalidJson, "a frame must be a JSON object");
+}  // namespace
 
-  std::string ref;
-  if (const cJSON* r = cJSON_GetObjectItemCaseSensitive(root.get(), "ref")) member_compact(bytes, "ref", r, &ref);
+DecodeResult JsonCodec::decode(std::string_view bytes, bool /*is_binary: JSON in a binary frame is fine*/,
+                               std::size_t /*max_payload_bytes: the payload is never larger than the frame*/) const {
+  std::string text;  // the frame, minified
+  std::vector<JsonMember> members;
+  if (const char* why = json_strict(bytes, &text, kMaxJsonDepth + 1, &members))
+    return decode_error(ErrorCode::InvalidJson, std::string("frame is not valid JSON: ") + why);
+  if (text.front() != '{') return decode_error(ErrorCode::InvalidJson, "a frame must be a JSON object");
 
+  FrameMembers m;
+  const std::string_view all(text);
+  std::string unescaped;
+  for (const JsonMember& jm : members) {
+    std::string_view name = all.substr(jm.key, jm.key_len);
+    if (name.find('\\') != std::string_view::npos) {  // a key spelt with escapes
+      unescaped.clear();
+      json_unescape(name, &unescaped);
+      name = unescaped;
+    }
+    m.take(name, all.substr(jm.value, jm.value_len));
+  }
+
+  std::string ref(m.has_ref ? m.ref : std::string_view());
   DecodeResult d;
   ClientRequest& req = d.request;
-  if (!request_type(cJSON_GetObjectItemCaseSensitive(root.get(), "type"), &req.type))
+  if (!is_string(m.type) || !parse_request_type(string_value(m.type), &req.type))
     return decode_error(ErrorCode::UnknownMessageType, kUnknownTypeMessage, std::move(ref));
 
-  const cJSON* channel = cJSON_GetObjectItemCaseSensitive(root.get(), "channel");
-  if (cJSON_IsString(channel)) req.channel = channel->valuestring;  // the core validates it
+  if (is_string(m.channel)) req.channel = string_value(m.channel);  // the core validates it
 
-  const cJSON* since = cJSON_GetObjectItemCaseSensitive(root.get(), "since");
-  if (since && !cJSON_IsNull(since)) {
-    if (cJSON_IsString(since)) {
-      req.since = since->valuestring;
-    } else if (cJSON_IsNumber(since) && since->valuedouble >= 0 &&
-               since->valuedouble == std::floor(since->valuedouble) && since->valuedouble < 1e19) {
+  if (m.has_since && m.since != "null") {
+    const char c = m.since.front();
+    if (is_string(m.since)) {
+      req.since = string_value(m.since);
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      const double since = std::strtod(std::string(m.since).c_str(), nullptr);
+      if (!(since >= 0 && since == std::floor(since) && since < 1e19))
+        return decode_error(ErrorCode::InvalidJson, "since must be a message id string \"<ms>-<seq>\"", std::move(ref));
       char buf[32];
-      std::snprintf(buf, sizeof buf, "%.0f", since->valuedouble);  // a bare ms: "<ms>"
+      std::snprintf(buf, sizeof buf, "%.0f", since);  // a bare ms: "<ms>"
       req.since = buf;
     } else {
       return decode_error(ErrorCode::InvalidJson, "since must be a message id string \"<ms>-<seq>\"", std::move(ref));
@@ -216,11 +157,10 @@ DecodeResult JsonCodec::decode(std::string_view bytes, bool /*is_binary: JSON in
   }
 
   if (req.type == RequestType::Publish) {
-    const cJSON* data = cJSON_GetObjectItemCaseSensitive(root.get(), "data");
-    if (!data) return decode_error(ErrorCode::InvalidJson, "publish needs a data field", std::move(ref));
+    if (!m.has_data) return decode_error(ErrorCode::InvalidJson, "publish needs a data field", std::move(ref));
     req.has_data = true;
     req.data.kind = PayloadKind::Json;
-    member_compact(bytes, "data", data, &req.data.bytes);
+    req.data.bytes.assign(m.data);  // minified, strict: the sender's own text
   }
   req.ref = ref;
   d.ref = std::move(ref);

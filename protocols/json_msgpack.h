@@ -8,22 +8,31 @@
 #pragma once
 #include <msgpack.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "utf8.h"  // valid_utf8, for those that used it from here
 
 namespace rtpush {
 
 // Packs valid JSON text (validated before: payloads and refs are) as the
 // equal MessagePack value: objects as maps, integers that fit 64 bits as
 // integers, other numbers as float64. False if the text is not valid.
+// Linear: one pass counts every container's items, a second emits.
 bool pack_json(std::string_view json, msgpack_packer* pk);
 
-// Appends the MessagePack value as compact JSON text. False for what JSON
+// Appends the MessagePack value as compact JSON text. NotJson for what JSON
 // cannot hold: bin or ext (inside a value), map keys that are not strings,
-// strings that are not UTF-8, NaN or infinities.
-bool msgpack_to_json(const msgpack_object& o, std::string* out);
+// strings that are not UTF-8, NaN or infinities, nesting past the bound.
+// TooLarge as soon as the text would pass `limit` bytes (it is not built
+// whole: escaping can make a string six times larger).
+enum class JsonFromMsgpack { Ok, NotJson, TooLarge };
+JsonFromMsgpack msgpack_to_json(const msgpack_object& o, std::string* out, std::size_t limit = SIZE_MAX);
 
-// True when `s` is well-formed UTF-8.
-bool valid_utf8(std::string_view s);
+// The size of pack_json(json) in bytes, counted without building it; SIZE_MAX
+// when `json` is not valid. Linear.
+std::size_t msgpack_size_of_json(std::string_view json);
 
 }  // namespace rtpush

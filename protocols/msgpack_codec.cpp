@@ -110,7 +110,7 @@ bool lengths_fit(const unsigned char* p, std::size_t n) {
 
 }  // namespace
 
-DecodeResult MsgPackCodec::decode(std::string_view bytes, bool /*is_binary*/) const {
+DecodeResult MsgPackCodec::decode(std::string_view bytes, bool /*is_binary*/, std::size_t max_payload_bytes) const {
   if (!lengths_fit(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()))
     return decode_error(ErrorCode::InvalidFrame, "frame is not one MessagePack value");
   msgpack_unpacked u;
@@ -139,8 +139,13 @@ DecodeResult MsgPackCodec::decode(std::string_view bytes, bool /*is_binary*/) co
   }
 
   std::string ref_json;
-  if (ref && !msgpack_to_json(*ref, &ref_json))
-    return decode_error(ErrorCode::InvalidFrame, "ref must be a value JSON can hold (no bin, ext or non-string keys)");
+  if (ref) {
+    const JsonFromMsgpack r = msgpack_to_json(*ref, &ref_json, max_payload_bytes);
+    if (r == JsonFromMsgpack::TooLarge)
+      return decode_error(ErrorCode::MessageTooLarge, "ref as JSON is larger than max-message-bytes");
+    if (r != JsonFromMsgpack::Ok)
+      return decode_error(ErrorCode::InvalidFrame, "ref must be a value JSON can hold (no bin, ext or non-string keys)");
+  }
 
   DecodeResult d;
   ClientRequest& req = d.request;
@@ -162,7 +167,12 @@ DecodeResult MsgPackCodec::decode(std::string_view bytes, bool /*is_binary*/) co
       req.data.bytes.assign(data->via.bin.ptr, data->via.bin.size);
     } else {
       req.data.kind = PayloadKind::Json;
-      if (!msgpack_to_json(*data, &req.data.bytes))
+      const JsonFromMsgpack r = msgpack_to_json(*data, &req.data.bytes, max_payload_bytes);
+      if (r == JsonFromMsgpack::TooLarge)
+        return decode_error(ErrorCode::MessageTooLarge,
+                            "data as JSON would be larger than max-message-bytes (" + std::to_string(max_payload_bytes) + ")",
+                            std::move(ref_json));
+      if (r != JsonFromMsgpack::Ok)
         return decode_error(ErrorCode::InvalidFrame,
                     "data must be bin, or a value JSON can hold (no ext, non-string keys, NaN or bin inside)",
                     std::move(ref_json));

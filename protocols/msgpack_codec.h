@@ -9,7 +9,8 @@ class MsgPackCodec final : public Codec {
  public:
   Encoding encoding() const override { return Encoding::MsgPack; }
   const char* protocol_name() const override { return "rtpush-msgpack"; }
-  DecodeResult decode(std::string_view bytes, bool is_binary) const override;
+  using Codec::decode;
+  DecodeResult decode(std::string_view bytes, bool is_binary, std::size_t max_payload_bytes) const override;
   FrameRef encode(const ServerFrame& frame) const override;
 };
 

@@ -9,7 +9,8 @@ class ProtobufCodec final : public Codec {
  public:
   Encoding encoding() const override { return Encoding::Protobuf; }
   const char* protocol_name() const override { return "rtpush-protobuf"; }
-  DecodeResult decode(std::string_view bytes, bool is_binary) const override;
+  using Codec::decode;
+  DecodeResult decode(std::string_view bytes, bool is_binary, std::size_t max_payload_bytes) const override;
   FrameRef encode(const ServerFrame& frame) const override;
 };
 

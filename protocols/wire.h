@@ -90,7 +90,8 @@ struct ServerFrame {
   std::uint32_t heartbeat_interval = 0;
 };
 
-// Channel names: non-empty, at most 200 bytes, no whitespace or control bytes.
+// Channel names: non-empty, at most 200 bytes, valid UTF-8, no NUL,
+// whitespace or control characters (ASCII or Unicode).
 inline constexpr std::size_t kMaxChannelBytes = 200;
 bool valid_channel(std::string_view channel);
 

@@ -1,33 +1,75 @@
 // libFuzzer target: one client frame through a decoder (FUZZ_ENCODING picks
 // which), and, when it is a publish, its payload out through every encoder
-// (the transcoding a channel shared by three encodings does).
+// (the transcoding a channel shared by three encodings does). Asserts what
+// the strict validation promises: what a decoder accepts is strict JSON (or
+// bytes), and it re-encodes to a valid frame in all three encodings.
+#include <msgpack.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "codec.h"
+#include "json_text.h"
+#include "rtpush.pb-c.h"
 
 using namespace rtpush;
 
+namespace {
+
+void check(bool ok) {
+  if (!ok) __builtin_trap();
+}
+
+// The frame is readable by a client of its encoding.
+void check_frame(Encoding e, const FrameRef& f) {
+  check(static_cast<bool>(f));
+  const std::string_view bytes = f->view();
+  switch (e) {
+    case Encoding::Json:
+      check(json_valid(bytes));
+      break;
+    case Encoding::MsgPack: {
+      msgpack_unpacked u;
+      msgpack_unpacked_init(&u);
+      std::size_t off = 0;
+      const msgpack_unpack_return rc = msgpack_unpack_next(&u, bytes.data(), bytes.size(), &off);
+      msgpack_unpacked_destroy(&u);
+      check(rc == MSGPACK_UNPACK_SUCCESS && off == bytes.size());  // exactly one value
+      break;
+    }
+    case Encoding::Protobuf: {
+      Rtpush__V1__Frame* m =
+          rtpush__v1__frame__unpack(nullptr, bytes.size(), reinterpret_cast<const std::uint8_t*>(bytes.data()));
+      check(m != nullptr);
+      rtpush__v1__frame__free_unpacked(m, nullptr);
+      break;
+    }
+  }
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
-  const DecodeResult d = codec_for(FUZZ_ENCODING)->decode(bytes, true);
-  if (!d.ok || d.request.type != RequestType::Publish) return 0;
+  const DecodeResult d = codec_for(FUZZ_ENCODING)->decode(bytes, true, 1 << 20);
+  if (!d.ok) return 0;
+  check(d.ref.empty() || json_valid(d.ref));
+  // The core publishes only to a valid channel (and answers INVALID_CHANNEL).
+  if (d.request.type != RequestType::Publish || !valid_channel(d.request.channel)) return 0;
+  check(d.request.data.kind == PayloadKind::Binary || json_valid(d.request.data.bytes));
   ServerFrame f;
   f.type = ServerFrameType::Message;
   f.channel = d.request.channel;
   f.id = "1-0";
   f.data = &d.request.data;
   f.timestamp = 1.5;
-  for (Encoding e : {Encoding::Json, Encoding::MsgPack, Encoding::Protobuf}) {
-    FrameRef out = codec_for(e)->encode(f);
-    if (!out) __builtin_trap();
-  }
+  for (Encoding e : {Encoding::Json, Encoding::MsgPack, Encoding::Protobuf}) check_frame(e, codec_for(e)->encode(f));
   ServerFrame ack;  // the ref, echoed in every encoding
   ack.type = ServerFrameType::Published;
   ack.channel = d.request.channel;
   ack.id = "1-0";
   ack.ref = d.request.ref;
-  for (Encoding e : {Encoding::Json, Encoding::MsgPack, Encoding::Protobuf}) codec_for(e)->encode(ack);
+  for (Encoding e : {Encoding::Json, Encoding::MsgPack, Encoding::Protobuf}) check_frame(e, codec_for(e)->encode(ack));
   return 0;
 }

@@ -19,7 +19,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "json_codec.h"
+#include "json_text.h"
 #include "redis_address.h"
 #include "redis_publisher.h"
 #include "wire.h"
@@ -48,8 +48,10 @@ on its own line, in order.
   --channel C      the channel: 1-200 bytes, no whitespace or control characters
   --data JSON      the message, one JSON value. Without --data, standard input
                    is read: one JSON value per line, each its own message;
-                   empty lines are skipped; a line that is not JSON is reported
-                   (with its line number) and skipped, the rest still go out.
+                   empty lines are skipped; a line that is not exactly one
+                   strict JSON value (trailing bytes, invalid UTF-8, a raw
+                   control character in a string) is reported (with its line
+                   number and why) and skipped, the rest still go out.
   --timeout SECS   HTTP timeout per message (default 10)
   -h, --help       this text
   --version        the version
@@ -227,8 +229,8 @@ int main(int argc, char** argv) {
   }
   auto send = [&](const std::string& text, const std::string& at) {
     std::string json;
-    if (!rtpush::json_compact(text, &json)) {
-      report(false, "not valid JSON, not published", at);
+    if (const char* why = rtpush::json_strict(text, &json)) {
+      report(false, std::string("not published: ") + why, at);
       return;
     }
     if (redis) {

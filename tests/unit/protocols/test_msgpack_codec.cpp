@@ -43,7 +43,7 @@ std::string js(const std::string& bytes, bool* ok = nullptr) {
   std::size_t off = 0;
   assert_int_equal(msgpack_unpack_next(&u, bytes.data(), bytes.size(), &off), MSGPACK_UNPACK_SUCCESS);
   std::string out;
-  const bool converted = msgpack_to_json(u.data, &out);
+  const bool converted = msgpack_to_json(u.data, &out) == JsonFromMsgpack::Ok;
   if (ok) *ok = converted;
   else assert_true(converted);
   msgpack_unpacked_destroy(&u);

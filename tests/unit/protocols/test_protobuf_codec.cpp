@@ -115,11 +115,37 @@ static void server_frames(void**) {
   rtpush__v1__frame__free_unpacked(m, nullptr);
 }
 
+// A length-delimited field by hand: protobuf-c cannot write a NUL inside a string.
+static std::string field(int number, const std::string& bytes) {
+  return std::string(1, static_cast<char>(number << 3 | 2)) + static_cast<char>(bytes.size()) + bytes;
+}
+
+static void strings_are_read_whole(void**) {
+  // A NUL inside the channel is kept, so the core refuses it (INVALID_CHANNEL).
+  DecodeResult d = codec.decode(field(1, "subscribe") + field(2, std::string("news\0x", 6)), true);
+  assert_true(d.ok);
+  assert_int_equal(d.request.channel.size(), 6);
+  assert_false(valid_channel(d.request.channel));
+  // The last occurrence counts, as protobuf-c keeps it.
+  d = codec.decode(field(1, "subscribe") + field(2, "old") + field(2, "new"), true);
+  assert_string_equal(d.request.channel.c_str(), "new");
+  // A ref cut at a NUL would look like strict JSON.
+  d = codec.decode(field(1, "publish") + field(2, "c") + field(5, "1") + field(6, std::string("{\"a\":1}\0junk", 12)), true);
+  assert_false(d.ok);
+  assert_int_equal(d.error, ErrorCode::InvalidFrame);
+  // data that is JSON with trailing bytes is a binary payload.
+  d = codec.decode(field(1, "publish") + field(2, "c") + field(5, "{\"a\":1} trailing"), true);
+  assert_true(d.ok);
+  assert_int_equal(d.request.data.kind, PayloadKind::Binary);
+  assert_string_equal(d.request.data.bytes.c_str(), "{\"a\":1} trailing");
+}
+
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_decode_outcome),
       cmocka_unit_test(json_text_or_bytes),
       cmocka_unit_test(server_frames),
+      cmocka_unit_test(strings_are_read_whole),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -1,0 +1,49 @@
+// Strict JSON text: the one reader every path uses before a JSON value is
+// passed on (WebSocket frames, HTTP bodies, Protocol Buffers data and refs,
+// the CLI, entries read back from Redis or PostgreSQL).
+//
+// Accepts exactly RFC 8259: one value with only whitespace around it, the
+// grammar's numbers, well-formed UTF-8 (no overlongs, no surrogates), no raw
+// byte below 0x20 inside a string, and nesting at most `max_depth` deep. One
+// linear pass validates and minifies (drops the whitespace between tokens);
+// everything else is the sender's own text, so numbers keep every digit.
+//
+// Written by hand: cJSON (the JSON library in use) accepts trailing bytes,
+// invalid UTF-8 and raw control characters, truncates strings at \u0000, and
+// holds numbers as doubles; no Debian library both validates this strictly
+// and keeps the sender's number text.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rtpush {
+
+// How deep arrays and objects may nest in a payload or a ref. A client frame
+// (an object holding them) may be one level deeper.
+inline constexpr int kMaxJsonDepth = 1000;
+
+// One member of the top-level object, as offsets into the minified text:
+// the key's body (between its quotes, escapes as sent) and the value's text.
+struct JsonMember {
+  std::size_t key = 0, key_len = 0;
+  std::size_t value = 0, value_len = 0;
+};
+
+// Checks `text`; when `out` is set, writes it minified there (replacing its
+// contents); when `members` is set and the value is an object, lists its
+// members in order. Returns nullptr when the text is strict JSON, else a
+// reason a person can read ("trailing bytes after the JSON value", ...).
+const char* json_strict(std::string_view text, std::string* out, int max_depth = kMaxJsonDepth,
+                        std::vector<JsonMember>* members = nullptr);
+
+inline bool json_valid(std::string_view text) { return json_strict(text, nullptr) == nullptr; }
+
+// Appends the decoded body of a valid string literal (between its quotes) to
+// `out`. \u0000 stays a NUL byte; an escaped lone surrogate becomes its
+// three-byte form, which is not valid UTF-8 (a channel check refuses it)
+// rather than a silent U+FFFD that would alias another name.
+void json_unescape(std::string_view body, std::string* out);
+
+}  // namespace rtpush

@@ -1,0 +1,2 @@
+
+publishc*{"a":1} trailing
