@@ -117,7 +117,7 @@ void Node::http_publish(const HttpRequest& req, std::string_view channel, HttpRe
     return;
   }
   if (!valid_channel(channel)) {
-    respond(json_error(400, "channel must be 1-200 bytes without whitespace or control characters"));
+    respond(json_error(400, kInvalidChannelMessage));
     return;
   }
   Payload payload;

@@ -171,7 +171,7 @@ void Node::handle(Session* s, std::string_view bytes, bool binary) {
 
 void Node::subscribe(Session* s, ClientRequest& req) {
   if (!valid_channel(req.channel)) {
-    send_error(s, ErrorCode::InvalidChannel, "channel must be 1-200 bytes without whitespace or control characters", req.ref);
+    send_error(s, ErrorCode::InvalidChannel, kInvalidChannelMessage, req.ref);
     return;
   }
   std::optional<StreamId> since;
@@ -204,7 +204,7 @@ void Node::subscribe(Session* s, ClientRequest& req) {
 
 void Node::unsubscribe(Session* s, const ClientRequest& req) {
   if (!valid_channel(req.channel)) {
-    send_error(s, ErrorCode::InvalidChannel, "channel must be 1-200 bytes without whitespace or control characters", req.ref);
+    send_error(s, ErrorCode::InvalidChannel, kInvalidChannelMessage, req.ref);
     return;
   }
   if (Subscription* sub = hub_.find(s, req.channel)) drop_subscription(sub);
@@ -231,7 +231,7 @@ std::string Node::backlog_full() const {
 
 void Node::publish(Session* s, ClientRequest& req) {
   if (!valid_channel(req.channel)) {
-    send_error(s, ErrorCode::InvalidChannel, "channel must be 1-200 bytes without whitespace or control characters", req.ref);
+    send_error(s, ErrorCode::InvalidChannel, kInvalidChannelMessage, req.ref);
     return;
   }
   if (const char* form = payload_oversize(req.data, options_.max_message_bytes)) {

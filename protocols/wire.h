@@ -94,5 +94,8 @@ struct ServerFrame {
 // whitespace or control characters (ASCII or Unicode).
 inline constexpr std::size_t kMaxChannelBytes = 200;
 bool valid_channel(std::string_view channel);
+// What INVALID_CHANNEL (and HTTP 400) say.
+inline constexpr const char* kInvalidChannelMessage =
+    "channel must be 1-200 bytes of valid UTF-8 without NUL, whitespace or control characters";
 
 }  // namespace rtpush
