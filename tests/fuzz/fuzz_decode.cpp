@@ -3,14 +3,21 @@
 // (the transcoding a channel shared by three encodings does). Asserts what
 // the strict validation promises: what a decoder accepts is strict JSON (or
 // bytes), and it re-encodes to a valid frame in all three encodings.
+// Then the same bytes go to a whole Node as a client's frame, so the core's
+// own checks run too (channel names, `since` ids, limits, replay), and every
+// frame it answers with must be a valid frame of the client's encoding.
 #include <msgpack.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include <memory>
+
 #include "codec.h"
 #include "json_text.h"
+#include "memory_broker.h"
+#include "node.h"
 #include "rtpush.pb-c.h"
 
 using namespace rtpush;
@@ -48,10 +55,46 @@ void check_frame(Encoding e, const FrameRef& f) {
   }
 }
 
+struct NullConnection : Connection {
+  void request_write() override {}
+  void request_close() override {}
+};
+
+// A node on the embedded broker with small bounds, so memory stays flat
+// however many channels the inputs name.
+struct World {
+  NullConnection conn;
+  std::unique_ptr<Node> node;
+  World() {
+    Options o;
+    o.history_size = 16;
+    o.history_memory_bytes = 1 << 20;
+    o.max_channels_per_connection = 8;
+    std::uint64_t now = 1'700'000'000'000ULL;
+    Clocks clocks{[] { return std::int64_t{0}; }, [now]() mutable { return ++now; }};
+    node = std::make_unique<Node>(
+        o, std::make_unique<MemoryBroker>(o.history_size, clocks.wall_ms, HistoryLimits{o.history_memory_bytes, 0}),
+        clocks);
+  }
+};
+
+// The input as a client's frame of FUZZ_ENCODING to a fresh session.
+void through_node(std::string_view bytes) {
+  static World w;
+  Session* s = w.node->open(&w.conn, FUZZ_ENCODING);
+  w.node->receive(s, bytes, true, true, FUZZ_ENCODING != Encoding::Json);
+  while (!s->queue().empty()) {
+    check_frame(FUZZ_ENCODING, s->queue().front());
+    s->queue().pop();
+  }
+  w.node->close(s);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  through_node(bytes);
   const DecodeResult d = codec_for(FUZZ_ENCODING)->decode(bytes, true, 1 << 20);
   if (!d.ok) return 0;
   check(d.ref.empty() || json_valid(d.ref));
