@@ -25,13 +25,21 @@ struct HistoryResult {
   bool ok = false;
   std::optional<StreamId> position;  // newest id of the channel, if any
   bool recovered = true;             // false: some messages after `since` are retained nowhere
-  std::vector<MessagePtr> messages;  // retained messages with id > since, oldest first
+  // Retained messages with id > since, oldest first: the first page of them
+  // (see Broker::history), or all of them.
+  std::vector<MessagePtr> messages;
+  // The broker may hold more after the last of `messages` (after `since`
+  // when empty): read them with read_history().
+  bool more = false;
+  // `messages` were read for this replay (copies: they count against
+  // replay-memory-bytes), not shared with the broker's own memory.
+  bool copied = false;
   std::string reason;                // when !ok
   // For a node that replays beyond the hot history from its archive
   // (PostgreSQL): when set, an archive fed with this broker's messages holds
   // every message with an id at or above it (Redis: from persist-from;
-  // embedded: from this node's start). `messages` holds everything retained
-  // after `since`, so the archive's part is what comes before the first.
+  // embedded: from this node's start). The archive's part is what comes
+  // before the first message retained after `since`.
   std::optional<StreamId> archive_floor;
 };
 
@@ -39,6 +47,16 @@ struct HistoryResult {
 struct HistoryStats {
   std::size_t bytes = 0;     // messages and channel bookkeeping (see docs/limits.md)
   std::size_t channels = 0;  // channels with a log held
+};
+
+// A further page of the retained history (Broker::read_history).
+struct HistoryPage {
+  bool ok = false;                   // false: the broker cannot answer now
+  std::vector<MessagePtr> messages;  // oldest first, ids after the asked one
+  bool more = false;                 // more may follow the last of them
+  // Messages after the asked id were dropped from the history (trimmed)
+  // before this read: the page does not continue the range without a gap.
+  bool gap = false;
 };
 
 struct NodeInfo {
@@ -58,6 +76,7 @@ class Broker {
  public:
   using PublishDone = std::function<void(const PublishResult&)>;
   using HistoryDone = std::function<void(HistoryResult)>;
+  using PageDone = std::function<void(HistoryPage)>;
   using NodesDone = std::function<void(std::vector<NodeInfo>)>;
 
   virtual ~Broker() = default;
@@ -70,8 +89,21 @@ class Broker {
   // The channel's position and, when `since` is set, what came after it.
   // Live messages that arrive before `done` runs still reach the listener:
   // the hub parks them (see hub.h), so none is lost at the seam.
-  virtual void history(const std::string& channel, std::optional<StreamId> since,
+  // A broker that copies messages out of its backend (Redis) answers with a
+  // first page of at most `page_bytes` (none when 0; at least one message
+  // otherwise) and `more`; the rest is read with read_history() as the
+  // client drains. One that shares its own memory answers with everything.
+  virtual void history(const std::string& channel, std::optional<StreamId> since, std::size_t page_bytes,
                        HistoryDone done) = 0;
+
+  // The next page of the retained history: messages after `after`, at most
+  // `page_bytes` of them (and at least one) and a bounded count. Only after
+  // a history() answer with `more`.
+  virtual void read_history(const std::string&, StreamId, std::size_t, PageDone done) {
+    HistoryPage p;
+    p.ok = true;
+    done(std::move(p));
+  }
 
   // The node has gained its first / lost its last local subscriber of a
   // channel: a distributed broker listens only to watched channels.

@@ -76,6 +76,8 @@ HttpResponse Node::http_metrics() const {
     g.history_bytes = h->bytes;
     g.history_channels = h->channels;
   }
+  g.replay_bytes = budget_.held();
+  g.replays_waiting = budget_.waiting();
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = metrics_.render(options_.node_id, g);

@@ -75,29 +75,57 @@ SendResult Hub::deliver(Subscription* sub, const MessagePtr& msg, FanOutStats* s
   return r;
 }
 
-void Hub::begin_replay(Subscription* sub, std::vector<MessagePtr> history, bool archive, StreamId archive_after,
-                       StreamId archive_before) {
+namespace {
+std::size_t weight(const std::vector<MessagePtr>& messages) {
+  std::size_t n = 0;
+  for (const MessagePtr& m : messages) n += message_bytes(*m);
+  return n;
+}
+}  // namespace
+
+void Hub::begin_replay(Subscription* sub, ReplayStart start) {
   auto r = std::make_unique<Replay>();
-  if (archive) {
-    r->archive_done = archive_after >= archive_before;
-    r->archive_after = archive_after;
-    r->archive_before = archive_before;
-    r->hot = std::move(history);
+  r->read_to = start.since;
+  r->hot_done = !start.more_history;
+  r->held = std::move(start.held);
+  if (start.history_counted) r->held.resize(weight(start.history));
+  else r->held.resize(0);
+  if (start.archive) {
+    r->archive_done = start.since >= start.archive_before;
+    r->archive_before = start.archive_before;
+    r->hot = std::move(start.history);
+    r->hot_counted = start.history_counted;
   } else {
-    r->ready = std::move(history);
+    if (!start.history.empty()) r->read_to = start.history.back()->id;
+    r->ready = std::move(start.history);
+    r->ready_counted = start.history_counted;
   }
   sub->replay = std::move(r);
 }
 
-void Hub::add_page(Subscription* sub, std::vector<MessagePtr> page, bool last) {
+void Hub::begin_replay(Subscription* sub, std::vector<MessagePtr> history, bool archive, StreamId archive_after,
+                       StreamId archive_before) {
+  ReplayStart start;
+  start.history = std::move(history);
+  start.archive = archive;
+  start.since = archive_after;
+  start.archive_before = archive_before;
+  begin_replay(sub, std::move(start));
+}
+
+void Hub::add_page(Subscription* sub, std::vector<MessagePtr> page, bool last, std::size_t reserved) {
   Replay& r = *sub->replay;
   r.fetching = false;
-  if (!page.empty()) r.archive_after = page.back()->id;
-  if (last) r.archive_done = true;
+  r.held.release(reserved);
+  r.held.resize(r.held.bytes() + weight(page));
+  if (!page.empty()) r.read_to = page.back()->id;
+  if (!r.archive_done) r.archive_done = last;
+  else r.hot_done = last;
   if (r.next > 0) {  // drop what is sent before appending
     r.ready.erase(r.ready.begin(), r.ready.begin() + static_cast<std::ptrdiff_t>(r.next));
     r.next = 0;
   }
+  r.ready_counted = true;  // pages only follow pages: `ready` holds no uncounted rest here
   if (r.ready.empty()) r.ready = std::move(page);
   else r.ready.insert(r.ready.end(), page.begin(), page.end());
 }
@@ -106,21 +134,28 @@ ReplayStep Hub::pump(Subscription* sub, FanOutStats* stats) {
   Replay& r = *sub->replay;
   for (;;) {
     while (r.next < r.ready.size()) {
+      MessagePtr& slot = r.ready[r.next++];
+      const MessagePtr msg = std::move(slot);  // sent: the replay keeps no reference
+      if (r.ready_counted) r.held.release(message_bytes(*msg));
       const std::uint64_t before = stats->delivered;
-      const SendResult res = deliver(sub, r.ready[r.next++], stats);
+      const SendResult res = deliver(sub, msg, stats);
       if (!r.from_parked) stats->replayed += stats->delivered - before;
       if (res == SendResult::Dropped) return ReplayStep::Dropped;
       if (res == SendResult::Backpressure) return ReplayStep::Blocked;
     }
     r.ready.clear();
     r.next = 0;
-    if (!r.archive_done) return ReplayStep::NeedArchive;
+    if (!r.archive_done) return ReplayStep::NeedPage;
     if (!r.hot.empty()) {
       r.ready.swap(r.hot);
+      r.ready_counted = r.hot_counted;
+      if (r.ready.back()->id > r.read_to) r.read_to = r.ready.back()->id;
       continue;
     }
+    if (!r.hot_done) return ReplayStep::NeedPage;
     if (!sub->parked.empty()) {  // live messages that came meanwhile
       r.ready.swap(sub->parked);
+      r.ready_counted = false;
       r.from_parked = true;
       continue;
     }

@@ -7,14 +7,20 @@
 // The replay seam: a new subscription starts "pending" (its history is being
 // fetched); live messages that arrive meanwhile are parked on it. Then the
 // replay runs: pages from the archive (PostgreSQL) if the range reaches past
-// the hot history, the hot history, then the parked messages; then it goes
-// live. Each subscription remembers the last id it sent and never sends an
-// id at or below it, so the sources can overlap without a duplicate and
-// without a gap.
+// the hot history, the hot history (its first page, then further pages read
+// from the broker), then the parked messages; then it goes live. Each page
+// starts after the newest id read so far (Replay::read_to). Each
+// subscription remembers the last id it sent and never sends an id at or
+// below it, so the sources can overlap without a duplicate and without a gap.
 //
 // Flow control: a replay can be far longer than a send queue holds (100,000
 // messages), so pump() sends until the queue reports backpressure and the
 // node calls pump() again when the connection has drained.
+//
+// Memory: the messages of pages read for a replay count against the node's
+// ReplayBudget (Replay::held) until pump() hands them to the send queue.
+// Messages shared with the broker's memory (embedded history) and parked
+// live messages (shared with fan-out) are not counted: they are no copy.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -26,6 +32,7 @@
 #include <vector>
 
 #include "message.h"
+#include "replay_budget.h"
 #include "session.h"
 
 namespace rtpush {
@@ -36,17 +43,42 @@ struct Channel;
 struct Replay {
   std::vector<MessagePtr> ready;  // to send next, oldest first
   std::size_t next = 0;           // first unsent in `ready`
-  std::vector<MessagePtr> hot;    // the broker's history: after the archive
+  bool ready_counted = false;     // `ready` holds pages read for this replay (in `held`)
+  std::vector<MessagePtr> hot;    // the broker's first history page: after the archive
+  bool hot_counted = false;       // `hot` was copied for this replay (in `held`)
   bool from_parked = false;       // `ready` holds parked live messages
-  // The archive range still to read: (after, before). Done when exhausted.
+  // The newest id read from any source: the next page starts after it.
+  StreamId read_to;
+  // The archive range still to read: (read_to, archive_before).
   bool archive_done = true;
+  StreamId archive_before;
+  bool hot_done = true;   // the broker has no further history pages to read
+  // recovered:false was announced and the history has given nothing yet: a
+  // gap before its first message is the one announced, not a new loss.
+  bool gap_known = false;
   bool fetching = false;  // a page is being read
-  StreamId archive_after, archive_before;
+  bool waiting = false;   // in the budget's queue for a page
+  // Bytes of the counted pages not yet sent, and the page being read.
+  BudgetHold held;
   // A replay from the archive answers `subscribed` only once its first page
   // is read, so a PostgreSQL failure is a plain error, not a cut-off replay.
   bool announced = true;
   std::optional<StreamId> position;  // for that `subscribed`
+  bool recovered = true;             // as announced
   std::size_t buffered() const { return ready.size() - next; }
+  // A page can be read now: the archive's, or the history's once its first
+  // page (`hot`) is in `ready` (the next one starts after it).
+  bool page_to_read() const { return !archive_done || (hot.empty() && !hot_done); }
+};
+
+// How a replay starts (Hub::begin_replay).
+struct ReplayStart {
+  std::vector<MessagePtr> history;  // the broker's history (or its first page)
+  bool history_counted = false;     // copied for this replay: counts in `held`
+  bool more_history = false;        // the broker has more pages after it
+  bool archive = false;             // first the archive range (since, archive_before)
+  StreamId since, archive_before;
+  BudgetHold held;                  // holds at least what `history` weighs when counted
 };
 
 struct Subscription {
@@ -68,7 +100,7 @@ inline constexpr std::size_t kMaxParked = 100000;
 enum class ReplayStep : std::uint8_t {
   Live,          // all sent: the subscription is live
   Blocked,       // the send queue is past half full: pump again once it drains
-  NeedArchive,   // everything buffered is sent; the next archive page is needed
+  NeedPage,      // everything buffered is sent; the next page (archive or history) is needed
   Dropped,       // the session was closed as too slow
 };
 
@@ -102,13 +134,18 @@ class Hub {
   // subscribers left (and is gone).
   bool unsubscribe(Subscription* sub);
 
-  // Starts the replay: archive pages if `archive` (ids in (archive_after,
-  // archive_before), fed by add_page()), then `history`, then the parked
-  // messages. Call pump() next.
+  // Starts the replay: archive pages if `archive` (ids in (since,
+  // archive_before), fed by add_page()), then the history and its further
+  // pages (add_page() again), then the parked messages. Call pump() next.
+  void begin_replay(Subscription* sub, ReplayStart start);
+  // The same, with nothing counted and no further history pages.
   void begin_replay(Subscription* sub, std::vector<MessagePtr> history, bool archive = false,
                     StreamId archive_after = {}, StreamId archive_before = {});
-  // One page read from the archive; `last` when the range is exhausted.
-  void add_page(Subscription* sub, std::vector<MessagePtr> page, bool last);
+  // The next page: of the archive while its range is not done, else of the
+  // broker's history; `last` when that source is exhausted. The page's
+  // reservation (`reserved` bytes, in Replay::held since the read began) is
+  // replaced by what the page weighs, held until the page is sent.
+  void add_page(Subscription* sub, std::vector<MessagePtr> page, bool last, std::size_t reserved = 0);
   // Sends what the replay has, as far as the send queue allows.
   ReplayStep pump(Subscription* sub, FanOutStats* stats);
   // begin_replay(history) and pump(), for a replay that fits the queue.

@@ -176,7 +176,8 @@ HistoryResult MemoryBroker::read(const std::string& channel, std::optional<Strea
   return r;
 }
 
-void MemoryBroker::history(const std::string& channel, std::optional<StreamId> since, HistoryDone done) {
+void MemoryBroker::history(const std::string& channel, std::optional<StreamId> since, std::size_t,
+                           HistoryDone done) {
   expire();
   done(read(channel, since));
   // The replay just encoded frames into the messages it sent: count them.

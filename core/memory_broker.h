@@ -35,7 +35,10 @@ class MemoryBroker final : public Broker {
 
   void set_listener(BrokerListener* listener) override { listener_ = listener; }
   void publish(const std::string& channel, Payload payload, PublishDone done) override;
-  void history(const std::string& channel, std::optional<StreamId> since, HistoryDone done) override;
+  // Answers with every retained message at once: they are shared with the
+  // ring (pointers, no copy), so a replay adds no memory for them.
+  void history(const std::string& channel, std::optional<StreamId> since, std::size_t page_bytes,
+               HistoryDone done) override;
   void watch(const std::string&, bool) override {}
   BackendState state() const override { return BackendState::Off; }
   std::optional<HistoryStats> history_stats() override;

@@ -26,4 +26,10 @@ struct Message {
 
 using MessagePtr = std::shared_ptr<const Message>;
 
+// What a message read from a backend weighs in memory (before any frame is
+// encoded): what replay-memory-bytes counts.
+inline std::size_t message_bytes(const Message& m) {
+  return sizeof(Message) + m.channel.size() + m.id_text.size() + m.payload.bytes.size();
+}
+
 }  // namespace rtpush

@@ -84,6 +84,10 @@ std::string Metrics::render(const std::string& node, const Gauges& g) const {
     gauge(&out, "rtpush_history_channels", "Channels whose history is held in memory (dropped history-ttl-secs after their last publish).",
           static_cast<double>(g.history_channels));
   }
+  gauge(&out, "rtpush_replay_bytes", "Bytes of messages read for replays and not yet queued (at most replay-memory-bytes).",
+        static_cast<double>(g.replay_bytes));
+  gauge(&out, "rtpush_replays_waiting", "Replays waiting their turn for replay-memory-bytes.",
+        static_cast<double>(g.replays_waiting));
 
   header(&out, "rtpush_messages_received_total", "counter", "Client frames received, by type.");
   static const char* kTypes[] = {"subscribe", "unsubscribe", "publish", "heartbeat", "invalid"};

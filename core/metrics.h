@@ -38,6 +38,8 @@ struct Gauges {
   bool has_history = false;
   std::size_t history_bytes = 0;
   std::size_t history_channels = 0;
+  std::size_t replay_bytes = 0;     // held by replays in flight (replay-memory-bytes)
+  std::size_t replays_waiting = 0;  // replays waiting their turn for a page
 };
 
 // Why the server closed a connection.

@@ -24,6 +24,7 @@ Clocks Clocks::system() {
 Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks, std::unique_ptr<PgStore> store,
            std::unique_ptr<PersistFeed> feed, std::unique_ptr<PgArchive> archive)
     : options_(std::move(options)),
+      budget_(options_.replay_memory_bytes, replay_page_bytes(options_)),
       broker_(std::move(broker)),
       store_(std::move(store)),
       feed_(std::move(feed)),
@@ -196,7 +197,15 @@ void Node::subscribe(Session* s, ClientRequest& req) {
   if (hub_.subscriber_count(req.channel) == 1) broker_->watch(req.channel, true);
   sub->last_sent = since.value_or(StreamId{});
 
-  broker_->history(req.channel, since,
+  // Room for the history's first page now, or none: then the broker answers
+  // without messages and the replay reads its pages when its turn comes.
+  std::size_t page = 0;
+  BudgetHold first;
+  if (since && budget_.try_reserve(&first)) {
+    page = first.bytes();
+    first_pages_.emplace(sub->id, std::move(first));
+  }
+  broker_->history(req.channel, since, page,
                    [this, serial = s->serial(), channel = req.channel, id = sub->id, since](HistoryResult h) {
                      on_history(serial, channel, id, since, std::move(h));
                    });
@@ -213,7 +222,12 @@ void Node::unsubscribe(Session* s, const ClientRequest& req) {
 
 void Node::drop_subscription(Subscription* sub) {
   const std::string channel = sub->channel->name;
+  // What it held for its replay goes back (its Replay with it) and others
+  // may take it.
+  first_pages_.erase(sub->id);
+  budget_.cancel(sub->id);
   if (hub_.unsubscribe(sub)) broker_->watch(channel, false);
+  budget_.wake();
 }
 
 void Node::send_unsubscribed(Session* s, std::string_view channel) {

@@ -23,6 +23,7 @@
 #include "persist_feed.h"
 #include "pg_archive.h"
 #include "pg_store.h"
+#include "replay_budget.h"
 #include "session.h"
 
 namespace rtpush {
@@ -88,6 +89,7 @@ class Node final : public BrokerListener {
   std::size_t connection_count() const { return sessions_.size(); }
   const Metrics& metrics() const { return metrics_; }
   Hub& hub() { return hub_; }
+  const ReplayBudget& replay_budget() const { return budget_; }
 
   // BrokerListener: a live message of a watched channel.
   void on_message(const MessagePtr& msg) override;
@@ -97,15 +99,21 @@ class Node final : public BrokerListener {
   void subscribe(Session* s, ClientRequest& req);
   void unsubscribe(Session* s, const ClientRequest& req);
   // Replay (replay.cpp)
-  static constexpr std::size_t kArchivePage = 1000;
+  static constexpr std::size_t kArchivePage = 1000;               // rows per archive page, at most
+  static constexpr std::size_t kReplayPageMinBytes = 256 * 1024;  // bytes per page, at least
+  static std::size_t replay_page_bytes(const Options& o);
   void on_history(std::uint64_t serial, const std::string& channel, std::uint64_t sub_id,
                   std::optional<StreamId> since, HistoryResult h);
   void start_replay(Session* s, Subscription* sub, std::optional<StreamId> since, HistoryResult& h, bool archive);
   void announce(Session* s, Subscription* sub, bool with_since, std::optional<StreamId> position, bool recovered);
   void pump_replay(Session* s, Subscription* sub);
   void fetch_page(Session* s, Subscription* sub);
+  void read_page(Session* s, Subscription* sub, BudgetHold grant);
+  void on_page(std::uint64_t serial, const std::string& channel, std::uint64_t sub_id, std::size_t reserved, bool ok,
+               std::vector<MessagePtr> page, bool more, bool gap);
   Subscription* find_sub(std::uint64_t serial, const std::string& channel, std::uint64_t sub_id) const;
   void replay_unavailable(Subscription* sub, bool started);
+  void replay_stopped(Subscription* sub, bool started, const std::string& why);
   // Removes a subscription; the broker stops watching a channel left empty.
   void drop_subscription(Subscription* sub);
   void send_unsubscribed(Session* s, std::string_view channel);
@@ -136,6 +144,11 @@ class Node final : public BrokerListener {
   void http_publish(const HttpRequest& request, std::string_view channel, HttpRespond respond);
 
   Options options_;
+  // Before everything that holds replays (the hub) or answers their reads.
+  ReplayBudget budget_;
+  // The first history page's reservation of a subscription whose history
+  // is being read (by Subscription::id), until its replay begins.
+  std::unordered_map<std::uint64_t, BudgetHold> first_pages_;
   std::unique_ptr<Broker> broker_;
   std::unique_ptr<PgStore> store_;
   std::unique_ptr<PersistFeed> feed_;  // after store_: destroyed before it

@@ -12,11 +12,23 @@ namespace rtpush {
 
 namespace {
 
-// The replay index (channel, id_ms, id_seq) answers this as one range scan.
+// The replay index (channel, id_ms, id_seq) answers this as one range scan
+// of at most $6 rows. A page is also cut by bytes: the rows whose running
+// total of sizes ($8 per row for what a Message adds to its payload) stays
+// within $7, and always the first. octet_length() of a TOASTed value reads
+// its header, not the value, so rows past the cut cost no detoasting.
+// `scanned` (rows the scan saw) tells a page cut short from the last one.
 const char* const kReadSql =
-    "SELECT id_ms, id_seq, data, data_bin, extract(epoch FROM published_at) FROM rtpush_messages "
+    "SELECT id_ms, id_seq, data, data_bin, ts, scanned FROM ("
+    "SELECT id_ms, id_seq, data, data_bin, extract(epoch FROM published_at) AS ts, "
+    "row_number() OVER w AS n, "
+    "sum(coalesce(octet_length(data::text), octet_length(data_bin)) + $8::bigint) OVER w AS running, "
+    "count(*) OVER () AS scanned "
+    "FROM (SELECT id_ms, id_seq, data, data_bin, published_at FROM rtpush_messages "
     "WHERE channel = $1 AND (id_ms, id_seq) > ($2::bigint, $3::bigint) "
-    "AND (id_ms, id_seq) < ($4::bigint, $5::bigint) ORDER BY id_ms, id_seq LIMIT $6::bigint";
+    "AND (id_ms, id_seq) < ($4::bigint, $5::bigint) ORDER BY id_ms, id_seq LIMIT $6::bigint) r "
+    "WINDOW w AS (ORDER BY id_ms, id_seq)) p "
+    "WHERE n = 1 OR running <= $7::bigint ORDER BY id_ms, id_seq";
 
 constexpr const char* kUndefinedTable = "42P01";
 
@@ -67,28 +79,35 @@ PgArchive::~PgArchive() {
   done.get_future().wait();
 }
 
-void PgArchive::read(const std::string& channel, StreamId after, StreamId before, std::size_t limit, Done done) {
-  io_->post([this, channel, after, before, limit, done = std::move(done)] {
+void PgArchive::read(const std::string& channel, StreamId after, StreamId before, std::size_t limit,
+                     std::size_t max_bytes, Done done) {
+  const std::size_t row_overhead = sizeof(Message) + channel.size() + 24;  // + the id's text
+  io_->post([this, channel, after, before, limit, max_bytes, row_overhead, done = std::move(done)] {
     if (!link_) link_ = std::make_unique<PgLink>(io_->loop(), conninfo_, kReaderSetup);
     link_->query(
         kReadSql,
         {channel, std::to_string(after.ms), std::to_string(after.seq), std::to_string(before.ms),
-         std::to_string(before.seq), std::to_string(limit)},
-        [this, channel, done](const PGresult* r, const std::string&) {
+         std::to_string(before.seq), std::to_string(limit), std::to_string(max_bytes), std::to_string(row_overhead)},
+        [this, channel, limit, done](const PGresult* r, const std::string&) {
           auto page = std::make_shared<std::vector<MessagePtr>>();
-          bool ok = false;
+          bool ok = false, more = false;
           if (r && PQresultStatus(r) == PGRES_TUPLES_OK) {
             ok = true;
-            for (int i = 0, n = PQntuples(r); i < n && ok; ++i) {
+            const int n = PQntuples(r);
+            for (int i = 0; i < n && ok; ++i) {
               MessagePtr m = row_message(r, i, channel);
               ok = m != nullptr;
               if (ok) page->push_back(std::move(m));
+            }
+            if (n > 0) {
+              const std::size_t scanned = std::strtoull(PQgetvalue(r, 0, 5), nullptr, 10);
+              more = scanned > static_cast<std::size_t>(n) || scanned >= limit;
             }
           } else if (r) {
             const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
             ok = state && std::strcmp(state, kUndefinedTable) == 0;  // nothing written yet
           }
-          io_->deliver([done, ok, page] { done(ok, std::move(*page)); });
+          io_->deliver([done, ok, page, more] { done(ok, std::move(*page), more); });
         });
   });
 }

@@ -17,7 +17,8 @@ class PgLink;
 
 class PgArchive {
  public:
-  using Done = std::function<void(bool ok, std::vector<MessagePtr> page)>;
+  // `more`: the range may hold more after the last of `page`.
+  using Done = std::function<void(bool ok, std::vector<MessagePtr> page, bool more)>;
 
   PgArchive(std::string conninfo, IoThread* io);
   ~PgArchive();  // closes on the I/O thread, waits
@@ -25,9 +26,11 @@ class PgArchive {
   PgArchive& operator=(const PgArchive&) = delete;
 
   // Service thread: messages of `channel` with after < id < before, oldest
-  // first, at most `limit`. `done` runs on the service thread; !ok when
+  // first, at most `limit` of them and about `max_bytes` (message_bytes();
+  // at least one message). `done` runs on the service thread; !ok when
   // PostgreSQL cannot answer. A missing table reads as empty.
-  void read(const std::string& channel, StreamId after, StreamId before, std::size_t limit, Done done);
+  void read(const std::string& channel, StreamId after, StreamId before, std::size_t limit, std::size_t max_bytes,
+            Done done);
 
  private:
   IoThread* io_;

@@ -19,7 +19,7 @@ namespace rtpush {
 
 namespace {
 
-constexpr std::size_t kPage = 1000;           // XRANGE page
+constexpr std::size_t kPage = 1000;           // XRANGE page (backfill after a reconnect)
 constexpr double kRegistryEverySecs = 5;      // node heartbeat into Redis
 constexpr std::int64_t kNodeTtlMs = 30000;    // a node silent this long is gone
 constexpr double kBackoffMinSecs = 0.1, kBackoffMaxSecs = 5;
@@ -288,6 +288,67 @@ struct RedisBroker::Impl {
                       start.data(), start.size(), static_cast<int>(kPage));
   }
 
+  // ---- replay pages ---------------------------------------------------------
+  // A page of the hot history for a replay: entries after `from`, at most
+  // kPageCount of them and `cap` bytes (at least one). Read with the history
+  // script, which gives the entries and the newest trimmed id in one atomic
+  // step (so a page knows whether the stream was trimmed past its start), in
+  // calls sized by the entries seen so far: one reply is about what the page
+  // keeps, never a whole long tail (that was N replays x the tail in memory).
+  static constexpr std::size_t kPageCount = 1000;
+  static constexpr std::size_t kFirstCount = 4;
+  struct PageRead {
+    PageRead(StreamId f, std::size_t c) : cursor(f), cap(c) {}
+    StreamId cursor;  // the newest id taken: the next call starts after it
+    std::size_t cap;
+    std::size_t bytes = 0;
+    HistoryPage page;
+  };
+
+  // How many entries to ask for next.
+  static std::size_t next_count(const PageRead& p) {
+    const std::size_t n = p.page.messages.size();
+    if (n == 0) return kFirstCount;
+    const std::size_t average = std::max<std::size_t>(1, p.bytes / n);
+    const std::size_t room = p.cap > p.bytes ? p.cap - p.bytes : 0;
+    return std::clamp<std::size_t>(room / average + 1, 1, kPageCount - n);
+  }
+
+  // Takes the entries of one XRANGE reply (asked: `asked` of them) into the
+  // page. True when the page is complete.
+  bool take(const std::string& channel, PageRead* p, const redisReply* entries, std::size_t asked) {
+    HistoryPage& page = p->page;
+    for (std::size_t i = 0; i < entries->elements; ++i) {
+      MessagePtr m = entry_message(channel, entries->element[i]);
+      if (!m) continue;
+      const std::size_t size = message_bytes(*m);
+      if (!page.messages.empty() && p->bytes + size > p->cap) {  // read again by the next page
+        page.more = true;
+        return true;
+      }
+      p->bytes += size;
+      p->cursor = m->id;
+      page.messages.push_back(std::move(m));
+    }
+    page.more = entries->elements >= asked;
+    return !page.more || page.messages.size() >= kPageCount || p->bytes >= p->cap;
+  }
+
+  void read_page(const std::string& channel, std::shared_ptr<PageRead> p, std::function<void(bool ok)> done) {
+    const std::size_t count = next_count(*p);
+    command(
+        [this, channel, p, count, done](redisReply* r) {
+          if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 5 || r->element[3]->type != REDIS_REPLY_ARRAY)
+            return done(false);
+          const StreamId trimmed = StreamId::parse(text(r->element[2])).value_or(StreamId{});
+          if (trimmed > p->cursor) p->page.gap = true;
+          if (take(channel, p.get(), r->element[3], count)) return done(true);
+          read_page(channel, p, done);
+        },
+        {"EVAL", redis::kHistoryScript, "4", redis::kStreamPrefix + channel, redis::kEpochKey,
+         redis::kTrimmedPrefix + channel, redis::kConfigKey, p->cursor.str(), std::to_string(count), ttl_ms});
+  }
+
   // One-shot replies: privdata is a heap std::function, run once, freed.
   static void on_reply(redisAsyncContext*, void* r, void* priv) {
     auto* f = static_cast<std::function<void(redisReply*)>*>(priv);
@@ -428,8 +489,9 @@ void RedisBroker::publish(const std::string& channel, Payload payload, PublishDo
   });
 }
 
-void RedisBroker::history(const std::string& channel, std::optional<StreamId> since, HistoryDone done) {
-  io_->post([this, channel, since, done = std::move(done)]() mutable {
+void RedisBroker::history(const std::string& channel, std::optional<StreamId> since, std::size_t page_bytes,
+                          HistoryDone done) {
+  io_->post([this, channel, since, page_bytes, done = std::move(done)]() mutable {
     Impl* impl = impl_.get();
     auto fail = [impl, done] {
       impl->deliver([done] {
@@ -438,12 +500,17 @@ void RedisBroker::history(const std::string& channel, std::optional<StreamId> si
         done(std::move(h));
       });
     };
-    auto read = [impl, channel, since, done, fail] {
+    // Without room for a page, only the metadata: the replay reads its pages
+    // once it is its turn (replay-memory-bytes).
+    const bool entries_now = since && page_bytes > 0;
+    auto read = [impl, channel, since, page_bytes, entries_now, done, fail] {
       impl->command(
-          [impl, channel, since, done, fail](redisReply* r) {
-            if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 5) return fail();
+          [impl, channel, since, page_bytes, entries_now, done, fail](redisReply* r) {
+            if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 5 || r->element[3]->type != REDIS_REPLY_ARRAY)
+              return fail();
             auto h = std::make_shared<HistoryResult>();
             h->ok = true;
+            h->copied = true;
             const std::string epoch = text(r->element[0]), last = text(r->element[1]);
             if (auto p = StreamId::parse(last); p && *p != StreamId{}) h->position = *p;
             const StreamId trimmed = StreamId::parse(text(r->element[2])).value_or(StreamId{});
@@ -456,22 +523,24 @@ void RedisBroker::history(const std::string& channel, std::optional<StreamId> si
             // Persisted from persist-from on: ids of a later millisecond.
             if (auto from = StreamId::parse(text(r->element[4])); from && from->seq == 0)
               h->archive_floor = StreamId{from->ms + 1, 0};
-            const redisReply* entries = r->element[3];
-            std::vector<MessagePtr> first;
-            for (std::size_t i = 0; i < entries->elements; ++i)
-              if (MessagePtr m = entry_message(channel, entries->element[i])) first.push_back(std::move(m));
-            auto finish = [impl, done, h](bool ok, std::vector<MessagePtr> msgs) {
+            if (!entries_now) {
+              h->more = h->position && *h->position > *since;
+              impl->deliver([done, h] { done(std::move(*h)); });
+              return;
+            }
+            auto page = std::make_shared<Impl::PageRead>(*since, page_bytes);
+            auto finish = [impl, done, h, page](bool ok) {
               h->ok = ok;
-              h->messages = std::move(msgs);
+              h->messages = std::move(page->page.messages);
+              h->more = page->page.more;
               impl->deliver([done, h] { done(std::move(*h)); });
             };
-            if (entries->elements < kPage || first.empty()) return finish(true, std::move(first));
-            const StreamId next = first.back()->id;
-            impl->read_range(channel, next, std::move(first), finish);  // a long range: more pages
+            if (impl->take(channel, page.get(), r->element[3], Impl::kFirstCount)) return finish(true);
+            impl->read_page(channel, page, finish);
           },
           {"EVAL", redis::kHistoryScript, "4", redis::kStreamPrefix + channel, redis::kEpochKey,
-           redis::kTrimmedPrefix + channel, redis::kConfigKey, since ? since->str() : std::string(),
-           std::to_string(kPage), impl->ttl_ms});
+           redis::kTrimmedPrefix + channel, redis::kConfigKey, entries_now ? since->str() : std::string(),
+           std::to_string(Impl::kFirstCount), impl->ttl_ms});
     };
     if (!impl->up()) return fail();
     // Read only once live messages flow, so none falls between the two.
@@ -480,6 +549,17 @@ void RedisBroker::history(const std::string& channel, std::optional<StreamId> si
       it->second.after_confirm.push_back(read);
     else
       read();
+  });
+}
+
+void RedisBroker::read_history(const std::string& channel, StreamId after, std::size_t page_bytes, PageDone done) {
+  io_->post([this, channel, after, page_bytes, done = std::move(done)] {
+    Impl* impl = impl_.get();
+    auto page = std::make_shared<Impl::PageRead>(after, page_bytes);
+    impl->read_page(channel, page, [impl, page, done](bool ok) {
+      page->page.ok = ok;
+      impl->deliver([done, page] { done(std::move(page->page)); });
+    });
   });
 }
 

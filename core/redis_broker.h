@@ -29,7 +29,10 @@ class RedisBroker final : public Broker {
 
   void set_listener(BrokerListener* listener) override { listener_ = listener; }
   void publish(const std::string& channel, Payload payload, PublishDone done) override;
-  void history(const std::string& channel, std::optional<StreamId> since, HistoryDone done) override;
+  // Pages of at most `page_bytes`, read as the replay asks (read_history).
+  void history(const std::string& channel, std::optional<StreamId> since, std::size_t page_bytes,
+               HistoryDone done) override;
+  void read_history(const std::string& channel, StreamId after, std::size_t page_bytes, PageDone done) override;
   void watch(const std::string& channel, bool on) override;
   BackendState state() const override { return state_.load(); }
   void nodes(NodesDone done) override;

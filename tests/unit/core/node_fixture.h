@@ -34,7 +34,7 @@ class DeferredBroker final : public rtpush::Broker {
   DeferredBroker(std::size_t history, std::function<std::uint64_t()> clock) : inner_(history, std::move(clock)) {}
   void set_listener(rtpush::BrokerListener* l) override { inner_.set_listener(l); }
   void publish(const std::string& c, rtpush::Payload p, PublishDone d) override { inner_.publish(c, std::move(p), std::move(d)); }
-  void history(const std::string& c, std::optional<rtpush::StreamId> since, HistoryDone d) override {
+  void history(const std::string& c, std::optional<rtpush::StreamId> since, std::size_t, HistoryDone d) override {
     pending_.push_back([this, c, since, d] { d(inner_.read(c, since)); });
   }
   void watch(const std::string&, bool) override {}

@@ -169,11 +169,11 @@ static void archive_pages_then_history_then_parked(void**) {
   hub.fan_out(message("c", 61, "61"));
   hub.begin_replay(sub, range(50, 60), /*archive=*/true, StreamId{10, 0}, StreamId{50, 0});
   FanOutStats st;
-  assert_int_equal(static_cast<int>(hub.pump(sub, &st)), static_cast<int>(ReplayStep::NeedArchive));
-  assert_int_equal(sub->replay->archive_after.ms, 10);
+  assert_int_equal(static_cast<int>(hub.pump(sub, &st)), static_cast<int>(ReplayStep::NeedPage));
+  assert_int_equal(sub->replay->read_to.ms, 10);
   hub.add_page(sub, range(11, 30), false);
-  assert_int_equal(static_cast<int>(hub.pump(sub, &st)), static_cast<int>(ReplayStep::NeedArchive));
-  assert_int_equal(sub->replay->archive_after.ms, 30);
+  assert_int_equal(static_cast<int>(hub.pump(sub, &st)), static_cast<int>(ReplayStep::NeedPage));
+  assert_int_equal(sub->replay->read_to.ms, 30);
   hub.add_page(sub, range(31, 52), true);  // 50..52 also in the hot history
   assert_int_equal(static_cast<int>(hub.pump(sub, &st)), static_cast<int>(ReplayStep::Live));
   auto got = drain(s);
