@@ -1,0 +1,132 @@
+"""Replays in flight are bounded by replay-memory-bytes: eight clients
+replaying a 40 MB tail at once (Redis history, or PostgreSQL archive pages)
+all get it exactly, in order, while the node's memory stays far below eight
+copies of it. Prints the serving process's VmRSS before, at its peak during,
+and after the replays."""
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+from rtpush_harness import PUBLISH_CLI, Postgres, Redis, Server, recv_json, subscribe, wait_until
+
+MESSAGES = 200          # history-size with Redis: the whole tail is hot
+PAD = 200 * 1024        # ~200 KB a message: a tail of ~40 MB
+CLIENTS = 8
+BUDGET = 4 * 1024 * 1024
+TAIL = MESSAGES * PAD
+
+
+def serving_pid(server):
+    """lwsws forks the process that serves; its pid, else the watcher's."""
+    pid = server.proc.pid
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            kids = [int(k) for k in f.read().split()]
+    except OSError:
+        kids = []
+    return kids[0] if kids else pid
+
+
+def status_mb(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    raise KeyError(field)
+
+
+class RssSampler:
+    """The highest VmRSS of `pid` seen while running (every 20 ms)."""
+
+    def __init__(self, pid):
+        self.pid, self.peak, self.running = pid, 0.0, True
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        while self.running:
+            self.peak = max(self.peak, status_mb(self.pid, "VmRSS"))
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.running = False
+        self.thread.join()
+
+
+def values(count, offset=0):
+    return [{"n": offset + i, "pad": "x" * PAD} for i in range(count)]
+
+
+async def replay(node, channel, since, want_ids, want_n):
+    ws, _ = await node.connect()
+    ack = await subscribe(ws, channel, since=since)
+    assert ack["recovered"] is True, ack
+    got_ids, got_n = [], []
+    while len(got_ids) < len(want_ids):
+        frame = await recv_json(ws, 60)
+        assert frame["type"] == "message" and frame["channel"] == channel, frame["type"]
+        got_ids.append(frame["id"])
+        got_n.append(frame["data"]["n"])
+    await ws.close()
+    assert got_ids == want_ids, "ids out of order, missing or doubled"
+    assert got_n == want_n
+
+
+async def replay_all(case, node, channel, ids, first_n):
+    """CLIENTS concurrent replays from ids[0]; returns the RSS figures (MB)."""
+    pid = serving_pid(node)
+    before = status_mb(pid, "VmRSS")
+    with RssSampler(pid) as sampler:
+        await asyncio.gather(*[replay(node, channel, ids[0], ids[1:], list(range(first_n + 1, first_n + len(ids))))
+                               for _ in range(CLIENTS)])
+    after = status_mb(pid, "VmRSS")
+    m = node.metrics()
+    copies = CLIENTS * TAIL / 2**20
+    print("\n  %s: VmRSS before %.1f MB, peak during %.1f MB, after %.1f MB, VmHWM %.1f MB; "
+          "%d full copies of the tail would be %.0f MB; replays waiting now %d, bytes held now %d"
+          % (case, before, sampler.peak, after, status_mb(pid, "VmHWM"), CLIENTS, copies,
+             m.get("rtpush_replays_waiting", -1), m.get("rtpush_replay_bytes", -1)), file=sys.stderr)
+    return before, sampler.peak, m
+
+
+class ReplayMemory(unittest.IsolatedAsyncioTestCase):
+    async def test_eight_replays_of_the_redis_history(self):
+        with Redis() as redis, Server(redis=redis.url, history_size=MESSAGES, replay_memory_bytes=BUDGET,
+                                      send_queue_bytes=1048576) as node:
+            lines = "".join(json.dumps(v) + "\n" for v in values(MESSAGES))
+            p = subprocess.run([PUBLISH_CLI, "--redis", redis.url, "--channel", "tail"], input=lines,
+                               capture_output=True, text=True, timeout=120)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            ids = p.stdout.split()
+            self.assertEqual(len(ids), MESSAGES)
+            before, peak, m = await replay_all("redis", node, "tail", ids, 0)
+            # Eight copies of the tail would be 320 MB; the node holds at most
+            # the budget of them, plus what the send queues hold.
+            self.assertLess(peak - before, CLIENTS * TAIL / 2**20 / 4)
+            self.assertEqual(m["rtpush_replay_bytes"], 0)
+            self.assertEqual(m["rtpush_replays_waiting"], 0)
+            self.assertEqual(m.get("rtpush_slow_consumers_total", 0), 0)
+
+    async def test_eight_replays_from_postgres_archive_pages(self):
+        with Postgres() as pg, Server(postgres=pg.conninfo, history_size=10, replay_memory_bytes=BUDGET,
+                                      send_queue_bytes=1048576) as node:
+            ids = [node.publish_http("deep", v) for v in values(MESSAGES)]
+            wait_until(lambda: node.metrics().get("rtpush_pg_backlog_rows") == 0
+                       and node.metrics().get("rtpush_pg_rows_written_total", 0) >= MESSAGES, 60, "rows written")
+            before, peak, m = await replay_all("postgres", node, "deep", ids, 0)
+            self.assertGreaterEqual(m["rtpush_pg_replay_rows_total"], CLIENTS * (MESSAGES - 11))
+            self.assertLess(peak - before, CLIENTS * TAIL / 2**20 / 4)
+            self.assertEqual(m["rtpush_replay_bytes"], 0)
+            self.assertEqual(m["rtpush_replays_waiting"], 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
