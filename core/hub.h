@@ -52,6 +52,9 @@ struct Replay {
   // The archive range still to read: (read_to, archive_before).
   bool archive_done = true;
   StreamId archive_before;
+  // Rows the next archive page may scan: few for the first, then what the
+  // byte cut lets through at the sizes seen (see PgArchive::read).
+  std::size_t archive_rows = 64;
   bool hot_done = true;   // the broker has no further history pages to read
   // recovered:false was announced and the history has given nothing yet: a
   // gap before its first message is the one announced, not a new loss.
@@ -65,7 +68,6 @@ struct Replay {
   bool announced = true;
   std::optional<StreamId> position;  // for that `subscribed`
   bool recovered = true;             // as announced
-  std::size_t buffered() const { return ready.size() - next; }
   // A page can be read now: the archive's, or the history's once its first
   // page (`hot`) is in `ready` (the next one starts after it).
   bool page_to_read() const { return !archive_done || (hot.empty() && !hot_done); }

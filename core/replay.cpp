@@ -181,7 +181,7 @@ void Node::read_page(Session* s, Subscription* sub, BudgetHold grant) {
     budget_.wake();
   };
   if (!r.archive_done) {
-    archive_->read(sub->channel->name, r.read_to, r.archive_before, kArchivePage, reserved,
+    archive_->read(sub->channel->name, r.read_to, r.archive_before, r.archive_rows, reserved,
                    [done](bool ok, std::vector<MessagePtr> page, bool more) { done(ok, std::move(page), more, false); });
   } else {
     broker_->read_history(sub->channel->name, r.read_to, reserved,
@@ -203,6 +203,12 @@ void Node::on_page(std::uint64_t serial, const std::string& channel, std::uint64
       announce(s, sub, true, r.position, true);
     }
     metrics_.archive_rows += page.size();
+    if (!page.empty()) {  // scan about what the next page's bytes let through
+      std::size_t weight = 0;
+      for (const MessagePtr& m : page) weight += message_bytes(*m);
+      const std::size_t average = std::max<std::size_t>(1, weight / page.size());
+      r.archive_rows = std::clamp<std::size_t>(budget_.page_bytes() / average + 1, 1, kArchivePage);
+    }
   } else {
     if (!ok)
       return replay_stopped(sub, true,
