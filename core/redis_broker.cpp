@@ -342,7 +342,9 @@ struct RedisBroker::Impl {
             return done(false);
           const StreamId trimmed = StreamId::parse(text(r->element[2])).value_or(StreamId{});
           if (trimmed > p->cursor) p->page.gap = true;
+          const StreamId from = p->cursor;
           if (take(channel, p.get(), r->element[3], count)) return done(true);
+          if (p->cursor == from) return done(false);  // entries none of which parsed: never loop on them
           read_page(channel, p, done);
         },
         {"EVAL", redis::kHistoryScript, "4", redis::kStreamPrefix + channel, redis::kEpochKey,
