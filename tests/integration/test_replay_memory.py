@@ -41,15 +41,23 @@ def status_mb(pid, field):
 
 
 class RssSampler:
-    """The highest VmRSS of `pid` seen while running (every 20 ms)."""
+    """The highest VmRSS of the serving process seen while running (every
+    20 ms), and the highest replay gauges (every 100 ms)."""
 
-    def __init__(self, pid):
-        self.pid, self.peak, self.running = pid, 0.0, True
+    def __init__(self, node):
+        self.node, self.pid, self.running = node, serving_pid(node), True
+        self.peak, self.most_held, self.most_waiting = 0.0, 0, 0
         self.thread = threading.Thread(target=self.run, daemon=True)
 
     def run(self):
+        n = 0
         while self.running:
             self.peak = max(self.peak, status_mb(self.pid, "VmRSS"))
+            n += 1
+            if n % 5 == 0:
+                m = self.node.metrics()
+                self.most_held = max(self.most_held, m.get("rtpush_replay_bytes", 0))
+                self.most_waiting = max(self.most_waiting, m.get("rtpush_replays_waiting", 0))
             time.sleep(0.02)
 
     def __enter__(self):
@@ -81,20 +89,22 @@ async def replay(node, channel, since, want_ids, want_n):
 
 
 async def replay_all(case, node, channel, ids, first_n):
-    """CLIENTS concurrent replays from ids[0]; returns the RSS figures (MB)."""
+    """CLIENTS concurrent replays from ids[0]; returns the RSS before and the
+    sampler (peaks)."""
     pid = serving_pid(node)
     before = status_mb(pid, "VmRSS")
-    with RssSampler(pid) as sampler:
+    with RssSampler(node) as sampler:
         await asyncio.gather(*[replay(node, channel, ids[0], ids[1:], list(range(first_n + 1, first_n + len(ids))))
                                for _ in range(CLIENTS)])
     after = status_mb(pid, "VmRSS")
     m = node.metrics()
     copies = CLIENTS * TAIL / 2**20
     print("\n  %s: VmRSS before %.1f MB, peak during %.1f MB, after %.1f MB, VmHWM %.1f MB; "
-          "%d full copies of the tail would be %.0f MB; replays waiting now %d, bytes held now %d"
+          "%d full copies of the tail would be %.0f MB; rtpush_replay_bytes at most %d, "
+          "rtpush_replays_waiting at most %d"
           % (case, before, sampler.peak, after, status_mb(pid, "VmHWM"), CLIENTS, copies,
-             m.get("rtpush_replays_waiting", -1), m.get("rtpush_replay_bytes", -1)), file=sys.stderr)
-    return before, sampler.peak, m
+             sampler.most_held, sampler.most_waiting), file=sys.stderr)
+    return before, sampler, m
 
 
 class ReplayMemory(unittest.IsolatedAsyncioTestCase):
@@ -107,10 +117,12 @@ class ReplayMemory(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(p.returncode, 0, p.stderr)
             ids = p.stdout.split()
             self.assertEqual(len(ids), MESSAGES)
-            before, peak, m = await replay_all("redis", node, "tail", ids, 0)
+            before, seen, m = await replay_all("redis", node, "tail", ids, 0)
             # Eight copies of the tail would be 320 MB; the node holds at most
             # the budget of them, plus what the send queues hold.
-            self.assertLess(peak - before, CLIENTS * TAIL / 2**20 / 4)
+            self.assertLess(seen.peak - before, CLIENTS * TAIL / 2**20 / 4)
+            self.assertLessEqual(seen.most_held, BUDGET)
+            self.assertGreater(seen.most_waiting, 0)  # a page is ~1 MiB: some replays waited their turn
             self.assertEqual(m["rtpush_replay_bytes"], 0)
             self.assertEqual(m["rtpush_replays_waiting"], 0)
             self.assertEqual(m.get("rtpush_slow_consumers_total", 0), 0)
@@ -121,9 +133,11 @@ class ReplayMemory(unittest.IsolatedAsyncioTestCase):
             ids = [node.publish_http("deep", v) for v in values(MESSAGES)]
             wait_until(lambda: node.metrics().get("rtpush_pg_backlog_rows") == 0
                        and node.metrics().get("rtpush_pg_rows_written_total", 0) >= MESSAGES, 60, "rows written")
-            before, peak, m = await replay_all("postgres", node, "deep", ids, 0)
+            before, seen, m = await replay_all("postgres", node, "deep", ids, 0)
             self.assertGreaterEqual(m["rtpush_pg_replay_rows_total"], CLIENTS * (MESSAGES - 11))
-            self.assertLess(peak - before, CLIENTS * TAIL / 2**20 / 4)
+            self.assertLess(seen.peak - before, CLIENTS * TAIL / 2**20 / 4)
+            self.assertLessEqual(seen.most_held, BUDGET)
+            self.assertGreater(seen.most_waiting, 0)
             self.assertEqual(m["rtpush_replay_bytes"], 0)
             self.assertEqual(m["rtpush_replays_waiting"], 0)
 
