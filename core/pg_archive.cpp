@@ -22,19 +22,21 @@ namespace {
 // json value is sized by reading it (json -> text is an I/O conversion), so
 // the caller keeps $6 near what the byte cut lets through
 // (Replay::archive_rows) rather than scan 1,000 rows of 200 KB for a page of
-// five. One window aggregate in ROWS mode: 0.5 ms more per page of 1,000
-// small rows than the plain range scan.
+// five. The running sum streams under the LIMIT (ROWS mode, one subquery
+// level): 99 pages of 1,000 small rows take 0.22 s against 0.15 s for the
+// plain range scan (0.32 s with the window in a nested subquery).
+#define RTPUSH_ROW_SIZE                                                                              \
+  "(CASE WHEN pg_column_size(data) < 1024 THEN pg_column_size(data) WHEN data IS NOT NULL "          \
+  "THEN octet_length(data::text) ELSE octet_length(data_bin) END + $8::int)"
 const char* const kReadSql =
     "SELECT id_ms, id_seq, CASE WHEN inside THEN data END, CASE WHEN inside THEN data_bin END, ts, inside FROM ("
-    "SELECT id_ms, id_seq, data, data_bin, extract(epoch FROM published_at) AS ts, "
-    "running <= $7::bigint OR running = size AS inside, running - size AS preceding FROM ("
-    "SELECT *, sum(size) OVER (ORDER BY id_ms, id_seq ROWS UNBOUNDED PRECEDING) AS running FROM ("
-    "SELECT id_ms, id_seq, data, data_bin, published_at, "
-    "CASE WHEN pg_column_size(data) < 1024 THEN pg_column_size(data) WHEN data IS NOT NULL "
-    "THEN octet_length(data::text) ELSE octet_length(data_bin) END + $8::int AS size "
+    "SELECT id_ms, id_seq, data, data_bin, ts, running <= $7::bigint OR running = size AS inside FROM ("
+    "SELECT id_ms, id_seq, data, data_bin, extract(epoch FROM published_at) AS ts, " RTPUSH_ROW_SIZE " AS size, "
+    "sum(" RTPUSH_ROW_SIZE ") OVER (ORDER BY id_ms, id_seq ROWS UNBOUNDED PRECEDING) AS running "
     "FROM rtpush_messages WHERE channel = $1 AND (id_ms, id_seq) > ($2::bigint, $3::bigint) "
-    "AND (id_ms, id_seq) < ($4::bigint, $5::bigint) ORDER BY id_ms, id_seq LIMIT $6::bigint) r) w) p "
-    "WHERE preceding <= $7::bigint";
+    "AND (id_ms, id_seq) < ($4::bigint, $5::bigint) ORDER BY id_ms, id_seq LIMIT $6::bigint) w "
+    "WHERE running - size <= $7::bigint) p ORDER BY id_ms, id_seq";
+#undef RTPUSH_ROW_SIZE
 
 constexpr const char* kUndefinedTable = "42P01";
 
