@@ -174,7 +174,7 @@ void Replayer::replay_stopped(Subscription* sub, bool started, const std::string
 }
 
 void Replayer::on_history(std::uint64_t serial, const std::string& channel, std::uint64_t sub_id,
-                      std::optional<StreamId> since, HistoryResult h) {
+                          std::optional<StreamId> since, HistoryResult h) {
   Subscription* sub = find_sub(serial, channel, sub_id);
   if (!sub || sub->live || find(sub)) return;  // unsubscribed (or replaced) meanwhile
   Session* s = sub->session;
@@ -211,7 +211,7 @@ void Replayer::on_history(std::uint64_t serial, const std::string& channel, std:
 }
 
 void Replayer::announce(Session* s, Subscription* sub, bool with_since, std::optional<StreamId> position,
-                    bool recovered) {
+                        bool recovered) {
   ServerFrame f;
   f.type = ServerFrameType::Subscribed;
   f.channel = sub->channel->name;
@@ -223,7 +223,7 @@ void Replayer::announce(Session* s, Subscription* sub, bool with_since, std::opt
 }
 
 void Replayer::start_replay(Session* s, Subscription* sub, std::optional<StreamId> since, HistoryResult& h,
-                        bool archive) {
+                            bool archive) {
   // Without `since`, "from now on": nothing at or before the position.
   if (!since && h.position) sub->last_sent = *h.position;
   // The archive's part is everything before the first message the hot
@@ -309,7 +309,7 @@ void Replayer::read_page(Session* s, Subscription* sub, BudgetHold grant) {
 }
 
 void Replayer::on_page(std::uint64_t serial, const std::string& channel, std::uint64_t sub_id, std::size_t reserved,
-                   bool ok, std::vector<MessagePtr> page, bool more, bool gap) {
+                       bool ok, std::vector<MessagePtr> page, bool more, bool gap) {
   Subscription* sub = find_sub(serial, channel, sub_id);
   Replay* replay = sub ? find(sub) : nullptr;
   if (!replay) return;
