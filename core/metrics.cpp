@@ -3,6 +3,8 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include "pg_store.h"
+
 namespace rtpush {
 
 std::string escape_label_value(std::string_view value) {
@@ -51,6 +53,38 @@ void counter(std::string* out, const char* name, const char* help, std::uint64_t
 void gauge(std::string* out, const char* name, const char* help, double v) {
   header(out, name, "gauge", help);
   line(out, "%s %.17g\n", name, v);
+}
+
+unsigned long long ull(std::uint64_t v) { return static_cast<unsigned long long>(v); }
+
+// The PostgreSQL writer's block: rows, batches, errors, backlog and lag, the
+// rows-per-batch histogram (integer bounds, kBatchBuckets), and the rows
+// replays read back (`replay_rows`).
+void render_pg(std::string* out, const StoreStats& st, bool up, std::uint64_t replay_rows) {
+  header(out, "rtpush_pg_up", "gauge", "PostgreSQL reachable (1) or not (0).");
+  line(out, "rtpush_pg_up %d\n", up ? 1 : 0);
+  counter(out, "rtpush_pg_rows_written_total", "Rows committed to rtpush_messages.", st.rows_written);
+  counter(out, "rtpush_pg_batches_total", "Batches committed.", st.batches);
+  counter(out, "rtpush_pg_write_errors_total", "Batch writes that failed (and were retried).", st.write_errors);
+  header(out, "rtpush_pg_backlog_rows", "gauge", "Rows accepted, not yet committed.");
+  line(out, "rtpush_pg_backlog_rows %llu\n", ull(st.backlog));
+  header(out, "rtpush_pg_lag_seconds", "gauge", "Age of the oldest row not yet committed.");
+  line(out, "rtpush_pg_lag_seconds %.3f\n", st.lag_seconds);
+  counter(out, "rtpush_pg_dead_letters_total", "Rows PostgreSQL refused, written to rtpush_dead_letters.",
+          st.dead_letters);
+  header(out, "rtpush_pg_batch_rows", "histogram", "Rows per committed batch.");
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < st.batch_buckets.size(); ++i) {
+    cumulative += st.batch_buckets[i];
+    if (i < kBatchBuckets.size())
+      line(out, "rtpush_pg_batch_rows_bucket{le=\"%llu\"} %llu\n", ull(kBatchBuckets[i]), ull(cumulative));
+    else
+      line(out, "rtpush_pg_batch_rows_bucket{le=\"+Inf\"} %llu\n", ull(cumulative));
+  }
+  line(out, "rtpush_pg_batch_rows_sum %llu\n", ull(st.rows_written));
+  line(out, "rtpush_pg_batch_rows_count %llu\n", ull(st.batches));
+  counter(out, "rtpush_pg_replay_rows_total",
+          "Messages read back from PostgreSQL for replays past the hot history.", replay_rows);
 }
 
 }  // namespace
@@ -122,6 +156,7 @@ std::string Metrics::render(const std::string& node, const Gauges& g) const {
 
   counter(&out, "rtpush_http_requests_total", "HTTP API requests.", http_requests);
   processing.render(&out, "rtpush_message_processing_seconds", "Time to handle one client frame, decode to done (fan-out included).");
+  if (g.pg) render_pg(&out, *g.pg, g.pg_up, archive_rows);
   return out;
 }
 

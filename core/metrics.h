@@ -10,6 +10,8 @@
 
 namespace rtpush {
 
+struct StoreStats;  // pg_store.h
+
 // `value` as a Prometheus label value, quotes not included: backslash,
 // double quote and newline escaped (the text format's rules).
 std::string escape_label_value(std::string_view value);
@@ -40,6 +42,9 @@ struct Gauges {
   std::size_t history_channels = 0;
   std::size_t replay_bytes = 0;     // held by replays in flight (replay-memory-bytes)
   std::size_t replays_waiting = 0;  // replays waiting their turn for a page
+  // With postgres: the writer's figures (the rtpush_pg_* block); null without.
+  const StoreStats* pg = nullptr;
+  bool pg_up = false;  // PostgreSQL reachable
 };
 
 // Why the server closed a connection.
@@ -74,7 +79,8 @@ struct Metrics {
       if (kRefusedCodes[i] == c) ++refused[i];
   }
 
-  // `node` may hold any characters: it is escaped as a label value.
+  // The whole GET /metrics text. `node` may hold any characters: it is
+  // escaped as a label value.
   std::string render(const std::string& node, const Gauges& g) const;
 };
 

@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -24,13 +25,13 @@ Clocks Clocks::system() {
 Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks, std::unique_ptr<PgStore> store,
            std::unique_ptr<PersistFeed> feed, std::unique_ptr<PgArchive> archive)
     : options_(std::move(options)),
-      budget_(options_.replay_memory_bytes, replay_page_bytes(options_)),
       broker_(std::move(broker)),
       store_(std::move(store)),
       feed_(std::move(feed)),
       archive_(std::move(archive)),
       clocks_(std::move(clocks)),
-      hub_([this](Session* s) { drop_slow(s); }) {
+      hub_([this](Session* s) { drop_slow(s); }),
+      replayer_(hub_, *this, metrics_, *broker_, options_, store_.get(), feed_.get(), archive_.get()) {
   broker_->set_listener(this);
 }
 
@@ -196,19 +197,7 @@ void Node::subscribe(Session* s, ClientRequest& req) {
   Subscription* sub = hub_.subscribe(s, req.channel);
   if (hub_.subscriber_count(req.channel) == 1) broker_->watch(req.channel, true);
   sub->last_sent = since.value_or(StreamId{});
-
-  // Room for the history's first page now, or none: then the broker answers
-  // without messages and the replay reads its pages when its turn comes.
-  std::size_t page = 0;
-  BudgetHold first;
-  if (since && budget_.try_reserve(&first)) {
-    page = first.bytes();
-    first_pages_.emplace(sub->id, std::move(first));
-  }
-  broker_->history(req.channel, since, page,
-                   [this, serial = s->serial(), channel = req.channel, id = sub->id, since](HistoryResult h) {
-                     on_history(serial, channel, id, since, std::move(h));
-                   });
+  replayer_.start(s, sub, since);
 }
 
 void Node::unsubscribe(Session* s, const ClientRequest& req) {
@@ -224,10 +213,9 @@ void Node::drop_subscription(Subscription* sub) {
   const std::string channel = sub->channel->name;
   // What it held for its replay goes back (its Replay with it) and others
   // may take it.
-  first_pages_.erase(sub->id);
-  budget_.cancel(sub->id);
+  replayer_.forget(sub);
   if (hub_.unsubscribe(sub)) broker_->watch(channel, false);
-  budget_.wake();
+  replayer_.wake();
 }
 
 void Node::send_unsubscribed(Session* s, std::string_view channel) {
@@ -286,6 +274,67 @@ void Node::publish(Session* s, ClientRequest& req) {
                      f.ref = ref;
                      send(s, f);
                    });
+}
+
+void Node::written(Session* s) { replayer_.written(s); }
+
+Node::Health Node::health() const {
+  Health h;
+  h.redis = broker_->state();
+  h.postgres = store_ ? store_->state() : BackendState::Off;
+  h.connections = sessions_.size();
+  return h;
+}
+
+void Node::nodes(std::function<void(std::vector<NodeInfo>)> done) {
+  broker_->nodes([this, done = std::move(done)](std::vector<NodeInfo> nodes) {
+    auto self = std::find_if(nodes.begin(), nodes.end(), [&](const NodeInfo& n) { return n.node == options_.node_id; });
+    if (self == nodes.end()) nodes.push_back(NodeInfo{options_.node_id, 0, 0});
+    self = std::find_if(nodes.begin(), nodes.end(), [&](const NodeInfo& n) { return n.node == options_.node_id; });
+    self->connections = sessions_.size();
+    self->last_seen = now_seconds();
+    done(std::move(nodes));
+  });
+}
+
+std::string Node::metrics_text() const {
+  Gauges g;
+  g.connections_active = sessions_.size();
+  g.channels_active = hub_.channel_count();
+  for (const auto& [serial, s] : sessions_) g.send_queue_bytes += s->queue().bytes();
+  if (const std::optional<HistoryStats> h = broker_->history_stats()) {
+    g.has_history = true;
+    g.history_bytes = h->bytes;
+    g.history_channels = h->channels;
+  }
+  g.replay_bytes = replayer_.budget().held();
+  g.replays_waiting = replayer_.budget().waiting();
+  StoreStats pg;
+  if (store_) {
+    pg = store_->stats();
+    g.pg = &pg;
+    g.pg_up = store_->state() == BackendState::Up;
+  }
+  return metrics_.render(options_.node_id, g);
+}
+
+void Node::publish_http(std::string channel, Payload payload, std::function<void(const PublishResult&)> done) {
+  if (std::string full = backlog_full(); !full.empty()) {
+    ++metrics_.publish_failed;
+    PublishResult refused;
+    refused.reason = std::move(full);
+    done(refused);
+    return;
+  }
+  broker_->publish(std::move(channel), std::move(payload), [this, done = std::move(done)](const PublishResult& r) {
+    if (r.ok) {
+      ++metrics_.published_http;
+      accepted(*r.message);
+    } else {
+      ++metrics_.publish_failed;
+    }
+    done(r);
+  });
 }
 
 void Node::on_message(const MessagePtr& msg) {

@@ -5,8 +5,8 @@
 // Where things happen:
 //   client frame  -> receive() -> handle() -> subscribe()/publish()/...
 //   publish       -> broker_->publish() -> on_message() -> hub_.fan_out()
-//   subscribe     -> broker_->history() -> on_history() -> replay (replay.cpp)
-//   HTTP API      -> handle_http() (http_api.cpp)
+//   subscribe     -> replayer_.start() -> history, archive, parked, live (replayer.h)
+//   HTTP API      -> HttpApi (http_api.h) -> the public operations below
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -24,22 +24,10 @@
 #include "pg_archive.h"
 #include "pg_store.h"
 #include "replay_budget.h"
+#include "replayer.h"
 #include "session.h"
 
 namespace rtpush {
-
-struct HttpRequest {
-  std::string method;         // "GET", "POST", ...
-  std::string path;           // relative to the mount, without leading '/'
-  std::string body;
-  bool body_too_large = false;  // the body passed max-message-bytes (and was cut)
-};
-
-struct HttpResponse {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-};
 
 struct Clocks {
   std::function<std::int64_t()> steady_ms;  // heartbeats
@@ -47,7 +35,7 @@ struct Clocks {
   static Clocks system();
 };
 
-class Node final : public BrokerListener {
+class Node final : public BrokerListener, private ReplayHost {
  public:
   // `store` (may be null) writes messages to PostgreSQL: fed by `feed` (the
   // Redis hand-off) when there is one, else by this node as it accepts them.
@@ -81,15 +69,29 @@ class Node final : public BrokerListener {
   // receive-timeout-secs ago (1008). Call it about once a second.
   void tick();
 
-  // The HTTP API. `respond` runs exactly once, maybe later (a broker that
-  // answers asynchronously); the caller must tolerate its wsi being gone.
-  using HttpRespond = std::function<void(HttpResponse)>;
-  void handle_http(const HttpRequest& request, HttpRespond respond);
+  // What the HTTP API (http_api.h) asks of the node.
+  struct Health {
+    BackendState redis = BackendState::Off;
+    BackendState postgres = BackendState::Off;
+    std::size_t connections = 0;
+  };
+  Health health() const;
+  // Every live node from the broker's registry, this one with its live
+  // count; on the embedded broker, or with Redis down, just this one.
+  // `done` may run later.
+  void nodes(std::function<void(std::vector<NodeInfo>)> done);
+  // The Prometheus text of GET /metrics (rendered by metrics.cpp).
+  std::string metrics_text() const;
+  // Publishes a payload the HTTP API has checked: refused (ok false, a
+  // reason) while PostgreSQL is behind, else as the broker answers. `done`
+  // may run later.
+  void publish_http(std::string channel, Payload payload, std::function<void(const PublishResult&)> done);
+  void count_http_request() { ++metrics_.http_requests; }
 
   std::size_t connection_count() const { return sessions_.size(); }
   const Metrics& metrics() const { return metrics_; }
   Hub& hub() { return hub_; }
-  const ReplayBudget& replay_budget() const { return budget_; }
+  const ReplayBudget& replay_budget() const { return replayer_.budget(); }
 
   // BrokerListener: a live message of a watched channel.
   void on_message(const MessagePtr& msg) override;
@@ -98,28 +100,12 @@ class Node final : public BrokerListener {
   void handle(Session* s, std::string_view bytes, bool binary);
   void subscribe(Session* s, ClientRequest& req);
   void unsubscribe(Session* s, const ClientRequest& req);
-  // Replay (replay.cpp)
-  static constexpr std::size_t kArchivePage = 1000;               // rows per archive page, at most
-  static constexpr std::size_t kReplayPageMinBytes = 256 * 1024;  // bytes per page, at least
-  static std::size_t replay_page_bytes(const Options& o);
-  void on_history(std::uint64_t serial, const std::string& channel, std::uint64_t sub_id,
-                  std::optional<StreamId> since, HistoryResult h);
-  void start_replay(Session* s, Subscription* sub, std::optional<StreamId> since, HistoryResult& h, bool archive);
-  void announce(Session* s, Subscription* sub, bool with_since, std::optional<StreamId> position, bool recovered);
-  void pump_replay(Session* s, Subscription* sub);
-  void fetch_page(Session* s, Subscription* sub);
-  void read_page(Session* s, Subscription* sub, BudgetHold grant);
-  void on_page(std::uint64_t serial, const std::string& channel, std::uint64_t sub_id, std::size_t reserved, bool ok,
-               std::vector<MessagePtr> page, bool more, bool gap);
-  Subscription* find_sub(std::uint64_t serial, const std::string& channel, std::uint64_t sub_id) const;
-  void replay_unavailable(Subscription* sub, bool started);
-  void replay_stopped(Subscription* sub, bool started, const std::string& why);
   // Removes a subscription; the broker stops watching a channel left empty.
-  void drop_subscription(Subscription* sub);
-  void send_unsubscribed(Session* s, std::string_view channel);
+  void drop_subscription(Subscription* sub) override;
+  void send_unsubscribed(Session* s, std::string_view channel) override;
   void publish(Session* s, ClientRequest& req);
-  void send(Session* s, const ServerFrame& frame);
-  void send_error(Session* s, ErrorCode code, std::string_view message, std::string_view ref);
+  void send(Session* s, const ServerFrame& frame) override;
+  void send_error(Session* s, ErrorCode code, std::string_view message, std::string_view ref) override;
   // A request refused by a limit (LIMIT_EXCEEDED, RATE_LIMITED): error frame
   // and rtpush_requests_refused_total.
   void refuse(Session* s, ErrorCode code, std::string_view message, std::string_view ref);
@@ -133,22 +119,11 @@ class Node final : public BrokerListener {
   // hand-off Stream instead.)
   std::string backlog_full() const;
   void close_too_big(Session* s);
-  Session* find(std::uint64_t serial) const;
+  Session* find(std::uint64_t serial) const override;
   std::string new_connection_id();
   double now_seconds() const { return static_cast<double>(clocks_.wall_ms()) / 1000.0; }
 
-  // HTTP API (http_api.cpp)
-  HttpResponse http_health() const;
-  void http_nodes(HttpRespond respond);
-  HttpResponse http_metrics() const;
-  void http_publish(const HttpRequest& request, std::string_view channel, HttpRespond respond);
-
   Options options_;
-  // Before everything that holds replays (the hub) or answers their reads.
-  ReplayBudget budget_;
-  // The first history page's reservation of a subscription whose history
-  // is being read (by Subscription::id), until its replay begins.
-  std::unordered_map<std::uint64_t, BudgetHold> first_pages_;
   std::unique_ptr<Broker> broker_;
   std::unique_ptr<PgStore> store_;
   std::unique_ptr<PersistFeed> feed_;  // after store_: destroyed before it
@@ -156,6 +131,8 @@ class Node final : public BrokerListener {
   Clocks clocks_;
   Metrics metrics_;
   Hub hub_;
+  // After everything it reads from; holds the replays and their budget.
+  Replayer replayer_;
   std::uint64_t next_serial_ = 1;
   std::unordered_map<std::uint64_t, std::unique_ptr<Session>> sessions_;
 };

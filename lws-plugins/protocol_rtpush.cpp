@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "http_api.h"
 #include "memory_broker.h"
 #include "redis_broker.h"
 #include "vhost_state.h"
@@ -164,7 +165,7 @@ void dispatch_http(struct lws* wsi, HttpExchange* ex) {
   ex->dispatched = true;
   rtpush::Node* node = rtpush_lws::node_of(wsi);
   std::weak_ptr<HttpExchange*> anchor = ex->anchor;
-  node->handle_http(ex->request, [wsi, anchor](rtpush::HttpResponse r) {
+  rtpush::HttpApi(*node).handle(ex->request, [wsi, anchor](rtpush::HttpResponse r) {
     auto alive = anchor.lock();
     if (!alive || !*alive) return;  // the client went away first
     (*alive)->response = std::move(r);

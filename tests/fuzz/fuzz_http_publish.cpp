@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "http_api.h"
 #include "memory_broker.h"
 #include "node.h"
 
@@ -53,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   req.method = "POST";
   req.path = "publish/" + std::string(reinterpret_cast<const char*>(data + 1), path_len);
   req.body.assign(reinterpret_cast<const char*>(data + 1 + path_len), size - 1 - path_len);
-  w.node->handle_http(req, [](HttpResponse r) {
+  HttpApi(*w.node).handle(req, [](HttpResponse r) {
     if (r.status < 200 || r.status > 599) __builtin_trap();
   });
   for (Session* s : w.subs)

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "http_api.h"
 #include "memory_broker.h"
 #include "node.h"
 

@@ -1,6 +1,7 @@
 // The hub on its own: subscribe/unsubscribe bookkeeping under churn, one
-// encode per message, parked messages while a subscription is pending, and
-// replays longer than a send queue, paged from an archive.
+// encode per message, parked messages while a subscription is pending; and
+// the Replayer's state machine over it: replays longer than a send queue,
+// paged from an archive.
 #include <algorithm>
 #include <cstring>
 #include <random>
@@ -9,6 +10,7 @@
 #include "cmocka_cpp.h"
 #include "hub.h"
 #include "node_fixture.h"
+#include "replayer.h"
 
 using namespace rtpush;
 
@@ -33,6 +35,23 @@ std::vector<std::uint64_t> drain(Session& s) {
   }
   return got;
 }
+
+// The Replayer over a hub alone: no node and no backend (the tests hand it
+// the pages a backend would read).
+struct NoHost final : ReplayHost {
+  Session* find(std::uint64_t) const override { return nullptr; }
+  void send(Session*, const ServerFrame&) override {}
+  void send_error(Session*, ErrorCode, std::string_view, std::string_view) override {}
+  void send_unsubscribed(Session*, std::string_view) override {}
+  void drop_subscription(Subscription*) override {}
+};
+struct Replaying {
+  explicit Replaying(Hub& hub) : replayer(hub, host, metrics, broker, Options{}) {}
+  NoHost host;
+  Metrics metrics;
+  MemoryBroker broker{16, [] { return std::uint64_t{0}; }};
+  Replayer replayer;
+};
 
 std::vector<MessagePtr> range(std::uint64_t from, std::uint64_t to) {  // ms from..to inclusive
   std::vector<MessagePtr> v;
@@ -117,7 +136,8 @@ static void pending_subscription_parks_then_replays_in_order(void**) {
   assert_int_equal(s.queue().size(), 0);  // parked, not sent
   // History overlaps the parked ones (5) and starts after since.
   std::vector<MessagePtr> history = {message("c", 3, "3"), message("c", 4, "4"), message("c", 5, "5")};
-  FanOutStats st = hub.go_live(sub, history);
+  Replaying rp(hub);
+  FanOutStats st = rp.replayer.go_live(sub, history);
   assert_int_equal(st.delivered, 4);  // 3, 4, 5, 6
   const char* want[] = {"3", "4", "5", "6"};
   for (const char* w : want) {
@@ -136,13 +156,14 @@ static void replay_longer_than_the_queue_streams_as_it_drains(void**) {
   FakeConnection conn;
   Session s(1, "s", Encoding::Json, &conn, 2000, 0);  // about 30 frames
   Subscription* sub = hub.subscribe(&s, "c");
-  hub.begin_replay(sub, range(1, 500));
+  Replaying rp(hub);
+  rp.replayer.begin(sub, range(1, 500));
   hub.fan_out(message("c", 501, "501"));  // live while replaying: parked
   std::vector<std::uint64_t> got;
   int steps = 0;
   for (;;) {
     FanOutStats st;
-    const ReplayStep step = hub.pump(sub, &st);
+    const ReplayStep step = rp.replayer.pump(sub, &st);
     ++steps;
     assert_true(step == ReplayStep::Blocked || step == ReplayStep::Live);
     auto part = drain(s);
@@ -155,7 +176,7 @@ static void replay_longer_than_the_queue_streams_as_it_drains(void**) {
   assert_int_equal(got.size(), 502);
   for (std::size_t i = 0; i < got.size(); ++i) assert_int_equal(got[i], i + 1);
   assert_true(sub->live);
-  assert_null(sub->replay.get());
+  assert_null(rp.replayer.find(sub));
 }
 
 // Archive pages, then the hot history (overlapping the last page), then the
@@ -167,15 +188,16 @@ static void archive_pages_then_history_then_parked(void**) {
   Subscription* sub = hub.subscribe(&s, "c");
   sub->last_sent = StreamId{10, 0};  // since
   hub.fan_out(message("c", 61, "61"));
-  hub.begin_replay(sub, range(50, 60), /*archive=*/true, StreamId{10, 0}, StreamId{50, 0});
+  Replaying rp(hub);
+  rp.replayer.begin(sub, range(50, 60), /*archive=*/true, StreamId{10, 0}, StreamId{50, 0});
   FanOutStats st;
-  assert_int_equal(static_cast<int>(hub.pump(sub, &st)), static_cast<int>(ReplayStep::NeedPage));
-  assert_int_equal(sub->replay->read_to.ms, 10);
-  hub.add_page(sub, range(11, 30), false);
-  assert_int_equal(static_cast<int>(hub.pump(sub, &st)), static_cast<int>(ReplayStep::NeedPage));
-  assert_int_equal(sub->replay->read_to.ms, 30);
-  hub.add_page(sub, range(31, 52), true);  // 50..52 also in the hot history
-  assert_int_equal(static_cast<int>(hub.pump(sub, &st)), static_cast<int>(ReplayStep::Live));
+  assert_int_equal(static_cast<int>(rp.replayer.pump(sub, &st)), static_cast<int>(ReplayStep::NeedPage));
+  assert_int_equal(rp.replayer.find(sub)->read_to.ms, 10);
+  rp.replayer.add_page(sub, range(11, 30), false);
+  assert_int_equal(static_cast<int>(rp.replayer.pump(sub, &st)), static_cast<int>(ReplayStep::NeedPage));
+  assert_int_equal(rp.replayer.find(sub)->read_to.ms, 30);
+  rp.replayer.add_page(sub, range(31, 52), true);  // 50..52 also in the hot history
+  assert_int_equal(static_cast<int>(rp.replayer.pump(sub, &st)), static_cast<int>(ReplayStep::Live));
   auto got = drain(s);
   assert_int_equal(got.size(), 51);  // 11..61
   for (std::size_t i = 0; i < got.size(); ++i) assert_int_equal(got[i], i + 11);
@@ -189,9 +211,10 @@ static void empty_archive_range_goes_straight_to_history(void**) {
   FakeConnection conn;
   Session s(1, "s", Encoding::Json, &conn, 1 << 20, 0);
   Subscription* sub = hub.subscribe(&s, "c");
-  hub.begin_replay(sub, range(5, 6), true, StreamId{5, 0}, StreamId{5, 0});
+  Replaying rp(hub);
+  rp.replayer.begin(sub, range(5, 6), true, StreamId{5, 0}, StreamId{5, 0});
   FanOutStats st;
-  assert_int_equal(static_cast<int>(hub.pump(sub, &st)), static_cast<int>(ReplayStep::Live));
+  assert_int_equal(static_cast<int>(rp.replayer.pump(sub, &st)), static_cast<int>(ReplayStep::Live));
   assert_int_equal(drain(s).size(), 2);
 }
 

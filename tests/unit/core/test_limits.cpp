@@ -41,7 +41,7 @@ std::string subscribe_frame(const std::string& channel) {
 
 std::string metrics_text(Node& node) {
   std::string body;
-  node.handle_http(HttpRequest{"GET", "metrics", "", false}, [&](HttpResponse r) { body = r.body; });
+  HttpApi(node).handle(HttpRequest{"GET", "metrics", "", false}, [&](HttpResponse r) { body = r.body; });
   return body;
 }
 

@@ -292,7 +292,7 @@ static void http_api(void**) {
   HttpResponse got;
   auto run = [&](const char* method, const char* path, std::string body, bool too_large = false) {
     HttpRequest r{method, path, std::move(body), too_large};
-    w.node->handle_http(r, [&](HttpResponse resp) { got = std::move(resp); });
+    HttpApi(*w.node).handle(r, [&](HttpResponse resp) { got = std::move(resp); });
     return got.status;
   };
   assert_int_equal(run("GET", "health", ""), 200);

@@ -1,37 +1,155 @@
-// Replay on subscribe: the continuation of Node::subscribe() once the broker
-// has answered with the channel's hot history (or its first page).
-//
-//   since within the hot history   -> history pages, parked live messages, live
-//   since older, archive holds it  -> settle (every message up to now is in
-//                                     PostgreSQL), then archive pages, then
-//                                     the hot history, parked, live
-//   since older, nowhere held      -> recovered:false, what the hot history has
-//
-// Every step goes through Hub::pump(), which stops when the send queue
-// reports backpressure; Node::written() resumes it once the transport has
-// drained the queue to a quarter. So a replay of 100,000 messages streams at
-// the client's pace within a bounded queue.
-//
-// Memory: every page read for a replay (archive rows, Redis history) is
-// reserved in the node's ReplayBudget (replay-memory-bytes) before it is
-// read and given back as its messages are queued; at most one page is read
-// ahead. A replay whose page does not fit waits its turn (FIFO) and resumes
-// when others give bytes back: budget_.wake() after anything that frees.
+// The Replayer (replayer.h): replay state, archive and history paging,
+// the replay budget, resuming on drain.
 #include <algorithm>
 #include <limits>
 
-#include "node.h"
+#include "replayer.h"
 
 namespace rtpush {
 
-std::size_t Node::replay_page_bytes(const Options& o) {
+std::size_t Replayer::page_bytes(const Options& o) {
   // One page must hold the largest message this node accepts (with what a
   // Message adds to it), so a page cut by bytes never splits below one.
   return std::max<std::size_t>(kReplayPageMinBytes, o.max_message_bytes + 512);
 }
 
-Subscription* Node::find_sub(std::uint64_t serial, const std::string& channel, std::uint64_t sub_id) const {
-  Session* s = find(serial);
+Replayer::Replayer(Hub& hub, ReplayHost& host, Metrics& metrics, Broker& broker, const Options& options,
+                   PgStore* store, PersistFeed* feed, PgArchive* archive)
+    : hub_(hub),
+      host_(host),
+      metrics_(metrics),
+      broker_(broker),
+      store_(store),
+      feed_(feed),
+      archive_(archive),
+      budget_(options.replay_memory_bytes, page_bytes(options)) {}
+
+Replay* Replayer::find(const Subscription* sub) {
+  auto it = replays_.find(sub->id);
+  return it == replays_.end() ? nullptr : &it->second;
+}
+
+void Replayer::start(Session* s, Subscription* sub, std::optional<StreamId> since) {
+  // Room for the history's first page now, or none: then the broker answers
+  // without messages and the replay reads its pages when its turn comes.
+  std::size_t page = 0;
+  BudgetHold first;
+  if (since && budget_.try_reserve(&first)) {
+    page = first.bytes();
+    first_pages_.emplace(sub->id, std::move(first));
+  }
+  broker_.history(sub->channel->name, since, page,
+                  [this, serial = s->serial(), channel = sub->channel->name, id = sub->id, since](HistoryResult h) {
+                    on_history(serial, channel, id, since, std::move(h));
+                  });
+}
+
+void Replayer::forget(const Subscription* sub) {
+  first_pages_.erase(sub->id);
+  budget_.cancel(sub->id);
+  replays_.erase(sub->id);
+}
+
+namespace {
+std::size_t weight(const std::vector<MessagePtr>& messages) {
+  std::size_t n = 0;
+  for (const MessagePtr& m : messages) n += message_bytes(*m);
+  return n;
+}
+}  // namespace
+
+void Replayer::begin(Subscription* sub, ReplayStart start) {
+  Replay r;
+  r.read_to = start.since;
+  r.hot_done = !start.more_history;
+  r.held = std::move(start.held);
+  if (start.history_counted) r.held.resize(weight(start.history));
+  else r.held.resize(0);
+  if (start.archive) {
+    r.archive_done = start.since >= start.archive_before;
+    r.archive_before = start.archive_before;
+    r.hot = std::move(start.history);
+    r.hot_counted = start.history_counted;
+  } else {
+    if (!start.history.empty()) r.read_to = start.history.back()->id;
+    r.ready = std::move(start.history);
+    r.ready_counted = start.history_counted;
+  }
+  replays_.insert_or_assign(sub->id, std::move(r));
+}
+
+void Replayer::begin(Subscription* sub, std::vector<MessagePtr> history, bool archive, StreamId archive_after,
+                     StreamId archive_before) {
+  ReplayStart start;
+  start.history = std::move(history);
+  start.archive = archive;
+  start.since = archive_after;
+  start.archive_before = archive_before;
+  begin(sub, std::move(start));
+}
+
+void Replayer::add_page(Subscription* sub, std::vector<MessagePtr> page, bool last, std::size_t reserved) {
+  Replay& r = *find(sub);
+  r.fetching = false;
+  r.held.release(reserved);
+  r.held.resize(r.held.bytes() + weight(page));
+  if (!page.empty()) r.read_to = page.back()->id;
+  if (!r.archive_done) r.archive_done = last;
+  else r.hot_done = last;
+  if (r.next > 0) {  // drop what is sent before appending
+    r.ready.erase(r.ready.begin(), r.ready.begin() + static_cast<std::ptrdiff_t>(r.next));
+    r.next = 0;
+  }
+  r.ready_counted = true;  // pages only follow pages: `ready` holds no uncounted rest here
+  if (r.ready.empty()) r.ready = std::move(page);
+  else r.ready.insert(r.ready.end(), page.begin(), page.end());
+}
+
+ReplayStep Replayer::pump(Subscription* sub, FanOutStats* stats) {
+  Replay& r = *find(sub);
+  for (;;) {
+    while (r.next < r.ready.size()) {
+      MessagePtr& slot = r.ready[r.next++];
+      const MessagePtr msg = std::move(slot);  // sent: the replay keeps no reference
+      if (r.ready_counted) r.held.release(message_bytes(*msg));
+      const std::uint64_t before = stats->delivered;
+      const SendResult res = hub_.deliver(sub, msg, stats);
+      if (!r.from_parked) stats->replayed += stats->delivered - before;
+      if (res == SendResult::Dropped) return ReplayStep::Dropped;
+      if (res == SendResult::Backpressure) return ReplayStep::Blocked;
+    }
+    r.ready.clear();
+    r.next = 0;
+    if (!r.archive_done) return ReplayStep::NeedPage;
+    if (!r.hot.empty()) {
+      r.ready.swap(r.hot);
+      r.ready_counted = r.hot_counted;
+      if (r.ready.back()->id > r.read_to) r.read_to = r.ready.back()->id;
+      continue;
+    }
+    if (!r.hot_done) return ReplayStep::NeedPage;
+    if (!sub->parked.empty()) {  // live messages that came meanwhile
+      r.ready.swap(sub->parked);
+      r.ready_counted = false;
+      r.from_parked = true;
+      continue;
+    }
+    replays_.erase(sub->id);  // `r` is gone
+    sub->parked.shrink_to_fit();
+    sub->live = true;
+    return ReplayStep::Live;
+  }
+}
+
+FanOutStats Replayer::go_live(Subscription* sub, std::vector<MessagePtr> history) {
+  FanOutStats stats;
+  begin(sub, std::move(history));
+  pump(sub, &stats);
+  return stats;
+}
+
+Subscription* Replayer::find_sub(std::uint64_t serial, const std::string& channel, std::uint64_t sub_id) const {
+  Session* s = host_.find(serial);
   if (!s) return nullptr;
   Subscription* sub = hub_.find(s, channel);
   return sub && sub->id == sub_id ? sub : nullptr;  // not one that replaced it
@@ -40,29 +158,29 @@ Subscription* Node::find_sub(std::uint64_t serial, const std::string& channel, s
 // A backend could not answer. Before `subscribed` the subscribe simply
 // failed; after it the client has part of the range, so it is told the
 // subscription ended and subscribes again with `since` = the last id it got.
-void Node::replay_unavailable(Subscription* sub, bool started) {
+void Replayer::replay_unavailable(Subscription* sub, bool started) {
   const std::string& channel = sub->channel->name;
   replay_stopped(sub, started,
                  started ? "postgres is unavailable: the replay of " + channel + " stopped; subscribe again with since"
                          : "postgres is unavailable: cannot replay past the hot history of " + channel);
 }
 
-void Node::replay_stopped(Subscription* sub, bool started, const std::string& why) {
+void Replayer::replay_stopped(Subscription* sub, bool started, const std::string& why) {
   Session* s = sub->session;
   const std::string channel = sub->channel->name;
-  send_error(s, ErrorCode::Unavailable, why, {});
-  drop_subscription(sub);
-  if (started) send_unsubscribed(s, channel);
+  host_.send_error(s, ErrorCode::Unavailable, why, {});
+  host_.drop_subscription(sub);
+  if (started) host_.send_unsubscribed(s, channel);
 }
 
-void Node::on_history(std::uint64_t serial, const std::string& channel, std::uint64_t sub_id,
-                      std::optional<StreamId> since, HistoryResult h) {
+void Replayer::on_history(std::uint64_t serial, const std::string& channel, std::uint64_t sub_id,
+                          std::optional<StreamId> since, HistoryResult h) {
   Subscription* sub = find_sub(serial, channel, sub_id);
-  if (!sub || sub->live || sub->replay) return;  // unsubscribed (or replaced) meanwhile
+  if (!sub || sub->live || find(sub)) return;  // unsubscribed (or replaced) meanwhile
   Session* s = sub->session;
   if (!h.ok) {
-    send_error(s, ErrorCode::Unavailable, h.reason, {});
-    return drop_subscription(sub);
+    host_.send_error(s, ErrorCode::Unavailable, h.reason, {});
+    return host_.drop_subscription(sub);
   }
   // The first page's reservation shrinks to what it weighs (nothing when
   // the broker shares its memory).
@@ -83,7 +201,7 @@ void Node::on_history(std::uint64_t serial, const std::string& channel, std::uin
   // may lag by a batch): only then is the archive's range complete.
   auto done = [this, serial, channel, sub_id, since, h = std::move(h)](bool settled) mutable {
     Subscription* sub = find_sub(serial, channel, sub_id);
-    if (!sub || sub->live || sub->replay) return;
+    if (!sub || sub->live || find(sub)) return;
     if (!settled) return replay_unavailable(sub, false);
     h.recovered = true;
     start_replay(sub->session, sub, since, h, true);
@@ -92,8 +210,8 @@ void Node::on_history(std::uint64_t serial, const std::string& channel, std::uin
   else store_->settle(std::move(done));
 }
 
-void Node::announce(Session* s, Subscription* sub, bool with_since, std::optional<StreamId> position,
-                    bool recovered) {
+void Replayer::announce(Session* s, Subscription* sub, bool with_since, std::optional<StreamId> position,
+                        bool recovered) {
   ServerFrame f;
   f.type = ServerFrameType::Subscribed;
   f.channel = sub->channel->name;
@@ -101,11 +219,11 @@ void Node::announce(Session* s, Subscription* sub, bool with_since, std::optiona
   f.has_position = position.has_value();
   f.position = text;
   if (with_since) f.recovered = recovered;
-  send(s, f);
+  host_.send(s, f);
 }
 
-void Node::start_replay(Session* s, Subscription* sub, std::optional<StreamId> since, HistoryResult& h,
-                        bool archive) {
+void Replayer::start_replay(Session* s, Subscription* sub, std::optional<StreamId> since, HistoryResult& h,
+                            bool archive) {
   // Without `since`, "from now on": nothing at or before the position.
   if (!since && h.position) sub->last_sent = *h.position;
   // The archive's part is everything before the first message the hot
@@ -130,8 +248,8 @@ void Node::start_replay(Session* s, Subscription* sub, std::optional<StreamId> s
   }
   const bool gap_known = !h.recovered && h.messages.empty();
   start.history = std::move(h.messages);
-  hub_.begin_replay(sub, std::move(start));
-  Replay& r = *sub->replay;
+  begin(sub, std::move(start));
+  Replay& r = *find(sub);
   r.gap_known = gap_known && !archive;
   if (!r.archive_done) {  // `subscribed` goes with the first page
     r.announced = false;
@@ -142,9 +260,9 @@ void Node::start_replay(Session* s, Subscription* sub, std::optional<StreamId> s
   pump_replay(s, sub);
 }
 
-void Node::pump_replay(Session* s, Subscription* sub) {
+void Replayer::pump_replay(Session* s, Subscription* sub) {
   FanOutStats st;
-  const ReplayStep step = hub_.pump(sub, &st);
+  const ReplayStep step = pump(sub, &st);
   metrics_.delivered += st.delivered;
   metrics_.replayed += st.replayed;
   if (step == ReplayStep::Blocked) s->set_awaiting_drain(true);
@@ -156,22 +274,23 @@ void Node::pump_replay(Session* s, Subscription* sub) {
 // read-ahead of one page, so the client never waits on a backend while it
 // has something to receive. The page's bytes are reserved first; without
 // room the replay waits its turn.
-void Node::fetch_page(Session* s, Subscription* sub) {
-  Replay& r = *sub->replay;
+void Replayer::fetch_page(Session* s, Subscription* sub) {
+  Replay& r = *find(sub);
   if (!r.page_to_read() || r.fetching || r.waiting || r.held.bytes() >= budget_.page_bytes()) return;
   BudgetHold grant;
   if (budget_.try_reserve(&grant)) return read_page(s, sub, std::move(grant));
   r.waiting = true;
   budget_.wait(sub->id, [this, serial = s->serial(), channel = sub->channel->name, id = sub->id](BudgetHold g) {
     Subscription* sub = find_sub(serial, channel, id);
-    if (!sub || !sub->replay) return;  // gone meanwhile: `g` goes back
-    sub->replay->waiting = false;
+    Replay* r = sub ? find(sub) : nullptr;
+    if (!r) return;  // gone meanwhile: `g` goes back
+    r->waiting = false;
     read_page(sub->session, sub, std::move(g));
   });
 }
 
-void Node::read_page(Session* s, Subscription* sub, BudgetHold grant) {
-  Replay& r = *sub->replay;
+void Replayer::read_page(Session* s, Subscription* sub, BudgetHold grant) {
+  Replay& r = *find(sub);
   r.fetching = true;
   const std::size_t reserved = grant.bytes();
   r.held.merge(std::move(grant));  // the replay holds the reservation until the page is in
@@ -184,17 +303,18 @@ void Node::read_page(Session* s, Subscription* sub, BudgetHold grant) {
     archive_->read(sub->channel->name, r.read_to, r.archive_before, r.archive_rows, reserved,
                    [done](bool ok, std::vector<MessagePtr> page, bool more) { done(ok, std::move(page), more, false); });
   } else {
-    broker_->read_history(sub->channel->name, r.read_to, reserved,
+    broker_.read_history(sub->channel->name, r.read_to, reserved,
                           [done](HistoryPage p) { done(p.ok, std::move(p.messages), p.more, p.gap); });
   }
 }
 
-void Node::on_page(std::uint64_t serial, const std::string& channel, std::uint64_t sub_id, std::size_t reserved,
-                   bool ok, std::vector<MessagePtr> page, bool more, bool gap) {
+void Replayer::on_page(std::uint64_t serial, const std::string& channel, std::uint64_t sub_id, std::size_t reserved,
+                       bool ok, std::vector<MessagePtr> page, bool more, bool gap) {
   Subscription* sub = find_sub(serial, channel, sub_id);
-  if (!sub || !sub->replay) return;
+  Replay* replay = sub ? find(sub) : nullptr;
+  if (!replay) return;
   Session* s = sub->session;
-  Replay& r = *sub->replay;
+  Replay& r = *replay;
   const bool from_archive = !r.archive_done;
   if (from_archive) {
     if (!ok) return replay_unavailable(sub, r.announced);
@@ -222,18 +342,18 @@ void Node::on_page(std::uint64_t serial, const std::string& channel, std::uint64
                                 " fell behind the history (history-size); subscribe again with since");
     if (!page.empty()) r.gap_known = false;
   }
-  hub_.add_page(sub, std::move(page), !more, reserved);
+  add_page(sub, std::move(page), !more, reserved);
   if (s->awaiting_drain() || s->closing()) return fetch_page(s, sub);
   pump_replay(s, sub);
 }
 
-void Node::written(Session* s) {
+void Replayer::written(Session* s) {
   const SendQueue& q = s->queue();
   if (!s->awaiting_drain() || q.bytes() > q.limit() / 4) return;
   s->set_awaiting_drain(false);
   if (s->closing()) return;
   for (Subscription* sub : s->subscriptions()) {  // pumping never adds or removes subscriptions
-    if (!sub->replay) continue;
+    if (!find(sub)) continue;
     pump_replay(s, sub);
     if (s->awaiting_drain() || s->closing()) break;
   }
