@@ -54,31 +54,6 @@ void append_base64(std::string* out, std::string_view bytes) {
 
 }  // namespace
 
-void json_append_string(std::string* out, std::string_view s) {
-  static const char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      default:
-        if (c < 0x20) {
-          const char esc[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-          out->append(esc, sizeof esc);
-        } else {
-          out->push_back(static_cast<char>(c));  // UTF-8 passes through
-        }
-    }
-  }
-  out->push_back('"');
-}
-
-bool json_compact(std::string_view text, std::string* compact) { return json_strict(text, compact) == nullptr; }
 
 namespace {
 

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "codec.h"
+#include "json_text.h"  // json_append_string, json_compact: for those that used them from here
 
 namespace rtpush {
 
@@ -15,12 +16,5 @@ class JsonCodec final : public Codec {
   DecodeResult decode(std::string_view bytes, bool is_binary, std::size_t max_payload_bytes) const override;
   FrameRef encode(const ServerFrame& frame) const override;
 };
-
-// True when `text` is strict JSON (json_text.h: exactly one value, UTF-8, no
-// raw controls); `compact` gets it minified, the sender's own text.
-bool json_compact(std::string_view text, std::string* compact);
-
-// Appends `s` as a JSON string literal (quoted, escaped) to `out`.
-void json_append_string(std::string* out, std::string_view s);
 
 }  // namespace rtpush

@@ -10,15 +10,13 @@
 #include "json_text.h"
 #include "utf8.h"
 
-#include "json_codec.h"
-
 namespace rtpush {
 
 namespace {
 
 struct Reader {
   std::string_view j;
-  const std::vector<std::uint32_t>& counts;  // items of each container, in opening order
+  const std::vector<std::uint32_t>& counts;  // items of each container, in opening order (json_text.h)
   std::size_t i = 0;
   std::size_t next_container = 0;
   int depth = 0;
@@ -36,106 +34,15 @@ struct Reader {
   }
 };
 
-bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-// Pass one over the text: the number of members or elements of every object
-// and array, in the order they open. MessagePack needs a container's count
-// before its items; counting each container by re-reading it, as this did
-// before, cost O(size x depth) (0.3 s for 1 MB nested 990 deep).
-bool count_containers(std::string_view j, std::vector<std::uint32_t>* counts, std::vector<std::uint32_t>* open_stack) {
-  std::vector<std::uint32_t>& open = *open_stack;  // index in counts of each open container
-  open.clear();
-  bool just_opened = false;
-  for (std::size_t i = 0; i < j.size(); ++i) {
-    const char c = j[i];
-    if (is_ws(c)) continue;
-    if (c == '"') {
-      for (++i; i < j.size() && j[i] != '"'; ++i)
-        if (j[i] == '\\') ++i;
-      if (i >= j.size()) return false;
-    } else if (c == '[' || c == '{') {
-      if (open.size() > static_cast<std::size_t>(kMaxJsonDepth)) return false;
-      open.push_back(static_cast<std::uint32_t>(counts->size()));
-      counts->push_back(0);
-      just_opened = true;
-      continue;
-    } else if (c == ',' || c == ']' || c == '}') {
-      if (open.empty()) return false;
-      if (c == ',' || !just_opened) ++(*counts)[open.back()];
-      if (c != ',') open.pop_back();
-    }
-    just_opened = false;
-  }
-  return open.empty();
-}
-
-// Decodes the string literal at r.i into UTF-8.
+// Decodes the string literal at r.i (text json_text checked) into UTF-8.
 bool read_string(Reader& r, std::string* out) {
   r.ws();
   if (r.i >= r.j.size() || r.j[r.i] != '"') return false;
+  const std::size_t end = json_string_end(r.j, r.i);
   out->clear();
-  auto hex4 = [&](std::size_t at, unsigned* v) {
-    if (at + 4 > r.j.size()) return false;
-    *v = 0;
-    for (std::size_t k = at; k < at + 4; ++k) {
-      const char c = r.j[k];
-      *v <<= 4;
-      if (c >= '0' && c <= '9') *v |= c - '0';
-      else if (c >= 'a' && c <= 'f') *v |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F') *v |= c - 'A' + 10;
-      else return false;
-    }
-    return true;
-  };
-  for (++r.i; r.i < r.j.size();) {
-    const char c = r.j[r.i++];
-    if (c == '"') return true;
-    if (c != '\\') {
-      out->push_back(c);
-      continue;
-    }
-    if (r.i >= r.j.size()) return false;
-    const char e = r.j[r.i++];
-    switch (e) {
-      case '"': case '\\': case '/': out->push_back(e); break;
-      case 'b': out->push_back('\b'); break;
-      case 'f': out->push_back('\f'); break;
-      case 'n': out->push_back('\n'); break;
-      case 'r': out->push_back('\r'); break;
-      case 't': out->push_back('\t'); break;
-      case 'u': {
-        unsigned cp;
-        if (!hex4(r.i, &cp)) return false;
-        r.i += 4;
-        if (cp >= 0xD800 && cp < 0xDC00 && r.i + 6 <= r.j.size() && r.j[r.i] == '\\' && r.j[r.i + 1] == 'u') {
-          unsigned lo;
-          if (hex4(r.i + 2, &lo) && lo >= 0xDC00 && lo < 0xE000) {
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            r.i += 6;
-          }
-        }
-        if (cp >= 0xD800 && cp < 0xE000) cp = 0xFFFD;  // a lone surrogate
-        if (cp < 0x80) {
-          out->push_back(static_cast<char>(cp));
-        } else if (cp < 0x800) {
-          out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-          out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-        } else if (cp < 0x10000) {
-          out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-          out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-          out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-        } else {
-          out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-          out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-          out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-          out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-        }
-        break;
-      }
-      default: return false;
-    }
-  }
-  return false;
+  json_unescape(r.j.substr(r.i + 1, end - r.i - 2), out, LoneSurrogate::Replace);
+  r.i = end;
+  return true;
 }
 
 std::size_t number_end(const Reader& r) {
@@ -233,30 +140,25 @@ bool pack_json(std::string_view json, msgpack_packer* pk) {
   // Scratch kept per thread: this runs once per message per MessagePack
   // encoding, and two allocations were a measurable part of a small
   // message's cost. Whatever a huge payload grew them to is given back.
-  thread_local std::vector<std::uint32_t> counts, open;
+  thread_local JsonContainerCounts counts;
   struct Trim {
     ~Trim() {
-      for (auto* v : {&counts, &open})
+      for (auto* v : {&counts.items, &counts.open})
         if (v->capacity() > 4096) std::vector<std::uint32_t>().swap(*v);
     }
   } trim;
-  counts.clear();
-  if (!count_containers(json, &counts, &open)) return false;
-  Reader r{json, counts};
+  // The strict reader checks the text and counts every container's items in
+  // one pass (counting each container by re-reading it, as this once did,
+  // cost O(size x depth): 0.3 s for 1 MB nested 990 deep). A payload nests
+  // at most kMaxJsonDepth deep, a client frame (a ref, a data member) one more.
+  if (json_container_counts(json, &counts, kMaxJsonDepth + 1) != nullptr) return false;
+  Reader r{json, counts.items};
   if (!pack(r, pk)) return false;
   r.ws();
   return r.i == json.size();
 }
 
 namespace {
-
-// The length of `s` as a JSON string literal (json_append_string).
-std::size_t json_string_size(std::string_view s) {
-  std::size_t n = 2;
-  for (unsigned char c : s)
-    n += c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t' ? 2 : c < 0x20 ? 6 : 1;
-  return n;
-}
 
 struct ToJson {
   std::string* out;

@@ -39,12 +39,14 @@ constexpr std::array<bool, 256> kStringStop = [] {
 
 class Reader {
  public:
-  Reader(std::string_view text, std::string* out, int max_depth, std::vector<JsonMember>* members)
+  Reader(std::string_view text, std::string* out, int max_depth, std::vector<JsonMember>* members,
+         JsonContainerCounts* counts = nullptr)
       : p_(reinterpret_cast<const unsigned char*>(text.data())),
         n_(text.size()),
         out_(out),
         max_depth_(static_cast<std::size_t>(max_depth)),
-        members_(members) {}
+        members_(members),
+        counts_(counts) {}
 
   const char* run() {
     enum class State { Value, Key, After } state = State::Value;
@@ -56,14 +58,20 @@ class Reader {
         case State::Value: {
           if (i_ >= n_) return kNotJson;
           const unsigned char c = p_[i_];
+          if (counts_ && !stack.empty() && stack.back() == '[') ++counts_->items[counts_->open.back()];
           if (c == '{' || c == '[') {
             if (stack.size() >= max_depth_) return kTooDeep;
             stack.push_back(static_cast<char>(c));
+            if (counts_) {
+              counts_->open.push_back(static_cast<std::uint32_t>(counts_->items.size()));
+              counts_->items.push_back(0);
+            }
             ++i_;
             ws();
             if (i_ < n_ && p_[i_] == (c == '{' ? '}' : ']')) {
               ++i_;
               stack.pop_back();
+              if (counts_) counts_->open.pop_back();
               state = State::After;
             } else {
               state = c == '{' ? State::Key : State::Value;
@@ -82,6 +90,7 @@ class Reader {
         }
         case State::Key: {
           if (i_ >= n_ || p_[i_] != '"') return kNotJson;
+          if (counts_) ++counts_->items[counts_->open.back()];
           const bool top = members_ && stack.size() == 1;
           const std::size_t key = top ? pos() + 1 : 0;
           if (const char* err = string()) return err;
@@ -112,6 +121,7 @@ class Reader {
           } else if (c == (object ? '}' : ']')) {
             ++i_;
             stack.pop_back();
+            if (counts_) counts_->open.pop_back();
           } else {
             return kNotJson;
           }
@@ -209,6 +219,7 @@ class Reader {
   std::size_t copy_from_ = 0;  // start of the input not yet copied to out_
   std::size_t max_depth_;
   std::vector<JsonMember>* members_;
+  JsonContainerCounts* counts_;
 };
 
 void append_utf8(std::string* out, unsigned cp) {
@@ -248,7 +259,23 @@ const char* json_strict(std::string_view text, std::string* out, int max_depth, 
   return Reader(text, out, max_depth, members).run();
 }
 
-void json_unescape(std::string_view body, std::string* out) {
+const char* json_container_counts(std::string_view text, JsonContainerCounts* counts, int max_depth) {
+  counts->items.clear();
+  counts->open.clear();
+  return Reader(text, nullptr, max_depth, nullptr, counts).run();
+}
+
+std::size_t json_string_end(std::string_view text, std::size_t open) {
+  std::size_t i = open + 1;
+  for (;;) {
+    i = text.find_first_of("\"\\", i);
+    if (i == std::string_view::npos) return text.size();  // not valid: never for checked text
+    if (text[i] == '"') return i + 1;
+    i += 2;  // an escape: the escaped byte is no quote
+  }
+}
+
+void json_unescape(std::string_view body, std::string* out, LoneSurrogate lone) {
   for (std::size_t i = 0; i < body.size();) {
     const std::size_t run = body.find('\\', i);
     if (run == std::string_view::npos) {
@@ -276,12 +303,44 @@ void json_unescape(std::string_view body, std::string* out) {
             i += 6;
           }
         }
-        append_utf8(out, cp);  // a lone surrogate: its (invalid) three-byte form
+        if (cp >= 0xD800 && cp < 0xE000 && lone == LoneSurrogate::Replace) cp = 0xFFFD;
+        append_utf8(out, cp);  // a lone surrogate kept: its (invalid) three-byte form
         break;
       }
       default: out->push_back(e);  // " \ /
     }
   }
+}
+
+void json_append_string(std::string* out, std::string_view s) {
+  static const char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\b': out->append("\\b"); break;
+      case '\f': out->append("\\f"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        if (c < 0x20) {
+          const char esc[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+          out->append(esc, sizeof esc);
+        } else {
+          out->push_back(static_cast<char>(c));  // UTF-8 passes through
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+std::size_t json_string_size(std::string_view s) {
+  std::size_t n = 2;
+  for (unsigned char c : s)
+    n += c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t' ? 2 : c < 0x20 ? 6 : 1;
+  return n;
 }
 
 }  // namespace rtpush
