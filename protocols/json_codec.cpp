@@ -1,8 +1,9 @@
 // The JSON encoding. Decoding is one strict pass (json_text.h) that
 // validates, minifies and lists the frame's members; values travel as the
 // sender's own text (12345678901234567890 and 1E400 arrive as sent).
-// Encoding appends strings directly: it runs once per message per encoding
-// on the fan-out path, and the payload is already compact JSON text.
+// Encoding follows the frame field table (frame_fields.h) and appends
+// strings directly: it runs once per message per encoding on the fan-out
+// path, and the payload is already compact JSON text.
 #include "json_codec.h"
 
 #include <openssl/evp.h>
@@ -14,6 +15,7 @@
 #include <memory>
 #include <vector>
 
+#include "frame_fields.h"
 #include "json_text.h"
 
 namespace rtpush {
@@ -30,18 +32,6 @@ void append_key(std::string* out, const char* key) {
   out->append(",\"");
   out->append(key);
   out->append("\":");
-}
-
-void append_field(std::string* out, const char* key, std::string_view value) {
-  append_key(out, key);
-  json_append_string(out, value);
-}
-
-// `"ref":R` when the request had a ref (R is its JSON text).
-void append_ref(std::string* out, std::string_view ref) {
-  if (ref.empty()) return;
-  append_key(out, "ref");
-  out->append(ref);
 }
 
 void append_base64(std::string* out, std::string_view bytes) {
@@ -149,58 +139,37 @@ FrameRef JsonCodec::encode(const ServerFrame& f) const {
   o.append("{\"type\":\"");
   o.append(server_frame_type_name(f.type));
   o.push_back('"');
-  switch (f.type) {
-    case ServerFrameType::ConnectionEstablished:
-      append_field(&o, "connection_id", f.connection_id);
-      append_field(&o, "node", f.node);
-      append_key(&o, "heartbeat_interval");
-      o.append(std::to_string(f.heartbeat_interval));
-      append_key(&o, "timestamp");
-      append_timestamp(&o, f.timestamp);
-      break;
-    case ServerFrameType::Subscribed:
-      append_field(&o, "channel", f.channel);
-      append_key(&o, "position");
-      if (f.has_position) json_append_string(&o, f.position); else o.append("null");
-      if (f.recovered) {
-        append_key(&o, "recovered");
-        o.append(*f.recovered ? "true" : "false");
-      }
-      break;
-    case ServerFrameType::Message:
-      append_field(&o, "channel", f.channel);
-      append_field(&o, "id", f.id);
-      append_key(&o, "data");
-      if (!f.data) {
-        o.append("null");
-      } else if (f.data->kind == PayloadKind::Json) {
-        o.append(f.data->bytes);  // already compact, validated JSON
-      } else {
-        o.push_back('"');
-        append_base64(&o, f.data->bytes);
-        o.push_back('"');
-        append_field(&o, "encoding", "base64");
-      }
-      append_key(&o, "timestamp");
-      append_timestamp(&o, f.timestamp);
-      break;
-    case ServerFrameType::Unsubscribed:
-      append_field(&o, "channel", f.channel);
-      break;
-    case ServerFrameType::Published:
-      append_field(&o, "channel", f.channel);
-      append_field(&o, "id", f.id);
-      append_ref(&o, f.ref);
-      break;
-    case ServerFrameType::HeartbeatAck:
-      append_key(&o, "timestamp");
-      append_timestamp(&o, f.timestamp);
-      break;
-    case ServerFrameType::Error:
-      append_field(&o, "code", f.code);
-      append_field(&o, "message", f.message);
-      append_ref(&o, f.ref);
-      break;
+  for (FrameField field : frame_fields(f.type)) {
+    if (!frame_field_present(f, field)) continue;
+    append_key(&o, frame_field_name(field));
+    switch (field) {
+      case FrameField::ConnectionId: json_append_string(&o, f.connection_id); break;
+      case FrameField::Node: json_append_string(&o, f.node); break;
+      case FrameField::HeartbeatInterval: o.append(std::to_string(f.heartbeat_interval)); break;
+      case FrameField::Timestamp: append_timestamp(&o, f.timestamp); break;
+      case FrameField::Channel: json_append_string(&o, f.channel); break;
+      case FrameField::Id: json_append_string(&o, f.id); break;
+      case FrameField::Position:
+        if (f.has_position) json_append_string(&o, f.position); else o.append("null");
+        break;
+      case FrameField::Recovered: o.append(*f.recovered ? "true" : "false"); break;
+      case FrameField::Data:
+        if (!f.data) {
+          o.append("null");
+        } else if (f.data->kind == PayloadKind::Json) {
+          o.append(f.data->bytes);  // already compact, validated JSON
+        } else {  // bytes: base64, and a key saying so (docs/protocol.md, "Payloads that are not JSON")
+          o.push_back('"');
+          append_base64(&o, f.data->bytes);
+          o.push_back('"');
+          append_key(&o, "encoding");
+          o.append("\"base64\"");
+        }
+        break;
+      case FrameField::Code: json_append_string(&o, f.code); break;
+      case FrameField::Message: json_append_string(&o, f.message); break;
+      case FrameField::Ref: o.append(f.ref); break;  // the request's own JSON text
+    }
   }
   o.push_back('}');
   return Frame::make(o, /*binary=*/false);

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "frame_fields.h"
 #include "json_msgpack.h"
 
 namespace rtpush {
@@ -37,12 +38,6 @@ struct Packer {
   // A JSON text (a payload, a ref) as its MessagePack value.
   void json(std::string_view j) {
     if (!pack_json(j, &pk)) msgpack_pack_nil(&pk);  // never: payloads and refs are validated
-  }
-  // `"ref":R` when the request had a ref (R is its JSON text).
-  void ref(std::string_view r) {
-    if (r.empty()) return;
-    key("ref");
-    json(r);
   }
 };
 
@@ -188,66 +183,31 @@ FrameRef MsgPackCodec::encode(const ServerFrame& f) const {
   Packer p;
   p.out.reserve(64 + f.channel.size() + (f.data ? f.data->bytes.size() : 0) + f.message.size());
   msgpack_packer* pk = &p.pk;
-  const bool has_ref = !f.ref.empty();
-  switch (f.type) {
-    case ServerFrameType::ConnectionEstablished: msgpack_pack_map(pk, 5); break;
-    case ServerFrameType::Subscribed: msgpack_pack_map(pk, f.recovered ? 4 : 3); break;
-    case ServerFrameType::Message: msgpack_pack_map(pk, 5); break;
-    case ServerFrameType::Unsubscribed: msgpack_pack_map(pk, 2); break;
-    case ServerFrameType::Published: msgpack_pack_map(pk, has_ref ? 4 : 3); break;
-    case ServerFrameType::HeartbeatAck: msgpack_pack_map(pk, 2); break;
-    case ServerFrameType::Error: msgpack_pack_map(pk, has_ref ? 4 : 3); break;
-  }
+  msgpack_pack_map(pk, frame_key_count(f));  // the size the table gives: never counted by hand
   p.field("type", server_frame_type_name(f.type));
-  switch (f.type) {
-    case ServerFrameType::ConnectionEstablished:
-      p.field("connection_id", f.connection_id);
-      p.field("node", f.node);
-      p.key("heartbeat_interval");
-      msgpack_pack_uint32(pk, f.heartbeat_interval);
-      p.key("timestamp");
-      msgpack_pack_double(pk, f.timestamp);
-      break;
-    case ServerFrameType::Subscribed:
-      p.field("channel", f.channel);
-      p.key("position");
-      if (f.has_position) p.text(f.position); else msgpack_pack_nil(pk);
-      if (f.recovered) {
-        p.key("recovered");
-        *f.recovered ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
-      }
-      break;
-    case ServerFrameType::Message:
-      p.field("channel", f.channel);
-      p.field("id", f.id);
-      p.key("data");
-      if (!f.data) {
-        msgpack_pack_nil(pk);
-      } else if (f.data->kind == PayloadKind::Json) {
-        p.json(f.data->bytes);
-      } else {
-        msgpack_pack_bin_with_body(pk, f.data->bytes.data(), f.data->bytes.size());
-      }
-      p.key("timestamp");
-      msgpack_pack_double(pk, f.timestamp);
-      break;
-    case ServerFrameType::Unsubscribed:
-      p.field("channel", f.channel);
-      break;
-    case ServerFrameType::Published:
-      p.field("channel", f.channel);
-      p.field("id", f.id);
-      p.ref(f.ref);
-      break;
-    case ServerFrameType::HeartbeatAck:
-      p.key("timestamp");
-      msgpack_pack_double(pk, f.timestamp);
-      break;
-    case ServerFrameType::Error:
-      p.field("code", f.code);
-      p.field("message", f.message);
-      p.ref(f.ref);
-      break;
+  for (FrameField field : frame_fields(f.type)) {
+    if (!frame_field_present(f, field)) continue;
+    p.key(frame_field_name(field));
+    switch (field) {
+      case FrameField::ConnectionId: p.text(f.connection_id); break;
+      case FrameField::Node: p.text(f.node); break;
+      case FrameField::HeartbeatInterval: msgpack_pack_uint32(pk, f.heartbeat_interval); break;
+      case FrameField::Timestamp: msgpack_pack_double(pk, f.timestamp); break;
+      case FrameField::Channel: p.text(f.channel); break;
+      case FrameField::Id: p.text(f.id); break;
+      case FrameField::Position:
+        if (f.has_position) p.text(f.position); else msgpack_pack_nil(pk);
+        break;
+      case FrameField::Recovered: *f.recovered ? msgpack_pack_true(pk) : msgpack_pack_false(pk); break;
+      case FrameField::Data:
+        if (!f.data) msgpack_pack_nil(pk);
+        else if (f.data->kind == PayloadKind::Json) p.json(f.data->bytes);
+        else msgpack_pack_bin_with_body(pk, f.data->bytes.data(), f.data->bytes.size());
+        break;
+      case FrameField::Code: p.text(f.code); break;
+      case FrameField::Message: p.text(f.message); break;
+      case FrameField::Ref: p.json(f.ref); break;  // the request's JSON text, as the equal value
+    }
   }
   return Frame::make(p.out, /*binary=*/true);
 }

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "frame_fields.h"
 #include "json_text.h"
 #include "rtpush.pb-c.h"  // generated at build time by protoc-c (see CMakeLists.txt)
 
@@ -65,6 +66,19 @@ bool wire_strings(std::string_view bytes, WireStrings* out) {
   return true;
 }
 
+// The most string fields a frame type carries: the copies encode() keeps.
+constexpr std::size_t max_string_fields() {
+  std::size_t most = 0;
+  for (int t = 0; t <= static_cast<int>(ServerFrameType::Error); ++t) {
+    std::size_t n = 0;
+    for (FrameField field : frame_fields(static_cast<ServerFrameType>(t)))
+      n += field != FrameField::HeartbeatInterval && field != FrameField::Timestamp &&
+           field != FrameField::Recovered && field != FrameField::Data;
+    most = n > most ? n : most;
+  }
+  return most;
+}
+
 }  // namespace
 
 DecodeResult ProtobufCodec::decode(std::string_view bytes, bool /*is_binary*/,
@@ -112,39 +126,50 @@ DecodeResult ProtobufCodec::decode(std::string_view bytes, bool /*is_binary*/,
 }
 
 FrameRef ProtobufCodec::encode(const ServerFrame& f) const {
-  // protobuf-c takes NUL-terminated strings: the views are copied once here.
-  std::string type = server_frame_type_name(f.type), channel(f.channel), id(f.id), ref(f.ref), code(f.code),
-              message(f.message), connection_id(f.connection_id), node(f.node), position(f.position);
   Rtpush__V1__Frame m = RTPUSH__V1__FRAME__INIT;
-  // Like proto3: a field at its default is not sent.
-  auto set = [](char** field, std::string& value) {
-    if (!value.empty()) *field = value.data();
+  m.type = const_cast<char*>(server_frame_type_name(f.type));  // static text; pack only reads it
+  // protobuf-c takes NUL-terminated strings: the views are copied once here.
+  // Like proto3, a field at its default (empty, 0) is not sent.
+  std::string copies[max_string_fields()];
+  std::size_t used = 0;
+  auto set = [&](char** field, std::string_view value) {
+    if (value.empty()) return;
+    copies[used].assign(value);
+    *field = copies[used++].data();
   };
-  set(&m.type, type);
-  set(&m.channel, channel);
-  set(&m.id, id);
-  set(&m.ref, ref);
-  set(&m.code, code);
-  set(&m.message, message);
-  set(&m.connection_id, connection_id);
-  set(&m.node, node);
-  if (f.has_position) set(&m.position, position);
-  if (f.timestamp != 0) {
-    m.has_timestamp = true;
-    m.timestamp = f.timestamp;
-  }
-  if (f.heartbeat_interval) {
-    m.has_heartbeat_interval = true;
-    m.heartbeat_interval = f.heartbeat_interval;
-  }
-  if (f.recovered) {  // proto3 `optional`: sent when set, false included
-    m.has_recovered = true;
-    m.recovered = *f.recovered;
-  }
-  if (f.data && !f.data->bytes.empty()) {  // JSON text or raw bytes, as they are
-    m.has_data = true;
-    m.data.len = f.data->bytes.size();
-    m.data.data = reinterpret_cast<std::uint8_t*>(const_cast<char*>(f.data->bytes.data()));
+  for (FrameField field : frame_fields(f.type)) {
+    if (!frame_field_present(f, field)) continue;
+    switch (field) {
+      case FrameField::ConnectionId: set(&m.connection_id, f.connection_id); break;
+      case FrameField::Node: set(&m.node, f.node); break;
+      case FrameField::HeartbeatInterval:
+        m.has_heartbeat_interval = f.heartbeat_interval != 0;
+        m.heartbeat_interval = f.heartbeat_interval;
+        break;
+      case FrameField::Timestamp:
+        m.has_timestamp = f.timestamp != 0;
+        m.timestamp = f.timestamp;
+        break;
+      case FrameField::Channel: set(&m.channel, f.channel); break;
+      case FrameField::Id: set(&m.id, f.id); break;
+      case FrameField::Position:  // null: absent
+        if (f.has_position) set(&m.position, f.position);
+        break;
+      case FrameField::Recovered:  // proto3 `optional`: sent when set, false included
+        m.has_recovered = true;
+        m.recovered = *f.recovered;
+        break;
+      case FrameField::Data:  // JSON text or raw bytes, as they are
+        if (f.data && !f.data->bytes.empty()) {
+          m.has_data = true;
+          m.data.len = f.data->bytes.size();
+          m.data.data = reinterpret_cast<std::uint8_t*>(const_cast<char*>(f.data->bytes.data()));
+        }
+        break;
+      case FrameField::Code: set(&m.code, f.code); break;
+      case FrameField::Message: set(&m.message, f.message); break;
+      case FrameField::Ref: set(&m.ref, f.ref); break;
+    }
   }
   std::string out(rtpush__v1__frame__get_packed_size(&m), '\0');
   rtpush__v1__frame__pack(&m, reinterpret_cast<std::uint8_t*>(out.data()));

@@ -1,0 +1,90 @@
+// Which fields each server frame type carries, and in what order: the table
+// of docs/protocol.md ("A session, frame by frame") and the spec's section 4.
+// The three encoders follow it (JSON keys, MessagePack map keys and the map's
+// size, Protocol Buffers fields), so a field is added to a frame type here
+// and nowhere else.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "wire.h"
+
+namespace rtpush {
+
+// Every field a server frame may carry besides `type` (which all carry,
+// first). The JSON and MessagePack key is frame_field_name().
+enum class FrameField : std::uint8_t {
+  ConnectionId,       // string
+  Node,               // string
+  HeartbeatInterval,  // unsigned integer
+  Timestamp,          // seconds, with a fraction
+  Channel,            // string
+  Id,                 // string
+  Position,           // string, or null when the channel has no message
+  Recovered,          // boolean; only when the subscribe gave `since`
+  Data,               // the payload
+  Code,               // string: error_code_name()
+  Message,            // string
+  Ref,                // the request's ref (JSON text); only when it had one
+};
+
+// The fields of one frame type, in the order they are written.
+struct FrameFieldList {
+  const FrameField* first;
+  std::uint8_t count;
+  const FrameField* begin() const { return first; }
+  const FrameField* end() const { return first + count; }
+};
+
+namespace frame_fields_detail {
+using F = FrameField;
+inline constexpr F kConnectionEstablished[] = {F::ConnectionId, F::Node, F::HeartbeatInterval, F::Timestamp};
+inline constexpr F kSubscribed[] = {F::Channel, F::Position, F::Recovered};
+inline constexpr F kMessage[] = {F::Channel, F::Id, F::Data, F::Timestamp};
+inline constexpr F kUnsubscribed[] = {F::Channel};
+inline constexpr F kPublished[] = {F::Channel, F::Id, F::Ref};
+inline constexpr F kHeartbeatAck[] = {F::Timestamp};
+inline constexpr F kError[] = {F::Code, F::Message, F::Ref};
+
+template <std::size_t N>
+constexpr FrameFieldList list(const F (&fields)[N]) { return {fields, static_cast<std::uint8_t>(N)}; }
+}  // namespace frame_fields_detail
+
+// The table: what a frame of `type` carries after `type`.
+constexpr FrameFieldList frame_fields(ServerFrameType type) {
+  using namespace frame_fields_detail;
+  switch (type) {
+    case ServerFrameType::ConnectionEstablished: return list(kConnectionEstablished);
+    case ServerFrameType::Subscribed: return list(kSubscribed);
+    case ServerFrameType::Message: return list(kMessage);
+    case ServerFrameType::Unsubscribed: return list(kUnsubscribed);
+    case ServerFrameType::Published: return list(kPublished);
+    case ServerFrameType::HeartbeatAck: return list(kHeartbeatAck);
+    case ServerFrameType::Error: return list(kError);
+  }
+  return {nullptr, 0};
+}
+
+// The field's key in JSON and MessagePack frames: "connection_id", ...
+const char* frame_field_name(FrameField field);
+
+// Whether `frame` carries `field` at all: `recovered` only when set, `ref`
+// only when the request had one; every other field of the type always (a
+// null position is written as null).
+inline bool frame_field_present(const ServerFrame& frame, FrameField field) {
+  switch (field) {
+    case FrameField::Recovered: return frame.recovered.has_value();
+    case FrameField::Ref: return !frame.ref.empty();
+    default: return true;
+  }
+}
+
+// How many keys the frame's JSON object or MessagePack map has, `type`
+// included (a binary payload's JSON "encoding" key aside).
+inline std::uint32_t frame_key_count(const ServerFrame& frame) {
+  std::uint32_t n = 1;
+  for (FrameField field : frame_fields(frame.type)) n += frame_field_present(frame, field) ? 1 : 0;
+  return n;
+}
+
+}  // namespace rtpush
