@@ -17,6 +17,7 @@
 
 #include "frame_fields.h"
 #include "json_text.h"
+#include "request_builder.h"
 
 namespace rtpush {
 
@@ -73,6 +74,57 @@ std::string string_value(std::string_view v) {
   return s;
 }
 
+// A JSON frame's members, read for build_request(); `data` is the sender's
+// own (minified, strict) text.
+class JsonRequest final : public RawRequest {
+ public:
+  explicit JsonRequest(const FrameMembers& m)
+      : RawRequest(ErrorCode::InvalidJson, "publish needs a data field"), data_(m.data) {
+    if (m.has_ref) ref.assign(m.ref);
+    type_is_string = is_string(m.type);
+    if (type_is_string) {
+      const std::string_view body = m.type.substr(1, m.type.size() - 2);
+      if (body.find('\\') == std::string_view::npos) {
+        type = body;
+      } else {
+        json_unescape(body, &type_text_);
+        type = type_text_;
+      }
+    }
+    if (is_string(m.channel)) channel = string_value(m.channel);
+    if (m.has_since && m.since != "null") read_since(m.since);
+    has_data = m.has_data;
+  }
+
+  std::optional<MemberFailure> read_data(Payload* out) const override {
+    out->kind = PayloadKind::Json;
+    out->bytes.assign(data_);
+    return std::nullopt;
+  }
+
+ private:
+  // A string is the id as sent; a whole non-negative number a bare ms.
+  void read_since(std::string_view v) {
+    since_state = Since::Bad;
+    const char c = v.front();
+    if (is_string(v)) {
+      since = string_value(v);
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      const double ms = std::strtod(std::string(v).c_str(), nullptr);
+      if (!(ms >= 0 && ms == std::floor(ms) && ms < 1e19)) return;
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.0f", ms);  // a bare ms: "<ms>"
+      since = buf;
+    } else {
+      return;
+    }
+    since_state = Since::Given;
+  }
+
+  std::string_view data_;
+  std::string type_text_;  // `type` spelt with escapes, unescaped
+};
+
 }  // namespace
 
 DecodeResult JsonCodec::decode(std::string_view bytes, bool /*is_binary: JSON in a binary frame is fine*/,
@@ -95,42 +147,8 @@ DecodeResult JsonCodec::decode(std::string_view bytes, bool /*is_binary: JSON in
     }
     m.take(name, all.substr(jm.value, jm.value_len));
   }
-
-  std::string ref(m.has_ref ? m.ref : std::string_view());
-  DecodeResult d;
-  ClientRequest& req = d.request;
-  if (!is_string(m.type) || !parse_request_type(string_value(m.type), &req.type))
-    return decode_error(ErrorCode::UnknownMessageType, kUnknownTypeMessage, std::move(ref));
-
-  if (is_string(m.channel)) req.channel = string_value(m.channel);  // the core validates it
-
-  if (m.has_since && m.since != "null") {
-    const char c = m.since.front();
-    if (is_string(m.since)) {
-      req.since = string_value(m.since);
-    } else if (c == '-' || (c >= '0' && c <= '9')) {
-      const double since = std::strtod(std::string(m.since).c_str(), nullptr);
-      if (!(since >= 0 && since == std::floor(since) && since < 1e19))
-        return decode_error(ErrorCode::InvalidJson, "since must be a message id string \"<ms>-<seq>\"", std::move(ref));
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%.0f", since);  // a bare ms: "<ms>"
-      req.since = buf;
-    } else {
-      return decode_error(ErrorCode::InvalidJson, "since must be a message id string \"<ms>-<seq>\"", std::move(ref));
-    }
-    req.has_since = true;
-  }
-
-  if (req.type == RequestType::Publish) {
-    if (!m.has_data) return decode_error(ErrorCode::InvalidJson, "publish needs a data field", std::move(ref));
-    req.has_data = true;
-    req.data.kind = PayloadKind::Json;
-    req.data.bytes.assign(m.data);  // minified, strict: the sender's own text
-  }
-  req.ref = ref;
-  d.ref = std::move(ref);
-  d.ok = true;
-  return d;
+  JsonRequest raw(m);
+  return build_request(raw);
 }
 
 FrameRef JsonCodec::encode(const ServerFrame& f) const {

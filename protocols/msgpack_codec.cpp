@@ -7,6 +7,7 @@
 
 #include "frame_fields.h"
 #include "json_msgpack.h"
+#include "request_builder.h"
 
 namespace rtpush {
 
@@ -17,7 +18,40 @@ bool is_str(const msgpack_object& o, const char* s) {
          std::memcmp(o.via.str.ptr, s, o.via.str.size) == 0;
 }
 
-std::string str(const msgpack_object& o) { return std::string(o.via.str.ptr, o.via.str.size); }
+std::string_view view(const msgpack_object& o) { return std::string_view(o.via.str.ptr, o.via.str.size); }
+
+// A MessagePack frame's members, read for build_request(). `data` is bin (a
+// binary payload) or any value JSON can hold, converted when it is needed.
+class MsgPackRequest final : public RawRequest {
+ public:
+  MsgPackRequest(const msgpack_object* data, std::size_t max_payload_bytes)
+      : RawRequest(ErrorCode::InvalidFrame, "publish needs a data field"),
+        data_(data),
+        max_payload_bytes_(max_payload_bytes) {
+    has_data = data != nullptr;
+  }
+
+  std::optional<MemberFailure> read_data(Payload* out) const override {
+    if (data_->type == MSGPACK_OBJECT_BIN) {  // bytes: not JSON (docs/protocol.md, "MessagePack")
+      out->kind = PayloadKind::Binary;
+      out->bytes.assign(data_->via.bin.ptr, data_->via.bin.size);
+      return std::nullopt;
+    }
+    out->kind = PayloadKind::Json;
+    const JsonFromMsgpack r = msgpack_to_json(*data_, &out->bytes, max_payload_bytes_);
+    if (r == JsonFromMsgpack::TooLarge)
+      return MemberFailure{ErrorCode::MessageTooLarge, "data as JSON would be larger than max-message-bytes (" +
+                                                           std::to_string(max_payload_bytes_) + ")"};
+    if (r != JsonFromMsgpack::Ok)
+      return MemberFailure{ErrorCode::InvalidFrame,
+                           "data must be bin, or a value JSON can hold (no ext, non-string keys, NaN or bin inside)"};
+    return std::nullopt;
+  }
+
+ private:
+  const msgpack_object* data_;
+  std::size_t max_payload_bytes_;
+};
 
 // msgpack-c writes through a callback: straight into a std::string.
 int append(void* data, const char* buf, size_t len) {
@@ -133,50 +167,24 @@ DecodeResult MsgPackCodec::decode(std::string_view bytes, bool /*is_binary*/, st
     if (slot && !*slot) *slot = &kv.val;  // the first one counts, as with JSON
   }
 
-  std::string ref_json;
+  MsgPackRequest raw(data, max_payload_bytes);
   if (ref) {
-    const JsonFromMsgpack r = msgpack_to_json(*ref, &ref_json, max_payload_bytes);
+    const JsonFromMsgpack r = msgpack_to_json(*ref, &raw.ref, max_payload_bytes);
     if (r == JsonFromMsgpack::TooLarge)
       return decode_error(ErrorCode::MessageTooLarge, "ref as JSON is larger than max-message-bytes");
     if (r != JsonFromMsgpack::Ok)
       return decode_error(ErrorCode::InvalidFrame, "ref must be a value JSON can hold (no bin, ext or non-string keys)");
   }
-
-  DecodeResult d;
-  ClientRequest& req = d.request;
-  if (!type || type->type != MSGPACK_OBJECT_STR || !parse_request_type(str(*type), &req.type))
-    return decode_error(ErrorCode::UnknownMessageType, kUnknownTypeMessage, std::move(ref_json));
-
-  if (channel && channel->type == MSGPACK_OBJECT_STR) req.channel = str(*channel);  // the core validates it
+  raw.type_is_string = type && type->type == MSGPACK_OBJECT_STR;
+  if (raw.type_is_string) raw.type = view(*type);
+  if (channel && channel->type == MSGPACK_OBJECT_STR) raw.channel = view(*channel);
   if (since && since->type != MSGPACK_OBJECT_NIL) {
-    if (since->type == MSGPACK_OBJECT_STR) req.since = str(*since);
-    else if (since->type == MSGPACK_OBJECT_POSITIVE_INTEGER) req.since = std::to_string(since->via.u64);  // "<ms>"
-    else return decode_error(ErrorCode::InvalidFrame, "since must be a message id string \"<ms>-<seq>\"", std::move(ref_json));
-    req.has_since = true;
+    raw.since_state = RawRequest::Since::Given;
+    if (since->type == MSGPACK_OBJECT_STR) raw.since = view(*since);
+    else if (since->type == MSGPACK_OBJECT_POSITIVE_INTEGER) raw.since = std::to_string(since->via.u64);  // "<ms>"
+    else raw.since_state = RawRequest::Since::Bad;
   }
-  if (req.type == RequestType::Publish) {
-    if (!data) return decode_error(ErrorCode::InvalidFrame, "publish needs a data field", std::move(ref_json));
-    req.has_data = true;
-    if (data->type == MSGPACK_OBJECT_BIN) {  // bytes: not JSON (spec 4b)
-      req.data.kind = PayloadKind::Binary;
-      req.data.bytes.assign(data->via.bin.ptr, data->via.bin.size);
-    } else {
-      req.data.kind = PayloadKind::Json;
-      const JsonFromMsgpack r = msgpack_to_json(*data, &req.data.bytes, max_payload_bytes);
-      if (r == JsonFromMsgpack::TooLarge)
-        return decode_error(ErrorCode::MessageTooLarge,
-                            "data as JSON would be larger than max-message-bytes (" + std::to_string(max_payload_bytes) + ")",
-                            std::move(ref_json));
-      if (r != JsonFromMsgpack::Ok)
-        return decode_error(ErrorCode::InvalidFrame,
-                    "data must be bin, or a value JSON can hold (no ext, non-string keys, NaN or bin inside)",
-                    std::move(ref_json));
-    }
-  }
-  req.ref = ref_json;
-  d.ref = std::move(ref_json);
-  d.ok = true;
-  return d;
+  return build_request(raw);
 }
 
 FrameRef MsgPackCodec::encode(const ServerFrame& f) const {

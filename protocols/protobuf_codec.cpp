@@ -6,6 +6,7 @@
 
 #include "frame_fields.h"
 #include "json_text.h"
+#include "request_builder.h"
 #include "rtpush.pb-c.h"  // generated at build time by protoc-c (see CMakeLists.txt)
 
 namespace rtpush {
@@ -79,6 +80,30 @@ constexpr std::size_t max_string_fields() {
   return most;
 }
 
+// A Protocol Buffers frame's members, read for build_request(). `data` is
+// bytes: strict JSON text is a JSON payload, anything else (JSON with
+// trailing bytes included) a binary one (docs/protocol.md, "Protocol Buffers").
+class ProtobufRequest final : public RawRequest {
+ public:
+  explicit ProtobufRequest(std::string_view data)
+      : RawRequest(ErrorCode::InvalidFrame, "publish needs a non-empty data field"), data_(data) {
+    has_data = !data.empty();  // proto3 cannot tell empty from absent
+  }
+
+  std::optional<MemberFailure> read_data(Payload* out) const override {
+    if (json_strict(data_, &out->bytes) == nullptr) {
+      out->kind = PayloadKind::Json;
+    } else {
+      out->kind = PayloadKind::Binary;
+      out->bytes.assign(data_);
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::string_view data_;
+};
+
 }  // namespace
 
 DecodeResult ProtobufCodec::decode(std::string_view bytes, bool /*is_binary*/,
@@ -90,39 +115,21 @@ DecodeResult ProtobufCodec::decode(std::string_view bytes, bool /*is_binary*/,
   WireStrings w{text(f->type), text(f->channel), text(f->since), text(f->ref)};
   wire_strings(bytes, &w);  // keeps protobuf-c's views if the walk fails (it parsed)
 
-  std::string ref;
+  const std::string_view data = f->has_data ? std::string_view(reinterpret_cast<const char*>(f->data.data), f->data.len)
+                                            : std::string_view();
+  ProtobufRequest raw(data);
   if (!w.ref.empty()) {
-    if (const char* why = json_strict(w.ref, &ref))
+    if (const char* why = json_strict(w.ref, &raw.ref))
       return decode_error(ErrorCode::InvalidFrame, std::string("ref must be JSON text: ") + why);
   }
-
-  DecodeResult d;
-  ClientRequest& req = d.request;
-  if (!parse_request_type(w.type, &req.type))
-    return decode_error(ErrorCode::UnknownMessageType, kUnknownTypeMessage, std::move(ref));
-  req.channel = std::string(w.channel);  // NULs included: the core refuses them
+  raw.type_is_string = true;  // proto3: a missing type is empty, which no type is
+  raw.type = w.type;
+  raw.channel = std::string(w.channel);  // NULs included: the core refuses them
   if (!w.since.empty()) {
-    req.since = std::string(w.since);
-    req.has_since = true;
+    raw.since_state = RawRequest::Since::Given;
+    raw.since = std::string(w.since);
   }
-  if (req.type == RequestType::Publish) {
-    if (!f->has_data || f->data.len == 0)
-      return decode_error(ErrorCode::InvalidFrame, "publish needs a non-empty data field", std::move(ref));
-    const std::string_view raw(reinterpret_cast<const char*>(f->data.data), f->data.len);
-    req.has_data = true;
-    // The strict check decides (spec 4b): strict JSON text is a JSON payload;
-    // anything else, JSON with trailing bytes included, is bytes.
-    if (json_strict(raw, &req.data.bytes) == nullptr) {
-      req.data.kind = PayloadKind::Json;
-    } else {
-      req.data.kind = PayloadKind::Binary;
-      req.data.bytes.assign(raw);
-    }
-  }
-  req.ref = ref;
-  d.ref = std::move(ref);
-  d.ok = true;
-  return d;
+  return build_request(raw);
 }
 
 FrameRef ProtobufCodec::encode(const ServerFrame& f) const {
