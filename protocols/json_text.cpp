@@ -37,6 +37,25 @@ constexpr std::array<bool, 256> kStringStop = [] {
   return t;
 }();
 
+// The two-character escapes, both ways: the letter after the backslash and
+// the byte it stands for (\/ reads as '/' but is never written).
+struct ShortEscape {
+  char letter, byte;
+};
+constexpr ShortEscape kShortEscapes[] = {{'"', '"'}, {'\\', '\\'}, {'b', '\b'}, {'f', '\f'},
+                                         {'n', '\n'}, {'r', '\r'}, {'t', '\t'}};
+constexpr std::array<char, 256> kEscapeLetter = [] {  // 0: written as it is (or as \u00XX below 0x20)
+  std::array<char, 256> t{};
+  for (const ShortEscape& e : kShortEscapes) t[static_cast<unsigned char>(e.byte)] = e.letter;
+  return t;
+}();
+constexpr std::array<char, 256> kEscapedByte = [] {  // the letters above, and " \ / as themselves
+  std::array<char, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = static_cast<char>(c);
+  for (const ShortEscape& e : kShortEscapes) t[static_cast<unsigned char>(e.letter)] = e.byte;
+  return t;
+}();
+
 class Reader {
  public:
   Reader(std::string_view text, std::string* out, int max_depth, std::vector<JsonMember>* members,
@@ -287,11 +306,6 @@ void json_unescape(std::string_view body, std::string* out, LoneSurrogate lone) 
     if (i >= body.size()) return;
     const char e = body[i++];
     switch (e) {
-      case 'b': out->push_back('\b'); break;
-      case 'f': out->push_back('\f'); break;
-      case 'n': out->push_back('\n'); break;
-      case 'r': out->push_back('\r'); break;
-      case 't': out->push_back('\t'); break;
       case 'u': {
         if (i + 4 > body.size()) return;
         unsigned cp = hex4(body, i);
@@ -307,7 +321,7 @@ void json_unescape(std::string_view body, std::string* out, LoneSurrogate lone) 
         append_utf8(out, cp);  // a lone surrogate kept: its (invalid) three-byte form
         break;
       }
-      default: out->push_back(e);  // " \ /
+      default: out->push_back(kEscapedByte[static_cast<unsigned char>(e)]);
     }
   }
 }
@@ -316,21 +330,14 @@ void json_append_string(std::string* out, std::string_view s) {
   static const char kHex[] = "0123456789abcdef";
   out->push_back('"');
   for (unsigned char c : s) {
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      default:
-        if (c < 0x20) {
-          const char esc[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-          out->append(esc, sizeof esc);
-        } else {
-          out->push_back(static_cast<char>(c));  // UTF-8 passes through
-        }
+    if (const char letter = kEscapeLetter[c]) {
+      const char esc[] = {'\\', letter};
+      out->append(esc, sizeof esc);
+    } else if (c < 0x20) {
+      const char esc[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+      out->append(esc, sizeof esc);
+    } else {
+      out->push_back(static_cast<char>(c));  // UTF-8 passes through
     }
   }
   out->push_back('"');
@@ -339,7 +346,7 @@ void json_append_string(std::string* out, std::string_view s) {
 std::size_t json_string_size(std::string_view s) {
   std::size_t n = 2;
   for (unsigned char c : s)
-    n += c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t' ? 2 : c < 0x20 ? 6 : 1;
+    n += kEscapeLetter[c] ? 2 : c < 0x20 ? 6 : 1;
   return n;
 }
 
