@@ -2,7 +2,7 @@
 
 namespace rtpush {
 
-const char* frame_field_name(FrameField field) {
+std::string_view frame_field_name(FrameField field) {
   switch (field) {
     case FrameField::ConnectionId: return "connection_id";
     case FrameField::Node: return "node";

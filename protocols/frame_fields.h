@@ -6,6 +6,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "wire.h"
 
@@ -66,7 +67,7 @@ constexpr FrameFieldList frame_fields(ServerFrameType type) {
 }
 
 // The field's key in JSON and MessagePack frames: "connection_id", ...
-const char* frame_field_name(FrameField field);
+std::string_view frame_field_name(FrameField field);
 
 // Whether `frame` carries `field` at all: `recovered` only when set, `ref`
 // only when the request had one; every other field of the type always (a

@@ -29,7 +29,7 @@ void append_timestamp(std::string* out, double t) {
   out->append(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
 }
 
-void append_key(std::string* out, const char* key) {
+void append_key(std::string* out, std::string_view key) {
   out->append(",\"");
   out->append(key);
   out->append("\":");

@@ -34,14 +34,20 @@ struct Reader {
   }
 };
 
-// Decodes the string literal at r.i (text json_text checked) into UTF-8.
-bool read_string(Reader& r, std::string* out) {
+// The string literal at r.i (text json_text checked) as UTF-8: a view of
+// the text when it has no escape, else decoded into `scratch`.
+bool read_string(Reader& r, std::string* scratch, std::string_view* out) {
   r.ws();
   if (r.i >= r.j.size() || r.j[r.i] != '"') return false;
-  const std::size_t end = json_string_end(r.j, r.i);
-  out->clear();
-  json_unescape(r.j.substr(r.i + 1, end - r.i - 2), out, LoneSurrogate::Replace);
+  bool escaped = false;
+  const std::size_t end = json_string_end(r.j, r.i, &escaped);
+  *out = r.j.substr(r.i + 1, end - r.i - 2);
   r.i = end;
+  if (escaped) {
+    scratch->clear();
+    json_unescape(*out, scratch, LoneSurrogate::Replace);
+    *out = *scratch;
+  }
   return true;
 }
 
@@ -73,11 +79,12 @@ bool pack(Reader& r, msgpack_packer* pk) {
     if (r.next_container >= r.counts.size() || ++r.depth > kMaxJsonDepth + 1) return false;
     const std::uint32_t n = r.counts[r.next_container++];
     object ? msgpack_pack_map(pk, n) : msgpack_pack_array(pk, n);
-    std::string key;
+    std::string scratch;
     for (std::uint32_t k = 0; k < n && ok; ++k) {
       if (k > 0 && !r.eat(',')) return false;
       if (object) {
-        if (!read_string(r, &key) || !r.eat(':')) return false;
+        std::string_view key;
+        if (!read_string(r, &scratch, &key) || !r.eat(':')) return false;
         msgpack_pack_str_with_body(pk, key.data(), key.size());
       }
       ok = pack(r, pk);
@@ -85,8 +92,9 @@ bool pack(Reader& r, msgpack_packer* pk) {
     ok = ok && r.eat(close);
     --r.depth;
   } else if (c == '"') {
-    std::string s;
-    ok = read_string(r, &s);
+    std::string scratch;
+    std::string_view s;
+    ok = read_string(r, &scratch, &s);
     if (ok) msgpack_pack_str_with_body(pk, s.data(), s.size());
   } else if (c == 't' || c == 'f' || c == 'n') {
     if (literal(r, "true")) msgpack_pack_true(pk);

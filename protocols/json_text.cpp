@@ -284,14 +284,15 @@ const char* json_container_counts(std::string_view text, JsonContainerCounts* co
   return Reader(text, nullptr, max_depth, nullptr, counts).run();
 }
 
-std::size_t json_string_end(std::string_view text, std::size_t open) {
-  std::size_t i = open + 1;
-  for (;;) {
-    i = text.find_first_of("\"\\", i);
-    if (i == std::string_view::npos) return text.size();  // not valid: never for checked text
+std::size_t json_string_end(std::string_view text, std::size_t open, bool* escaped) {
+  for (std::size_t i = open + 1; i < text.size(); ++i) {
     if (text[i] == '"') return i + 1;
-    i += 2;  // an escape: the escaped byte is no quote
+    if (text[i] == '\\') {  // an escape: the escaped byte is no quote
+      *escaped = true;
+      ++i;
+    }
   }
+  return text.size();  // not valid: never for checked text
 }
 
 void json_unescape(std::string_view body, std::string* out, LoneSurrogate lone) {

@@ -60,8 +60,8 @@ struct JsonContainerCounts {
 const char* json_container_counts(std::string_view text, JsonContainerCounts* counts, int max_depth);
 
 // The offset just past the closing quote of the valid string literal that
-// opens at text[open] (a '"').
-std::size_t json_string_end(std::string_view text, std::size_t open);
+// opens at text[open] (a '"'); `escaped` set when it holds an escape.
+std::size_t json_string_end(std::string_view text, std::size_t open, bool* escaped);
 
 // What json_unescape makes of an escaped lone surrogate (\ud800 unpaired).
 enum class LoneSurrogate {

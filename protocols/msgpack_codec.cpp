@@ -63,7 +63,7 @@ struct Packer {
   std::string out;
   msgpack_packer pk;
   Packer() { msgpack_packer_init(&pk, &out, append); }
-  void key(const char* k) { msgpack_pack_str_with_body(&pk, k, std::strlen(k)); }
+  void key(std::string_view k) { msgpack_pack_str_with_body(&pk, k.data(), k.size()); }
   void text(std::string_view v) { msgpack_pack_str_with_body(&pk, v.data(), v.size()); }
   void field(const char* k, std::string_view v) {
     key(k);

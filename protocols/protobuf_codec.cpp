@@ -67,17 +67,33 @@ bool wire_strings(std::string_view bytes, WireStrings* out) {
   return true;
 }
 
-// The most string fields a frame type carries: the copies encode() keeps.
-constexpr std::size_t max_string_fields() {
-  std::size_t most = 0;
-  for (int t = 0; t <= static_cast<int>(ServerFrameType::Error); ++t) {
-    std::size_t n = 0;
-    for (FrameField field : frame_fields(static_cast<ServerFrameType>(t)))
-      n += field != FrameField::HeartbeatInterval && field != FrameField::Timestamp &&
-           field != FrameField::Recovered && field != FrameField::Data;
-    most = n > most ? n : most;
+// The frame's text for a string field; *is_string false for the others.
+std::string_view string_of(const ServerFrame& f, FrameField field, bool* is_string) {
+  *is_string = true;
+  switch (field) {
+    case FrameField::ConnectionId: return f.connection_id;
+    case FrameField::Node: return f.node;
+    case FrameField::Channel: return f.channel;
+    case FrameField::Id: return f.id;
+    case FrameField::Position: return f.has_position ? f.position : std::string_view();  // null: absent
+    case FrameField::Code: return f.code;
+    case FrameField::Message: return f.message;
+    case FrameField::Ref: return f.ref;
+    default: *is_string = false; return {};
   }
-  return most;
+}
+
+char** string_slot(Rtpush__V1__Frame* m, FrameField field) {
+  switch (field) {
+    case FrameField::ConnectionId: return &m->connection_id;
+    case FrameField::Node: return &m->node;
+    case FrameField::Channel: return &m->channel;
+    case FrameField::Id: return &m->id;
+    case FrameField::Position: return &m->position;
+    case FrameField::Code: return &m->code;
+    case FrameField::Message: return &m->message;
+    default: return &m->ref;
+  }
 }
 
 // A Protocol Buffers frame's members, read for build_request(). `data` is
@@ -135,20 +151,30 @@ DecodeResult ProtobufCodec::decode(std::string_view bytes, bool /*is_binary*/,
 FrameRef ProtobufCodec::encode(const ServerFrame& f) const {
   Rtpush__V1__Frame m = RTPUSH__V1__FRAME__INIT;
   m.type = const_cast<char*>(server_frame_type_name(f.type));  // static text; pack only reads it
-  // protobuf-c takes NUL-terminated strings: the views are copied once here.
-  // Like proto3, a field at its default (empty, 0) is not sent.
-  std::string copies[max_string_fields()];
-  std::size_t used = 0;
-  auto set = [&](char** field, std::string_view value) {
-    if (value.empty()) return;
-    copies[used].assign(value);
-    *field = copies[used++].data();
-  };
+  // protobuf-c takes NUL-terminated strings: the views are copied once, one
+  // after the other into one buffer (on the stack for frames without a long
+  // message). Like proto3, a field at its default (empty, 0) is not sent.
+  std::size_t text_size = 0;
+  for (FrameField field : frame_fields(f.type)) {
+    bool is_string;
+    if (frame_field_present(f, field)) text_size += string_of(f, field, &is_string).size() + 1;
+  }
+  char small[256];
+  std::unique_ptr<char[]> large(text_size > sizeof small ? new char[text_size] : nullptr);
+  char* text = large ? large.get() : small;
   for (FrameField field : frame_fields(f.type)) {
     if (!frame_field_present(f, field)) continue;
+    bool is_string;
+    const std::string_view value = string_of(f, field, &is_string);
+    if (is_string) {
+      if (value.empty()) continue;
+      *string_slot(&m, field) = text;
+      std::memcpy(text, value.data(), value.size());
+      text[value.size()] = '\0';
+      text += value.size() + 1;
+      continue;
+    }
     switch (field) {
-      case FrameField::ConnectionId: set(&m.connection_id, f.connection_id); break;
-      case FrameField::Node: set(&m.node, f.node); break;
       case FrameField::HeartbeatInterval:
         m.has_heartbeat_interval = f.heartbeat_interval != 0;
         m.heartbeat_interval = f.heartbeat_interval;
@@ -156,11 +182,6 @@ FrameRef ProtobufCodec::encode(const ServerFrame& f) const {
       case FrameField::Timestamp:
         m.has_timestamp = f.timestamp != 0;
         m.timestamp = f.timestamp;
-        break;
-      case FrameField::Channel: set(&m.channel, f.channel); break;
-      case FrameField::Id: set(&m.id, f.id); break;
-      case FrameField::Position:  // null: absent
-        if (f.has_position) set(&m.position, f.position);
         break;
       case FrameField::Recovered:  // proto3 `optional`: sent when set, false included
         m.has_recovered = true;
@@ -173,9 +194,7 @@ FrameRef ProtobufCodec::encode(const ServerFrame& f) const {
           m.data.data = reinterpret_cast<std::uint8_t*>(const_cast<char*>(f.data->bytes.data()));
         }
         break;
-      case FrameField::Code: set(&m.code, f.code); break;
-      case FrameField::Message: set(&m.message, f.message); break;
-      case FrameField::Ref: set(&m.ref, f.ref); break;
+      default: break;  // the strings, above
     }
   }
   std::string out(rtpush__v1__frame__get_packed_size(&m), '\0');
