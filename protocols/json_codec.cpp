@@ -43,11 +43,6 @@ void append_base64(std::string* out, std::string_view bytes) {
   out->resize(at + static_cast<std::size_t>(n));
 }
 
-}  // namespace
-
-
-namespace {
-
 // The members a client frame may have; the first of duplicate keys counts.
 struct FrameMembers {
   std::string_view type, channel, since, data, ref;

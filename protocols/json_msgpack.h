@@ -17,10 +17,11 @@
 
 namespace rtpush {
 
-// Packs valid JSON text (validated before: payloads and refs are) as the
-// equal MessagePack value: objects as maps, integers that fit 64 bits as
-// integers, other numbers as float64. False if the text is not valid.
-// Linear: one pass counts every container's items, a second emits.
+// Packs JSON text (payloads and refs, validated before) as the equal
+// MessagePack value: objects as maps, integers that fit 64 bits as
+// integers, other numbers as float64. False if the text is not strict JSON.
+// Linear: the strict reader (json_text.h) checks it and counts every
+// container's items in one pass, a second emits.
 bool pack_json(std::string_view json, msgpack_packer* pk);
 
 // Appends the MessagePack value as compact JSON text. NotJson for what JSON
