@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 #include "codec.h"
 #include "payload_size.h"
@@ -23,13 +24,14 @@ Clocks Clocks::system() {
 }
 
 Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks, std::unique_ptr<PgStore> store,
-           std::unique_ptr<PersistFeed> feed, std::unique_ptr<PgArchive> archive)
+           std::unique_ptr<PersistFeed> feed, std::unique_ptr<PgArchive> archive, Logger log)
     : options_(std::move(options)),
       broker_(std::move(broker)),
       store_(std::move(store)),
       feed_(std::move(feed)),
       archive_(std::move(archive)),
       clocks_(std::move(clocks)),
+      log_(std::move(log)),
       hub_([this](Session* s) { drop_slow(s); }),
       replayer_(hub_, *this, metrics_, *broker_, options_, store_.get(), feed_.get(), archive_.get()) {
   broker_->set_listener(this);
@@ -226,7 +228,14 @@ void Node::send_unsubscribed(Session* s, std::string_view channel) {
 }
 
 std::string Node::backlog_full() const {
-  if (!store_ || feed_ || store_->backlog() < options_.pg_backlog_rows) return {};
+  if (!store_ || feed_ || store_->backlog() < options_.pg_backlog_rows) {
+    if (std::exchange(backlog_refusing_, false))
+      log_.notice("postgres backlog below pg-backlog-rows: publishing again");
+    return {};
+  }
+  if (!std::exchange(backlog_refusing_, true))
+    log_.warn("%zu rows wait for postgres (pg-backlog-rows): publishes are refused until it catches up",
+              options_.pg_backlog_rows);
   return "postgres is behind: " + std::to_string(options_.pg_backlog_rows) +
          " rows wait for it (pg-backlog-rows); nothing was published";
 }

@@ -18,6 +18,7 @@
 
 #include "broker.h"
 #include "hub.h"
+#include "logger.h"
 #include "metrics.h"
 #include "options.h"
 #include "persist_feed.h"
@@ -39,10 +40,11 @@ class Node final : public BrokerListener, private ReplayHost {
  public:
   // `store` (may be null) writes messages to PostgreSQL: fed by `feed` (the
   // Redis hand-off) when there is one, else by this node as it accepts them.
-  // `archive` reads them back for replays past the hot history.
+  // `archive` reads them back for replays past the hot history. `log`: what
+  // the node itself refuses for an operator's reason (pg-backlog-rows).
   Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks = Clocks::system(),
        std::unique_ptr<PgStore> store = nullptr, std::unique_ptr<PersistFeed> feed = nullptr,
-       std::unique_ptr<PgArchive> archive = nullptr);
+       std::unique_ptr<PgArchive> archive = nullptr, Logger log = Logger::to_stderr());
   ~Node() override;
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -117,6 +119,7 @@ class Node final : public BrokerListener, private ReplayHost {
   // publish now would hold one more in memory: the reason it is refused.
   // Empty when it may go on. (With Redis the publish script bounds the
   // hand-off Stream instead.)
+  // Logs when refusing begins and when it ends.
   std::string backlog_full() const;
   void close_too_big(Session* s);
   Session* find(std::uint64_t serial) const override;
@@ -129,6 +132,8 @@ class Node final : public BrokerListener, private ReplayHost {
   std::unique_ptr<PersistFeed> feed_;  // after store_: destroyed before it
   std::unique_ptr<PgArchive> archive_;
   Clocks clocks_;
+  Logger log_;
+  mutable bool backlog_refusing_ = false;  // backlog_full() said so last time: logged
   Metrics metrics_;
   Hub hub_;
   // After everything it reads from; holds the replays and their budget.

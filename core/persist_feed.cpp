@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "logger.h"
 #include "redis_scripts.h"
 #include "stream_id.h"
 #include "waiters.h"
@@ -60,6 +61,8 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
       : io(i), addr(std::move(a)), consumer(std::move(c)), batch(b), flush_ms(f), backlog_rows(backlog), store(s) {}
 
   IoThread* io;
+  Logger log = Logger::none();
+  bool down_logged = false;  // the outage was logged: log the recovery once
   RedisAddress addr;
   std::string consumer;
   std::size_t batch;
@@ -102,6 +105,7 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
   void connect() {
     ctx = redisAsyncConnect(addr.host.c_str(), addr.port);
     if (!ctx || ctx->err) {
+      link_down(ctx ? ctx->errstr : "out of memory");
       if (ctx) redisAsyncFree(ctx);
       ctx = nullptr;
       return schedule_retry();
@@ -112,19 +116,30 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
       auto* self = static_cast<Impl*>(c->data);
       if (self->closing) return;
       if (status != REDIS_OK) {
+        self->link_down(c->errstr);
         self->ctx = nullptr;  // freed by hiredis
         return self->schedule_retry();
       }
+      if (std::exchange(self->down_logged, false))
+        self->log.notice("redis (persistence hand-off): connected again to %s:%d", self->addr.host.c_str(),
+                         self->addr.port);
       self->connected = true;
       self->start();
     });
-    redisAsyncSetDisconnectCallback(ctx, [](const redisAsyncContext* c, int) {
+    redisAsyncSetDisconnectCallback(ctx, [](const redisAsyncContext* c, int status) {
       auto* self = static_cast<Impl*>(c->data);
       if (self->closing) return;
+      self->link_down(status == REDIS_OK ? "the connection was closed" : c->errstr);
       self->ctx = nullptr;
       self->connected = false;
       self->schedule_retry();
     });
+  }
+
+  void link_down(const char* why) {
+    if (!std::exchange(down_logged, true))
+      log.err("redis (persistence hand-off) unavailable (%s:%d): %s; rows wait in redis, reconnecting",
+              addr.host.c_str(), addr.port, why);
   }
 
   void schedule_retry() {
@@ -284,11 +299,12 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
 };
 
 PersistFeed::PersistFeed(RedisAddress address, std::string consumer, std::size_t batch_size, unsigned flush_ms,
-                         std::size_t backlog_rows, PgStore* store, IoThread* io)
+                         std::size_t backlog_rows, PgStore* store, IoThread* io, Logger log)
     : io_(io),
       impl_(std::make_shared<Impl>(io, std::move(address), std::move(consumer), batch_size, flush_ms, backlog_rows,
                                    store)) {
   Impl* impl = impl_.get();
+  impl->log = std::move(log);
   ev_timer_init(&impl->retry, [](struct ev_loop*, ev_timer* w, int) {
     auto* self = static_cast<Impl*>(w->data);
     if (!self->closing && !self->ctx) self->connect();

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "io_thread.h"
+#include "logger.h"
 #include "pg_store.h"
 #include "redis_address.h"
 
@@ -23,7 +24,7 @@ class PersistFeed {
  public:
   static constexpr long kClaimIdleMs = 15000;
   PersistFeed(RedisAddress address, std::string consumer, std::size_t batch_size, unsigned flush_ms,
-              std::size_t backlog_rows, PgStore* store, IoThread* io);
+              std::size_t backlog_rows, PgStore* store, IoThread* io, Logger log = Logger::to_stderr());
   ~PersistFeed();  // stops on the I/O thread, waits
   PersistFeed(const PersistFeed&) = delete;
   PersistFeed& operator=(const PersistFeed&) = delete;

@@ -3,9 +3,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <future>
+#include <utility>
 
 #include "json_text.h"
-#include "log.h"
+#include "logger.h"
 #include "pg_link.h"
 
 namespace rtpush {
@@ -47,7 +48,7 @@ constexpr const char* kUndefinedTable = "42P01";
 // connection runs only the replay query, so rule those out for it.
 constexpr const char* kReaderSetup = "SET enable_sort = off; SET enable_bitmapscan = off";
 
-MessagePtr row_message(const PGresult* r, int row, const std::string& channel) {
+MessagePtr row_message(const Logger& log, const PGresult* r, int row, const std::string& channel) {
   auto m = std::make_shared<Message>();
   m->channel = channel;
   m->id.ms = std::strtoull(PQgetvalue(r, row, 0), nullptr, 10);
@@ -60,7 +61,7 @@ MessagePtr row_message(const PGresult* r, int row, const std::string& channel) {
     // broken JSON.
     m->payload.kind = json_valid(m->payload.bytes) ? PayloadKind::Json : PayloadKind::Binary;
     if (m->payload.kind == PayloadKind::Binary)
-      log(LogLevel::Warn, "postgres: row %s of channel %s is not strict JSON; delivered as binary", m->id_text.c_str(),
+      log.warn("postgres: row %s of channel %s is not strict JSON; delivered as binary", m->id_text.c_str(),
           channel.c_str());
   } else {
     m->payload.kind = PayloadKind::Binary;
@@ -74,9 +75,25 @@ MessagePtr row_message(const PGresult* r, int row, const std::string& channel) {
   return m;
 }
 
+// Why a read failed, as one log line. PostgreSQL's primary message only:
+// the detail may quote a row's data.
+std::string read_error(const PGresult* r, const std::string& link_error) {
+  if (!r) return one_line(link_error);
+  if (PQresultStatus(r) == PGRES_TUPLES_OK) return "a row's data_bin could not be decoded";
+  const char* primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+  return one_line(primary ? primary : PQresStatus(PQresultStatus(r)));
+}
+
 }  // namespace
 
-PgArchive::PgArchive(std::string conninfo, IoThread* io) : io_(io), conninfo_(std::move(conninfo)) {}
+PgArchive::PgArchive(std::string conninfo, IoThread* io, Logger log)
+    : io_(io), conninfo_(std::move(conninfo)), log_(std::move(log)) {}
+
+void PgArchive::reading(bool ok, const std::string& why) {
+  if (!ok && !std::exchange(down_logged_, true))
+    log_.err("postgres archive unavailable: %s; replays past the hot history fail until it answers", why.c_str());
+  if (ok && std::exchange(down_logged_, false)) log_.notice("postgres archive: reading again");
+}
 
 PgArchive::~PgArchive() {
   std::promise<void> done;
@@ -96,7 +113,7 @@ void PgArchive::read(const std::string& channel, StreamId after, StreamId before
         kReadSql,
         {channel, std::to_string(after.ms), std::to_string(after.seq), std::to_string(before.ms),
          std::to_string(before.seq), std::to_string(limit), std::to_string(max_bytes), std::to_string(row_overhead)},
-        [this, channel, limit, done](const PGresult* r, const std::string&) {
+        [this, channel, limit, done](const PGresult* r, const std::string& error) {
           auto page = std::make_shared<std::vector<MessagePtr>>();
           bool ok = false, more = false;
           if (r && PQresultStatus(r) == PGRES_TUPLES_OK) {
@@ -107,7 +124,7 @@ void PgArchive::read(const std::string& channel, StreamId after, StreamId before
                 more = true;
                 break;
               }
-              MessagePtr m = row_message(r, i, channel);
+              MessagePtr m = row_message(log_, r, i, channel);
               ok = m != nullptr;
               if (ok) page->push_back(std::move(m));
             }
@@ -116,6 +133,7 @@ void PgArchive::read(const std::string& channel, StreamId after, StreamId before
             const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
             ok = state && std::strcmp(state, kUndefinedTable) == 0;  // nothing written yet
           }
+          reading(ok, ok ? std::string() : read_error(r, error));
           io_->deliver([done, ok, page, more] { done(ok, std::move(*page), more); });
         });
   });

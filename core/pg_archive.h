@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "io_thread.h"
+#include "logger.h"
 #include "message.h"
 
 namespace rtpush {
@@ -20,7 +21,8 @@ class PgArchive {
   // `more`: the range may hold more after the last of `page`.
   using Done = std::function<void(bool ok, std::vector<MessagePtr> page, bool more)>;
 
-  PgArchive(std::string conninfo, IoThread* io);
+  // `log`: outages (once, with libpq's message) and recoveries.
+  PgArchive(std::string conninfo, IoThread* io, Logger log = Logger::to_stderr());
   ~PgArchive();  // closes on the I/O thread, waits
   PgArchive(const PgArchive&) = delete;
   PgArchive& operator=(const PgArchive&) = delete;
@@ -36,6 +38,10 @@ class PgArchive {
   IoThread* io_;
   std::string conninfo_;
   std::unique_ptr<PgLink> link_;  // lives and dies on the I/O thread
+  Logger log_;
+  bool down_logged_ = false;  // I/O thread: the outage was logged, log the recovery once
+  // I/O thread: logs a failed read (the first of an outage) or the first good one after.
+  void reading(bool ok, const std::string& why);
 };
 
 }  // namespace rtpush

@@ -10,7 +10,7 @@
 #include <random>
 #include <vector>
 
-#include "log.h"
+#include "logger.h"
 #include "pg_sqlstate.h"
 #include "waiters.h"
 
@@ -110,19 +110,6 @@ std::string to_hex(const std::string& bytes) {
   return hex;
 }
 
-// libpq's messages span lines ("...\n\tThis probably means..."): one log
-// line each, whitespace runs as one space.
-std::string one_line(const char* msg) {
-  std::string s;
-  for (const char* p = msg ? msg : ""; *p; ++p) {
-    const bool space = *p == '\n' || *p == '\t' || *p == '\r' || *p == ' ';
-    if (!space) s.push_back(*p);
-    else if (!s.empty() && s.back() != ' ') s.push_back(' ');
-  }
-  if (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
-}
-
 }  // namespace
 
 struct PgStore::Impl {
@@ -134,6 +121,7 @@ struct PgStore::Impl {
 
   PgStore* owner;
   IoThread* io;
+  Logger log = Logger::none();
   std::string conninfo;
   std::size_t batch;
   double flush_secs;
@@ -264,7 +252,7 @@ struct PgStore::Impl {
       } else {
         ++dead_letters;
         const Row& r = done.rows.front();
-        log(LogLevel::Warn, "postgres refused message %s of channel %s (SQLSTATE %s: %s); it is in rtpush_dead_letters",
+        log.warn("postgres refused message %s of channel %s (SQLSTATE %s: %s); it is in rtpush_dead_letters",
             r.id.c_str(), r.channel.c_str(), done.refusal_state.c_str(), done.refusal.c_str());
       }
       backlog -= done.rows.size();
@@ -323,7 +311,7 @@ struct PgStore::Impl {
 
   void recovered() {
     if (!std::exchange(down_logged, false)) return;
-    log(LogLevel::Notice, "postgres: writing again (%llu rows waiting)",
+    log.notice("postgres: writing again (%llu rows waiting)",
         static_cast<unsigned long long>(backlog.load()));
   }
 
@@ -342,7 +330,7 @@ struct PgStore::Impl {
     set_up(false);
     query_ok = true;
     if (!std::exchange(down_logged, true))
-      log(LogLevel::Err, "postgres unavailable: %s; %llu rows wait in memory, retrying with backoff", why.c_str(),
+      log.err("postgres unavailable: %s; %llu rows wait in memory, retrying with backoff", why.c_str(),
           static_cast<unsigned long long>(backlog.load()));
     if (closing || ev_is_active(&retry_timer)) return;
     const double cap = std::min(kBackoffMaxSecs, kBackoffMinSecs * (1 << std::min(attempts, 10)));
@@ -437,9 +425,10 @@ struct PgStore::Impl {
   }
 };
 
-PgStore::PgStore(std::string conninfo, std::size_t batch_size, unsigned flush_ms, IoThread* io)
+PgStore::PgStore(std::string conninfo, std::size_t batch_size, unsigned flush_ms, IoThread* io, Logger log)
     : io_(io), impl_(new Impl(this, io, std::move(conninfo), batch_size, flush_ms)) {
   Impl* impl = impl_.get();
+  impl->log = std::move(log);
   ev_init(&impl->watcher, &Impl::on_io);
   impl->watcher.data = impl;
   ev_timer_init(&impl->flush_timer, &Impl::on_flush, 0, 0);

@@ -21,6 +21,7 @@
 
 #include "broker.h"
 #include "io_thread.h"
+#include "logger.h"
 #include "message.h"
 
 namespace rtpush {
@@ -47,7 +48,9 @@ struct PgRow {
 
 class PgStore {
  public:
-  PgStore(std::string conninfo, std::size_t batch_size, unsigned flush_ms, IoThread* io);
+  // `log`: outages (once, with libpq's message), recoveries, dead letters.
+  PgStore(std::string conninfo, std::size_t batch_size, unsigned flush_ms, IoThread* io,
+          Logger log = Logger::to_stderr());
   ~PgStore();  // stops on the I/O thread, waits
   PgStore(const PgStore&) = delete;
   PgStore& operator=(const PgStore&) = delete;

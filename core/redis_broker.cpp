@@ -12,7 +12,7 @@
 #include <unordered_map>
 
 #include "json_text.h"
-#include "log.h"
+#include "logger.h"
 #include "redis_scripts.h"
 
 namespace rtpush {
@@ -34,7 +34,8 @@ std::string text(const redisReply* r) {
   return std::string(r->str, r->len);
 }
 
-MessagePtr make_message(const std::string& channel, std::string_view id_text, char kind, std::string_view data) {
+MessagePtr make_message(const Logger& log, const std::string& channel, std::string_view id_text, char kind,
+                        std::string_view data) {
   auto id = StreamId::parse(id_text);
   if (!id) return nullptr;
   auto m = std::make_shared<Message>();
@@ -48,7 +49,7 @@ MessagePtr make_message(const std::string& channel, std::string_view id_text, ch
   // as the bytes it is (base64 to JSON clients), never as broken JSON.
   if (m->payload.kind == PayloadKind::Json && !json_valid(data)) {
     m->payload.kind = PayloadKind::Binary;
-    log(LogLevel::Warn, "redis: entry %.*s of channel %s is not strict JSON; delivered as binary",
+    log.warn("redis: entry %.*s of channel %s is not strict JSON; delivered as binary",
         static_cast<int>(id_text.size()), id_text.data(), channel.c_str());
   }
   m->timestamp = static_cast<double>(id->ms) / 1000.0;  // Redis's clock when it was added
@@ -56,7 +57,7 @@ MessagePtr make_message(const std::string& channel, std::string_view id_text, ch
 }
 
 // An XRANGE entry: [id, [field, value, ...]] with fields k (kind), d (data).
-MessagePtr entry_message(const std::string& channel, const redisReply* e) {
+MessagePtr entry_message(const Logger& log, const std::string& channel, const redisReply* e) {
   if (!e || e->type != REDIS_REPLY_ARRAY || e->elements != 2) return nullptr;
   const redisReply* fields = e->element[1];
   std::string kind = "j", data;
@@ -65,7 +66,7 @@ MessagePtr entry_message(const std::string& channel, const redisReply* e) {
     if (f == "k") kind = text(fields->element[i + 1]);
     if (f == "d") data = text(fields->element[i + 1]);
   }
-  return make_message(channel, text(e->element[0]), kind.empty() ? 'j' : kind[0], data);
+  return make_message(log, channel, text(e->element[0]), kind.empty() ? 'j' : kind[0], data);
 }
 
 }  // namespace
@@ -86,6 +87,8 @@ struct RedisBroker::Impl {
 
   RedisBroker* owner;
   IoThread* io;
+  Logger log = Logger::none();
+  bool down_logged = false;  // the outage was logged: log the recovery once
   RedisAddress addr;
   std::string node_id;
   std::size_t history;
@@ -108,15 +111,20 @@ struct RedisBroker::Impl {
 
   // ---- connection lifecycle -------------------------------------------
   void connect() {
-    cmd = open_context();
-    sub = open_context();
-    if (!cmd || !sub) link_failed();
+    std::string why;
+    cmd = open_context(&why);
+    sub = open_context(&why);
+    if (!cmd || !sub) link_failed(why);
   }
 
-  redisAsyncContext* open_context() {
+  redisAsyncContext* open_context(std::string* why) {
     redisAsyncContext* c = redisAsyncConnect(addr.host.c_str(), addr.port);
-    if (!c) return nullptr;
+    if (!c) {
+      *why = "out of memory";
+      return nullptr;
+    }
     if (c->err) {
+      *why = c->errstr;
       redisAsyncFree(c);
       return nullptr;
     }
@@ -133,7 +141,7 @@ struct RedisBroker::Impl {
     const bool is_cmd = c == self->cmd;
     if (status != REDIS_OK) {  // hiredis frees it after this callback
       (is_cmd ? self->cmd : self->sub) = nullptr;
-      self->link_failed();
+      self->link_failed(c->errstr);
       return;
     }
     (is_cmd ? self->cmd_connected : self->sub_connected) = true;
@@ -146,7 +154,7 @@ struct RedisBroker::Impl {
     if (self->up()) self->link_up();
   }
 
-  static void on_disconnect(const redisAsyncContext* c, int) {
+  static void on_disconnect(const redisAsyncContext* c, int status) {
     auto* self = static_cast<Impl*>(c->data);
     if (self->closing) return;  // shutdown() frees them itself
     if (c == self->cmd) {
@@ -156,12 +164,14 @@ struct RedisBroker::Impl {
       self->sub = nullptr;
       self->sub_connected = false;
     }
-    self->link_failed();
+    self->link_failed(status == REDIS_OK ? "the connection was closed" : c->errstr);
   }
 
   // One of the two connections failed: drop the other, then retry later.
-  void link_failed() {
+  void link_failed(const std::string& why) {
     set_state(BackendState::Down);
+    if (!std::exchange(down_logged, true))
+      log.err("redis unavailable (%s:%d): %s; reconnecting with backoff", addr.host.c_str(), addr.port, why.c_str());
     for (auto& [name, ch] : channels) ch.confirmed = false;
     for (redisAsyncContext** c : {&cmd, &sub}) {
       if (!*c) continue;
@@ -195,6 +205,7 @@ struct RedisBroker::Impl {
   void link_up() {
     attempts = 0;
     set_state(BackendState::Up);
+    if (std::exchange(down_logged, false)) log.notice("redis: connected again to %s:%d", addr.host.c_str(), addr.port);
     register_node();
     // Listen again to every watched channel, then catch up from the last id
     // delivered (messages published while the link was down).
@@ -234,7 +245,7 @@ struct RedisBroker::Impl {
     std::string_view payload(p->str, p->len);
     const auto space = payload.find(' ');
     if (space == std::string_view::npos || space + 1 >= payload.size()) return;
-    MessagePtr m = make_message(channel, payload.substr(0, space), payload[space + 1], payload.substr(space + 2));
+    MessagePtr m = make_message(self->log, channel, payload.substr(0, space), payload[space + 1], payload.substr(space + 2));
     if (!m) return;
     if (ch.backfilling) {
       ch.held.push_back(std::move(m));
@@ -279,7 +290,7 @@ struct RedisBroker::Impl {
         [this, channel, acc = std::move(acc), done = std::move(done)](redisReply* r) mutable {
           if (!r || r->type != REDIS_REPLY_ARRAY) return done(false, {});
           for (std::size_t i = 0; i < r->elements; ++i)
-            if (MessagePtr m = entry_message(channel, r->element[i])) acc.push_back(std::move(m));
+            if (MessagePtr m = entry_message(log, channel, r->element[i])) acc.push_back(std::move(m));
           if (r->elements < kPage || acc.empty()) return done(true, std::move(acc));
           const StreamId next = acc.back()->id;
           read_range(channel, next, std::move(acc), std::move(done));
@@ -319,7 +330,7 @@ struct RedisBroker::Impl {
   bool take(const std::string& channel, PageRead* p, const redisReply* entries, std::size_t asked) {
     HistoryPage& page = p->page;
     for (std::size_t i = 0; i < entries->elements; ++i) {
-      MessagePtr m = entry_message(channel, entries->element[i]);
+      MessagePtr m = entry_message(log, channel, entries->element[i]);
       if (!m) continue;
       const std::size_t size = message_bytes(*m);
       if (!page.messages.empty() && p->bytes + size > p->cap) {  // read again by the next page
@@ -418,9 +429,10 @@ return gone
 };
 
 RedisBroker::RedisBroker(RedisAddress address, std::string node_id, std::size_t history_size,
-                         unsigned history_ttl_secs, IoThread* io)
+                         unsigned history_ttl_secs, IoThread* io, Logger log)
     : io_(io), impl_(new Impl(this, io, std::move(address), std::move(node_id), history_size, history_ttl_secs)) {
   Impl* impl = impl_.get();
+  impl->log = std::move(log);
   ev_timer_init(&impl->reconnect_timer, &Impl::on_reconnect_timer, 0, 0);
   impl->reconnect_timer.data = impl;
   ev_timer_init(&impl->registry_timer, &Impl::on_registry_timer, kRegistryEverySecs, kRegistryEverySecs);

@@ -15,6 +15,7 @@
 
 #include "broker.h"
 #include "io_thread.h"
+#include "logger.h"
 #include "redis_address.h"
 
 namespace rtpush {
@@ -23,8 +24,9 @@ class RedisBroker final : public Broker {
  public:
   // history_ttl_secs: the channel's keys expire this long after its last
   // publish (0: never); the same value on every node.
+  // `log`: outages (once, with hiredis's errstr) and recoveries.
   RedisBroker(RedisAddress address, std::string node_id, std::size_t history_size, unsigned history_ttl_secs,
-              IoThread* io);
+              IoThread* io, Logger log = Logger::to_stderr());
   ~RedisBroker() override;  // closes the connections on the I/O thread, waits
 
   void set_listener(BrokerListener* listener) override { listener_ = listener; }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "http_api.h"
+#include "lws_logger.h"
 #include "memory_broker.h"
 #include "redis_broker.h"
 #include "vhost_state.h"
@@ -71,6 +72,12 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
   }
   const rtpush::Options& o = parsed.options;
   auto clocks = rtpush::Clocks::system();
+  // Redis and PostgreSQL I/O run on the core's own thread. Its results come
+  // back to this thread: the I/O thread wakes lws (the only lws call safe
+  // from another thread), and LWS_CALLBACK_EVENT_WAIT_CANCELLED drains them.
+  struct lws_context* cx = lws_get_context(wsi);
+  if (!o.redis.empty() || !o.postgres.empty()) vs->io = new rtpush::IoThread([cx] { lws_cancel_service(cx); });
+  const rtpush::Logger log = rtpush_lws::lws_logger(vs->io);
   std::unique_ptr<rtpush::Broker> broker;
   std::optional<rtpush::RedisAddress> redis_address;
   if (o.redis.empty()) {
@@ -93,28 +100,21 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
       lwsl_err("rtpush: vhost %s: redis: %s\n", lws_get_vhost_name(vh), why.c_str());
       return -1;
     }
-    // Results of Redis I/O come back to this thread: the I/O thread wakes
-    // lws (the only lws call safe from another thread), and
-    // LWS_CALLBACK_EVENT_WAIT_CANCELLED drains them.
-    struct lws_context* cx = lws_get_context(wsi);
-    vs->io = new rtpush::IoThread([cx] { lws_cancel_service(cx); });
-    broker = std::make_unique<rtpush::RedisBroker>(*address, o.node_id, o.history_size, o.history_ttl_secs, vs->io);
+    broker = std::make_unique<rtpush::RedisBroker>(*address, o.node_id, o.history_size, o.history_ttl_secs, vs->io,
+                                                   log);
   }
   std::unique_ptr<rtpush::PgStore> store;
-  if (!o.postgres.empty()) {
-    struct lws_context* cx = lws_get_context(wsi);
-    if (!vs->io) vs->io = new rtpush::IoThread([cx] { lws_cancel_service(cx); });
-    store = std::make_unique<rtpush::PgStore>(o.postgres, o.pg_batch_size, o.pg_flush_ms, vs->io);
-  }
+  if (!o.postgres.empty())
+    store = std::make_unique<rtpush::PgStore>(o.postgres, o.pg_batch_size, o.pg_flush_ms, vs->io, log);
   // With Redis, rows come through the shared hand-off Stream, so that what
   // any node (or rtpush-publish) published is written once by some node.
   std::unique_ptr<rtpush::PersistFeed> feed;
   if (store && redis_address)
     feed = std::make_unique<rtpush::PersistFeed>(*redis_address, o.node_id, o.pg_batch_size, o.pg_flush_ms,
-                                                 o.pg_backlog_rows, store.get(), vs->io);
+                                                 o.pg_backlog_rows, store.get(), vs->io, log);
   std::unique_ptr<rtpush::PgArchive> archive;
-  if (store) archive = std::make_unique<rtpush::PgArchive>(o.postgres, vs->io);
-  vs->node = new rtpush::Node(o, std::move(broker), clocks, std::move(store), std::move(feed), std::move(archive));
+  if (store) archive = std::make_unique<rtpush::PgArchive>(o.postgres, vs->io, log);
+  vs->node = new rtpush::Node(o, std::move(broker), clocks, std::move(store), std::move(feed), std::move(archive), log);
   vs->context = lws_get_context(wsi);
   lws_sul_schedule(vs->context, 0, &vs->tick, tick, LWS_US_PER_SEC);
   lwsl_notice("rtpush: vhost %s: node %s, broker %s, history %zu\n", lws_get_vhost_name(vh), o.node_id.c_str(),

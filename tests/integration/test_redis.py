@@ -2,6 +2,7 @@
 node, Redis outages and data loss, reconnect backfill, the node registry."""
 import asyncio
 import json
+import re
 import time
 import unittest
 
@@ -177,6 +178,16 @@ class RedisOutages(unittest.IsolatedAsyncioTestCase):
                 self.assertIs(ack["recovered"], False)
                 for ws in (sub, pub, late):
                     await ws.close()
+                # the operator sees the outage once, with hiredis's cause,
+                # however many reconnects failed, and once its end
+                for _ in range(50):  # written when the service thread drains the I/O thread's results
+                    if "redis: connected again" in node.log_tail(100000):
+                        break
+                    await asyncio.sleep(0.1)
+                log = node.log_tail(100000)
+                self.assertEqual(len(re.findall(r"rtpush: redis unavailable \(127\.0\.0\.1:\d+\): \w", log)), 1, log)
+                self.assertEqual(log.count("rtpush: redis unavailable"), 1, log)
+                self.assertEqual(log.count("rtpush: redis: connected again"), 1, log)
         finally:
             redis.stop()
 
