@@ -37,14 +37,22 @@ OptionsResult parse_options(const OptionList& values, const std::string& default
   struct Numeric { const char* name; std::size_t min, max; std::size_t* value; };
   std::size_t hb = o.heartbeat_secs, hbt = o.heartbeat_timeout_secs, flush = o.pg_flush_ms;
   std::size_t ttl = o.history_ttl_secs, rate = o.publish_rate, rx_timeout = o.receive_timeout_secs;
+  // The ranges the README's options table states; a bound that comes from
+  // the code says where.
   const Numeric numeric[] = {
       {"history-size", 0, 10'000'000, &o.history_size},
       {"heartbeat-secs", 1, 86400, &hb},
       {"heartbeat-timeout-secs", 1, 86400, &hbt},
       {"max-message-bytes", 16, 256u << 20, &o.max_message_bytes},
       {"send-queue-bytes", 1024, kMax, &o.send_queue_bytes},
+      // PgStore writes at most 100,000 rows in one statement (kMaxBatch).
       {"pg-batch-size", 1, 100'000, &o.pg_batch_size},
-      {"pg-flush-ms", 1, 3'600'000, &flush},
+      // A replay past the hot history first waits, at most 5 s, for every
+      // row published so far to be written (PgStore and PersistFeed
+      // settle(), docs/persistence.md "Replay past the hot history"): the
+      // flush interval plus a batch's write must fit in that, or every such
+      // replay answers UNAVAILABLE. Was up to 3,600,000.
+      {"pg-flush-ms", 1, 2'000, &flush},
       {"history-memory-bytes", 0, std::size_t{1} << 40, &o.history_memory_bytes},
       {"history-ttl-secs", 0, 100u * 365 * 86400, &ttl},
       {"max-channels-per-connection", 1, 1'000'000, &o.max_channels_per_connection},

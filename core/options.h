@@ -1,5 +1,6 @@
-// The `rtpush` protocol's per-vhost options (spec section 3). lwsws hands
-// every value over as a string; parse_options() checks and converts them.
+// The `rtpush` protocol's per-vhost options (README.md "Options", with each
+// one's range; docs/limits.md for the bounds). lwsws hands every value over
+// as a string; parse_options() checks and converts them.
 #pragma once
 #include <cstddef>
 #include <string>

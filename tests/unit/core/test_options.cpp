@@ -66,6 +66,8 @@ static void bad_values_are_errors_that_name_the_option(void**) {
       {"pg-batch-size", "0"}, {"pg-batch-size", "100001"}, {"redis", "127.0.0.1:6379"}, {"node-id", ""},
       {"max-channels-per-connection", "0"}, {"receive-timeout-secs", "0"}, {"pg-backlog-rows", "0"},
       {"replay-memory-bytes", "1000"}, {"publish-rate", "x"},
+      // past what a replay waits for the rows before it (5 s): replays would fail
+      {"pg-flush-ms", "2001"}, {"pg-flush-ms", "0"},
   };
   for (const auto& b : bad) {
     auto r = parse_options({{b.name, b.value}}, "d");
@@ -81,12 +83,23 @@ static void unknown_options_warn_and_lws_ones_pass(void**) {
   assert_non_null(strstr(r.warnings[0].c_str(), "histroy-size"));
 }
 
+// The largest value of each bounded option is accepted: the README's ranges.
+static void upper_bounds_are_accepted(void**) {
+  auto r = parse_options({{"pg-flush-ms", "2000"}, {"pg-batch-size", "100000"}, {"history-size", "10000000"},
+                          {"max-message-bytes", "268435456"}, {"send-queue-bytes", "4294967295"}},
+                         "d");
+  assert_true(r.ok);
+  assert_int_equal(r.options.pg_flush_ms, 2000);
+  assert_int_equal(r.options.pg_batch_size, 100000);
+}
+
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(defaults_match_the_spec),
       cmocka_unit_test(every_option_is_read),
       cmocka_unit_test(bad_values_are_errors_that_name_the_option),
       cmocka_unit_test(unknown_options_warn_and_lws_ones_pass),
+      cmocka_unit_test(upper_bounds_are_accepted),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
