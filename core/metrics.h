@@ -50,7 +50,7 @@ struct Gauges {
 // Why the server closed a connection.
 enum class CloseReason : std::uint8_t { HeartbeatTimeout, SlowConsumer, MessageTooLarge, ReceiveTimeout, kCount };
 
-// The codes of rtpush_requests_refused_total (spec section 8), in order.
+// The codes of rtpush_requests_refused_total (docs/limits.md "Per connection"), in order.
 inline constexpr ErrorCode kRefusedCodes[] = {ErrorCode::Forbidden, ErrorCode::RateLimited, ErrorCode::LimitExceeded};
 
 struct Metrics {

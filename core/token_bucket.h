@@ -1,5 +1,5 @@
 // TokenBucket: allows `rate` events a second on average and bursts of up to
-// `rate` at once (publish-rate, spec section 3). The rate is passed to each
+// `rate` at once (publish-rate, README.md "Options"). The rate is passed to each
 // call rather than stored, so a session pays 16 bytes for it.
 #pragma once
 #include <cstdint>

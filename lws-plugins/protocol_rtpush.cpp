@@ -1,5 +1,5 @@
-// rtpush: the core of a vhost and its HTTP API. Its per-vhost options (spec
-// section 3) configure the Node; mount it with "origin": "callback://rtpush".
+// rtpush: the core of a vhost and its HTTP API. Its per-vhost options
+// (README.md "Options") configure the Node; mount it with "origin": "callback://rtpush".
 #include <malloc.h>
 
 #include <cstring>
@@ -276,7 +276,7 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       }
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
       // A WebSocket upgrade asking for this protocol: the vhost's core is
-      // HTTP only (spec section 5). Accepted, it would be a connection that
+      // HTTP only (docs/protocol.md "HTTP API"). Accepted, it would be a connection that
       // nobody pings, times out or counts.
       return 1;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:

@@ -1,4 +1,4 @@
-// rtpush-json: the WebSocket subprotocol with JSON text frames (spec 4).
+// rtpush-json: the WebSocket subprotocol with JSON text frames (docs/protocol.md).
 #include "ws_protocol.h"
 
 namespace {

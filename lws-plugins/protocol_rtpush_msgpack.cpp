@@ -1,5 +1,5 @@
 // rtpush-msgpack: the WebSocket subprotocol with MessagePack binary frames
-// (spec 4b).
+// (docs/protocol.md "MessagePack").
 #include "ws_protocol.h"
 
 namespace {

@@ -1,5 +1,5 @@
 // rtpush-protobuf: the WebSocket subprotocol with Protocol Buffers binary frames, rtpush.v1.Frame
-// (spec 4b).
+// (docs/protocol.md "Protocol Buffers").
 #include "ws_protocol.h"
 
 namespace {

@@ -1,4 +1,5 @@
-// Payload values between JSON text and MessagePack (spec 4b: a JSON payload
+// Payload values between JSON text and MessagePack (docs/protocol.md
+// "MessagePack (`rtpush-msgpack`)": a JSON payload
 // reaches MessagePack subscribers as the equal MessagePack value, and a
 // MessagePack publisher's value is JSON for everyone else).
 //

@@ -1,4 +1,4 @@
-// How large a payload is in each form it is delivered in (spec 4 and 4b):
+// How large a payload is in each form it is delivered in (docs/protocol.md "Size in every encoding"):
 // JSON text (or base64 for bytes), MessagePack, Protocol Buffers. The
 // max-message-bytes bound applies to every one of them, so a payload that
 // would grow past it when converted is refused before it is published.

@@ -28,7 +28,7 @@ enum class ErrorCode : std::uint8_t {
   Unauthorized,
   kCount
 };
-// The spec's spelling: "INVALID_JSON", "UNKNOWN_MESSAGE_TYPE", ...
+// As docs/protocol.md "Errors" spells them: "INVALID_JSON", "UNKNOWN_MESSAGE_TYPE", ...
 const char* error_code_name(ErrorCode code);
 
 enum class RequestType : std::uint8_t { Subscribe, Unsubscribe, Publish, Heartbeat };
@@ -72,7 +72,7 @@ enum class ServerFrameType : std::uint8_t {
 const char* server_frame_type_name(ServerFrameType type);
 
 // Views only: a ServerFrame lives for the duration of one encode() call.
-// Which fields a type carries is the spec's section 4 table.
+// Which fields a type carries: docs/protocol.md "A session, frame by frame" and "Errors".
 struct ServerFrame {
   ServerFrameType type = ServerFrameType::Error;
   std::string_view channel;

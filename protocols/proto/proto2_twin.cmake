@@ -4,7 +4,7 @@
 # --c_out hasn't been updated to support optional fields in proto3"). On the
 # wire a proto3 field is a proto2 optional field with the same number and
 # type, so the C code is generated from this twin; the installed .proto stays
-# the spec's proto3 file, and a client generated from it (tests) proves the
+# the proto3 file as written, and a client generated from it (tests) proves the
 # two agree.
 file(READ ${IN} text)
 string(REPLACE "syntax = \"proto3\";" "syntax = \"proto2\";" text "${text}")

@@ -1,6 +1,6 @@
 """Rows PostgreSQL refuses go to rtpush_dead_letters and never stop the
-writer (spec section 7); pg-backlog-rows bounds what waits for PostgreSQL
-during an outage (spec section 3)."""
+writer (docs/persistence.md "Dead letters"); pg-backlog-rows bounds what waits for PostgreSQL
+during an outage (docs/limits.md "Backlogs toward Redis and PostgreSQL")."""
 import asyncio
 import json
 import os

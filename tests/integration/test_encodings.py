@@ -1,6 +1,6 @@
 """One channel, every encoding: the protocol's cases run over each encoding
 (one table, every case times every encoding), and messages published in one
-encoding reach subscribers of the others as spec 4b says."""
+encoding reach subscribers of the others as docs/protocol.md says."""
 import base64
 import unittest
 

@@ -1,4 +1,4 @@
-"""The HTTP API (spec section 5) on a real lwsws, at the root and under a mount."""
+"""The HTTP API (docs/protocol.md "HTTP API") on a real lwsws, at the root and under a mount."""
 import asyncio
 import json
 import time

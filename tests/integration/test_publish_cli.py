@@ -1,4 +1,4 @@
-"""rtpush-publish (spec section 6) against a real lwsws, and its usage errors."""
+"""rtpush-publish (README.md "rtpush-publish") against a real lwsws, and its usage errors."""
 import asyncio
 import json
 import subprocess

@@ -1,4 +1,4 @@
-"""Input validation on a real lwsws (issue 9, findings 2 and 3): strict JSON
+"""Input validation on a real lwsws (docs/limits.md "Input validation"): strict JSON
 on every path, channel names, the size of a message in every encoding it is
 delivered in, and JSON <-> MessagePack conversion in linear time."""
 import asyncio

@@ -1,4 +1,4 @@
-// rtpush-publish: publish JSON messages to an rtpush channel (spec section 6).
+// rtpush-publish: publish JSON messages to an rtpush channel (README.md "rtpush-publish").
 //
 //   rtpush-publish --url http://HOST:PORT/MOUNT --channel C [--data JSON]
 //   rtpush-publish --redis URL --channel C [--data JSON]   (Redis release)
