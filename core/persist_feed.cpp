@@ -63,6 +63,8 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
   IoThread* io;
   Logger log = Logger::none();
   bool down_logged = false;  // the outage was logged: log the recovery once
+  // XREADGROUP / XAUTOCLAIM were refused (an error reply): logged until one succeeds.
+  bool read_refused = false, claim_refused = false;
   RedisAddress addr;
   std::string consumer;
   std::size_t batch;
@@ -142,6 +144,17 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
               addr.host.c_str(), addr.port, why);
   }
 
+  // Logs the first of a run of refused reads with Redis's answer, and the
+  // first read that succeeds after. True when `r` is an error reply.
+  bool refused(const redisReply* r, const char* what, bool* logged) {
+    const bool error = r->type == REDIS_REPLY_ERROR;
+    if (error && !std::exchange(*logged, true))
+      log.err("redis (persistence hand-off) refused %s: %.*s; rows wait in redis", what, static_cast<int>(r->len),
+              r->str);
+    if (!error && std::exchange(*logged, false)) log.notice("redis (persistence hand-off): %s works again", what);
+    return error;
+  }
+
   void schedule_retry() {
     if (closing || ev_is_active(&retry)) return;
     ev_timer_set(&retry, std::uniform_real_distribution<double>(0.2, 1.0)(rng), 0);
@@ -174,6 +187,7 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
     command(args, [self, own_pending](redisReply* r) {
       self->reading = false;
       if (!r) return;  // disconnected: start() runs again after the reconnect
+      self->refused(r, "XREADGROUP", &self->read_refused);
       if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {  // nothing new, or nothing pending
         if (own_pending) return self->read(false);
         return self->idle();
@@ -245,6 +259,7 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
             [self](redisReply* r) {
               self->reading = false;
               if (!r) return;
+              self->refused(r, "XAUTOCLAIM", &self->claim_refused);
               if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
                 self->next_claim = steady_seconds() + 5;
                 return self->read(false);
