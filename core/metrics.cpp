@@ -3,7 +3,7 @@
 #include <cstdarg>
 #include <cstdio>
 
-#include "pg_store.h"
+#include "persistence.h"
 
 namespace rtpush {
 

@@ -10,7 +10,7 @@
 
 namespace rtpush {
 
-struct StoreStats;  // pg_store.h
+struct StoreStats;  // persistence.h
 
 // `value` as a Prometheus label value, quotes not included: backslash,
 // double quote and newline escaped (the text format's rules).

@@ -23,17 +23,15 @@ Clocks Clocks::system() {
   };
 }
 
-Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks, std::unique_ptr<PgStore> store,
-           std::unique_ptr<PersistFeed> feed, std::unique_ptr<PgArchive> archive, Logger log)
+Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks, std::unique_ptr<Persistence> persistence,
+           Logger log)
     : options_(std::move(options)),
       broker_(std::move(broker)),
-      store_(std::move(store)),
-      feed_(std::move(feed)),
-      archive_(std::move(archive)),
+      persistence_(std::move(persistence)),
       clocks_(std::move(clocks)),
       log_(std::move(log)),
       hub_([this](Session* s) { drop_slow(s); }),
-      replayer_(hub_, *this, metrics_, *broker_, options_, store_.get(), feed_.get(), archive_.get()) {
+      replayer_(hub_, *this, metrics_, *broker_, options_, persistence_.get()) {
   broker_->set_listener(this);
 }
 
@@ -228,7 +226,7 @@ void Node::send_unsubscribed(Session* s, std::string_view channel) {
 }
 
 std::string Node::backlog_full() const {
-  if (!store_ || feed_ || store_->backlog() < options_.pg_backlog_rows) {
+  if (!persistence_ || persistence_->local_backlog() < options_.pg_backlog_rows) {
     if (std::exchange(backlog_refusing_, false))
       log_.notice("postgres backlog below pg-backlog-rows: publishing again");
     return {};
@@ -266,7 +264,7 @@ void Node::publish(Session* s, ClientRequest& req) {
                    [this, serial, ref = std::move(req.ref)](const PublishResult& r) {
                      if (r.ok) {
                        ++metrics_.published_ws;
-                       accepted(*r.message);
+                       if (persistence_) persistence_->accept(*r.message);
                      } else {
                        ++metrics_.publish_failed;
                      }
@@ -290,7 +288,7 @@ void Node::written(Session* s) { replayer_.written(s); }
 Node::Health Node::health() const {
   Health h;
   h.redis = broker_->state();
-  h.postgres = store_ ? store_->state() : BackendState::Off;
+  h.postgres = persistence_ ? persistence_->state() : BackendState::Off;
   h.connections = sessions_.size();
   return h;
 }
@@ -319,10 +317,10 @@ std::string Node::metrics_text() const {
   g.replay_bytes = replayer_.budget().held();
   g.replays_waiting = replayer_.budget().waiting();
   StoreStats pg;
-  if (store_) {
-    pg = store_->stats();
+  if (persistence_) {
+    pg = persistence_->stats();
     g.pg = &pg;
-    g.pg_up = store_->state() == BackendState::Up;
+    g.pg_up = persistence_->state() == BackendState::Up;
   }
   return metrics_.render(options_.node_id, g);
 }
@@ -338,7 +336,7 @@ void Node::publish_http(std::string channel, Payload payload, std::function<void
   broker_->publish(std::move(channel), std::move(payload), [this, done = std::move(done)](const PublishResult& r) {
     if (r.ok) {
       ++metrics_.published_http;
-      accepted(*r.message);
+      if (persistence_) persistence_->accept(*r.message);
     } else {
       ++metrics_.publish_failed;
     }

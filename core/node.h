@@ -21,9 +21,7 @@
 #include "logger.h"
 #include "metrics.h"
 #include "options.h"
-#include "persist_feed.h"
-#include "pg_archive.h"
-#include "pg_store.h"
+#include "persistence.h"
 #include "replay_budget.h"
 #include "replayer.h"
 #include "session.h"
@@ -38,13 +36,11 @@ struct Clocks {
 
 class Node final : public BrokerListener, private ReplayHost {
  public:
-  // `store` (may be null) writes messages to PostgreSQL: fed by `feed` (the
-  // Redis hand-off) when there is one, else by this node as it accepts them.
-  // `archive` reads them back for replays past the hot history. `log`: what
-  // the node itself refuses for an operator's reason (pg-backlog-rows).
+  // `persistence` (may be null) keeps messages past the hot history
+  // (PostgreSQL) and reads them back for replays that reach past it. `log`:
+  // what the node itself refuses for an operator's reason (pg-backlog-rows).
   Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks = Clocks::system(),
-       std::unique_ptr<PgStore> store = nullptr, std::unique_ptr<PersistFeed> feed = nullptr,
-       std::unique_ptr<PgArchive> archive = nullptr, Logger log = Logger::to_stderr());
+       std::unique_ptr<Persistence> persistence = nullptr, Logger log = Logger::to_stderr());
   ~Node() override;
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -112,13 +108,10 @@ class Node final : public BrokerListener, private ReplayHost {
   // and rtpush_requests_refused_total.
   void refuse(Session* s, ErrorCode code, std::string_view message, std::string_view ref);
   void drop_slow(Session* s);
-  void accepted(const Message& m) {
-    if (store_ && !feed_) store_->append(m);
-  }
-  // Embedded with postgres: pg-backlog-rows rows wait for PostgreSQL, so a
-  // publish now would hold one more in memory: the reason it is refused.
-  // Empty when it may go on. (With Redis the publish script bounds the
-  // hand-off Stream instead.)
+  // pg-backlog-rows rows wait for PostgreSQL in this node's memory
+  // (Persistence::local_backlog()), so a publish now would hold one more:
+  // the reason it is refused. Empty when it may go on. (With Redis the
+  // publish script bounds the hand-off Stream instead.)
   // Logs when refusing begins and when it ends.
   std::string backlog_full() const;
   void close_too_big(Session* s);
@@ -128,9 +121,7 @@ class Node final : public BrokerListener, private ReplayHost {
 
   Options options_;
   std::unique_ptr<Broker> broker_;
-  std::unique_ptr<PgStore> store_;
-  std::unique_ptr<PersistFeed> feed_;  // after store_: destroyed before it
-  std::unique_ptr<PgArchive> archive_;
+  std::unique_ptr<Persistence> persistence_;  // after the broker: stops before it
   Clocks clocks_;
   Logger log_;
   mutable bool backlog_refusing_ = false;  // backlog_full() said so last time: logged

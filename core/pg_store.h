@@ -19,25 +19,12 @@
 #include <memory>
 #include <string>
 
-#include "broker.h"
 #include "io_thread.h"
 #include "logger.h"
 #include "message.h"
+#include "persistence.h"
 
 namespace rtpush {
-
-// Bucket bounds of the batch-size histogram (rows per committed batch).
-inline constexpr std::array<std::uint64_t, 9> kBatchBuckets = {1, 10, 50, 100, 250, 500, 1000, 2500, 10000};
-
-struct StoreStats {
-  std::array<std::uint64_t, kBatchBuckets.size() + 1> batch_buckets{};  // last: +Inf; not cumulative
-  std::uint64_t rows_written = 0;
-  std::uint64_t batches = 0;
-  std::uint64_t write_errors = 0;
-  std::uint64_t backlog = 0;     // rows accepted, not yet committed or dead-lettered
-  std::uint64_t dead_letters = 0;  // rows PostgreSQL refused, now in rtpush_dead_letters
-  double lag_seconds = 0;        // age of the oldest row not yet committed
-};
 
 // One message as a row of rtpush_messages, as text parameters.
 struct PgRow {

@@ -14,14 +14,12 @@ std::size_t Replayer::page_bytes(const Options& o) {
 }
 
 Replayer::Replayer(Hub& hub, ReplayHost& host, Metrics& metrics, Broker& broker, const Options& options,
-                   PgStore* store, PersistFeed* feed, PgArchive* archive)
+                   Persistence* persistence)
     : hub_(hub),
       host_(host),
       metrics_(metrics),
       broker_(broker),
-      store_(store),
-      feed_(feed),
-      archive_(archive),
+      persistence_(persistence),
       budget_(options.replay_memory_bytes, page_bytes(options)) {}
 
 Replay* Replayer::find(const Subscription* sub) {
@@ -194,7 +192,7 @@ void Replayer::on_history(std::uint64_t serial, const std::string& channel, std:
   }
   // The archive holds what the hot history lost when it is complete from
   // before `since` (HistoryResult::archive_floor).
-  const bool deep = since && !h.recovered && archive_ && h.archive_floor && *since >= *h.archive_floor;
+  const bool deep = since && !h.recovered && persistence_ && h.archive_floor && *since >= *h.archive_floor;
   if (!deep) return start_replay(s, sub, since, h, false);
 
   // Wait until every message published so far is in PostgreSQL (the writer
@@ -206,8 +204,7 @@ void Replayer::on_history(std::uint64_t serial, const std::string& channel, std:
     h.recovered = true;
     start_replay(sub->session, sub, since, h, true);
   };
-  if (feed_) feed_->settle(std::move(done));
-  else store_->settle(std::move(done));
+  persistence_->settle(std::move(done));
 }
 
 void Replayer::announce(Session* s, Subscription* sub, bool with_since, std::optional<StreamId> position,
@@ -300,8 +297,11 @@ void Replayer::read_page(Session* s, Subscription* sub, BudgetHold grant) {
     budget_.wake();
   };
   if (!r.archive_done) {
-    archive_->read(sub->channel->name, r.read_to, r.archive_before, r.archive_rows, reserved,
-                   [done](bool ok, std::vector<MessagePtr> page, bool more) { done(ok, std::move(page), more, false); });
+    persistence_->read_page(
+        sub->channel->name, r.read_to, r.archive_before, r.archive_rows,
+        reserved, [done](bool ok, std::vector<MessagePtr> page, bool more) {
+          done(ok, std::move(page), more, false);
+        });
   } else {
     broker_.read_history(sub->channel->name, r.read_to, reserved,
                           [done](HistoryPage p) { done(p.ok, std::move(p.messages), p.more, p.gap); });

@@ -49,9 +49,7 @@
 #include "message.h"
 #include "metrics.h"
 #include "options.h"
-#include "persist_feed.h"
-#include "pg_archive.h"
-#include "pg_store.h"
+#include "persistence.h"
 #include "replay_budget.h"
 #include "session.h"
 
@@ -125,11 +123,11 @@ class ReplayHost {
 
 class Replayer {
  public:
-  // `store` (may be null) settles what this node accepted, or `feed` (may be
-  // null) what the Redis hand-off holds; `archive` (may be null) reads
-  // PostgreSQL back. The replay budget is options.replay_memory_bytes.
+  // `persistence` (may be null) settles what was published and reads the
+  // archive back for replays past the hot history. The replay budget is
+  // options.replay_memory_bytes.
   Replayer(Hub& hub, ReplayHost& host, Metrics& metrics, Broker& broker, const Options& options,
-           PgStore* store = nullptr, PersistFeed* feed = nullptr, PgArchive* archive = nullptr);
+           Persistence* persistence = nullptr);
   Replayer(const Replayer&) = delete;
   Replayer& operator=(const Replayer&) = delete;
 
@@ -190,9 +188,7 @@ class Replayer {
   ReplayHost& host_;
   Metrics& metrics_;
   Broker& broker_;
-  PgStore* store_;
-  PersistFeed* feed_;
-  PgArchive* archive_;
+  Persistence* persistence_;
   // Before everything that holds bytes of it.
   ReplayBudget budget_;
   // The first history page's reservation of a subscription whose history

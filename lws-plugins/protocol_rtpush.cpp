@@ -1,7 +1,5 @@
 // rtpush: the core of a vhost and its HTTP API. Its per-vhost options
 // (README.md "Options") configure the Node; mount it with "origin": "callback://rtpush".
-#include <malloc.h>
-
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -9,8 +7,6 @@
 
 #include "http_api.h"
 #include "lws_logger.h"
-#include "memory_broker.h"
-#include "redis_broker.h"
 #include "vhost_state.h"
 
 namespace {
@@ -71,50 +67,21 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
     return -1;
   }
   const rtpush::Options& o = parsed.options;
-  auto clocks = rtpush::Clocks::system();
-  // Redis and PostgreSQL I/O run on the core's own thread. Its results come
-  // back to this thread: the I/O thread wakes lws (the only lws call safe
-  // from another thread), and LWS_CALLBACK_EVENT_WAIT_CANCELLED drains them.
+  // Results of backend I/O come back to this thread: the I/O thread wakes
+  // lws (the only lws call safe from another thread), and
+  // LWS_CALLBACK_EVENT_WAIT_CANCELLED drains them. Lines the core logs on
+  // the I/O thread come back the same way (lws_logger.h).
   struct lws_context* cx = lws_get_context(wsi);
-  if (!o.redis.empty() || !o.postgres.empty()) vs->io = new rtpush::IoThread([cx] { lws_cancel_service(cx); });
-  const rtpush::Logger log = rtpush_lws::lws_logger(vs->io);
-  std::unique_ptr<rtpush::Broker> broker;
-  std::optional<rtpush::RedisAddress> redis_address;
-  if (o.redis.empty()) {
-    // history-memory-bytes bounds the node's memory only if freed history
-    // goes back to the system. glibc raises its mmap threshold after the
-    // first large free, then serves large blocks (payloads, frames) from
-    // the heap, where the holes evicted messages leave stay resident (RSS
-    // 81 MiB instead of 73 for a 64 MiB budget); a fixed threshold keeps
-    // every large block mmapped and unmapped when freed. Process-wide.
-    mallopt(M_MMAP_THRESHOLD, static_cast<int>(rtpush::MemoryBroker::kLargeBlock));
-    rtpush::HistoryLimits limits;
-    limits.memory_bytes = o.history_memory_bytes;
-    limits.ttl_ms = std::uint64_t{o.history_ttl_secs} * 1000;
-    broker = std::make_unique<rtpush::MemoryBroker>(o.history_size, clocks.wall_ms, limits);
-  } else {
-    std::string why;
-    auto address = rtpush::RedisAddress::parse(o.redis, &why);
-    redis_address = address;
-    if (!address) {
-      lwsl_err("rtpush: vhost %s: redis: %s\n", lws_get_vhost_name(vh), why.c_str());
-      return -1;
-    }
-    broker = std::make_unique<rtpush::RedisBroker>(*address, o.node_id, o.history_size, o.history_ttl_secs, vs->io,
-                                                   log);
+  std::string why;
+  std::unique_ptr<rtpush::Vhost> core = rtpush::Vhost::build(
+      o, [cx] { lws_cancel_service(cx); }, [](rtpush::IoThread* io) { return rtpush_lws::lws_logger(io); }, &why);
+  if (!core) {
+    lwsl_err("rtpush: vhost %s: %s\n", lws_get_vhost_name(vh), why.c_str());
+    return -1;
   }
-  std::unique_ptr<rtpush::PgStore> store;
-  if (!o.postgres.empty())
-    store = std::make_unique<rtpush::PgStore>(o.postgres, o.pg_batch_size, o.pg_flush_ms, vs->io, log);
-  // With Redis, rows come through the shared hand-off Stream, so that what
-  // any node (or rtpush-publish) published is written once by some node.
-  std::unique_ptr<rtpush::PersistFeed> feed;
-  if (store && redis_address)
-    feed = std::make_unique<rtpush::PersistFeed>(*redis_address, o.node_id, o.pg_batch_size, o.pg_flush_ms,
-                                                 o.pg_backlog_rows, store.get(), vs->io, log);
-  std::unique_ptr<rtpush::PgArchive> archive;
-  if (store) archive = std::make_unique<rtpush::PgArchive>(o.postgres, vs->io, log);
-  vs->node = new rtpush::Node(o, std::move(broker), clocks, std::move(store), std::move(feed), std::move(archive), log);
+  vs->core = core.release();
+  vs->node = &vs->core->node();
+  vs->io = vs->core->io();
   vs->context = lws_get_context(wsi);
   lws_sul_schedule(vs->context, 0, &vs->tick, tick, LWS_US_PER_SEC);
   lwsl_notice("rtpush: vhost %s: node %s, broker %s, history %zu\n", lws_get_vhost_name(vh), o.node_id.c_str(),
@@ -123,14 +90,12 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
 }
 
 void destroy_vhost(VhostState* vs) {
-  if (!vs) return;
-  if (vs->node) {
-    lws_sul_cancel(&vs->tick);
-    delete vs->node;  // its broker closes Redis on the I/O thread first
-    vs->node = nullptr;
-  }
-  delete vs->io;  // then the thread; undrained results are dropped with it
+  if (!vs || !vs->core) return;
+  lws_sul_cancel(&vs->tick);
+  vs->node = nullptr;
   vs->io = nullptr;
+  delete vs->core;  // the node, its backends, then the I/O thread (vhost.h)
+  vs->core = nullptr;
 }
 
 std::string method_of(struct lws* wsi) {

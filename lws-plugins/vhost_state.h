@@ -4,8 +4,7 @@
 #include <libwebsockets.h>
 
 #include "frame.h"
-#include "io_thread.h"
-#include "node.h"
+#include "vhost.h"
 
 static_assert(LWS_PRE <= rtpush::kFrameHeadroom, "frames must have room for the lws header");
 
@@ -14,8 +13,9 @@ namespace rtpush_lws {
 inline constexpr const char* kCoreProtocol = "rtpush";
 
 struct VhostState {
-  rtpush::Node* node;          // owned; deleted at PROTOCOL_DESTROY
-  rtpush::IoThread* io;        // owned; the core's I/O thread (Redis), or null
+  rtpush::Vhost* core;         // owned; deleted at PROTOCOL_DESTROY
+  rtpush::Node* node;          // core->node(), or null before init completes
+  rtpush::IoThread* io;        // core->io(): the core's I/O thread, or null
   struct lws_context* context;
   lws_sorted_usec_list_t tick;  // heartbeat sweep, once a second
 };

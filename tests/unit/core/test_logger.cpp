@@ -21,6 +21,7 @@
 #include "memory_broker.h"
 #include "node.h"
 #include "pg_archive.h"
+#include "pg_persistence.h"
 #include "pg_store.h"
 #include "redis_broker.h"
 
@@ -193,11 +194,11 @@ static void node_logs_the_backlog_refusal_once(void**) {
   rtpush::Options o;
   o.pg_backlog_rows = 1;
   auto clocks = rtpush::Clocks::system();
-  auto store = std::make_unique<rtpush::PgStore>("host=127.0.0.1 port=" + std::to_string(free_port()), 10, 10, &io,
-                                                 rtpush::Logger::none());
+  auto store = std::make_unique<rtpush::PgDirectPersistence>("host=127.0.0.1 port=" + std::to_string(free_port()),
+                                                             10, 10, &io, rtpush::Logger::none());
   {
     rtpush::Node node(o, std::make_unique<rtpush::MemoryBroker>(10, clocks.wall_ms), clocks, std::move(store),
-                      nullptr, nullptr, c.logger());
+                      c.logger());
     std::vector<int> statuses;
     for (int i = 0; i < 4; ++i)
       rtpush::HttpApi(node).handle({"POST", "publish/c", "1", false},
