@@ -27,6 +27,16 @@ void IoThread::post(Task task) {
   ev_async_send(loop_, &async_);
 }
 
+void IoThread::run_and_wait(Task task) {
+  if (on_io_thread()) return task();
+  std::promise<void> ran;
+  post([&task, &ran] {
+    task();
+    ran.set_value();
+  });
+  ran.get_future().wait();
+}
+
 void IoThread::on_async(struct ev_loop*, ev_async* w, int) {
   auto* self = static_cast<IoThread*>(w->data);
   std::vector<Task> tasks;

@@ -1,15 +1,31 @@
 // IoThread: the core's own libev loop on a thread of its own, where Redis
-// (and later PostgreSQL) I/O happens, never on the lws service thread.
+// and PostgreSQL I/O happens, never on the lws service thread.
 //
 //   service thread --post()--> I/O thread   (a queue + ev_async)
 //   I/O thread --deliver()--> service thread (a queue + wake(), which the
 //                                            plugin makes lws_cancel_service;
 //                                            the service thread then calls
 //                                            drain())
+//   service thread --run_and_wait()--> I/O thread, and back: shutdown
+//
+// The rules every backend follows (RedisBroker, PgStore, PersistFeed,
+// PgArchive):
+// - Its state on the I/O thread is one object, named IoSide (or a link
+//   owned by it); members say which thread owns them; I/O-side code asserts
+//   on_io_thread() in debug builds.
+// - Its destructor (service thread) shuts the I/O side down with
+//   run_and_wait(): links closed, timers stopped. Its own callbacks (links,
+//   timers) cannot run after that, so they may use `this`.
+// - A callback handed to another object that may outlive it (the store
+//   committing a feed's batch) holds a weak handle (std::weak_ptr to its
+//   IoSide) and does nothing once that is gone.
+// - Results for the service thread go through deliver(); the Vhost destroys
+//   the node before this thread, and nothing is drained in between.
 #pragma once
 #include <ev.h>
 
 #include <functional>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -30,6 +46,10 @@ class IoThread {
 
   // Runs `task` on the I/O thread, in order.
   void post(Task task);
+  // Runs `task` on the I/O thread and returns once it has run: how an owner
+  // on the service thread shuts its I/O side down (closes connections, stops
+  // timers) before freeing it. Runs it at once when called on the I/O thread.
+  void run_and_wait(Task task);
   // Runs `task` on the service thread at its next drain(), in order.
   void deliver(Task task);
   // Service thread: runs what was delivered. Returns how many ran.

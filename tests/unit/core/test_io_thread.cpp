@@ -66,10 +66,28 @@ static void libev_timers_run_on_the_io_thread(void**) {
   assert_true(fired.load());
 }
 
+// How an owner shuts its I/O side down: the task has run on the I/O thread
+// when the call returns; called on the I/O thread it runs at once (no
+// deadlock waiting for itself).
+static void run_and_wait_returns_after_the_task_ran(void**) {
+  IoThread io([] {});
+  bool ran = false, on_io = false, nested = false;
+  io.run_and_wait([&] {
+    on_io = io.on_io_thread();
+    io.run_and_wait([&] { nested = true; });
+    ran = true;
+  });
+  assert_true(ran);
+  assert_true(on_io);
+  assert_true(nested);
+  assert_false(io.on_io_thread());
+}
+
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(round_trip_in_order),
       cmocka_unit_test(libev_timers_run_on_the_io_thread),
+      cmocka_unit_test(run_and_wait_returns_after_the_task_ran),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

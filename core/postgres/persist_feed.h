@@ -34,11 +34,13 @@ class PersistFeed {
   // it), or done(false) after a few seconds without (an outage).
   void settle(std::function<void(bool)> done);
 
-  struct Impl;
+  struct IoSide;  // the I/O thread's side: the Redis link, the reads in flight
 
  private:
   IoThread* io_;
-  std::shared_ptr<Impl> impl_;
+  // Used and freed on the I/O thread; shared so that the store's commit
+  // callbacks can hold a weak handle on it.
+  std::shared_ptr<IoSide> io_side_;
 };
 
 }  // namespace rtpush

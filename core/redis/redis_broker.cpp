@@ -1,18 +1,18 @@
 #include "redis_broker.h"
 
-#include <hiredis/adapters/libev.h>
 #include <hiredis/async.h>
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <future>
-#include <random>
 #include <unordered_map>
+#include <utility>
 
 #include "json_text.h"
 #include "logger.h"
+#include "redis_link.h"
 #include "redis_scripts.h"
 
 namespace rtpush {
@@ -22,7 +22,6 @@ namespace {
 constexpr std::size_t kPage = 1000;           // XRANGE page (backfill after a reconnect)
 constexpr double kRegistryEverySecs = 5;      // node heartbeat into Redis
 constexpr std::int64_t kNodeTtlMs = 30000;    // a node silent this long is gone
-constexpr double kBackoffMinSecs = 0.1, kBackoffMaxSecs = 5;
 
 std::int64_t wall_ms() {
   using namespace std::chrono;
@@ -72,7 +71,7 @@ MessagePtr entry_message(const Logger& log, const std::string& channel, const re
 }  // namespace
 
 // Everything here runs on the I/O thread.
-struct RedisBroker::Impl {
+struct RedisBroker::IoSide {
   struct Channel {
     bool confirmed = false;    // SUBSCRIBE acknowledged on the current link
     bool backfilling = false;  // catching up after a reconnect: live ones wait
@@ -81,131 +80,68 @@ struct RedisBroker::Impl {
     std::vector<std::function<void()>> after_confirm;  // history reads waiting for the SUBSCRIBE
   };
 
-  Impl(RedisBroker* o, IoThread* i, RedisAddress a, std::string n, std::size_t h, unsigned ttl)
-      : owner(o), io(i), addr(std::move(a)), node_id(std::move(n)), history(h), ttl_secs(ttl),
+  IoSide(RedisBroker* o, IoThread* i, RedisAddress a, std::string n, std::size_t h, unsigned ttl, Logger lg)
+      : owner(o), io(i), log(std::move(lg)), addr(std::move(a)), node_id(std::move(n)), history(h), ttl_secs(ttl),
         ttl_ms(std::to_string(std::uint64_t{ttl} * 1000)) {}
 
-  RedisBroker* owner;
+  RedisBroker* owner;  // only in tasks delivered to the service thread (its listener)
   IoThread* io;
-  Logger log = Logger::none();
+  Logger log;
   bool down_logged = false;  // the outage was logged: log the recovery once
   RedisAddress addr;
   std::string node_id;
   std::size_t history;
   unsigned ttl_secs;   // history-ttl-secs: the channel's keys expire after it
   std::string ttl_ms;  // the same, as the scripts take it
-  redisAsyncContext* cmd = nullptr;  // scripts, reads, registry
-  redisAsyncContext* sub = nullptr;  // pub/sub
-  bool cmd_connected = false, sub_connected = false, closing = false;
-  int attempts = 0;
-  ev_timer reconnect_timer{}, registry_timer{};
-  std::mt19937 rng{std::random_device{}()};
+  // Two links: a subscribed connection can run nothing but (UN)SUBSCRIBE.
+  // Either failing drops the other, so that both start over together.
+  std::unique_ptr<RedisLink> cmd;  // scripts, reads, registry
+  std::unique_ptr<RedisLink> sub;  // pub/sub
+  bool closing = false;
+  ev_timer registry_timer{};
   std::unordered_map<std::string, Channel> channels;
 
-  bool up() const { return cmd_connected && sub_connected; }
+  // Null while shutdown() frees them (their callbacks run then, with no reply).
+  bool up() const { return cmd && sub && cmd->up() && sub->up(); }
 
-  void set_state(BackendState s) { owner->state_.store(s); }
+  // Written here, read by the service thread.
+  std::atomic<BackendState> state{BackendState::Down};
+  std::atomic<std::size_t> connections{0};  // this node's, for the registry
+
+  void set_state(BackendState s) { state.store(s); }
 
   // Hands `task` to the service thread.
   void deliver(std::function<void()> task) { io->deliver(std::move(task)); }
 
   // ---- connection lifecycle -------------------------------------------
   void connect() {
-    std::string why;
-    cmd = open_context(&why);
-    sub = open_context(&why);
-    if (!cmd || !sub) link_failed(why);
+    assert(io->on_io_thread());
+    RedisLink::Events events{[this] {
+                               if (up()) link_up();
+                             },
+                             [this](const std::string& why) { link_failed(why); }};
+    cmd = std::make_unique<RedisLink>(io->loop(), addr, "rtpush:" + node_id + ":cmd", events);
+    sub = std::make_unique<RedisLink>(io->loop(), addr, "rtpush:" + node_id + ":sub", events);
+    sub->set_push_handler([this](redisReply* r) { on_live(r); });
+    cmd->start();
+    sub->start();
   }
 
-  redisAsyncContext* open_context(std::string* why) {
-    redisAsyncContext* c = redisAsyncConnect(addr.host.c_str(), addr.port);
-    if (!c) {
-      *why = "out of memory";
-      return nullptr;
-    }
-    if (c->err) {
-      *why = c->errstr;
-      redisAsyncFree(c);
-      return nullptr;
-    }
-    c->data = this;
-    redisLibevAttach(io->loop(), c);
-    redisAsyncSetConnectCallback(c, &Impl::on_connect);
-    redisAsyncSetDisconnectCallback(c, &Impl::on_disconnect);
-    return c;
-  }
-
-  static void on_connect(const redisAsyncContext* c, int status) {
-    auto* self = static_cast<Impl*>(c->data);
-    if (self->closing) return;
-    const bool is_cmd = c == self->cmd;
-    if (status != REDIS_OK) {  // hiredis frees it after this callback
-      (is_cmd ? self->cmd : self->sub) = nullptr;
-      self->link_failed(c->errstr);
-      return;
-    }
-    (is_cmd ? self->cmd_connected : self->sub_connected) = true;
-    // Named, so an operator's CLIENT LIST shows whose connection is whose.
-    std::string name = "rtpush:" + self->node_id + (is_cmd ? ":cmd" : ":sub");
-    std::replace_if(name.begin(), name.end(), [](char ch) { return ch <= ' '; }, '_');
-    redisAsyncCommand(const_cast<redisAsyncContext*>(c), nullptr, nullptr, "CLIENT SETNAME %b", name.data(), name.size());
-    if (is_cmd && self->addr.db != 0)
-      redisAsyncCommand(self->cmd, nullptr, nullptr, "SELECT %d", self->addr.db);
-    if (self->up()) self->link_up();
-  }
-
-  static void on_disconnect(const redisAsyncContext* c, int status) {
-    auto* self = static_cast<Impl*>(c->data);
-    if (self->closing) return;  // shutdown() frees them itself
-    if (c == self->cmd) {
-      self->cmd = nullptr;
-      self->cmd_connected = false;
-    } else {
-      self->sub = nullptr;
-      self->sub_connected = false;
-    }
-    self->link_failed(status == REDIS_OK ? "the connection was closed" : c->errstr);
-  }
-
-  // One of the two connections failed: drop the other, then retry later.
+  // One of the two connections failed: drop the other; each comes back
+  // after its backoff.
   void link_failed(const std::string& why) {
-    set_state(BackendState::Down);
+    if (closing) return;
     if (!std::exchange(down_logged, true))
       log.err("redis unavailable (%s:%d): %s; reconnecting with backoff", addr.host.c_str(), addr.port, why.c_str());
+    set_state(BackendState::Down);
     for (auto& [name, ch] : channels) ch.confirmed = false;
-    for (redisAsyncContext** c : {&cmd, &sub}) {
-      if (!*c) continue;
-      bool& connected = *c == cmd ? cmd_connected : sub_connected;
-      redisAsyncContext* ctx = *c;
-      if (connected) {
-        redisAsyncDisconnect(ctx);  // on_disconnect clears it
-        return;
-      }
-      *c = nullptr;
-      redisAsyncFree(ctx);
-    }
-    if (!cmd && !sub && !closing) schedule_reconnect();
-  }
-
-  void schedule_reconnect() {
-    if (ev_is_active(&reconnect_timer)) return;
-    // Exponential backoff with full jitter: nodes do not reconnect in step.
-    const double cap = std::min(kBackoffMaxSecs, kBackoffMinSecs * (1 << std::min(attempts, 10)));
-    const double delay = std::uniform_real_distribution<double>(kBackoffMinSecs / 2, cap)(rng);
-    ++attempts;
-    ev_timer_set(&reconnect_timer, delay, 0);
-    ev_timer_start(io->loop(), &reconnect_timer);
-  }
-
-  static void on_reconnect_timer(struct ev_loop*, ev_timer* w, int) {
-    auto* self = static_cast<Impl*>(w->data);
-    if (!self->closing && !self->cmd && !self->sub) self->connect();
+    if (cmd) cmd->drop();
+    if (sub) sub->drop();
   }
 
   void link_up() {
-    attempts = 0;
-    set_state(BackendState::Up);
     if (std::exchange(down_logged, false)) log.notice("redis: connected again to %s:%d", addr.host.c_str(), addr.port);
+    set_state(BackendState::Up);
     register_node();
     // Listen again to every watched channel, then catch up from the last id
     // delivered (messages published while the link was down).
@@ -218,12 +154,11 @@ struct RedisBroker::Impl {
   // ---- live messages ----------------------------------------------------
   void subscribe(const std::string& channel) {
     const std::string topic = std::string(redis::kLivePrefix) + channel;
-    redisAsyncCommand(sub, &Impl::on_live, nullptr, "SUBSCRIBE %b", topic.data(), topic.size());
+    sub->push_command({"SUBSCRIBE", topic});
   }
 
-  static void on_live(redisAsyncContext* c, void* r, void*) {
-    auto* self = static_cast<Impl*>(c->data);
-    auto* reply = static_cast<redisReply*>(r);
+  void on_live(redisReply* reply) {
+    IoSide* self = this;
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) return;
     const std::string kind = text(reply->element[0]);
     std::string topic = text(reply->element[1]);
@@ -245,7 +180,7 @@ struct RedisBroker::Impl {
     std::string_view payload(p->str, p->len);
     const auto space = payload.find(' ');
     if (space == std::string_view::npos || space + 1 >= payload.size()) return;
-    MessagePtr m = make_message(self->log, channel, payload.substr(0, space), payload[space + 1], payload.substr(space + 2));
+    MessagePtr m = make_message(log, channel, payload.substr(0, space), payload[space + 1], payload.substr(space + 2));
     if (!m) return;
     if (ch.backfilling) {
       ch.held.push_back(std::move(m));
@@ -283,10 +218,10 @@ struct RedisBroker::Impl {
 
   // XRANGE (after, +] in pages, appended to `acc`.
   void read_range(const std::string& channel, StreamId after, std::vector<MessagePtr> acc, RangeDone done) {
-    if (!cmd_connected) return done(false, {});
+    if (!cmd || !cmd->up()) return done(false, {});
     const std::string key = std::string(redis::kStreamPrefix) + channel;
     const std::string start = "(" + after.str();
-    auto* req = new std::function<void(redisReply*)>(
+    command(
         [this, channel, acc = std::move(acc), done = std::move(done)](redisReply* r) mutable {
           if (!r || r->type != REDIS_REPLY_ARRAY) return done(false, {});
           for (std::size_t i = 0; i < r->elements; ++i)
@@ -294,9 +229,8 @@ struct RedisBroker::Impl {
           if (r->elements < kPage || acc.empty()) return done(true, std::move(acc));
           const StreamId next = acc.back()->id;
           read_range(channel, next, std::move(acc), std::move(done));
-        });
-    redisAsyncCommand(cmd, &Impl::on_reply, req, "XRANGE %b %b + COUNT %d", key.data(), key.size(),
-                      start.data(), start.size(), static_cast<int>(kPage));
+        },
+        {"XRANGE", key, start, "+", "COUNT", std::to_string(kPage)});
   }
 
   // ---- replay pages ---------------------------------------------------------
@@ -362,36 +296,20 @@ struct RedisBroker::Impl {
          redis::kTrimmedPrefix + channel, redis::kConfigKey, p->cursor.str(), std::to_string(count), ttl_ms});
   }
 
-  // One-shot replies: privdata is a heap std::function, run once, freed.
-  static void on_reply(redisAsyncContext*, void* r, void* priv) {
-    auto* f = static_cast<std::function<void(redisReply*)>*>(priv);
-    (*f)(static_cast<redisReply*>(r));
-    delete f;
-  }
-
-  void command(std::function<void(redisReply*)> cb, std::vector<std::string> args) {
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lens;
-    for (const std::string& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    auto* req = new std::function<void(redisReply*)>(std::move(cb));
-    if (!cmd_connected ||
-        redisAsyncCommandArgv(cmd, &Impl::on_reply, req, static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
-      (*req)(nullptr);
-      delete req;
-    }
+  void command(std::function<void(redisReply*)> cb, const std::vector<std::string>& args) {
+    assert(io->on_io_thread());
+    if (!cmd) return cb(nullptr);
+    cmd->command(args, std::move(cb));
   }
 
   // ---- registry -----------------------------------------------------------
   void register_node() {
-    if (!cmd_connected) return;
+    if (!cmd || !cmd->up()) return;
     const std::int64_t now = wall_ms();
     command([](redisReply*) {}, {"ZADD", redis::kNodesKey, std::to_string(now), node_id});
     command([](redisReply*) {}, {"HSET", redis::kConfigKey, "history-size", std::to_string(history),
                                  "history-ttl-secs", std::to_string(ttl_secs)});
-    command([](redisReply*) {}, {"HSET", redis::kNodeInfoKey, node_id, std::to_string(owner->connections_.load())});
+    command([](redisReply*) {}, {"HSET", redis::kNodeInfoKey, node_id, std::to_string(connections.load())});
     command([](redisReply*) {}, {"EVAL", kPruneNodesScript, "2", redis::kNodesKey, redis::kNodeInfoKey,
                                  std::to_string(now - kNodeTtlMs)});
   }
@@ -414,64 +332,58 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
 return gone
 )lua";
 
-  static void on_registry_timer(struct ev_loop*, ev_timer* w, int) { static_cast<Impl*>(w->data)->register_node(); }
+  static void on_registry_timer(struct ev_loop*, ev_timer* w, int) { static_cast<IoSide*>(w->data)->register_node(); }
 
   void shutdown() {
     closing = true;
-    ev_timer_stop(io->loop(), &reconnect_timer);
     ev_timer_stop(io->loop(), &registry_timer);
-    redisAsyncContext* contexts[] = {cmd, sub};
-    cmd = sub = nullptr;
-    cmd_connected = sub_connected = false;
-    for (redisAsyncContext* c : contexts)
-      if (c) redisAsyncFree(c);  // runs pending callbacks with no reply
+    cmd.reset();  // runs pending callbacks with no reply
+    sub.reset();
   }
 };
 
 RedisBroker::RedisBroker(RedisAddress address, std::string node_id, std::size_t history_size,
                          unsigned history_ttl_secs, IoThread* io, Logger log)
-    : io_(io), impl_(new Impl(this, io, std::move(address), std::move(node_id), history_size, history_ttl_secs)) {
-  Impl* impl = impl_.get();
-  impl->log = std::move(log);
-  ev_timer_init(&impl->reconnect_timer, &Impl::on_reconnect_timer, 0, 0);
-  impl->reconnect_timer.data = impl;
-  ev_timer_init(&impl->registry_timer, &Impl::on_registry_timer, kRegistryEverySecs, kRegistryEverySecs);
-  impl->registry_timer.data = impl;
-  io_->post([impl] {
-    ev_timer_start(impl->io->loop(), &impl->registry_timer);
-    impl->connect();
+    : io_(io),
+      io_side_(new IoSide(this, io, std::move(address), std::move(node_id), history_size, history_ttl_secs,
+                          std::move(log))) {
+  IoSide* side = io_side_.get();
+  ev_timer_init(&side->registry_timer, &IoSide::on_registry_timer, kRegistryEverySecs, kRegistryEverySecs);
+  side->registry_timer.data = side;
+  io_->post([side] {
+    ev_timer_start(side->io->loop(), &side->registry_timer);
+    side->connect();
   });
 }
 
+BackendState RedisBroker::state() const { return io_side_->state.load(); }
+
+void RedisBroker::local_connections(std::size_t n) { io_side_->connections.store(n); }
+
 RedisBroker::~RedisBroker() {
-  std::promise<void> done;
-  Impl* impl = impl_.get();
-  io_->post([impl, &done] {
-    impl->shutdown();
-    done.set_value();
-  });
-  done.get_future().wait();
+  IoSide* side = io_side_.get();
+  io_->run_and_wait([side] { side->shutdown(); });
 }
 
 void RedisBroker::publish(const std::string& channel, Payload payload, PublishDone done) {
   io_->post([this, channel, payload = std::move(payload), done = std::move(done)]() mutable {
-    Impl* impl = impl_.get();
-    auto fail = [impl, done](std::string why) {
-      impl->deliver([done, why = std::move(why)] {
+    IoSide* side = io_side_.get();
+    auto fail = [side, done](std::string why) {
+      side->deliver([done, why = std::move(why)] {
         PublishResult r;
         r.reason = why;
         done(r);
       });
     };
-    if (!impl->up()) return fail("redis is unavailable: nothing was published");
+    if (!side->up()) return fail("redis is unavailable: nothing was published");
     const std::string kind = payload.kind == PayloadKind::Binary ? "b" : "j";
     auto data = std::make_shared<Payload>(std::move(payload));
     // A link that breaks after the script went out leaves its fate unknown:
     // Redis may have run it. That answer must not claim "nothing was
     // published" (docs/protocol.md, UNAVAILABLE).
     auto sent = std::make_shared<bool>(false);
-    impl->command(
-        [impl, channel, data, done, fail, sent](redisReply* r) {
+    side->command(
+        [side, channel, data, done, fail, sent](redisReply* r) {
           if (!r && *sent)
             return fail("the link to redis was lost after the publish was sent: the message may have been "
                         "published; subscribe with since to find out before publishing it again");
@@ -489,7 +401,7 @@ void RedisBroker::publish(const std::string& channel, Payload payload, PublishDo
           m->id_text = id;
           m->payload = std::move(*data);
           m->timestamp = static_cast<double>(parsed->ms) / 1000.0;
-          impl->deliver([done, m = MessagePtr(m)] {
+          side->deliver([done, m = MessagePtr(m)] {
             PublishResult res;
             res.ok = true;
             res.message = m;
@@ -497,8 +409,8 @@ void RedisBroker::publish(const std::string& channel, Payload payload, PublishDo
           });
         },
         {"EVAL", redis::kPublishScript, "5", redis::kStreamPrefix + channel, redis::kEpochKey,
-         redis::kTrimmedPrefix + channel, redis::kPersistKey, redis::kConfigKey, std::to_string(impl->history),
-         kind, data->bytes, redis::kLivePrefix + channel, channel, impl->ttl_ms});
+         redis::kTrimmedPrefix + channel, redis::kPersistKey, redis::kConfigKey, std::to_string(side->history),
+         kind, data->bytes, redis::kLivePrefix + channel, channel, side->ttl_ms});
     *sent = true;
   });
 }
@@ -506,9 +418,9 @@ void RedisBroker::publish(const std::string& channel, Payload payload, PublishDo
 void RedisBroker::history(const std::string& channel, std::optional<StreamId> since, std::size_t page_bytes,
                           HistoryDone done) {
   io_->post([this, channel, since, page_bytes, done = std::move(done)]() mutable {
-    Impl* impl = impl_.get();
-    auto fail = [impl, done] {
-      impl->deliver([done] {
+    IoSide* side = io_side_.get();
+    auto fail = [side, done] {
+      side->deliver([done] {
         HistoryResult h;
         h.reason = "redis is unavailable";
         done(std::move(h));
@@ -517,9 +429,9 @@ void RedisBroker::history(const std::string& channel, std::optional<StreamId> si
     // Without room for a page, only the metadata: the replay reads its pages
     // once it is its turn (replay-memory-bytes).
     const bool entries_now = since && page_bytes > 0;
-    auto read = [impl, channel, since, page_bytes, entries_now, done, fail] {
-      impl->command(
-          [impl, channel, since, page_bytes, entries_now, done, fail](redisReply* r) {
+    auto read = [side, channel, since, page_bytes, entries_now, done, fail] {
+      side->command(
+          [side, channel, since, page_bytes, entries_now, done, fail](redisReply* r) {
             if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 5 || r->element[3]->type != REDIS_REPLY_ARRAY)
               return fail();
             auto h = std::make_shared<HistoryResult>();
@@ -530,7 +442,7 @@ void RedisBroker::history(const std::string& channel, std::optional<StreamId> si
             const StreamId trimmed = StreamId::parse(text(r->element[2])).value_or(StreamId{});
             const StreamId floor{StreamId::parse(epoch).value_or(StreamId{}).ms, 0};
             if (!since) {
-              impl->deliver([done, h] { done(std::move(*h)); });
+              side->deliver([done, h] { done(std::move(*h)); });
               return;
             }
             h->recovered = *since >= trimmed && *since >= floor;
@@ -539,27 +451,27 @@ void RedisBroker::history(const std::string& channel, std::optional<StreamId> si
               h->archive_floor = StreamId{from->ms + 1, 0};
             if (!entries_now) {
               h->more = h->position && *h->position > *since;
-              impl->deliver([done, h] { done(std::move(*h)); });
+              side->deliver([done, h] { done(std::move(*h)); });
               return;
             }
-            auto page = std::make_shared<Impl::PageRead>(*since, page_bytes);
-            auto finish = [impl, done, h, page](bool ok) {
+            auto page = std::make_shared<IoSide::PageRead>(*since, page_bytes);
+            auto finish = [side, done, h, page](bool ok) {
               h->ok = ok;
               h->messages = std::move(page->page.messages);
               h->more = page->page.more;
-              impl->deliver([done, h] { done(std::move(*h)); });
+              side->deliver([done, h] { done(std::move(*h)); });
             };
-            if (impl->take(channel, page.get(), r->element[3], Impl::kFirstCount)) return finish(true);
-            impl->read_page(channel, page, finish);
+            if (side->take(channel, page.get(), r->element[3], IoSide::kFirstCount)) return finish(true);
+            side->read_page(channel, page, finish);
           },
           {"EVAL", redis::kHistoryScript, "4", redis::kStreamPrefix + channel, redis::kEpochKey,
            redis::kTrimmedPrefix + channel, redis::kConfigKey, entries_now ? since->str() : std::string(),
-           std::to_string(Impl::kFirstCount), impl->ttl_ms});
+           std::to_string(IoSide::kFirstCount), side->ttl_ms});
     };
-    if (!impl->up()) return fail();
+    if (!side->up()) return fail();
     // Read only once live messages flow, so none falls between the two.
-    auto it = impl->channels.find(channel);
-    if (it != impl->channels.end() && !it->second.confirmed)
+    auto it = side->channels.find(channel);
+    if (it != side->channels.end() && !it->second.confirmed)
       it->second.after_confirm.push_back(read);
     else
       read();
@@ -568,41 +480,38 @@ void RedisBroker::history(const std::string& channel, std::optional<StreamId> si
 
 void RedisBroker::read_history(const std::string& channel, StreamId after, std::size_t page_bytes, PageDone done) {
   io_->post([this, channel, after, page_bytes, done = std::move(done)] {
-    Impl* impl = impl_.get();
-    auto page = std::make_shared<Impl::PageRead>(after, page_bytes);
-    impl->read_page(channel, page, [impl, page, done](bool ok) {
+    IoSide* side = io_side_.get();
+    auto page = std::make_shared<IoSide::PageRead>(after, page_bytes);
+    side->read_page(channel, page, [side, page, done](bool ok) {
       page->page.ok = ok;
-      impl->deliver([done, page] { done(std::move(page->page)); });
+      side->deliver([done, page] { done(std::move(page->page)); });
     });
   });
 }
 
 void RedisBroker::watch(const std::string& channel, bool on) {
   io_->post([this, channel, on] {
-    Impl* impl = impl_.get();
+    IoSide* side = io_side_.get();
     if (on) {
-      auto [it, fresh] = impl->channels.try_emplace(channel);
-      if (fresh && impl->sub_connected) impl->subscribe(channel);
+      auto [it, fresh] = side->channels.try_emplace(channel);
+      if (fresh && side->sub && side->sub->up()) side->subscribe(channel);
       return;
     }
-    auto it = impl->channels.find(channel);
-    if (it == impl->channels.end()) return;
-    impl->channels.erase(it);  // reads waiting for its SUBSCRIBE have no subscriber left
-    if (impl->sub_connected) {
-      const std::string topic = std::string(redis::kLivePrefix) + channel;
-      redisAsyncCommand(impl->sub, nullptr, nullptr, "UNSUBSCRIBE %b", topic.data(), topic.size());
-    }
+    auto it = side->channels.find(channel);
+    if (it == side->channels.end()) return;
+    side->channels.erase(it);  // reads waiting for its SUBSCRIBE have no subscriber left
+    if (side->sub && side->sub->up()) side->sub->push_command({"UNSUBSCRIBE", std::string(redis::kLivePrefix) + channel});
   });
 }
 
 void RedisBroker::nodes(NodesDone done) {
   io_->post([this, done = std::move(done)] {
-    Impl* impl = impl_.get();
-    auto give = [impl, done](std::vector<NodeInfo> v) { impl->deliver([done, v = std::move(v)] { done(v); }); };
-    if (!impl->up()) return give({});
+    IoSide* side = io_side_.get();
+    auto give = [side, done](std::vector<NodeInfo> v) { side->deliver([done, v = std::move(v)] { done(v); }); };
+    if (!side->up()) return give({});
     const std::int64_t now = wall_ms();
-    impl->command(
-        [impl, give](redisReply* r) {
+    side->command(
+        [side, give](redisReply* r) {
           if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) return give({});
           auto list = std::make_shared<std::vector<NodeInfo>>();
           std::vector<std::string> args = {"HMGET", redis::kNodeInfoKey};
@@ -613,7 +522,7 @@ void RedisBroker::nodes(NodesDone done) {
             list->push_back(n);
             args.push_back(n.node);
           }
-          impl->command(
+          side->command(
               [list, give](redisReply* counts) {
                 for (std::size_t i = 0; counts && i < counts->elements && i < list->size(); ++i)
                   (*list)[i].connections = std::strtoull(text(counts->element[i]).c_str(), nullptr, 10);

@@ -9,7 +9,6 @@
 // subscribers miss nothing and need not reconnect. See redis_scripts.h for
 // keys and scripts.
 #pragma once
-#include <atomic>
 #include <memory>
 #include <string>
 
@@ -36,18 +35,16 @@ class RedisBroker final : public Broker {
                HistoryDone done) override;
   void read_history(const std::string& channel, StreamId after, std::size_t page_bytes, PageDone done) override;
   void watch(const std::string& channel, bool on) override;
-  BackendState state() const override { return state_.load(); }
+  BackendState state() const override;
   void nodes(NodesDone done) override;
-  void local_connections(std::size_t n) override { connections_.store(n); }
+  void local_connections(std::size_t n) override;
 
-  struct Impl;  // the I/O thread's side
+  struct IoSide;  // the I/O thread's side: the links, the channels' state
 
  private:
   IoThread* io_;
-  BrokerListener* listener_ = nullptr;  // service thread only
-  std::atomic<BackendState> state_{BackendState::Down};
-  std::atomic<std::size_t> connections_{0};
-  std::unique_ptr<Impl> impl_;
+  BrokerListener* listener_ = nullptr;  // service thread
+  std::unique_ptr<IoSide> io_side_;     // used on the I/O thread only (but for its atomics)
 };
 
 }  // namespace rtpush

@@ -1,17 +1,16 @@
 #include "persist_feed.h"
 
-#include <hiredis/adapters/libev.h>
 #include <hiredis/async.h>
 
+#include <cassert>
 #include <chrono>
 #include <cstring>
-#include <future>
 #include <limits>
 #include <optional>
-#include <random>
 #include <vector>
 
 #include "logger.h"
+#include "redis_link.h"
 #include "redis_scripts.h"
 #include "stream_id.h"
 #include "waiters.h"
@@ -56,8 +55,8 @@ bool to_row(const redisReply* e, PgRow* row, std::string* entry_id) {
 
 }  // namespace
 
-struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
-  Impl(IoThread* i, RedisAddress a, std::string c, std::size_t b, unsigned f, std::size_t backlog, PgStore* s)
+struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
+  IoSide(IoThread* i, RedisAddress a, std::string c, std::size_t b, unsigned f, std::size_t backlog, PgStore* s)
       : io(i), addr(std::move(a)), consumer(std::move(c)), batch(b), flush_ms(f), backlog_rows(backlog), store(s) {}
 
   IoThread* io;
@@ -71,77 +70,41 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
   unsigned flush_ms;
   std::size_t backlog_rows;  // pg-backlog-rows: written to rtpush:config for the publish script
   PgStore* store;
-  redisAsyncContext* ctx = nullptr;
-  bool connected = false, closing = false;
+  std::unique_ptr<RedisLink> link;  // null once shut down
+  bool closing = false;
   double next_claim = 0;
   int in_flight = 0;         // batches handed to the store, not yet committed
   bool reading = false;      // an XREADGROUP / XAUTOCLAIM is outstanding
   static constexpr int kMaxInFlight = 3;  // read ahead while the store writes
-  ev_timer retry{}, idle_timer{}, settle_timer{};
+  ev_timer idle_timer{}, settle_timer{};
   static constexpr double kSettleSecs = 5, kSettlePollSecs = 0.01;
-  std::mt19937 rng{std::random_device{}()};
 
-  using Reply = std::function<void(redisReply*)>;
+  using Reply = RedisLink::Reply;
 
-  static void on_reply(redisAsyncContext*, void* r, void* priv) {
-    auto* f = static_cast<Reply*>(priv);
-    (*f)(static_cast<redisReply*>(r));
-    delete f;
-  }
+  bool connected() const { return link && link->up(); }
 
-  void command(std::vector<std::string> args, Reply cb) {
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lens;
-    for (auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    auto* req = new Reply(std::move(cb));
-    if (!connected || redisAsyncCommandArgv(ctx, &Impl::on_reply, req, static_cast<int>(argv.size()), argv.data(),
-                                            lens.data()) != REDIS_OK) {
-      (*req)(nullptr);  // the link is down (as hiredis answers on a disconnect); the reconnect starts over
-      delete req;
-    }
+  void command(const std::vector<std::string>& args, Reply cb) {
+    assert(io->on_io_thread());
+    if (!link) return cb(nullptr);
+    link->command(args, std::move(cb));
   }
 
   void connect() {
-    ctx = redisAsyncConnect(addr.host.c_str(), addr.port);
-    if (!ctx || ctx->err) {
-      link_down(ctx ? ctx->errstr : "out of memory");
-      if (ctx) redisAsyncFree(ctx);
-      ctx = nullptr;
-      return schedule_retry();
-    }
-    ctx->data = this;
-    redisLibevAttach(io->loop(), ctx);
-    redisAsyncSetConnectCallback(ctx, [](const redisAsyncContext* c, int status) {
-      auto* self = static_cast<Impl*>(c->data);
-      if (self->closing) return;
-      if (status != REDIS_OK) {
-        self->link_down(c->errstr);
-        self->ctx = nullptr;  // freed by hiredis
-        return self->schedule_retry();
-      }
-      if (std::exchange(self->down_logged, false))
-        self->log.notice("redis (persistence hand-off): connected again to %s:%d", self->addr.host.c_str(),
-                         self->addr.port);
-      self->connected = true;
-      self->start();
-    });
-    redisAsyncSetDisconnectCallback(ctx, [](const redisAsyncContext* c, int status) {
-      auto* self = static_cast<Impl*>(c->data);
-      if (self->closing) return;
-      self->link_down(status == REDIS_OK ? "the connection was closed" : c->errstr);
-      self->ctx = nullptr;
-      self->connected = false;
-      self->schedule_retry();
-    });
+    RedisLink::Events events;
+    events.up = [this] {
+      if (std::exchange(down_logged, false))
+        log.notice("redis (persistence hand-off): connected again to %s:%d", addr.host.c_str(), addr.port);
+      start();
+    };
+    events.down = [this](const std::string& why) { link_down(why); };
+    link = std::make_unique<RedisLink>(io->loop(), addr, "rtpush:" + consumer + ":persist", std::move(events));
+    link->start();
   }
 
-  void link_down(const char* why) {
+  void link_down(const std::string& why) {
     if (!std::exchange(down_logged, true))
       log.err("redis (persistence hand-off) unavailable (%s:%d): %s; rows wait in redis, reconnecting",
-              addr.host.c_str(), addr.port, why);
+              addr.host.c_str(), addr.port, why.c_str());
   }
 
   // Logs the first of a run of refused reads with Redis's answer, and the
@@ -155,15 +118,7 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
     return error;
   }
 
-  void schedule_retry() {
-    if (closing || ev_is_active(&retry)) return;
-    ev_timer_set(&retry, std::uniform_real_distribution<double>(0.2, 1.0)(rng), 0);
-    ev_timer_start(io->loop(), &retry);
-  }
-
   void start() {
-    if (addr.db != 0) command({"SELECT", std::to_string(addr.db)}, [](redisReply*) {});
-    command({"CLIENT", "SETNAME", "rtpush:" + consumer + ":persist"}, [](redisReply*) {});
     // From now on the publish script fills rtpush:persist.
     enable();
     command({"XGROUP", "CREATE", redis::kPersistKey, redis::kPersistGroup, "0", "MKSTREAM"},
@@ -176,27 +131,26 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
   // what a dead consumer left. Up to kMaxInFlight batches are being written
   // while the next is read.
   void read(bool own_pending) {
-    if (!connected || closing || reading || in_flight >= kMaxInFlight) return;
+    if (!connected() || closing || reading || in_flight >= kMaxInFlight) return;
     if (!own_pending && steady_seconds() >= next_claim) return claim("0-0");
     std::vector<std::string> args = {"XREADGROUP", "GROUP", redis::kPersistGroup, consumer,
                                      "COUNT", std::to_string(batch)};
     // No BLOCK: settle() shares this connection and must not wait behind it.
     args.insert(args.end(), {"STREAMS", redis::kPersistKey, own_pending ? "0" : ">"});
-    auto self = shared_from_this();
     reading = true;
-    command(args, [self, own_pending](redisReply* r) {
-      self->reading = false;
+    command(args, [this, own_pending](redisReply* r) {
+      reading = false;
       if (!r) return;  // disconnected: start() runs again after the reconnect
-      self->refused(r, "XREADGROUP", &self->read_refused);
+      refused(r, "XREADGROUP", &read_refused);
       if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {  // nothing new, or nothing pending
-        if (own_pending) return self->read(false);
-        return self->idle();
+        if (own_pending) return read(false);
+        return idle();
       }
       const redisReply* entries = r->element[0]->element[1];
-      if (own_pending && entries->elements == 0) return self->read(false);
+      if (own_pending && entries->elements == 0) return read(false);
       // Own pending entries are re-read from "0" only once they are acknowledged.
-      self->write(entries, [self, own_pending] { self->read(own_pending); });
-      if (!own_pending) self->read(false);
+      write(entries, [this, own_pending] { read(own_pending); });
+      if (!own_pending) read(false);
     });
   }
 
@@ -222,53 +176,50 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
   Waiters<StreamId> settling;  // each: the newest entry when it asked
 
   void settle(std::function<void(bool)> done) {
-    if (!connected) return done(false);
-    auto self = shared_from_this();
-    command({"XREVRANGE", redis::kPersistKey, "+", "-", "COUNT", "1"}, [self, done](redisReply* r) {
+    if (!connected()) return done(false);
+    command({"XREVRANGE", redis::kPersistKey, "+", "-", "COUNT", "1"}, [this, done](redisReply* r) {
       if (!r || r->type != REDIS_REPLY_ARRAY) return done(false);
       if (r->elements == 0) return done(true);
       const auto mark = StreamId::parse(text(r->element[0]->element[0]));
       if (!mark) return done(false);
-      self->settling.add(*mark, steady_seconds() + kSettleSecs, done);
-      if (!ev_is_active(&self->settle_timer)) self->check_settled();
+      settling.add(*mark, steady_seconds() + kSettleSecs, done);
+      if (!ev_is_active(&settle_timer)) check_settled();
     });
   }
 
   void check_settled() {
-    auto self = shared_from_this();
-    command({"XRANGE", redis::kPersistKey, "-", "+", "COUNT", "1"}, [self](redisReply* r) {
+    command({"XRANGE", redis::kPersistKey, "-", "+", "COUNT", "1"}, [this](redisReply* r) {
       std::optional<StreamId> oldest;
       const bool answered = r && r->type == REDIS_REPLY_ARRAY;
       if (answered && r->elements > 0) oldest = StreamId::parse(text(r->element[0]->element[0]));
       // No answer (the link is down): every waiter fails now.
       const double now = answered ? steady_seconds() : std::numeric_limits<double>::infinity();
-      self->settling.resolve([&](const StreamId& mark) { return answered && (!oldest || *oldest > mark); }, now);
-      if (!self->settling.empty()) {
-        ev_timer_set(&self->settle_timer, kSettlePollSecs, 0);
-        ev_timer_start(self->io->loop(), &self->settle_timer);
+      settling.resolve([&](const StreamId& mark) { return answered && (!oldest || *oldest > mark); }, now);
+      if (!settling.empty()) {
+        ev_timer_set(&settle_timer, kSettlePollSecs, 0);
+        ev_timer_start(io->loop(), &settle_timer);
       }
     });
   }
 
   void claim(const std::string& cursor) {
     if (cursor == "0-0") enable();
-    auto self = shared_from_this();
     reading = true;
     command({"XAUTOCLAIM", redis::kPersistKey, redis::kPersistGroup, consumer, std::to_string(kClaimIdleMs),
              cursor, "COUNT", std::to_string(batch)},
-            [self](redisReply* r) {
-              self->reading = false;
+            [this](redisReply* r) {
+              reading = false;
               if (!r) return;
-              self->refused(r, "XAUTOCLAIM", &self->claim_refused);
+              refused(r, "XAUTOCLAIM", &claim_refused);
               if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
-                self->next_claim = steady_seconds() + 5;
-                return self->read(false);
+                next_claim = steady_seconds() + 5;
+                return read(false);
               }
               const std::string next = text(r->element[0]);
-              if (next == "0-0") self->next_claim = steady_seconds() + 5;
-              self->write(r->element[1], [self, next] {
-                if (next == "0-0") self->read(false);
-                else self->claim(next);
+              if (next == "0-0") next_claim = steady_seconds() + 5;
+              write(r->element[1], [this, next] {
+                if (next == "0-0") read(false);
+                else claim(next);
               });
             });
   }
@@ -283,7 +234,9 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
       if (to_row(entries->element[i], &row, &entry)) rows.push_back(std::move(row));
       if (!entry.empty()) ids.push_back(entry);  // malformed ones are dropped too: they never parse
     }
-    std::weak_ptr<Impl> weak = shared_from_this();
+    // The store outlives this feed (it is destroyed first): its callback
+    // holds a weak handle, and does nothing once the feed is gone.
+    std::weak_ptr<IoSide> weak = shared_from_this();
     ++in_flight;
     store->submit(std::move(rows), [weak, ids, next] {
       auto self = weak.lock();
@@ -303,53 +256,41 @@ struct PersistFeed::Impl : std::enable_shared_from_this<PersistFeed::Impl> {
 
   void shutdown() {
     closing = true;
-    ev_timer_stop(io->loop(), &retry);
     ev_timer_stop(io->loop(), &idle_timer);
     ev_timer_stop(io->loop(), &settle_timer);
-    redisAsyncContext* c = ctx;
-    ctx = nullptr;
-    connected = false;
-    if (c) redisAsyncFree(c);
+    link.reset();  // pending replies run with none
   }
 };
 
 PersistFeed::PersistFeed(RedisAddress address, std::string consumer, std::size_t batch_size, unsigned flush_ms,
                          std::size_t backlog_rows, PgStore* store, IoThread* io, Logger log)
     : io_(io),
-      impl_(std::make_shared<Impl>(io, std::move(address), std::move(consumer), batch_size, flush_ms, backlog_rows,
-                                   store)) {
-  Impl* impl = impl_.get();
-  impl->log = std::move(log);
-  ev_timer_init(&impl->retry, [](struct ev_loop*, ev_timer* w, int) {
-    auto* self = static_cast<Impl*>(w->data);
-    if (!self->closing && !self->ctx) self->connect();
+      io_side_(std::make_shared<IoSide>(io, std::move(address), std::move(consumer), batch_size, flush_ms, backlog_rows,
+                                        store)) {
+  IoSide* side = io_side_.get();
+  side->log = std::move(log);
+  ev_timer_init(&side->idle_timer, [](struct ev_loop*, ev_timer* w, int) {
+    static_cast<IoSide*>(w->data)->read(false);
   }, 0, 0);
-  impl->retry.data = impl;
-  ev_timer_init(&impl->idle_timer, [](struct ev_loop*, ev_timer* w, int) {
-    static_cast<Impl*>(w->data)->read(false);
+  side->idle_timer.data = side;
+  ev_timer_init(&side->settle_timer, [](struct ev_loop*, ev_timer* w, int) {
+    static_cast<IoSide*>(w->data)->check_settled();
   }, 0, 0);
-  impl->idle_timer.data = impl;
-  ev_timer_init(&impl->settle_timer, [](struct ev_loop*, ev_timer* w, int) {
-    static_cast<Impl*>(w->data)->check_settled();
-  }, 0, 0);
-  impl->settle_timer.data = impl;
-  io_->post([impl] { impl->connect(); });
+  side->settle_timer.data = side;
+  io_->post([side] { side->connect(); });
 }
 
 void PersistFeed::settle(std::function<void(bool)> done) {
   io_->post([this, done = std::move(done)] {
-    impl_->settle([io = io_, done](bool ok) { io->deliver([done, ok] { done(ok); }); });
+    io_side_->settle([io = io_, done](bool ok) { io->deliver([done, ok] { done(ok); }); });
   });
 }
 
 PersistFeed::~PersistFeed() {
-  std::promise<void> done;
-  io_->post([this, &done] {
-    impl_->shutdown();
-    impl_.reset();  // on the I/O thread: store callbacks hold only weak references
-    done.set_value();
+  io_->run_and_wait([this] {
+    io_side_->shutdown();
+    io_side_.reset();  // on the I/O thread: store callbacks hold only weak references
   });
-  done.get_future().wait();
 }
 
 }  // namespace rtpush

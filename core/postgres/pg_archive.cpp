@@ -1,8 +1,8 @@
 #include "pg_archive.h"
 
+#include <cassert>
 #include <cstdlib>
 #include <cstring>
-#include <future>
 #include <utility>
 
 #include "json_text.h"
@@ -62,7 +62,7 @@ MessagePtr row_message(const Logger& log, const PGresult* r, int row, const std:
     m->payload.kind = json_valid(m->payload.bytes) ? PayloadKind::Json : PayloadKind::Binary;
     if (m->payload.kind == PayloadKind::Binary)
       log.warn("postgres: row %s of channel %s is not strict JSON; delivered as binary", m->id_text.c_str(),
-          channel.c_str());
+               channel.c_str());
   } else {
     m->payload.kind = PayloadKind::Binary;
     std::size_t n = 0;
@@ -73,15 +73,6 @@ MessagePtr row_message(const Logger& log, const PGresult* r, int row, const std:
   }
   m->timestamp = std::strtod(PQgetvalue(r, row, 4), nullptr);
   return m;
-}
-
-// Why a read failed, as one log line. PostgreSQL's primary message only:
-// the detail may quote a row's data.
-std::string read_error(const PGresult* r, const std::string& link_error) {
-  if (!r) return one_line(link_error);
-  if (PQresultStatus(r) == PGRES_TUPLES_OK) return "a row's data_bin could not be decoded";
-  const char* primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-  return one_line(primary ? primary : PQresStatus(PQresultStatus(r)));
 }
 
 }  // namespace
@@ -96,27 +87,23 @@ void PgArchive::reading(bool ok, const std::string& why) {
 }
 
 PgArchive::~PgArchive() {
-  std::promise<void> done;
-  io_->post([this, &done] {
-    link_.reset();
-    done.set_value();
-  });
-  done.get_future().wait();
+  io_->run_and_wait([this] { link_.reset(); });
 }
 
 void PgArchive::read(const std::string& channel, StreamId after, StreamId before, std::size_t limit,
                      std::size_t max_bytes, Done done) {
   const std::size_t row_overhead = sizeof(Message) + channel.size() + 24;  // + the id's text
   io_->post([this, channel, after, before, limit, max_bytes, row_overhead, done = std::move(done)] {
+    assert(io_->on_io_thread());
     if (!link_) link_ = std::make_unique<PgLink>(io_->loop(), conninfo_, kReaderSetup);
     link_->query(
         kReadSql,
         {channel, std::to_string(after.ms), std::to_string(after.seq), std::to_string(before.ms),
          std::to_string(before.seq), std::to_string(limit), std::to_string(max_bytes), std::to_string(row_overhead)},
-        [this, channel, limit, done](const PGresult* r, const std::string& error) {
+        [this, channel, limit, done](const PgReply& reply) {
           auto page = std::make_shared<std::vector<MessagePtr>>();
           bool ok = false, more = false;
-          if (r && PQresultStatus(r) == PGRES_TUPLES_OK) {
+          if (const PGresult* r = reply.result; reply.ok && PQresultStatus(r) == PGRES_TUPLES_OK) {
             ok = true;
             const int n = PQntuples(r);
             for (int i = 0; i < n && ok; ++i) {
@@ -129,11 +116,12 @@ void PgArchive::read(const std::string& channel, StreamId after, StreamId before
               if (ok) page->push_back(std::move(m));
             }
             if (!more) more = static_cast<std::size_t>(n) >= limit;
-          } else if (r) {
-            const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-            ok = state && std::strcmp(state, kUndefinedTable) == 0;  // nothing written yet
+          } else {
+            ok = reply.sqlstate == kUndefinedTable;  // nothing written yet
           }
-          reading(ok, ok ? std::string() : read_error(r, error));
+          // PgReply::error is PostgreSQL's primary message (the detail may
+          // quote a row's data) or the link's, on one line.
+          reading(ok, ok ? std::string() : reply.ok ? "a row's data_bin could not be decoded" : reply.error);
           io_->deliver([done, ok, page, more] { done(ok, std::move(*page), more); });
         });
   });

@@ -33,10 +33,15 @@ struct PgRow {
   double queued_at = 0;                                   // steady clock, for the lag
 };
 
+class PgConnection;
+
 class PgStore {
  public:
   // `log`: outages (once, with libpq's message), recoveries, dead letters.
   PgStore(std::string conninfo, std::size_t batch_size, unsigned flush_ms, IoThread* io,
+          Logger log = Logger::to_stderr());
+  // Over `link` (a fake in unit tests); used and destroyed on the I/O thread.
+  PgStore(std::unique_ptr<PgConnection> link, std::size_t batch_size, unsigned flush_ms, IoThread* io,
           Logger log = Logger::to_stderr());
   ~PgStore();  // stops on the I/O thread, waits
   PgStore(const PgStore&) = delete;
@@ -52,20 +57,18 @@ class PgStore {
   // appended or submitted before the call is committed (or dead-lettered),
   // or done(false) after a few seconds without (an outage).
   void settle(std::function<void(bool)> done);
-  BackendState state() const { return state_.load(); }
+  // Any thread.
+  BackendState state() const;
   // Any thread: rows accepted and not yet written or dead-lettered.
   std::uint64_t backlog() const;
   StoreStats stats() const;
-  struct Impl;
+  struct IoSide;  // the I/O thread's side: the link, the rows, the timers
 
  private:
+  // The store's PgLink: the schema and the prepared inserts on every connection.
+  static std::unique_ptr<PgConnection> connect(struct ev_loop* loop, std::string conninfo);
   IoThread* io_;
-  std::atomic<BackendState> state_{BackendState::Down};
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<IoSide> io_side_;  // used on the I/O thread only (but for its atomics)
 };
-
-// The tables (rtpush_messages, rtpush_dead_letters), created when missing
-// (see docs/persistence.md).
-extern const char* const kPgSchema;
 
 }  // namespace rtpush

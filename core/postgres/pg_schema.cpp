@@ -1,0 +1,32 @@
+#include "pg_schema.h"
+
+namespace rtpush {
+
+const char* const kPgSchema = R"sql(
+CREATE TABLE IF NOT EXISTS rtpush_messages (
+  channel      text        NOT NULL,
+  id           text        NOT NULL,
+  id_ms        bigint      NOT NULL,
+  id_seq       bigint      NOT NULL,
+  data         json,
+  data_bin     bytea,
+  published_at timestamptz NOT NULL,
+  PRIMARY KEY (channel, id)
+);
+CREATE INDEX IF NOT EXISTS rtpush_messages_replay ON rtpush_messages (channel, id_ms, id_seq);
+CREATE TABLE IF NOT EXISTS rtpush_dead_letters (
+  channel      text        NOT NULL,
+  id           text        NOT NULL,
+  id_ms        bigint      NOT NULL,
+  id_seq       bigint      NOT NULL,
+  data         text        NOT NULL,
+  kind         text        NOT NULL,
+  published_at timestamptz NOT NULL,
+  error        text        NOT NULL,
+  sqlstate     text        NOT NULL,
+  failed_at    timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (channel, id)
+);
+)sql";
+
+}  // namespace rtpush

@@ -1,0 +1,443 @@
+#include "pg_store.h"
+
+#include <algorithm>
+#include <cassert>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <vector>
+
+#include "backoff.h"
+#include "logger.h"
+#include "pg_link.h"
+#include "pg_schema.h"
+#include "pg_sqlstate.h"
+#include "waiters.h"
+
+namespace rtpush {
+
+// One statement for any batch size: the rows travel as seven arrays. The
+// server parses and plans it once per connection (prepared at connect),
+// where a multi-row VALUES list would be parsed again for every batch.
+// Tried first without ON CONFLICT: a speculative insertion per row cost 37%
+// more (100,000 rows: 543 ms against 345 ms). Rows already there are rare (a
+// retry after a lost answer, a batch claimed from a dead node); then the
+// batch fails whole with unique_violation and goes again with kInsertSql.
+const std::string kInsertFastSql =
+    "INSERT INTO rtpush_messages (channel, id, id_ms, id_seq, data, data_bin, published_at) "
+    "SELECT c, i, m, s, d::json, b, to_timestamp(t) "
+    "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bytea[], "
+    "$7::float8[]) AS u(c, i, m, s, d, b, t)";
+const std::string kInsertSql = kInsertFastSql + " ON CONFLICT (channel, id) DO NOTHING";
+constexpr const char* kUniqueViolation = "23505";
+constexpr const char* kInsertStatement = "rtpush_insert";
+constexpr const char* kInsertFastStatement = "rtpush_insert_fast";
+
+// A row PostgreSQL refused, with its message. kind: "json" (data is the
+// text), "binary" (data is the bytes in bytea's hex form, `data::bytea`
+// reads them back), "json-hex" (JSON text PostgreSQL would not store as
+// text, in the hex form). A row refused again (a claimed entry) keeps one
+// dead letter, with the latest error.
+const char* const kDeadLetterSql =
+    "INSERT INTO rtpush_dead_letters (channel, id, id_ms, id_seq, data, kind, published_at, error, sqlstate) "
+    "VALUES ($1, $2, $3::bigint, $4::bigint, $5, $6, to_timestamp($7::float8), $8, $9) "
+    "ON CONFLICT (channel, id) DO UPDATE SET data = EXCLUDED.data, kind = EXCLUDED.kind, "
+    "error = EXCLUDED.error, sqlstate = EXCLUDED.sqlstate, failed_at = now()";
+
+namespace {
+
+constexpr int kParamsPerRow = 7;
+constexpr std::size_t kMaxBatch = 100000;  // one statement: bounded by memory, not parameters
+constexpr double kSettleSecs = 5;  // settle(): how long to wait for the rows before giving up
+
+double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+using Row = PgRow;
+
+// Who to tell once every row of a submitted batch is written or
+// dead-lettered: shared by the parts a refused row splits it into.
+struct Completion {
+  std::size_t parts = 1;  // parts not yet done
+  std::function<void()> committed;
+};
+
+// Rows to write as one batch (a submitted one, or a part of it).
+struct Job {
+  std::vector<Row> rows;
+  std::shared_ptr<Completion> completion;
+  bool careful = false;  // some rows may be written already: kInsertSql
+  // Set once PostgreSQL refused this job's only row: it goes to
+  // rtpush_dead_letters instead, with PostgreSQL's message.
+  std::string refusal, refusal_state;
+  bool as_hex = false;  // the dead letter's text was refused too: store it as hex
+};
+
+std::string to_hex(const std::string& bytes) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string hex = "\\x";  // bytea's hex form
+  for (unsigned char ch : bytes) {
+    hex.push_back(kHex[ch >> 4]);
+    hex.push_back(kHex[ch & 15]);
+  }
+  return hex;
+}
+
+}  // namespace
+
+// The I/O side of the store: everything here runs on the I/O thread, but
+// the counters (atomics), which stats() reads from the service thread.
+struct PgStore::IoSide {
+  IoSide(IoThread* i, std::unique_ptr<PgConnection> l, std::size_t b, unsigned f, Logger lg)
+      : io(i), log(std::move(lg)), link(std::move(l)), batch(std::min(std::max<std::size_t>(b, 1), kMaxBatch)),
+        flush_secs(f / 1000.0) {}
+
+  IoThread* io;
+  Logger log;
+  std::unique_ptr<PgConnection> link;  // created anywhere, used and destroyed on the I/O thread
+  std::size_t batch;
+  double flush_secs;
+  bool in_flight = false;  // a write, dead letter or probe awaits its answer
+  bool closing = false;
+  bool down_logged = false;  // the outage was logged; log the recovery once
+  Backoff backoff;
+  ev_timer flush_timer{}, retry_timer{};
+  std::vector<Row> gathering;       // append(): rows waiting to fill a batch
+  std::uint64_t accepted = 0;       // rows ever handed to this store (I/O thread)
+  Waiters<std::uint64_t> settling;  // settle(): the rows_written each waits for
+  ev_timer settle_timer{};
+
+  // Resolves the settle() calls whose rows are all written, or that waited
+  // too long; polls again while some wait.
+  void check_settled() {
+    settling.resolve([this](std::uint64_t target) { return resolved >= target; }, steady_seconds());
+    ev_timer_stop(io->loop(), &settle_timer);
+    if (!settling.empty()) {
+      ev_timer_set(&settle_timer, 0.01, 0);
+      ev_timer_start(io->loop(), &settle_timer);
+    }
+  }
+  std::deque<Job> jobs;        // batches to write, in order; the front one is in flight when in_flight
+  std::atomic<std::uint64_t> rows_written{0}, batches{0}, errors{0}, backlog{0}, dead_letters{0};
+  std::uint64_t resolved = 0;  // rows written or dead-lettered (I/O thread)
+  std::atomic<double> oldest{0};  // queued_at of the oldest uncommitted row, 0 if none
+  std::array<std::atomic<std::uint64_t>, kBatchBuckets.size() + 1> batch_buckets{};  // last: +Inf
+
+  std::atomic<BackendState> state{BackendState::Down};  // read by any thread
+  void set_up(bool up) { state.store(up ? BackendState::Up : BackendState::Down); }
+
+  void update_oldest() {
+    double o = 0;
+    if (!jobs.empty() && !jobs.front().rows.empty()) o = jobs.front().rows.front().queued_at;
+    else if (!gathering.empty()) o = gathering.front().queued_at;
+    oldest.store(o);
+  }
+
+  // ---- the link -------------------------------------------------------------
+  void start() {
+    link->set_lost_handler([this](const std::string& why) {
+      if (!in_flight) fail(why, false);  // an idle connection broke: down now, not at the next write
+    });
+    probe();
+  }
+
+  // Connects (the link runs the schema and prepares the inserts on every new
+  // connection) with nothing to write: up once it answers.
+  void probe() {
+    in_flight = true;
+    link->query("SELECT 1", {}, [this](const PgReply& r) {
+      in_flight = false;
+      if (!r.ok) return fail(r.error, false);
+      answered();
+      pump();
+    });
+  }
+
+  // PostgreSQL answers: the backoff starts over only once rows move (or there
+  // are none), not on a connect that then fails to write.
+  void answered() {
+    set_up(true);
+    backoff.reset();
+    recovered();
+  }
+
+  void recovered() {
+    if (!std::exchange(down_logged, false)) return;
+    log.notice("postgres: writing again (%llu rows waiting)",
+        static_cast<unsigned long long>(backlog.load()));
+  }
+
+  // The link failed, or PostgreSQL failed for no row's fault: drop the
+  // connection, keep every row, retry after the backoff. `writing`: the
+  // batch in flight may have committed before the link broke, so it goes
+  // again with ON CONFLICT: harmless.
+  void fail(const std::string& why, bool writing) {
+    if (writing && !jobs.empty()) jobs.front().careful = true;
+    link->reset();
+    set_up(false);
+    if (!std::exchange(down_logged, true))
+      log.err("postgres unavailable: %s; %llu rows wait in memory, retrying with backoff", why.c_str(),
+          static_cast<unsigned long long>(backlog.load()));
+    if (closing || ev_is_active(&retry_timer)) return;
+    ev_timer_set(&retry_timer, backoff.next(), 0);
+    ev_timer_start(io->loop(), &retry_timer);
+  }
+
+  static void on_retry(struct ev_loop*, ev_timer* w, int) {
+    auto* self = static_cast<IoSide*>(w->data);
+    if (self->closing || self->in_flight) return;
+    if (self->jobs.empty() && self->gathering.empty()) return self->probe();
+    self->pump();
+  }
+
+  // ---- batching -------------------------------------------------------------
+  // append()'s rows become a job at pg-batch-size rows or pg-flush-ms age.
+  void gather() {
+    if (gathering.empty()) return;
+    const double age = steady_seconds() - gathering.front().queued_at;
+    if (gathering.size() < batch && age < flush_secs) {
+      if (!ev_is_active(&flush_timer)) {
+        ev_timer_set(&flush_timer, flush_secs - age, 0);
+        ev_timer_start(io->loop(), &flush_timer);
+      }
+      return;
+    }
+    ev_timer_stop(io->loop(), &flush_timer);
+    Job j;
+    j.rows.swap(gathering);
+    jobs.push_back(std::move(j));
+  }
+
+  // Writes the next job unless one is in flight or a retry is pending.
+  void pump() {
+    assert(io->on_io_thread());
+    gather();
+    if (closing || in_flight || ev_is_active(&retry_timer) || jobs.empty()) return;
+    write_batch(jobs.front());
+  }
+
+  static void on_flush(struct ev_loop*, ev_timer* w, int) { static_cast<IoSide*>(w->data)->pump(); }
+
+  // Appends `v` as one element of a PostgreSQL array literal.
+  static void array_elem(std::string* a, const std::string& v) {
+    a->push_back(a->empty() ? '{' : ',');
+    a->push_back('"');
+    for (char c : v) {
+      if (c == '"' || c == '\\') a->push_back('\\');
+      a->push_back(c);
+    }
+    a->push_back('"');
+  }
+  static void array_null(std::string* a) { a->append(a->empty() ? "{NULL" : ",NULL"); }
+
+  void write_batch(const Job& job) {
+    if (!job.refusal.empty()) return write_dead_letter(job);
+    std::vector<std::string> cols(kParamsPerRow);
+    for (const Row& r : job.rows) {
+      array_elem(&cols[0], r.channel);
+      array_elem(&cols[1], r.id);
+      array_elem(&cols[2], r.ms);
+      array_elem(&cols[3], r.seq);
+      if (r.binary) {
+        array_null(&cols[4]);
+        array_elem(&cols[5], to_hex(r.data));
+      } else {
+        array_elem(&cols[4], r.data);
+        array_null(&cols[5]);
+      }
+      array_elem(&cols[6], r.published_at);
+    }
+    for (std::string& c : cols) {
+      if (c.empty()) c = "{";
+      c.push_back('}');
+    }
+    in_flight = true;
+    link->execute(job.careful ? kInsertStatement : kInsertFastStatement, std::move(cols),
+                  [this](const PgReply& r) { written(r); });
+  }
+
+  void write_dead_letter(const Job& job) {
+    const Row& r = job.rows.front();
+    // A NUL cannot travel as a text parameter: such text goes as hex at once.
+    const bool hex = r.binary || job.as_hex || r.data.find('\0') != std::string::npos;
+    const char* kind = r.binary ? "binary" : hex ? "json-hex" : "json";
+    in_flight = true;
+    link->query(kDeadLetterSql,
+                {r.channel, r.id, r.ms, r.seq, hex ? to_hex(r.data) : r.data, kind, r.published_at, job.refusal,
+                 job.refusal_state},
+                [this](const PgReply& reply) { written(reply); });
+  }
+
+  // The answer to the front job (a batch, or a dead letter).
+  void written(const PgReply& r) {
+    in_flight = false;
+    if (closing) return;
+    const bool dead_letter = !jobs.front().refusal.empty();
+    if (r.link_failed) return fail(r.error, true);
+    if (!r.ok) return dead_letter ? dead_letter_failed(r) : write_failed(r);
+    answered();
+    Job done = std::move(jobs.front());
+    jobs.pop_front();
+    if (!dead_letter) {
+      rows_written += done.rows.size();
+      ++batches;
+      std::size_t b = 0;
+      while (b < kBatchBuckets.size() && done.rows.size() > kBatchBuckets[b]) ++b;
+      ++batch_buckets[b];
+    } else {
+      ++dead_letters;
+      const Row& row = done.rows.front();
+      log.warn("postgres refused message %s of channel %s (SQLSTATE %s: %s); it is in rtpush_dead_letters",
+          row.id.c_str(), row.channel.c_str(), done.refusal_state.c_str(), done.refusal.c_str());
+    }
+    backlog -= done.rows.size();
+    resolved += done.rows.size();
+    update_oldest();
+    if (done.completion && --done.completion->parts == 0 && done.completion->committed) done.completion->committed();
+    if (!settling.empty()) check_settled();
+    pump();
+  }
+
+  // The batch in flight failed. A conflict on the key: again, skipping rows
+  // already there. A row's fault: bisect until the refused rows stand alone,
+  // each then a dead letter; the connection stays. Anything else: keep every
+  // row, reconnect with backoff.
+  void write_failed(const PgReply& r) {
+    ++errors;
+    Job& job = jobs.front();
+    const bool conflict = r.sqlstate == kUniqueViolation && !job.careful;
+    if (!conflict && classify_sqlstate(r.sqlstate.c_str()) != PgFault::Row) return fail(r.error, true);
+    if (conflict) {
+      job.careful = true;
+    } else if (job.rows.size() == 1) {
+      job.refusal = r.error;
+      job.refusal_state = r.sqlstate;
+    } else {  // halves, in order, in place of the batch: O(refused rows x log(batch)) statements
+      Job second;
+      second.rows.assign(std::make_move_iterator(job.rows.begin() + job.rows.size() / 2),
+                         std::make_move_iterator(job.rows.end()));
+      job.rows.resize(job.rows.size() / 2);
+      second.completion = job.completion;
+      second.careful = job.careful;
+      if (second.completion) ++second.completion->parts;
+      jobs.insert(jobs.begin() + 1, std::move(second));
+    }
+    pump();
+  }
+
+  // The dead letter itself was refused: once more with its data as hex
+  // (text PostgreSQL would not store); after that, or for any other error,
+  // it is the server's problem: back off, never loop hot.
+  void dead_letter_failed(const PgReply& r) {
+    Job& job = jobs.front();
+    if (!job.as_hex && !job.rows.front().binary && classify_sqlstate(r.sqlstate.c_str()) == PgFault::Row) {
+      job.as_hex = true;
+      return pump();
+    }
+    fail("rtpush_dead_letters refused a row (SQLSTATE " + r.sqlstate + "): " + r.error, false);
+  }
+};
+
+std::unique_ptr<PgConnection> PgStore::connect(struct ev_loop* loop, std::string conninfo) {
+  return std::make_unique<PgLink>(loop, std::move(conninfo), kPgSchema,
+                                  std::vector<PgPrepared>{{kInsertStatement, kInsertSql, kParamsPerRow},
+                                                          {kInsertFastStatement, kInsertFastSql, kParamsPerRow}});
+}
+
+PgStore::PgStore(std::string conninfo, std::size_t batch_size, unsigned flush_ms, IoThread* io, Logger log)
+    : PgStore(connect(io->loop(), std::move(conninfo)), batch_size, flush_ms, io, std::move(log)) {}
+
+PgStore::PgStore(std::unique_ptr<PgConnection> link, std::size_t batch_size, unsigned flush_ms, IoThread* io,
+                 Logger log)
+    : io_(io), io_side_(new IoSide(io, std::move(link), batch_size, flush_ms, std::move(log))) {
+  IoSide* side = io_side_.get();
+  ev_timer_init(&side->flush_timer, &IoSide::on_flush, 0, 0);
+  side->flush_timer.data = side;
+  ev_timer_init(&side->retry_timer, &IoSide::on_retry, 0, 0);
+  side->retry_timer.data = side;
+  ev_timer_init(&side->settle_timer, [](struct ev_loop*, ev_timer* w, int) {
+    static_cast<IoSide*>(w->data)->check_settled();
+  }, 0, 0);
+  side->settle_timer.data = side;
+  io_->post([side] { side->start(); });
+}
+
+PgStore::~PgStore() {
+  IoSide* side = io_side_.get();
+  io_->run_and_wait([side] {
+    side->closing = true;
+    ev_timer_stop(side->io->loop(), &side->flush_timer);
+    ev_timer_stop(side->io->loop(), &side->retry_timer);
+    ev_timer_stop(side->io->loop(), &side->settle_timer);
+    side->link.reset();  // closes the connection; a query in flight is dropped uncalled
+  });
+}
+
+void PgStore::append(const Message& m) {
+  Row r;
+  r.channel = m.channel;
+  r.id = m.id_text;
+  r.ms = std::to_string(m.id.ms);
+  r.seq = std::to_string(m.id.seq);
+  r.binary = m.payload.kind == PayloadKind::Binary;
+  r.data = m.payload.bytes;
+  char ts[32];
+  std::snprintf(ts, sizeof ts, "%.3f", m.timestamp);
+  r.published_at = ts;
+  r.queued_at = steady_seconds();
+  IoSide* side = io_side_.get();
+  ++side->backlog;
+  io_->post([side, r = std::move(r)]() mutable {
+    ++side->accepted;
+    side->gathering.push_back(std::move(r));
+    side->update_oldest();
+    side->pump();
+  });
+}
+
+void PgStore::submit(std::vector<PgRow> rows, std::function<void()> committed) {
+  assert(io_->on_io_thread());
+  IoSide* side = io_side_.get();
+  if (rows.empty()) {
+    if (committed) committed();
+    return;
+  }
+  side->backlog += rows.size();
+  side->accepted += rows.size();
+  Job job;
+  job.rows = std::move(rows);
+  job.completion = std::make_shared<Completion>();
+  job.completion->committed = std::move(committed);
+  side->jobs.push_back(std::move(job));
+  side->update_oldest();
+  side->pump();
+}
+
+void PgStore::settle(std::function<void(bool)> done) {
+  IoSide* side = io_side_.get();
+  io_->post([side, done = std::move(done)] {
+    auto back = [io = side->io, done](bool ok) { io->deliver([done, ok] { done(ok); }); };
+    side->settling.add(side->accepted, steady_seconds() + kSettleSecs, std::move(back));
+    side->check_settled();
+  });
+}
+
+BackendState PgStore::state() const { return io_side_->state.load(); }
+
+std::uint64_t PgStore::backlog() const { return io_side_->backlog.load(); }
+
+StoreStats PgStore::stats() const {
+  StoreStats s;
+  s.rows_written = io_side_->rows_written.load();
+  s.batches = io_side_->batches.load();
+  s.write_errors = io_side_->errors.load();
+  s.backlog = io_side_->backlog.load();
+  s.dead_letters = io_side_->dead_letters.load();
+  for (std::size_t i = 0; i < s.batch_buckets.size(); ++i) s.batch_buckets[i] = io_side_->batch_buckets[i].load();
+  const double oldest = io_side_->oldest.load();
+  s.lag_seconds = oldest > 0 ? std::max(0.0, steady_seconds() - oldest) : 0;
+  return s;
+}
+
+}  // namespace rtpush

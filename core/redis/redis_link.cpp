@@ -1,0 +1,127 @@
+#include "redis_link.h"
+
+#include <hiredis/adapters/libev.h>
+
+#include <algorithm>
+
+namespace rtpush {
+
+namespace {
+
+int argv_command(redisAsyncContext* c, redisCallbackFn* fn, void* priv, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lens;
+  for (const std::string& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  return redisAsyncCommandArgv(c, fn, priv, static_cast<int>(argv.size()), argv.data(), lens.data());
+}
+
+}  // namespace
+
+RedisLink::RedisLink(struct ev_loop* loop, RedisAddress address, std::string name, Events events)
+    : loop_(loop), address_(std::move(address)), name_(std::move(name)), events_(std::move(events)) {
+  std::replace_if(name_.begin(), name_.end(), [](char ch) { return ch <= ' '; }, '_');
+  ev_timer_init(&retry_, &RedisLink::on_retry, 0, 0);
+  retry_.data = this;
+}
+
+RedisLink::~RedisLink() {
+  closing_ = true;
+  ev_timer_stop(loop_, &retry_);
+  redisAsyncContext* c = ctx_;
+  ctx_ = nullptr;
+  connected_ = false;
+  if (c) redisAsyncFree(c);  // runs pending callbacks with no reply
+}
+
+void RedisLink::start() {
+  if (!ctx_ && !ev_is_active(&retry_)) connect();
+}
+
+void RedisLink::connect() {
+  redisAsyncContext* c = redisAsyncConnect(address_.host.c_str(), address_.port);
+  if (!c || c->err) {
+    const std::string why = c ? c->errstr : "out of memory";
+    if (c) redisAsyncFree(c);
+    return failed(why);
+  }
+  ctx_ = c;
+  c->data = this;
+  redisLibevAttach(loop_, c);
+  redisAsyncSetConnectCallback(c, &RedisLink::on_connect);
+  redisAsyncSetDisconnectCallback(c, &RedisLink::on_disconnect);
+}
+
+void RedisLink::on_connect(const redisAsyncContext* c, int status) {
+  auto* self = static_cast<RedisLink*>(c->data);
+  if (self->closing_ || c != self->ctx_) return;
+  if (status != REDIS_OK) {  // hiredis frees it after this callback
+    self->ctx_ = nullptr;
+    return self->failed(c->errstr);
+  }
+  self->connected_ = true;
+  self->backoff_.reset();
+  auto* ctx = const_cast<redisAsyncContext*>(c);
+  argv_command(ctx, nullptr, nullptr, {"CLIENT", "SETNAME", self->name_});
+  if (self->address_.db != 0) argv_command(ctx, nullptr, nullptr, {"SELECT", std::to_string(self->address_.db)});
+  if (self->events_.up) self->events_.up();
+}
+
+void RedisLink::on_disconnect(const redisAsyncContext* c, int status) {
+  auto* self = static_cast<RedisLink*>(c->data);
+  if (self->closing_ || c != self->ctx_) return;  // freed by us: nothing to retry
+  self->ctx_ = nullptr;
+  self->connected_ = false;
+  self->failed(status == REDIS_OK ? "the connection was closed" : c->errstr);
+}
+
+void RedisLink::failed(const std::string& why) {
+  connected_ = false;
+  if (!closing_ && !ev_is_active(&retry_)) {
+    ev_timer_set(&retry_, backoff_.next(), 0);
+    ev_timer_start(loop_, &retry_);
+  }
+  if (events_.down) events_.down(why);
+}
+
+void RedisLink::drop() {
+  redisAsyncContext* c = ctx_;
+  if (!c) return;
+  ctx_ = nullptr;  // its callbacks from now on are not this link's
+  connected_ = false;
+  redisAsyncFree(c);  // pending callbacks run with no reply; freed now (or when the callback it is in returns)
+  failed("dropped with its companion link");
+}
+
+void RedisLink::on_retry(struct ev_loop*, ev_timer* w, int) {
+  auto* self = static_cast<RedisLink*>(w->data);
+  if (!self->closing_ && !self->ctx_) self->connect();
+}
+
+void RedisLink::on_reply(redisAsyncContext*, void* reply, void* priv) {
+  auto* done = static_cast<Reply*>(priv);
+  (*done)(static_cast<redisReply*>(reply));
+  delete done;
+}
+
+void RedisLink::command(const std::vector<std::string>& args, Reply done) {
+  auto* req = new Reply(std::move(done));
+  if (!connected_ || argv_command(ctx_, &RedisLink::on_reply, req, args) != REDIS_OK) {
+    (*req)(nullptr);  // as hiredis answers on a disconnect
+    delete req;
+  }
+}
+
+void RedisLink::on_push(redisAsyncContext* c, void* reply, void*) {
+  auto* self = static_cast<RedisLink*>(c->data);
+  if (!reply || self->closing_ || c != self->ctx_ || !self->on_push_) return;
+  self->on_push_(static_cast<redisReply*>(reply));
+}
+
+void RedisLink::push_command(const std::vector<std::string>& args) {
+  if (connected_) argv_command(ctx_, &RedisLink::on_push, nullptr, args);
+}
+
+}  // namespace rtpush

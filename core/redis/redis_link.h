@@ -1,0 +1,71 @@
+// RedisLink: one asynchronous hiredis connection on the I/O thread's libev
+// loop, the counterpart of PgLink. It connects, names itself (CLIENT
+// SETNAME, so CLIENT LIST shows whose connection is whose), selects the
+// database, and after any failure connects again after a Backoff delay.
+// command() runs one command; its reply callback gets null when the link is
+// down or goes down before the reply (hiredis answers pending commands so
+// on a disconnect), so every callback runs exactly once.
+//
+// I/O thread only: every member is the I/O side's.
+#pragma once
+#include <ev.h>
+#include <hiredis/async.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backoff.h"
+#include "redis_address.h"
+
+namespace rtpush {
+
+class RedisLink {
+ public:
+  using Reply = std::function<void(redisReply* reply)>;  // null: no reply (link down)
+  struct Events {
+    std::function<void()> up;    // connected, named, database selected
+    // A connection attempt failed or the link broke: hiredis's errstr, or
+    // why the link was dropped.
+    std::function<void(const std::string& why)> down;
+  };
+
+  RedisLink(struct ev_loop* loop, RedisAddress address, std::string name, Events events);
+  ~RedisLink();  // frees the connection: pending callbacks run with null first
+  RedisLink(const RedisLink&) = delete;
+  RedisLink& operator=(const RedisLink&) = delete;
+
+  void start();        // the first connection attempt
+  bool up() const { return connected_; }
+  // Drops the connection (another link of the same owner failed); the next
+  // attempt follows after the backoff.
+  void drop();
+
+  void command(const std::vector<std::string>& args, Reply done);
+  // A command whose replies keep coming (SUBSCRIBE, UNSUBSCRIBE): each goes
+  // to `on_push` (set once), never null.
+  void push_command(const std::vector<std::string>& args);
+  void set_push_handler(Reply on_push) { on_push_ = std::move(on_push); }
+
+ private:
+  static void on_connect(const redisAsyncContext* c, int status);
+  static void on_disconnect(const redisAsyncContext* c, int status);
+  static void on_reply(redisAsyncContext* c, void* reply, void* priv);
+  static void on_push(redisAsyncContext* c, void* reply, void* priv);
+  static void on_retry(struct ev_loop* loop, ev_timer* w, int revents);
+  void connect();
+  void failed(const std::string& why);  // ctx_ is gone: tell, retry later
+
+  struct ev_loop* loop_;
+  RedisAddress address_;
+  std::string name_;
+  Events events_;
+  Backoff backoff_;
+  Reply on_push_;
+  redisAsyncContext* ctx_ = nullptr;
+  bool connected_ = false, closing_ = false;
+  ev_timer retry_{};
+};
+
+}  // namespace rtpush
