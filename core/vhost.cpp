@@ -9,8 +9,13 @@
 
 namespace rtpush {
 
-std::unique_ptr<Vhost> Vhost::build(const Options& o, std::function<void()> wake, const MakeLog& make_log,
-                                    std::string* error) {
+std::unique_ptr<Vhost> Vhost::build(const Options& o, int service_threads, std::function<void()> wake,
+                                    const MakeLog& make_log, std::string* error) {
+  if (service_threads > 1) {
+    *error = "the context has " + std::to_string(service_threads) +
+             " service threads; rtpush runs on one (\"count-threads\": \"1\")";
+    return nullptr;
+  }
   std::unique_ptr<Vhost> v(new Vhost());
   const Clocks clocks = Clocks::system();
   // Redis and PostgreSQL I/O run on the core's own thread.

@@ -24,11 +24,15 @@ namespace rtpush {
 class Vhost {
  public:
   // `wake` is how the I/O thread wakes the service thread (lws_cancel_service);
-  // safe from any thread. `make_log` gives the Logger every object of the
-  // vhost logs to, once the I/O thread (or none) is known. Null with *error
-  // set when an option cannot be used.
+  // safe from any thread. `service_threads`: how many the context runs.
+  // `make_log` gives the Logger every object of the vhost logs to, once the
+  // I/O thread (or none) is known. Null with *error set when an option
+  // cannot be used, or when there is more than one service thread: the core
+  // relies on one (frames are reference-counted without atomics, the flush
+  // list is thread_local, I/O results come back through one drain).
   using MakeLog = std::function<Logger(IoThread* io)>;
-  static std::unique_ptr<Vhost> build(const Options& options, std::function<void()> wake, const MakeLog& make_log,
+  static std::unique_ptr<Vhost> build(const Options& options, int service_threads, std::function<void()> wake,
+                                      const MakeLog& make_log,
                                       std::string* error);
   ~Vhost();
   Vhost(const Vhost&) = delete;

@@ -73,8 +73,9 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
   // the I/O thread come back the same way (lws_logger.h).
   struct lws_context* cx = lws_get_context(wsi);
   std::string why;
-  std::unique_ptr<rtpush::Vhost> core = rtpush::Vhost::build(
-      o, [cx] { lws_cancel_service(cx); }, [](rtpush::IoThread* io) { return rtpush_lws::lws_logger(io); }, &why);
+  std::unique_ptr<rtpush::Vhost> core =
+      rtpush::Vhost::build(o, lws_get_count_threads(cx), [cx] { lws_cancel_service(cx); },
+                           [](rtpush::IoThread* io) { return rtpush_lws::lws_logger(io); }, &why);
   if (!core) {
     lwsl_err("rtpush: vhost %s: %s\n", lws_get_vhost_name(vh), why.c_str());
     return -1;
