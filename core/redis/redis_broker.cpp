@@ -28,11 +28,6 @@ std::int64_t wall_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string text(const redisReply* r) {
-  if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS)) return {};
-  return std::string(r->str, r->len);
-}
-
 MessagePtr make_message(const Logger& log, const std::string& channel, std::string_view id_text, char kind,
                         std::string_view data) {
   auto id = StreamId::parse(id_text);

@@ -68,4 +68,10 @@ class RedisLink {
   ev_timer retry_{};
 };
 
+// A reply's string (or status) as text; empty for any other reply, or none.
+inline std::string text(const redisReply* r) {
+  if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS)) return {};
+  return std::string(r->str, r->len);
+}
+
 }  // namespace rtpush
