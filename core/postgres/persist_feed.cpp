@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "logger.h"
@@ -116,9 +117,19 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
   void start() {
     // From now on the publish script fills rtpush:persist.
     enable();
-    command({"XGROUP", "CREATE", redis::kPersistKey, redis::kPersistGroup, "0", "MKSTREAM"},
-            [](redisReply*) {});  // BUSYGROUP when it exists: fine
+    make_group();
     read(/*own_pending=*/true);
+  }
+
+  // The consumer group, made when missing (BUSYGROUP when it exists: fine).
+  // Also after a read finds it gone (NOGROUP: a FLUSHALL, or the Stream
+  // deleted by hand): without it every read fails and nothing more would
+  // ever be written.
+  void make_group() {
+    command({"XGROUP", "CREATE", redis::kPersistKey, redis::kPersistGroup, "0", "MKSTREAM"}, [](redisReply*) {});
+  }
+  static bool no_group(const redisReply* r) {
+    return r->type == REDIS_REPLY_ERROR && r->len >= 7 && std::string_view(r->str, 7) == "NOGROUP";
   }
 
   // Reads a batch: first this consumer's own unacknowledged entries (after a
@@ -137,6 +148,7 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
       reading = false;
       if (!r) return;  // disconnected: start() runs again after the reconnect
       refused(r, "XREADGROUP", &read_refused);
+      if (no_group(r)) make_group();
       if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {  // nothing new, or nothing pending
         if (own_pending) return read(false);
         return idle();
@@ -206,6 +218,7 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
               reading = false;
               if (!r) return;
               refused(r, "XAUTOCLAIM", &claim_refused);
+              if (no_group(r)) make_group();
               if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
                 next_claim = steady_seconds() + 5;
                 return read(false);

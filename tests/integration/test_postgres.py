@@ -108,7 +108,7 @@ def persisting(redis, consumers):
                                                                            "writers")}
         except RuntimeError:  # no stream or group yet
             return False
-        return set(consumers) <= names
+        return set(consumers) <= names  # [] : the group exists
     wait_until(ready, 10, "persistence not switched on by every node")
 
 
@@ -159,6 +159,20 @@ class WithRedis(unittest.IsolatedAsyncioTestCase):
             self.assertGreater(wb, 0)
             self.assertEqual(redis.command("XLEN", "rtpush:persist"), ":0")
             await ws.close()
+
+    async def test_flushall_does_not_stop_the_writer(self):
+        """A FLUSHALL drops the hand-off Stream and its consumer group: the
+        node makes them again, and what is published after is written."""
+        with Postgres() as pg, Redis() as redis, \
+                Server(redis=redis.url, postgres=pg.conninfo, node_id="fa", pg_flush_ms=20) as a:
+            persisting(redis, ["fa"])
+            before = {a.publish_http("fl", i) for i in range(5)}
+            self.assertEqual(wait_for_rows(pg, 5, 30), 5)
+            redis.call("FLUSHALL")
+            persisting(redis, [])  # switched on again and the group made again
+            after = {a.publish_http("fl", i) for i in range(5, 10)}
+            self.assertEqual(wait_for_rows(pg, 10, 30), 10)
+            self.assertEqual({i for (c, i) in stored(pg)}, before | after)
 
     async def test_node_killed_right_after_a_burst(self):
         with Postgres() as pg, Redis() as redis, \
