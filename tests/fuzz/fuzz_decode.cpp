@@ -16,8 +16,7 @@
 
 #include "codec.h"
 #include "json_text.h"
-#include "memory_broker.h"
-#include "node.h"
+#include "fuzz_node.h"
 #include "rtpush.pb-c.h"
 
 using namespace rtpush;
@@ -55,27 +54,9 @@ void check_frame(Encoding e, const FrameRef& f) {
   }
 }
 
-struct NullConnection : Connection {
-  void request_write() override {}
-  void request_close() override {}
-};
-
-// A node on the embedded broker with small bounds, so memory stays flat
-// however many channels the inputs name.
 struct World {
-  NullConnection conn;
-  std::unique_ptr<Node> node;
-  World() {
-    Options o;
-    o.history_size = 16;
-    o.history_memory_bytes = 1 << 20;
-    o.max_channels_per_connection = 8;
-    std::uint64_t now = 1'700'000'000'000ULL;
-    Clocks clocks{[] { return std::int64_t{0}; }, [now]() mutable { return ++now; }};
-    node = std::make_unique<Node>(
-        o, std::make_unique<MemoryBroker>(o.history_size, clocks.wall_ms, HistoryLimits{o.history_memory_bytes, 0}),
-        clocks);
-  }
+  fuzz::NullConnection conn;
+  std::unique_ptr<Node> node = fuzz::small_node();
 };
 
 // The input as a client's frame of FUZZ_ENCODING to a fresh session.

@@ -10,28 +10,16 @@
 #include <string>
 
 #include "http_api.h"
-#include "memory_broker.h"
+#include "fuzz_node.h"
 #include "node.h"
 
 using namespace rtpush;
 
 namespace {
-struct NullConnection : Connection {
-  void request_write() override {}
-  void request_close() override {}
-};
-
 struct World {
-  NullConnection conn;
-  std::unique_ptr<Node> node;
+  fuzz::NullConnection conn;
+  std::unique_ptr<Node> node = fuzz::small_node();
   Session* subs[3] = {};
-  World() {
-    Options o;
-    o.history_size = 16;
-    std::uint64_t now = 1'700'000'000'000ULL;
-    Clocks clocks{[] { return std::int64_t{0}; }, [now]() mutable { return ++now; }};
-    node = std::make_unique<Node>(o, std::make_unique<MemoryBroker>(o.history_size, clocks.wall_ms), clocks);
-  }
 };
 }  // namespace
 

@@ -4,6 +4,7 @@
 #pragma once
 #include <cjson/cJSON.h>
 
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
@@ -80,4 +81,24 @@ inline void drain(rtpush::Session* s, Sent* out) {
 
 inline void say(rtpush::Node& node, rtpush::Session* s, const std::string& json) {
   node.receive(s, json, true, true, false);
+}
+
+// A new JSON session on `node`, its connection_established already read.
+inline rtpush::Session* open_session(rtpush::Node& node, FakeConnection* c) {
+  rtpush::Session* s = node.open(c, rtpush::Encoding::Json);
+  Sent hello;
+  drain(s, &hello);
+  return s;
+}
+
+// Publishes `data` (JSON text) from `s`; the id of its `published` answer,
+// "" when refused. Everything `s` was sent meanwhile is read.
+inline std::string publish_id(rtpush::Node& node, rtpush::Session* s, const std::string& channel,
+                              const std::string& data) {
+  say(node, s, "{\"type\":\"publish\",\"channel\":\"" + channel + "\",\"data\":" + data + "}");
+  Sent out;
+  drain(s, &out);
+  for (std::size_t i = 0; i < out.size(); ++i)
+    if (!strcmp(out.type(i), "published")) return out.str(i, "id");
+  return "";
 }

@@ -27,12 +27,7 @@ struct World {
     auto broker = std::make_unique<MemoryBroker>(parsed.options.history_size, [this] { return clocks.wall; });
     node = std::make_unique<Node>(parsed.options, std::move(broker), clocks.clocks());
   }
-  Session* connect(FakeConnection* c) {
-    Session* s = node->open(c, Encoding::Json);
-    Sent hello;
-    drain(s, &hello);
-    return s;
-  }
+  Session* connect(FakeConnection* c) { return open_session(*node, c); }
 };
 
 std::string subscribe_frame(const std::string& channel) {

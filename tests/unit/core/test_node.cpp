@@ -26,19 +26,9 @@ struct World {
     }
     node = std::make_unique<Node>(o, std::move(b), clocks.clocks());
   }
-  Session* connect(FakeConnection* c) {
-    Session* s = node->open(c, Encoding::Json);
-    Sent hello;
-    drain(s, &hello);
-    return s;
-  }
+  Session* connect(FakeConnection* c) { return open_session(*node, c); }
   std::string publish(Session* s, const std::string& channel, const std::string& data) {
-    say(*node, s, "{\"type\":\"publish\",\"channel\":\"" + channel + "\",\"data\":" + data + "}");
-    Sent out;
-    drain(s, &out);
-    for (std::size_t i = 0; i < out.size(); ++i)
-      if (!strcmp(out.type(i), "published")) return out.str(i, "id");
-    return "";
+    return publish_id(*node, s, channel, data);
   }
 };
 
