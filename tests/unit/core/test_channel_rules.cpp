@@ -277,6 +277,23 @@ static void a_file_is_read_and_its_errors_name_it(void**) {
   assert_non_null(strstr(r.error.c_str(), "cannot open"));
 }
 
+// conf/channels.json, the installed example, parses and means what
+// docs/protocol.md says it does.
+static void the_example_file_parses_and_means_what_the_docs_say(void**) {
+  auto r = load_channel_rules(RTPUSH_EXAMPLE_CHANNELS_FILE);
+  if (!r.ok) fail_msg("%s", r.error.c_str());
+  const Identity u42 = user("42", {"orders:42*"}, {"orders:42:cart"});
+  const Case cases[] = {
+      {&kAnon, "news:today", S, OK}, {&u42, "news:today", P, NONE},
+      {&kAnon, "chat:lobby", S, ANON}, {&u42, "chat:lobby", S, OK}, {&u42, "chat:lobby", P, OK},
+      {&u42, "orders:42", S, OK}, {&u42, "orders:7", S, CLAIM}, {&u42, "orders:42:cart", P, OK},
+      {&u42, "admin:x", S, NONE},
+      {&u42, "notify#42", S, OK}, {&kNoClaims, "notify#42", S, PERSONAL}, {&kAnon, "notify#42", S, ANON},
+      {&u42, "notify#42", P, NONE}, {&u42, "elsewhere:x", S, OK},
+  };
+  run(r.rules, cases, sizeof cases / sizeof cases[0]);
+}
+
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_rule_for_every_identity_and_action),
@@ -287,6 +304,7 @@ int main() {
       cmocka_unit_test(every_refusal_is_forbidden),
       cmocka_unit_test(parse_errors_say_where_and_why),
       cmocka_unit_test(a_file_is_read_and_its_errors_name_it),
+      cmocka_unit_test(the_example_file_parses_and_means_what_the_docs_say),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
