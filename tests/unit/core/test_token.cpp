@@ -132,14 +132,15 @@ struct Case {
   TokenRefusal expect;
 };
 
-void check_case(const Case& c) {
+// Names every case that goes wrong, not only the first.
+bool check_case(const Case& c) {
   const TokenResult r = verifiers[static_cast<int>(c.verifier)]->verify(c.token, kNow);
   if (r.refusal != c.expect) {
     std::fprintf(stderr, "case '%s': got %s, expected %s\n", c.name, token_refusal_name(r.refusal),
                  token_refusal_name(c.expect));
-    fail();
+    return false;
   }
-  if (!r.ok()) assert_true(r.claims.user.empty() && r.claims.channels.empty() && !r.claims.expires);
+  return r.ok() || (r.claims.user.empty() && r.claims.channels.empty() && !r.claims.expires);
 }
 
 }  // namespace
@@ -283,7 +284,9 @@ static void every_refusal_has_its_reason(void**) {
       {"aud not checked when unset", V::Secret, make_token(kHs, R"({"sub":"42","aud":"x","iss":"y"})", Sign::Hs),
        R::None},
   };
-  for (const Case& c : table) check_case(c);
+  int failed = 0;
+  for (const Case& c : table) failed += !check_case(c);
+  assert_int_equal(failed, 0);
 }
 
 static void a_verifier_needs_a_key_it_can_use(void**) {
