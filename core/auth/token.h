@@ -46,6 +46,10 @@ enum class TokenRefusal {
 
 const char* token_refusal_name(TokenRefusal reason);
 
+// Unpadded base64url (RFC 7515 section 2), the encoding of a token's three
+// parts: what minting a token needs (tests, tools).
+std::string base64url_encode(std::string_view bytes);
+
 // What an accepted token says.
 struct TokenClaims {
   std::string user;                     // `sub`

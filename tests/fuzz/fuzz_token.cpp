@@ -28,22 +28,7 @@ void check(bool ok) {
   if (!ok) __builtin_trap();
 }
 
-std::string b64url(std::string_view in) {
-  static const char* abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(abc[(acc >> bits) & 63]);
-    }
-  }
-  if (bits > 0) out.push_back(abc[(acc << (6 - bits)) & 63]);
-  return out;
-}
+std::string b64url(std::string_view in) { return rtpush::auth::base64url_encode(in); }
 
 std::string hs256_token(std::string_view header, std::string_view claims) {
   const std::string text = b64url(header) + "." + b64url(claims);

@@ -265,17 +265,8 @@ class Redis:
 
     def info(self, section):
         """INFO <section> as {field: value text}."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
-            s.sendall(("*2\r\n$4\r\nINFO\r\n$%d\r\n%s\r\n" % (len(section), section)).encode())
-            data = b""
-            while b"\r\n" not in data:
-                data += s.recv(65536)
-            head, rest = data.split(b"\r\n", 1)
-            size = int(head[1:])
-            while len(rest) < size:
-                rest += s.recv(65536)
         out = {}
-        for line in rest[:size].decode().splitlines():
+        for line in self.call("INFO", section).splitlines():
             if ":" in line and not line.startswith("#"):
                 k, v = line.split(":", 1)
                 out[k] = v
@@ -288,17 +279,8 @@ class Redis:
 
     def client_list(self):
         """CLIENT LIST as a list of {field: value}."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
-            s.sendall(b"*2\r\n$6\r\nCLIENT\r\n$4\r\nLIST\r\n")
-            data = b""
-            while b"\r\n" not in data:
-                data += s.recv(65536)
-            head, rest = data.split(b"\r\n", 1)
-            size = int(head[1:])
-            while len(rest) < size:
-                rest += s.recv(65536)
         return [dict(kv.split("=", 1) for kv in line.split(" ") if "=" in kv)
-                for line in rest[:size].decode().splitlines()]
+                for line in self.call("CLIENT", "LIST").splitlines()]
 
     def kill_clients(self, name_prefix):
         """Drops every connection whose CLIENT SETNAME starts with the prefix."""

@@ -44,22 +44,7 @@ std::string public_pem(EVP_PKEY* k) {
   return pem;
 }
 
-std::string b64url(const std::string& in) {
-  static const char* abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(abc[(acc >> bits) & 63]);
-    }
-  }
-  if (bits > 0) out.push_back(abc[(acc << (6 - bits)) & 63]);
-  return out;
-}
+std::string b64url(std::string_view in) { return rtpush::auth::base64url_encode(in); }
 
 const unsigned char* u8(const std::string& s) { return reinterpret_cast<const unsigned char*>(s.data()); }
 
