@@ -65,11 +65,21 @@ struct NodeInfo {
   double last_seen = 0;
 };
 
+// One authenticated connection of a user (GET users/<user>).
+struct UserConnection {
+  std::string connection_id;
+  std::string node;
+  double connected_at = 0;  // Unix seconds
+};
+
 // Receives every live message of the channels this node watches.
 class BrokerListener {
  public:
   virtual ~BrokerListener() = default;
   virtual void on_message(const MessagePtr& msg) = 0;
+  // POST users/<user>/disconnect reached this node (from any node, this one
+  // included, when the broker carried it: Broker::disconnect_user).
+  virtual void on_disconnect_user(const std::string&) {}
 };
 
 class Broker {
@@ -117,6 +127,22 @@ class Broker {
   virtual void nodes(NodesDone done) { done({}); }
   // This node's connection count, for the registry other nodes read.
   virtual void local_connections(std::size_t) {}
+
+  // Users' connections across nodes (docs/protocol.md "Users"). A node
+  // registers each authenticated connection when it authenticates and
+  // removes it when it closes; registrations of nodes that are no longer
+  // live are not reported.
+  virtual void user_connected(const std::string& /*user*/, const UserConnection&) {}
+  virtual void user_disconnected(const std::string& /*user*/, const std::string& /*connection_id*/) {}
+  // Every registered connection of `user` on every live node. `shared`
+  // false: the broker cannot tell (embedded broker, Redis down); the node
+  // then answers from its own sessions.
+  using UsersDone = std::function<void(bool shared, std::vector<UserConnection>)>;
+  virtual void user_connections(const std::string&, UsersDone done) { done(false, {}); }
+  // Carries a disconnect of `user` to every node, this one included
+  // (BrokerListener::on_disconnect_user). `carried` false: it could not
+  // (embedded broker, Redis down); the node then disconnects its own.
+  virtual void disconnect_user(const std::string&, std::function<void(bool carried)> done) { done(false); }
 
   // History held in this node's memory; nullopt when it lives elsewhere
   // (Redis). May first drop what is past its time, hence not const.

@@ -15,6 +15,9 @@ struct HttpRequest {
   std::string path;           // relative to the mount, without leading '/'
   std::string body;
   bool body_too_large = false;  // the body passed max-message-bytes (and was cut)
+  std::string authorization;    // the Authorization header as sent; empty when absent
+  bool has_origin = false;      // an Origin header came (a browser)
+  std::string origin;           // its value
 };
 
 struct HttpResponse {

@@ -124,7 +124,8 @@ std::string Metrics::render(const std::string& node, const Gauges& g) const {
         static_cast<double>(g.replays_waiting));
 
   header(&out, "rtpush_messages_received_total", "counter", "Client frames received, by type.");
-  static const char* kTypes[] = {"subscribe", "unsubscribe", "publish", "heartbeat", "invalid"};
+  static const char* kTypes[] = {"subscribe", "unsubscribe", "publish", "heartbeat", "auth", "invalid"};
+  static_assert(std::size(kTypes) == std::tuple_size_v<decltype(received)>);
   for (std::size_t i = 0; i < received.size(); ++i)
     line(&out, "rtpush_messages_received_total{type=\"%s\"} %llu\n", kTypes[i],
          static_cast<unsigned long long>(received[i]));

@@ -56,7 +56,7 @@ inline constexpr ErrorCode kRefusedCodes[] = {ErrorCode::Forbidden, ErrorCode::R
 struct Metrics {
   std::uint64_t connections_total = 0;
   // Client frames by type, the last slot for frames that did not decode.
-  std::array<std::uint64_t, 5> received{};
+  std::array<std::uint64_t, kRequestTypeCount + 1> received{};
   std::uint64_t delivered = 0;       // message frames queued to subscribers (live and replay)
   std::uint64_t replayed = 0;        // of which replayed history
   std::uint64_t archive_rows = 0;    // messages read back from PostgreSQL for replays
@@ -71,7 +71,7 @@ struct Metrics {
   Histogram processing;              // one client frame, decode to handled
 
   void count_received(RequestType t) { ++received[static_cast<std::size_t>(t)]; }
-  void count_invalid() { ++received[4]; }
+  void count_invalid() { ++received[kRequestTypeCount]; }
   void count_error(ErrorCode c) { ++errors[static_cast<std::size_t>(c)]; }
   void count_close(CloseReason r) { ++closed[static_cast<std::size_t>(r)]; }
   void count_refused(ErrorCode c) {

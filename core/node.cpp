@@ -66,7 +66,9 @@ std::string Node::new_connection_id() {
   return buf;
 }
 
-Session* Node::open(Connection* connection, Encoding encoding) {
+Node::Admission Node::admit(const std::string*, const std::string*) { return {}; }  // TODO(issue 12)
+
+Session* Node::open(Connection* connection, Encoding encoding, const Admission*) {
   const std::int64_t now = clocks_.steady_ms();
   auto s = std::make_unique<Session>(next_serial_++, new_connection_id(), encoding, connection,
                                      options_.send_queue_bytes, now);
@@ -158,6 +160,9 @@ void Node::handle(Session* s, std::string_view bytes, bool binary) {
       case RequestType::Subscribe: subscribe(s, req); break;
       case RequestType::Unsubscribe: unsubscribe(s, req); break;
       case RequestType::Publish: publish(s, req); break;
+      case RequestType::Auth:  // TODO(issue 12)
+        send_error(s, ErrorCode::UnknownMessageType, kUnknownTypeMessage, req.ref);
+        break;
       case RequestType::Heartbeat: {
         ServerFrame f;
         f.type = ServerFrameType::HeartbeatAck;

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "auth/token.h"
 #include "broker.h"
 #include "hub.h"
 #include "logger.h"
@@ -48,8 +49,22 @@ class Node final : public BrokerListener, private ReplayHost {
   const Options& options() const { return options_; }
   const std::string& node_id() const { return options_.node_id; }
 
+  // The WebSocket handshake, before open() (SPEC section 8): the request's
+  // Origin header (`origin` null when it carries none: not a browser)
+  // against allowed-origins, then the URL's `token` query parameter (null
+  // when absent) against the vhost's keys. Refused: 403 (origin) or 401
+  // (token), counted and logged (never the token's text).
+  struct Admission {
+    int http_status = 0;         // 0: admitted; else the HTTP status refusing the upgrade
+    std::string reason;          // when refused: says why, for the response body
+    bool authenticated = false;  // a valid token came with the handshake
+    auth::TokenClaims claims;    // when authenticated
+  };
+  Admission admit(const std::string* origin, const std::string* token);
+
   // A WebSocket connection was established; sends connection_established.
-  Session* open(Connection* connection, Encoding encoding);
+  // `admitted`: what admit() said of its handshake (null: anonymous).
+  Session* open(Connection* connection, Encoding encoding, const Admission* admitted = nullptr);
   // The connection is gone (whoever closed it). Frees the session.
   void close(Session* session);
 

@@ -28,6 +28,16 @@ struct Options {
   unsigned receive_timeout_secs = 10;            // an unfinished message or HTTP body
   std::size_t pg_backlog_rows = 1000000;         // rows waiting for PostgreSQL, at most
   std::size_t replay_memory_bytes = 67108864;    // messages held by all replays together
+  // Identity and permissions (SPEC section 8; README "Security"). Files are
+  // read by Vhost::build (auth/auth_settings.h), not here.
+  std::string jwt_secret_file;
+  std::string jwt_public_key_file;
+  std::string jwt_audience;
+  std::string jwt_issuer;
+  bool auth_required = false;                    // auth: required | optional
+  std::string channels_file;
+  std::string api_key_file;
+  std::vector<std::string> allowed_origins;      // empty: any origin
 };
 
 struct OptionsResult {

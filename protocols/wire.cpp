@@ -27,12 +27,14 @@ const char* request_type_name(RequestType type) {
     case RequestType::Unsubscribe: return "unsubscribe";
     case RequestType::Publish: return "publish";
     case RequestType::Heartbeat: return "heartbeat";
+    case RequestType::Auth: return "auth";
   }
   return "unknown";
 }
 
 bool parse_request_type(std::string_view name, RequestType* out) {
-  for (RequestType t : {RequestType::Subscribe, RequestType::Unsubscribe, RequestType::Publish, RequestType::Heartbeat})
+  for (RequestType t : {RequestType::Subscribe, RequestType::Unsubscribe, RequestType::Publish, RequestType::Heartbeat,
+                        RequestType::Auth})
     if (name == request_type_name(t)) {
       *out = t;
       return true;
@@ -57,6 +59,7 @@ const char* server_frame_type_name(ServerFrameType type) {
     case ServerFrameType::Published: return "published";
     case ServerFrameType::HeartbeatAck: return "heartbeat_ack";
     case ServerFrameType::Error: return "error";
+    case ServerFrameType::Authenticated: return "authenticated";
   }
   return "error";
 }

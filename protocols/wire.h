@@ -31,7 +31,8 @@ enum class ErrorCode : std::uint8_t {
 // As docs/protocol.md "Errors" spells them: "INVALID_JSON", "UNKNOWN_MESSAGE_TYPE", ...
 const char* error_code_name(ErrorCode code);
 
-enum class RequestType : std::uint8_t { Subscribe, Unsubscribe, Publish, Heartbeat };
+enum class RequestType : std::uint8_t { Subscribe, Unsubscribe, Publish, Heartbeat, Auth };
+inline constexpr std::size_t kRequestTypeCount = 5;
 const char* request_type_name(RequestType type);  // "subscribe", ...
 // The request type spelt `name` ("subscribe", ...); false for anything else.
 bool parse_request_type(std::string_view name, RequestType* out);
@@ -44,6 +45,7 @@ struct ClientRequest {
   bool has_data = false;
   Payload data;              // publish only
   std::string ref;           // JSON text of `ref`; empty when absent
+  std::string token;         // auth only: the JWT as sent; empty when missing or not a string
 };
 
 struct DecodeResult {
@@ -58,7 +60,7 @@ struct DecodeResult {
 DecodeResult decode_error(ErrorCode code, std::string message, std::string ref = {});
 
 // The answer to an unknown or missing `type`.
-inline constexpr const char* kUnknownTypeMessage = "type must be one of subscribe, unsubscribe, publish, heartbeat";
+inline constexpr const char* kUnknownTypeMessage = "type must be one of subscribe, unsubscribe, publish, heartbeat, auth";
 
 enum class ServerFrameType : std::uint8_t {
   ConnectionEstablished,  // connection_established
@@ -68,6 +70,7 @@ enum class ServerFrameType : std::uint8_t {
   Published,              // published
   HeartbeatAck,           // heartbeat_ack
   Error,                  // error
+  Authenticated,          // authenticated
 };
 const char* server_frame_type_name(ServerFrameType type);
 
@@ -88,6 +91,8 @@ struct ServerFrame {
   const Payload* data = nullptr;  // message
   double timestamp = 0;
   std::uint32_t heartbeat_interval = 0;
+  std::string_view user;             // authenticated: the token's `sub`
+  std::optional<double> expires;     // authenticated: the token's `exp`; null when it has none
 };
 
 // Channel names: non-empty, at most 200 bytes, valid UTF-8, no NUL,
