@@ -66,6 +66,8 @@ std::string Node::new_connection_id() {
   return buf;
 }
 
+void Node::user_authenticated(Session*) {}  // TODO(issue 12)
+
 Node::Admission Node::admit(const std::string*, const std::string*) { return {}; }  // TODO(issue 12)
 
 Session* Node::open(Connection* connection, Encoding encoding, const Admission*) {

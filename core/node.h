@@ -16,6 +16,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "auth/auth_settings.h"
 #include "auth/token.h"
 #include "broker.h"
 #include "hub.h"
@@ -47,6 +48,10 @@ class Node final : public BrokerListener, private ReplayHost {
   Node& operator=(const Node&) = delete;
 
   const Options& options() const { return options_; }
+  // Identity and permissions (Vhost::build, from the options' files).
+  // Before any connection opens. Without it: everything open, no tokens.
+  void set_auth(auth::AuthSettings settings) { auth_ = std::move(settings); }
+  const auth::AuthSettings& auth() const { return auth_; }
   const std::string& node_id() const { return options_.node_id; }
 
   // The WebSocket handshake, before open() (SPEC section 8): the request's
@@ -134,7 +139,13 @@ class Node final : public BrokerListener, private ReplayHost {
   std::string new_connection_id();
   double now_seconds() const { return static_cast<double>(clocks_.wall_ms()) / 1000.0; }
 
+  // A session's identity was set for the first time (handshake token or
+  // first auth frame): it joins its user's connections (GET users/<user>,
+  // here and through the broker). close() takes it out again.
+  void user_authenticated(Session* s);
+
   Options options_;
+  auth::AuthSettings auth_;
   std::unique_ptr<Broker> broker_;
   std::unique_ptr<Persistence> persistence_;  // after the broker: stops before it
   Clocks clocks_;

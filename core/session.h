@@ -4,11 +4,13 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "auth/channel_rules.h"
 #include "connection.h"
 #include "send_queue.h"
 #include "token_bucket.h"
@@ -94,6 +96,16 @@ class Session {
   void add_subscription(Subscription* sub, std::string_view channel);
   void remove_subscription(Subscription* sub, std::string_view channel);
 
+  // Who this connection is (SPEC section 8): anonymous until a valid token
+  // (handshake or auth frame) sets it; `expires` is the token's exp (wall
+  // clock, Unix seconds), none when it has none.
+  const auth::Identity& identity() const { return identity_; }
+  const std::optional<double>& expires() const { return expires_; }
+  void set_identity(auth::Identity who, std::optional<double> expires) {
+    identity_ = std::move(who);
+    expires_ = expires;
+  }
+
   // publish-rate (Node::publish).
   TokenBucket& publish_bucket() { return publish_bucket_; }
 
@@ -115,6 +127,8 @@ class Session {
   std::size_t rx_discarded_ = 0;
   std::int64_t rx_started_ms_ = 0;
   TokenBucket publish_bucket_;
+  auth::Identity identity_;
+  std::optional<double> expires_;
   std::vector<Subscription*> subscriptions_;
   // Channel name -> subscription, so subscribe/unsubscribe cost the same
   // with 1 or 10,000 channels held. Made on the first subscribe: an idle
