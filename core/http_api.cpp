@@ -1,6 +1,9 @@
 // The HTTP API (http_api.h; docs/protocol.md "HTTP API").
 #include "http_api.h"
 
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -28,7 +31,52 @@ std::string seconds_text(double t) {
   return buf;
 }
 
+char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  return true;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+// Paths that need the api key when there is one (SPEC section 8): all but
+// health and metrics, which monitoring reads without credentials.
+bool needs_api_key(std::string_view path) {
+  return path == "nodes" || path == "publish" || starts_with(path, "publish/") || path == "users" ||
+         starts_with(path, "users/");
+}
+
+HttpResponse unauthorized(std::string_view why) {
+  HttpResponse r = json_error(401, why);
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
 }  // namespace
+
+bool bearer_matches(std::string_view authorization, std::string_view key) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (key.empty() || authorization.size() <= kScheme.size() ||
+      !iequals(authorization.substr(0, kScheme.size()), kScheme))
+    return false;
+  const std::string_view given = authorization.substr(kScheme.size());
+  // Digests of both, compared in constant time: neither the position of the
+  // first differing byte nor the key's length shows in the timing.
+  unsigned char a[SHA256_DIGEST_LENGTH], b[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(given.data()), given.size(), a);
+  SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), b);
+  return CRYPTO_memcmp(a, b, sizeof a) == 0;
+}
+
+bool origin_allowed(std::string_view origin, const std::vector<std::string>& allowed) {
+  if (allowed.empty()) return true;
+  for (const std::string& a : allowed)
+    if (iequals(origin, a)) return true;
+  return false;
+}
 
 HttpResponse HttpApi::health() const {
   const Node::Health h = node_.health();
@@ -98,12 +146,65 @@ void HttpApi::publish(const HttpRequest& req, std::string_view channel, Respond 
   });
 }
 
+// users/<user> (GET) and users/<user>/disconnect (POST); `rest` is what
+// follows "users/". A user id ending in "/disconnect" can only be listed
+// through its connections' own means: the suffix always names the action.
+void HttpApi::users(std::string_view rest, const HttpRequest& req, Respond respond) {
+  constexpr std::string_view kDisconnect = "/disconnect";
+  const bool disconnect =
+      rest.size() >= kDisconnect.size() && rest.substr(rest.size() - kDisconnect.size()) == kDisconnect;
+  const std::string user(disconnect ? rest.substr(0, rest.size() - kDisconnect.size()) : rest);
+  if (user.empty()) return respond(json_error(400, "no user: use users/<user> or users/<user>/disconnect"));
+  if (disconnect) {
+    if (req.method != "POST") return respond(json_error(405, "use POST"));
+    node_.disconnect_user(user, [user, respond = std::move(respond)](std::size_t n) {
+      HttpResponse r;
+      r.body = "{\"user\":";
+      json_append_string(&r.body, user);
+      r.body += ",\"disconnected\":" + std::to_string(n) + "}";
+      respond(std::move(r));
+    });
+    return;
+  }
+  if (req.method != "GET" && req.method != "HEAD") return respond(json_error(405, "use GET"));
+  node_.users(user, [user, respond = std::move(respond)](std::vector<UserConnection> list) {
+    HttpResponse r;
+    r.body = "{\"user\":";
+    json_append_string(&r.body, user);
+    r.body += ",\"connections\":[";
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      if (i) r.body += ",";
+      r.body += "{\"connection_id\":";
+      json_append_string(&r.body, list[i].connection_id);
+      r.body += ",\"node\":";
+      json_append_string(&r.body, list[i].node);
+      r.body += ",\"connected_at\":" + seconds_text(list[i].connected_at) + "}";
+    }
+    r.body += "]}";
+    respond(std::move(r));
+  });
+}
+
 void HttpApi::handle(const HttpRequest& req, Respond respond) {
   node_.count_http_request();
   std::string_view path = req.path;
   while (!path.empty() && path.front() == '/') path.remove_prefix(1);
   const bool get = req.method == "GET" || req.method == "HEAD";
   constexpr std::string_view kPublish = "publish/";
+  constexpr std::string_view kUsers = "users/";
+
+  // A browser's request from a page of another origin: refused before
+  // anything, so a page cannot use a visitor's browser (or its network
+  // position) against the API. Requests without Origin are not browsers'.
+  const auth::AuthSettings& auth = node_.auth();
+  if (req.has_origin && !origin_allowed(req.origin, auth.allowed_origins))
+    return respond(json_error(403, "origin not allowed (allowed-origins)"));
+  if (!auth.api_key.empty() && needs_api_key(path)) {
+    if (req.authorization.empty())
+      return respond(unauthorized("this endpoint needs Authorization: Bearer <api key>"));
+    if (!bearer_matches(req.authorization, auth.api_key))
+      return respond(unauthorized("wrong api key, or not Authorization: Bearer <api key>"));
+  }
 
   if (path == "health" || path == "metrics" || path == "nodes") {
     if (!get) return respond(json_error(405, "use GET"));
@@ -111,11 +212,14 @@ void HttpApi::handle(const HttpRequest& req, Respond respond) {
     if (path == "metrics") return respond(metrics());
     return nodes(std::move(respond));
   }
-  if (path.substr(0, kPublish.size()) == kPublish || path == "publish") {
+  if (starts_with(path, kPublish) || path == "publish") {
     if (req.method != "POST") return respond(json_error(405, "use POST"));
     return publish(req, path.size() > kPublish.size() ? path.substr(kPublish.size()) : std::string_view(), std::move(respond));
   }
-  respond(json_error(404, "no such endpoint; try health, metrics, nodes or publish/<channel>"));
+  if (path == "users" || starts_with(path, kUsers))
+    return users(path.size() > kUsers.size() ? path.substr(kUsers.size()) : std::string_view(), req, std::move(respond));
+  respond(json_error(404, "no such endpoint; try health, metrics, nodes, publish/<channel>, users/<user> or "
+                          "users/<user>/disconnect"));
 }
 
 }  // namespace rtpush

@@ -1,10 +1,14 @@
 // HttpApi: the HTTP API of a node (docs/protocol.md "HTTP API"): GET health,
-// metrics and nodes, POST publish/<channel>. It checks and answers requests;
-// what it reports and publishes it asks of the Node's public operations.
+// metrics and nodes, POST publish/<channel>, GET users/<user> and POST
+// users/<user>/disconnect, behind allowed-origins and the api key (SPEC
+// section 8). It checks and answers requests; what it reports and publishes
+// it asks of the Node's public operations. Service thread only.
 #pragma once
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "node.h"
 
@@ -24,7 +28,18 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // Further response headers, name and value, in order (a 401 carries
+  // `WWW-Authenticate: Bearer`). The plugin writes each as sent.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
+
+// True when `authorization` (an Authorization header's value) is
+// `Bearer <key>`: the scheme in any case, one space, then exactly `key`,
+// compared in constant time (of neither's length). `key` must not be empty.
+bool bearer_matches(std::string_view authorization, std::string_view key);
+// True when `origin` is one of `allowed` (ASCII case-insensitive, exact), or
+// `allowed` is empty (any origin).
+bool origin_allowed(std::string_view origin, const std::vector<std::string>& allowed);
 
 class HttpApi {
  public:
@@ -42,6 +57,7 @@ class HttpApi {
   void nodes(Respond respond);
   HttpResponse metrics() const;
   void publish(const HttpRequest& request, std::string_view channel, Respond respond);
+  void users(std::string_view rest, const HttpRequest& request, Respond respond);
 
   Node& node_;
 };

@@ -66,7 +66,60 @@ std::string Node::new_connection_id() {
   return buf;
 }
 
-void Node::user_authenticated(Session*) {}  // TODO(issue 12)
+void Node::user_authenticated(Session* s) {
+  const auth::Identity& who = s->identity();
+  if (!who.authenticated || s->closing()) return;
+  UserConnection c{s->id(), options_.node_id, now_seconds()};
+  // Registered once: a refresh (same sub) leaves the entry as it is.
+  if (users_.add(who.user, s->serial(), c)) broker_->user_connected(who.user, c);
+}
+
+void Node::user_gone(Session* s) {
+  const auth::Identity& who = s->identity();
+  if (who.authenticated && users_.remove(who.user, s->serial())) broker_->user_disconnected(who.user, s->id());
+}
+
+void Node::users(const std::string& user, std::function<void(std::vector<UserConnection>)> done) {
+  broker_->user_connections(user, [this, user, done = std::move(done)](bool shared, std::vector<UserConnection> list) {
+    done(shared ? std::move(list) : users_.connections(user));
+  });
+}
+
+void Node::disconnect_user(const std::string& user, std::function<void(std::size_t)> done) {
+  // The count first: once the disconnect has gone out, the registries
+  // empty as the connections close.
+  users(user, [this, user, done = std::move(done)](std::vector<UserConnection> list) {
+    const std::size_t n = list.size();
+    broker_->disconnect_user(user, [this, user, n, done](bool carried) {
+      if (!carried) on_disconnect_user(user);
+      done(n);
+    });
+  });
+}
+
+void Node::on_disconnect_user(const std::string& user) {
+  for (std::uint64_t serial : users_.serials(user)) {
+    Session* s = find(serial);
+    if (!s) continue;
+    // Out of the registries now, not when the transport reports the close:
+    // GET users/<user> right after the disconnect no longer lists it.
+    user_gone(s);
+    if (s->closing()) continue;
+    send_error(s, ErrorCode::Unauthorized, "disconnected", {});
+    s->close(kClosePolicy, "disconnected", false);
+  }
+}
+
+bool Node::permitted(Session* s, std::string_view channel, auth::Action action, std::string_view ref) {
+  const auth::Decision d = auth::check(auth_.rules, s->identity(), channel, action);
+  if (auth::allowed(d)) return true;
+  std::string message = action == auth::Action::subscribe ? "not allowed to subscribe to " : "not allowed to publish to ";
+  message.append(channel);
+  message += ": ";
+  message += auth::reason(d);
+  refuse(s, ErrorCode::Forbidden, message, ref);
+  return false;
+}
 
 Node::Admission Node::admit(const std::string*, const std::string*) { return {}; }  // TODO(issue 12)
 
@@ -91,6 +144,7 @@ Session* Node::open(Connection* connection, Encoding encoding, const Admission*)
 }
 
 void Node::close(Session* s) {
+  user_gone(s);
   auto& subs = s->subscriptions();
   while (!subs.empty()) drop_subscription(subs.back());
   sessions_.erase(s->serial());
@@ -183,6 +237,9 @@ void Node::subscribe(Session* s, ClientRequest& req) {
     send_error(s, ErrorCode::InvalidChannel, kInvalidChannelMessage, req.ref);
     return;
   }
+  // Before anything else: a refused subscribe must not read history, send
+  // the channel's position, or drop a subscription already held.
+  if (!permitted(s, req.channel, auth::Action::subscribe, req.ref)) return;
   std::optional<StreamId> since;
   if (req.has_since) {
     since = StreamId::parse(req.since);
@@ -250,6 +307,8 @@ void Node::publish(Session* s, ClientRequest& req) {
     send_error(s, ErrorCode::InvalidChannel, kInvalidChannelMessage, req.ref);
     return;
   }
+  // Before the rate limit: a refused publish spends none of publish-rate.
+  if (!permitted(s, req.channel, auth::Action::publish, req.ref)) return;
   if (const char* form = payload_oversize(req.data, options_.max_message_bytes)) {
     // As for an oversized frame: the bound holds in every encoding delivered.
     send_error(s, ErrorCode::MessageTooLarge, oversize_reason(form, options_.max_message_bytes), req.ref);

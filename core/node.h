@@ -27,6 +27,7 @@
 #include "replay_budget.h"
 #include "replayer.h"
 #include "session.h"
+#include "user_registry.h"
 
 namespace rtpush {
 
@@ -53,6 +54,11 @@ class Node final : public BrokerListener, private ReplayHost {
   void set_auth(auth::AuthSettings settings) { auth_ = std::move(settings); }
   const auth::AuthSettings& auth() const { return auth_; }
   const std::string& node_id() const { return options_.node_id; }
+  // A session's identity was set for the first time (handshake token or
+  // first auth frame): it joins its user's connections (GET users/<user>,
+  // here and through the broker). close() takes it out again. Public so
+  // tests can authenticate a session without a token.
+  void user_authenticated(Session* s);
 
   // The WebSocket handshake, before open() (SPEC section 8): the request's
   // Origin header (`origin` null when it carries none: not a browser)
@@ -105,6 +111,15 @@ class Node final : public BrokerListener, private ReplayHost {
   // may run later.
   void publish_http(std::string channel, Payload payload, std::function<void(const PublishResult&)> done);
   void count_http_request() { ++metrics_.http_requests; }
+  // GET users/<user>: the user's connections on every node sharing the
+  // broker; on the embedded broker, or with Redis down, those of this node.
+  // `done` may run later.
+  void users(const std::string& user, std::function<void(std::vector<UserConnection>)> done);
+  // POST users/<user>/disconnect: every connection of `user` is sent error
+  // UNAUTHORIZED "disconnected" and closed with 1008, on every node when the
+  // broker carries it, else on this one. `done` gets how many connections
+  // the user had (as users() would list them). `done` may run later.
+  void disconnect_user(const std::string& user, std::function<void(std::size_t)> done);
 
   std::size_t connection_count() const { return sessions_.size(); }
   const Metrics& metrics() const { return metrics_; }
@@ -113,6 +128,9 @@ class Node final : public BrokerListener, private ReplayHost {
 
   // BrokerListener: a live message of a watched channel.
   void on_message(const MessagePtr& msg) override;
+  // BrokerListener: a disconnect of `user` (from any node, this one
+  // included): closes its sessions here.
+  void on_disconnect_user(const std::string& user) override;
 
  private:
   void handle(Session* s, std::string_view bytes, bool binary);
@@ -127,6 +145,14 @@ class Node final : public BrokerListener, private ReplayHost {
   // A request refused by a limit (LIMIT_EXCEEDED, RATE_LIMITED): error frame
   // and rtpush_requests_refused_total.
   void refuse(Session* s, ErrorCode code, std::string_view message, std::string_view ref);
+  // The namespace rules and personal channels (auth::check, the one check
+  // every path calls) for `action` on `channel` by this session's identity.
+  // Refused: error FORBIDDEN, counted as refused, and false. Runs once per
+  // subscribe or publish, never per delivery.
+  bool permitted(Session* s, std::string_view channel, auth::Action action, std::string_view ref);
+  // Takes `s` out of its user's connections, here and in the broker's
+  // registry; nothing when it was not in them.
+  void user_gone(Session* s);
   void drop_slow(Session* s);
   // pg-backlog-rows rows wait for PostgreSQL in this node's memory
   // (Persistence::local_backlog()), so a publish now would hold one more:
@@ -138,11 +164,6 @@ class Node final : public BrokerListener, private ReplayHost {
   Session* find(std::uint64_t serial) const override;
   std::string new_connection_id();
   double now_seconds() const { return static_cast<double>(clocks_.wall_ms()) / 1000.0; }
-
-  // A session's identity was set for the first time (handshake token or
-  // first auth frame): it joins its user's connections (GET users/<user>,
-  // here and through the broker). close() takes it out again.
-  void user_authenticated(Session* s);
 
   Options options_;
   auth::AuthSettings auth_;
@@ -157,6 +178,8 @@ class Node final : public BrokerListener, private ReplayHost {
   Replayer replayer_;
   std::uint64_t next_serial_ = 1;
   std::unordered_map<std::uint64_t, std::unique_ptr<Session>> sessions_;
+  // Authenticated sessions by user (user_authenticated() .. close()).
+  UserRegistry users_;
 };
 
 }  // namespace rtpush
