@@ -16,6 +16,8 @@ std::string_view frame_field_name(FrameField field) {
     case FrameField::Code: return "code";
     case FrameField::Message: return "message";
     case FrameField::Ref: return "ref";
+    case FrameField::User: return "user";
+    case FrameField::Expires: return "expires";
   }
   return "";
 }

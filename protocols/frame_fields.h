@@ -5,7 +5,9 @@
 // and nowhere else.
 #pragma once
 #include <cstddef>
+#include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "wire.h"
@@ -27,6 +29,8 @@ enum class FrameField : std::uint8_t {
   Code,               // string: error_code_name()
   Message,            // string
   Ref,                // the request's ref (JSON text); only when it had one
+  User,               // string: the token's `sub`
+  Expires,            // seconds, with a fraction, or null: frame_expires()
 };
 
 // The fields of one frame type, in the order they are written.
@@ -46,6 +50,7 @@ inline constexpr F kUnsubscribed[] = {F::Channel};
 inline constexpr F kPublished[] = {F::Channel, F::Id, F::Ref};
 inline constexpr F kHeartbeatAck[] = {F::Timestamp};
 inline constexpr F kError[] = {F::Code, F::Message, F::Ref};
+inline constexpr F kAuthenticated[] = {F::User, F::Expires};
 
 template <std::size_t N>
 constexpr FrameFieldList list(const F (&fields)[N]) { return {fields, static_cast<std::uint8_t>(N)}; }
@@ -62,6 +67,7 @@ constexpr FrameFieldList frame_fields(ServerFrameType type) {
     case ServerFrameType::Published: return list(kPublished);
     case ServerFrameType::HeartbeatAck: return list(kHeartbeatAck);
     case ServerFrameType::Error: return list(kError);
+    case ServerFrameType::Authenticated: return list(kAuthenticated);
   }
   return {nullptr, 0};
 }
@@ -71,13 +77,21 @@ std::string_view frame_field_name(FrameField field);
 
 // Whether `frame` carries `field` at all: `recovered` only when set, `ref`
 // only when the request had one; every other field of the type always (a
-// null position is written as null).
+// null position or expires is written as null).
 inline bool frame_field_present(const ServerFrame& frame, FrameField field) {
   switch (field) {
     case FrameField::Recovered: return frame.recovered.has_value();
     case FrameField::Ref: return !frame.ref.empty();
     default: return true;
   }
+}
+
+// The time `expires` says, or nullopt for null: a token without `exp`, or
+// one whose `exp` is no finite number (1E400 reads as infinity, which JSON
+// cannot write and which is no time anyway). One rule for every encoding.
+inline std::optional<double> frame_expires(const ServerFrame& frame) {
+  if (frame.expires && std::isfinite(*frame.expires)) return frame.expires;
+  return std::nullopt;
 }
 
 // How many keys the frame's JSON object or MessagePack map has, `type`

@@ -23,8 +23,10 @@ namespace rtpush {
 
 namespace {
 
+// Seconds with three decimals. The buffer holds any finite double that way
+// (DBL_MAX is 309 digits): a token's `exp` is the sender's number, not a clock's.
 void append_timestamp(std::string* out, double t) {
-  char buf[40];
+  char buf[320];
   int n = std::snprintf(buf, sizeof buf, "%.3f", std::isfinite(t) ? t : 0.0);
   out->append(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
 }
@@ -45,8 +47,8 @@ void append_base64(std::string* out, std::string_view bytes) {
 
 // The members a client frame may have; the first of duplicate keys counts.
 struct FrameMembers {
-  std::string_view type, channel, since, data, ref;
-  bool has_type = false, has_channel = false, has_since = false, has_data = false, has_ref = false;
+  std::string_view type, channel, since, data, ref, token;
+  bool has_type = false, has_channel = false, has_since = false, has_data = false, has_ref = false, has_token = false;
 
   void take(std::string_view name, std::string_view value) {
     auto slot = [&](std::string_view* v, bool* has) {
@@ -57,6 +59,7 @@ struct FrameMembers {
     else if (name == "since") slot(&since, &has_since);
     else if (name == "data") slot(&data, &has_data);
     else if (name == "ref") slot(&ref, &has_ref);
+    else if (name == "token") slot(&token, &has_token);
   }
 };
 
@@ -87,6 +90,7 @@ class JsonRequest final : public RawRequest {
       }
     }
     if (is_string(m.channel)) channel = string_value(m.channel);
+    if (is_string(m.token)) token = string_value(m.token);
     if (m.has_since && m.since != "null") read_since(m.since);
     has_data = m.has_data;
   }
@@ -182,6 +186,10 @@ FrameRef JsonCodec::encode(const ServerFrame& f) const {
       case FrameField::Code: json_append_string(&o, f.code); break;
       case FrameField::Message: json_append_string(&o, f.message); break;
       case FrameField::Ref: o.append(f.ref); break;  // the request's own JSON text
+      case FrameField::User: json_append_string(&o, f.user); break;
+      case FrameField::Expires:
+        if (const std::optional<double> t = frame_expires(f)) append_timestamp(&o, *t); else o.append("null");
+        break;
     }
   }
   o.push_back('}');

@@ -155,7 +155,8 @@ DecodeResult MsgPackCodec::decode(std::string_view bytes, bool /*is_binary*/, st
   const msgpack_object& root = u.data;
   if (root.type != MSGPACK_OBJECT_MAP) return decode_error(ErrorCode::InvalidFrame, "a frame must be a MessagePack map");
 
-  const msgpack_object *type = nullptr, *channel = nullptr, *since = nullptr, *data = nullptr, *ref = nullptr;
+  const msgpack_object *type = nullptr, *channel = nullptr, *since = nullptr, *data = nullptr, *ref = nullptr,
+                       *token = nullptr;
   for (std::uint32_t k = 0; k < root.via.map.size; ++k) {
     const msgpack_object_kv& kv = root.via.map.ptr[k];
     const msgpack_object** slot = is_str(kv.key, "type")      ? &type
@@ -163,6 +164,7 @@ DecodeResult MsgPackCodec::decode(std::string_view bytes, bool /*is_binary*/, st
                                   : is_str(kv.key, "since")   ? &since
                                   : is_str(kv.key, "data")    ? &data
                                   : is_str(kv.key, "ref")     ? &ref
+                                  : is_str(kv.key, "token")   ? &token
                                                               : nullptr;
     if (slot && !*slot) *slot = &kv.val;  // the first one counts, as with JSON
   }
@@ -178,6 +180,7 @@ DecodeResult MsgPackCodec::decode(std::string_view bytes, bool /*is_binary*/, st
   raw.type_is_string = type && type->type == MSGPACK_OBJECT_STR;
   if (raw.type_is_string) raw.type = view(*type);
   if (channel && channel->type == MSGPACK_OBJECT_STR) raw.channel = view(*channel);
+  if (token && token->type == MSGPACK_OBJECT_STR) raw.token = view(*token);
   if (since && since->type != MSGPACK_OBJECT_NIL) {
     raw.since_state = RawRequest::Since::Given;
     if (since->type == MSGPACK_OBJECT_STR) raw.since = view(*since);
@@ -215,6 +218,10 @@ FrameRef MsgPackCodec::encode(const ServerFrame& f) const {
       case FrameField::Code: p.text(f.code); break;
       case FrameField::Message: p.text(f.message); break;
       case FrameField::Ref: p.json(f.ref); break;  // the request's JSON text, as the equal value
+      case FrameField::User: p.text(f.user); break;
+      case FrameField::Expires:
+        if (const std::optional<double> t = frame_expires(f)) msgpack_pack_double(pk, *t); else msgpack_pack_nil(pk);
+        break;
     }
   }
   return Frame::make(p.out, /*binary=*/true);

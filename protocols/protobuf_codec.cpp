@@ -26,7 +26,7 @@ std::string_view text(const char* s) { return s ? std::string_view(s) : std::str
 // frame's top-level fields, done by hand since protobuf-c offers no length
 // for strings, finds the last occurrence of each (the one protobuf-c kept).
 struct WireStrings {
-  std::string_view type, channel, since, ref;
+  std::string_view type, channel, since, ref, token;
 };
 
 bool read_varint(const unsigned char* p, std::size_t n, std::size_t* i, std::uint64_t* v) {
@@ -58,6 +58,7 @@ bool wire_strings(std::string_view bytes, WireStrings* out) {
           case 2: out->channel = s; break;
           case 4: out->since = s; break;
           case 6: out->ref = s; break;
+          case 15: out->token = s; break;
         }
         break;
       }
@@ -79,6 +80,7 @@ std::string_view string_of(const ServerFrame& f, FrameField field, bool* is_stri
     case FrameField::Code: return f.code;
     case FrameField::Message: return f.message;
     case FrameField::Ref: return f.ref;
+    case FrameField::User: return f.user;
     default: *is_string = false; return {};
   }
 }
@@ -92,6 +94,7 @@ char** string_slot(Rtpush__V1__Frame* m, FrameField field) {
     case FrameField::Position: return &m->position;
     case FrameField::Code: return &m->code;
     case FrameField::Message: return &m->message;
+    case FrameField::User: return &m->user;
     default: return &m->ref;
   }
 }
@@ -128,7 +131,7 @@ DecodeResult ProtobufCodec::decode(std::string_view bytes, bool /*is_binary*/,
       rtpush__v1__frame__unpack(nullptr, bytes.size(), reinterpret_cast<const std::uint8_t*>(bytes.data())));
   if (!f) return decode_error(ErrorCode::InvalidFrame, "frame is not an rtpush.v1.Frame");
 
-  WireStrings w{text(f->type), text(f->channel), text(f->since), text(f->ref)};
+  WireStrings w{text(f->type), text(f->channel), text(f->since), text(f->ref), text(f->token)};
   wire_strings(bytes, &w);  // keeps protobuf-c's views if the walk fails (it parsed)
 
   const std::string_view data = f->has_data ? std::string_view(reinterpret_cast<const char*>(f->data.data), f->data.len)
@@ -141,6 +144,7 @@ DecodeResult ProtobufCodec::decode(std::string_view bytes, bool /*is_binary*/,
   raw.type_is_string = true;  // proto3: a missing type is empty, which no type is
   raw.type = w.type;
   raw.channel = std::string(w.channel);  // NULs included: the core refuses them
+  raw.token = std::string(w.token);      // NULs included: the verifier refuses them
   if (!w.since.empty()) {
     raw.since_state = RawRequest::Since::Given;
     raw.since = std::string(w.since);
@@ -186,6 +190,12 @@ FrameRef ProtobufCodec::encode(const ServerFrame& f) const {
       case FrameField::Recovered:  // proto3 `optional`: sent when set, false included
         m.has_recovered = true;
         m.recovered = *f.recovered;
+        break;
+      case FrameField::Expires:  // proto3 `optional`: absent is null, 0 is sent
+        if (const std::optional<double> t = frame_expires(f)) {
+          m.has_expires = true;
+          m.expires = *t;
+        }
         break;
       case FrameField::Data:  // JSON text or raw bytes, as they are
         if (f.data && !f.data->bytes.empty()) {

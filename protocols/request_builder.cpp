@@ -22,6 +22,9 @@ DecodeResult build_request(RawRequest& raw) {
       req.has_since = true;
       break;
   }
+  // Only an auth request carries a token: one on another request is an
+  // unknown member like any other, ignored.
+  if (req.type == RequestType::Auth) req.token = std::move(raw.token);
   if (req.type == RequestType::Publish) {
     if (!raw.has_data) return decode_error(raw.bad_member, raw.missing_data, std::move(raw.ref));
     req.has_data = true;

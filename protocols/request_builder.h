@@ -44,6 +44,7 @@ class RawRequest {
   Since since_state = Since::Absent;
   std::string since;               // when Given
   std::string ref;                 // JSON text of `ref`; empty when absent
+  std::string token;               // when a string; else empty (the core answers UNAUTHORIZED)
   bool has_data = false;           // `data` is there (Protocol Buffers: non-empty)
 
   // Reads `data` (has_data) into `out`, for a publish only: converting it

@@ -17,6 +17,7 @@ extern "C" {
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -53,7 +54,7 @@ V bin(std::string bytes) { return {V::Bin, std::move(bytes)}; }
 V ext() { return {V::Ext, ""}; }
 
 struct Member {
-  const char* key;  // type, channel, since, data, ref
+  const char* key;  // type, channel, since, data, ref, token
   V value;
 };
 
@@ -110,8 +111,14 @@ std::optional<std::string> write_protobuf(const std::vector<Member>& members) {
   std::string o;
   for (const Member& m : members) {
     const std::string key = m.key;
-    const int number = key == "type" ? 1 : key == "channel" ? 2 : key == "since" ? 4 : key == "data" ? 5 : 6;
+    const int number = key == "type"      ? 1
+                       : key == "channel" ? 2
+                       : key == "since"   ? 4
+                       : key == "data"    ? 5
+                       : key == "token"   ? 15
+                                          : 6;
     if (m.value.kind != V::Str && m.value.kind != V::Json && m.value.kind != V::Bin) return std::nullopt;
+    if (key == "token" && m.value.kind != V::Str) return std::nullopt;  // a string field: JSON text would be a string
     o += static_cast<char>(number << 3 | 2);
     for (std::size_t n = m.value.text.size();; n >>= 7) {  // varint length
       o += static_cast<char>((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
@@ -150,6 +157,7 @@ struct DecodeCase {
   const char* since = nullptr;   // nullptr: no since
   PayloadKind data_kind = PayloadKind::Json;
   std::string data;              // when a publish
+  std::string token;             // the request's token (auth only)
   // When not Ok: a part of the reason.
   const char* reason = "";
   // Frames given as bytes per encoding (in kEncodings order; nullptr: not
@@ -207,6 +215,25 @@ std::vector<DecodeCase> decode_cases() {
     d.data = std::string("\x00\xff\x01", 3);
   }
   ok("heartbeat", {{"type", str("heartbeat")}}, RequestType::Heartbeat, "");
+  ok("auth", {{"type", str("auth")}, {"token", str("aaa.bbb.ccc")}}, RequestType::Auth, "").token = "aaa.bbb.ccc";
+  {
+    DecodeCase& d = ok("auth with a ref", {{"type", str("auth")}, {"token", str("t.u.v")}, {"ref", json(R"({"k":[1]})")}},
+                       RequestType::Auth, "");
+    d.token = "t.u.v";
+    d.ref = R"({"k":[1]})";
+  }
+  // The token as the exact bytes sent (NULs, quotes): the verifier, not the codec, judges it.
+  ok("auth with a NUL in the token", {{"type", str("auth")}, {"token", str(std::string("a\0\"b", 4))}},
+     RequestType::Auth, "").token = std::string("a\0\"b", 4);
+  // No token, or one that is no string, is an empty token (as a channel that
+  // is no string is an empty channel): the core answers UNAUTHORIZED.
+  ok("auth without a token", {{"type", str("auth")}}, RequestType::Auth, "");
+  ok("auth with a token that is no string", {{"type", str("auth")}, {"token", num("7")}}, RequestType::Auth, "");
+  ok("auth with a null token", {{"type", str("auth")}, {"token", null()}}, RequestType::Auth, "");
+  ok("auth with a token that is an object", {{"type", str("auth")}, {"token", json(R"({"t":"x"})")}},
+     RequestType::Auth, "");
+  ok("a token on another request is not read", {{"type", str("heartbeat")}, {"token", str("aaa.bbb.ccc")}},
+     RequestType::Heartbeat, "");
 
   // Each error.
   {
@@ -255,7 +282,7 @@ ErrorCode expected_code(Outcome o, Encoding e) {
 }  // namespace
 
 static void every_request_through_every_codec(void**) {
-  int ran[3] = {}, types_seen[4] = {};
+  int ran[3] = {}, types_seen[kRequestTypeCount] = {};
   for (const DecodeCase& c : decode_cases()) {
     for (Encoding e : kEncodings) {
       const int ei = static_cast<int>(e);
@@ -286,6 +313,7 @@ static void every_request_through_every_codec(void**) {
       if (r.has_since != (c.since != nullptr) || (c.since && r.since != c.since))
         fail_msg("%s, %s: since [%s]", c.what, name(e), r.since.c_str());
       if (r.ref != c.ref) fail_msg("%s, %s: request ref [%s]", c.what, name(e), r.ref.c_str());
+      if (r.token != c.token) fail_msg("%s, %s: token [%s]", c.what, name(e), r.token.c_str());
       const bool publish = c.type == RequestType::Publish;
       if (r.has_data != publish) fail_msg("%s, %s: has_data=%d", c.what, name(e), r.has_data);
       if (publish && (r.data.kind != c.data_kind || r.data.bytes != c.data))
@@ -342,7 +370,8 @@ Keys read_json(std::string_view bytes) {
     } else if (cJSON_IsString(v)) {
       text = quoted(v->valuestring);
     } else if (cJSON_IsNumber(v)) {
-      text = key == "timestamp" ? seconds(v->valuedouble) : std::to_string(static_cast<long long>(v->valuedouble));
+      text = key == "timestamp" || key == "expires" ? seconds(v->valuedouble)
+                                                     : std::to_string(static_cast<long long>(v->valuedouble));
     } else {
       char* printed = cJSON_PrintUnformatted(v);
       text = printed;
@@ -404,6 +433,9 @@ Keys read_protobuf(std::string_view bytes) {
   if (m->has_heartbeat_interval) keys.emplace_back("heartbeat_interval", std::to_string(m->heartbeat_interval));
   s("position", m->position);
   if (m->has_recovered) keys.emplace_back("recovered", m->recovered ? "true" : "false");
+  s("user", m->user);
+  if (m->has_expires) keys.emplace_back("expires", seconds(m->expires));
+  assert_null(m->token);  // a client's field: never in a server frame
   rtpush__v1__frame__free_unpacked(m, nullptr);
   return keys;
 }
@@ -471,8 +503,31 @@ static void every_frame_through_every_codec(void**) {
                          {{"code", "\"INVALID_CHANNEL\""}, {"message", "\"bad \\\"name\\\"\""}, {"ref", "7"}});
     f.code = "INVALID_CHANNEL", f.message = "bad \"name\"", f.ref = "7";
   }
+  {
+    ServerFrame& f = add("authenticated, until a time", ServerFrameType::Authenticated,
+                         {{"user", "\"42\""}, {"expires", "1732480000.000"}});
+    f.user = "42", f.expires = 1732480000;
+  }
+  {
+    ServerFrame& f = add("authenticated, until a time with a fraction", ServerFrameType::Authenticated,
+                         {{"user", "\"caf\xc3\xa9 \\\"x\\\"\""}, {"expires", "1732480000.250"}});
+    f.user = "caf\xc3\xa9 \"x\"", f.expires = 1732480000.25;
+  }
+  {
+    ServerFrame& f = add("authenticated, at time 0", ServerFrameType::Authenticated,
+                         {{"user", "\"u\""}, {"expires", "0.000"}});
+    f.user = "u", f.expires = 0.0;  // proto3 optional: 0 is sent, not taken for absent
+  }
+  add("authenticated, a token without exp", ServerFrameType::Authenticated, {{"user", "\"u\""}, {"expires", "null"}})
+      .user = "u";
+  {
+    // An `exp` of 1E400 reads as infinity: no time, so null (JSON has no infinity).
+    ServerFrame& f = add("authenticated, an infinite exp", ServerFrameType::Authenticated,
+                         {{"user", "\"u\""}, {"expires", "null"}});
+    f.user = "u", f.expires = HUGE_VAL;
+  }
 
-  bool type_seen[7] = {};
+  bool type_seen[static_cast<int>(ServerFrameType::Authenticated) + 1] = {};
   for (const EncodeCase& c : cases) {
     type_seen[static_cast<int>(c.frame.type)] = true;
     for (Encoding e : kEncodings) {

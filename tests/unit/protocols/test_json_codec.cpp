@@ -75,6 +75,13 @@ static void decode_fields(void**) {
   assert_true(d.request.has_since);
   assert_string_equal(d.request.since.c_str(), "1732480000123");
 
+  // A token is unescaped like any string; the first of duplicate keys counts.
+  d = codec.decode(R"({"type":"auth","token":"a.b\u002ec","token":"other","ref":"r"})", false);
+  assert_true(d.ok);
+  assert_int_equal(d.request.type, RequestType::Auth);
+  assert_string_equal(d.request.token.c_str(), "a.b.c");
+  assert_string_equal(d.request.ref.c_str(), "\"r\"");
+
   d = codec.decode(R"({"type":"subscribe","channel":"c","since":null})", false);
   assert_true(d.ok);
   assert_false(d.request.has_since);
@@ -162,6 +169,31 @@ static void encode_every_frame(void**) {
   f.message = "bad \"name\"";
   f.ref = "7";
   assert_string_equal(encode(f).c_str(), R"({"type":"error","code":"INVALID_CHANNEL","message":"bad \"name\"","ref":7})");
+
+  f = ServerFrame{};
+  f.type = ServerFrameType::Authenticated;
+  f.user = "42";
+  f.expires = 1732480000;
+  assert_string_equal(encode(f).c_str(), R"({"type":"authenticated","user":"42","expires":1732480000.000})");
+  f.expires.reset();  // a token without `exp`
+  assert_string_equal(encode(f).c_str(), R"({"type":"authenticated","user":"42","expires":null})");
+}
+
+// A token's `exp` is any number its signer chose: the largest finite double
+// is written whole (309 digits), still one JSON number.
+static void encode_any_expires(void**) {
+  ServerFrame f;
+  f.type = ServerFrameType::Authenticated;
+  f.user = "u";
+  f.expires = 1.7976931348623157e308;
+  const std::string text = encode(f);
+  cJSON* j = cJSON_Parse(text.c_str());
+  assert_non_null(j);
+  const cJSON* expires = cJSON_GetObjectItemCaseSensitive(j, "expires");
+  assert_true(cJSON_IsNumber(expires));
+  assert_true(expires->valuedouble == 1.7976931348623157e308);
+  cJSON_Delete(j);
+  assert_non_null(std::strstr(text.c_str(), "858368.000}"));  // DBL_MAX's last digits: not cut short
 }
 
 static void strings_escape_and_round_trip(void**) {
@@ -208,6 +240,7 @@ int main() {
       cmocka_unit_test(decode_table),          cmocka_unit_test(decode_fields),
       cmocka_unit_test(encode_every_frame),    cmocka_unit_test(strings_escape_and_round_trip),
       cmocka_unit_test(channel_names),         cmocka_unit_test(frames_share_bytes),
+      cmocka_unit_test(encode_any_expires),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

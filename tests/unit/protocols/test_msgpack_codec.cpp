@@ -124,6 +124,8 @@ static void every_decode_outcome(void**) {
       {mp("{\"type\":\"unsubscribe\",\"channel\":\"c\",\"ref\":null}"), true, ErrorCode::InvalidFrame, "null"},
       {mp("{\"type\":\"publish\",\"channel\":\"c\",\"data\":null}"), true, ErrorCode::InvalidFrame, ""},
       {mp("{\"type\":\"heartbeat\"}"), true, ErrorCode::InvalidFrame, ""},
+      {mp("{\"type\":\"auth\",\"token\":\"a.b.c\",\"ref\":1}"), true, ErrorCode::InvalidFrame, "1"},
+      {mp("{\"type\":\"auth\"}"), true, ErrorCode::InvalidFrame, ""},  // no token: the core says UNAUTHORIZED
   };
   for (const DecodeCase& c : kCases) {
     DecodeResult d = codec.decode(c.frame, true);
@@ -147,6 +149,11 @@ static void publish_payloads(void**) {
   d = codec.decode(mp("{\"type\":\"subscribe\",\"channel\":\"c\",\"since\":1700000000000}"), true);
   assert_true(d.ok);
   assert_string_equal(d.request.since.c_str(), "1700000000000");
+  // A token in bin is no string, as a channel in bin is none: empty.
+  d = codec.decode(std::string("\x82\xa4type\xa4" "auth\xa5token\xc4\x01x", 20), true);
+  assert_true(d.ok);
+  assert_int_equal(d.request.type, RequestType::Auth);
+  assert_true(d.request.token.empty());
 }
 
 static void server_frames_are_maps(void**) {
@@ -179,6 +186,18 @@ static void server_frames_are_maps(void**) {
   e.ref = "{\"k\":7}";
   assert_string_equal(js(std::string(codec.encode(e)->view())).c_str(),
                       "{\"type\":\"error\",\"code\":\"INVALID_FRAME\",\"message\":\"m\",\"ref\":{\"k\":7}}");
+  ServerFrame a;
+  a.type = ServerFrameType::Authenticated;
+  a.user = "42";
+  a.expires = 1732480000.5;
+  assert_string_equal(js(std::string(codec.encode(a)->view())).c_str(),
+                      "{\"type\":\"authenticated\",\"user\":\"42\",\"expires\":1732480000.5}");
+  const std::string with_exp(codec.encode(a)->view());
+  assert_non_null(memmem(with_exp.data(), with_exp.size(), "\xa7" "expires\xcb", 9));  // float64, as timestamp
+  a.expires.reset();
+  const std::string no_exp(codec.encode(a)->view());
+  assert_int_equal(static_cast<unsigned char>(no_exp[0]), 0x83);  // a map of 3: expires is there, nil
+  assert_non_null(memmem(no_exp.data(), no_exp.size(), "\xa7" "expires\xc0", 9));
 }
 
 int main() {

@@ -113,6 +113,31 @@ static void server_frames(void**) {
   assert_false(m->recovered);
   assert_null(m->position);  // null position: absent
   rtpush__v1__frame__free_unpacked(m, nullptr);
+
+  ServerFrame a;
+  a.type = ServerFrameType::Authenticated;
+  a.user = "42";
+  a.expires = 1732480000.25;
+  fr = codec.encode(a);
+  m = rtpush__v1__frame__unpack(nullptr, fr->size(), fr->data());
+  assert_string_equal(m->type, "authenticated");
+  assert_string_equal(m->user, "42");
+  assert_true(m->has_expires);
+  assert_true(m->expires == 1732480000.25);
+  assert_false(m->has_timestamp);
+  rtpush__v1__frame__free_unpacked(m, nullptr);
+  a.expires.reset();  // a token without `exp`: absent is null
+  fr = codec.encode(a);
+  m = rtpush__v1__frame__unpack(nullptr, fr->size(), fr->data());
+  assert_string_equal(m->user, "42");
+  assert_false(m->has_expires);
+  rtpush__v1__frame__free_unpacked(m, nullptr);
+  // The bytes: field 16 (user) then field 17 (expires, fixed64).
+  a.expires = 0.0;
+  const std::string bytes(codec.encode(a)->view());
+  const std::string want = std::string("\x0a\x0d" "authenticated" "\x82\x01\x02" "42" "\x89\x01", 22) + std::string(8, '\0');
+  assert_int_equal(bytes.size(), want.size());
+  assert_memory_equal(bytes.data(), want.data(), want.size());
 }
 
 // A length-delimited field by hand: protobuf-c cannot write a NUL inside a string.
@@ -138,6 +163,13 @@ static void strings_are_read_whole(void**) {
   assert_true(d.ok);
   assert_int_equal(d.request.data.kind, PayloadKind::Binary);
   assert_string_equal(d.request.data.bytes.c_str(), "{\"a\":1} trailing");
+  // A token (field 15) is read whole too: a NUL would otherwise cut off a
+  // refused token's tail and leave what precedes it to the verifier.
+  d = codec.decode(field(1, "auth") + field(15, std::string("a.b.c\0x", 7)), true);
+  assert_true(d.ok);
+  assert_int_equal(d.request.type, RequestType::Auth);
+  assert_int_equal(d.request.token.size(), 7);
+  assert_memory_equal(d.request.token.data(), "a.b.c\0x", 7);
 }
 
 int main() {
