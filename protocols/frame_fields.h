@@ -1,5 +1,5 @@
 // Which fields each server frame type carries, and in what order: the table
-// of docs/protocol.md ("A session, frame by frame", "Errors").
+// of docs/protocol.md ("Server to client").
 // The three encoders follow it (JSON keys, MessagePack map keys and the map's
 // size, Protocol Buffers fields), so a field is added to a frame type here
 // and nowhere else.

@@ -75,7 +75,7 @@ enum class ServerFrameType : std::uint8_t {
 const char* server_frame_type_name(ServerFrameType type);
 
 // Views only: a ServerFrame lives for the duration of one encode() call.
-// Which fields a type carries: docs/protocol.md "A session, frame by frame" and "Errors".
+// Which fields a type carries: docs/protocol.md "Server to client" (frame_fields.h).
 struct ServerFrame {
   ServerFrameType type = ServerFrameType::Error;
   std::string_view channel;
