@@ -27,6 +27,77 @@ static void defaults_match_the_spec(void**) {
   assert_int_equal(o.receive_timeout_secs, 10);
   assert_int_equal(o.pg_backlog_rows, 1000000);
   assert_int_equal(o.replay_memory_bytes, 67108864);
+  // SPEC section 8: with none of the identity options, everything is open.
+  assert_true(o.jwt_secret_file.empty() && o.jwt_public_key_file.empty());
+  assert_true(o.jwt_audience.empty() && o.jwt_issuer.empty());
+  assert_false(o.auth_required);
+  assert_true(o.channels_file.empty() && o.api_key_file.empty());
+  assert_true(o.allowed_origins.empty());
+}
+
+static void identity_options_are_read(void**) {
+  auto r = parse_options({{"jwt-secret-file", "/etc/s"}, {"jwt-public-key-file", "/etc/k.pem"},
+                          {"jwt-audience", "app"}, {"jwt-issuer", "https://id.example"}, {"auth", "required"},
+                          {"channels-file", "/etc/ch.json"}, {"api-key-file", "/etc/api"},
+                          {"allowed-origins", " https://app.example.com ,http://localhost:8080,https://[::1]:443"}},
+                         "d");
+  assert_true(r.ok);
+  const auto& o = r.options;
+  assert_string_equal(o.jwt_secret_file.c_str(), "/etc/s");
+  assert_string_equal(o.jwt_public_key_file.c_str(), "/etc/k.pem");
+  assert_string_equal(o.jwt_audience.c_str(), "app");
+  assert_string_equal(o.jwt_issuer.c_str(), "https://id.example");
+  assert_true(o.auth_required);
+  assert_string_equal(o.channels_file.c_str(), "/etc/ch.json");
+  assert_string_equal(o.api_key_file.c_str(), "/etc/api");
+  assert_int_equal(o.allowed_origins.size(), 3);
+  assert_string_equal(o.allowed_origins[0].c_str(), "https://app.example.com");
+  assert_string_equal(o.allowed_origins[1].c_str(), "http://localhost:8080");
+  assert_string_equal(o.allowed_origins[2].c_str(), "https://[::1]:443");
+
+  auto optional = parse_options({{"auth", "optional"}, {"allowed-origins", "https://a.example"}}, "d");
+  assert_true(optional.ok);
+  assert_false(optional.options.auth_required);
+  assert_int_equal(optional.options.allowed_origins.size(), 1);
+}
+
+// Each bad identity option is refused with an error naming it and saying why.
+static void bad_identity_values_are_errors(void**) {
+  struct { const char* name; const char* value; const char* why; } bad[] = {
+      {"auth", "yes", "neither optional nor required"},
+      {"auth", "Required", "neither optional nor required"},
+      {"auth", "", "neither optional nor required"},
+      {"allowed-origins", "", "empty item"},
+      {"allowed-origins", "https://a.example,", "empty item"},
+      {"allowed-origins", "https://a.example, ,https://b.example", "empty item"},
+      {"allowed-origins", "a.example", "not an origin"},
+      {"allowed-origins", "https://a.example/", "not an origin"},
+      {"allowed-origins", "https://a.example/app", "not an origin"},
+      {"allowed-origins", "https://", "not an origin"},
+      {"allowed-origins", "https://a.example:", "not an origin"},
+      {"allowed-origins", "https://a.example:99999", "not an origin"},
+      {"allowed-origins", "https://a.example:8x", "not an origin"},
+      {"allowed-origins", "https://user@a.example", "not an origin"},
+      {"allowed-origins", "https://a.example?x", "not an origin"},
+      {"allowed-origins", "://a.example", "not an origin"},
+      {"allowed-origins", "https://[::1", "not an origin"},
+      {"allowed-origins", "https://a b.example", "not an origin"},
+      {"jwt-secret-file", "", "must not be empty"},
+      {"jwt-public-key-file", "", "must not be empty"},
+      {"jwt-audience", "", "must not be empty"},
+      {"jwt-issuer", "", "must not be empty"},
+      {"channels-file", "", "must not be empty"},
+      {"api-key-file", "", "must not be empty"},
+  };
+  bool failed = false;
+  for (const auto& b : bad) {
+    auto r = parse_options({{b.name, b.value}}, "d");
+    if (r.ok || r.error.rfind(b.name, 0) != 0 || r.error.find(b.why) == std::string::npos) {
+      print_error("%s=\"%s\": ok=%d error \"%s\"\n", b.name, b.value, r.ok, r.error.c_str());
+      failed = true;
+    }
+  }
+  assert_false(failed);
 }
 
 static void every_option_is_read(void**) {
@@ -97,6 +168,8 @@ int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(defaults_match_the_spec),
       cmocka_unit_test(every_option_is_read),
+      cmocka_unit_test(identity_options_are_read),
+      cmocka_unit_test(bad_identity_values_are_errors),
       cmocka_unit_test(bad_values_are_errors_that_name_the_option),
       cmocka_unit_test(unknown_options_warn_and_lws_ones_pass),
       cmocka_unit_test(upper_bounds_are_accepted),
