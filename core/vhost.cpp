@@ -16,6 +16,10 @@ std::unique_ptr<Vhost> Vhost::build(const Options& o, int service_threads, std::
              " service threads; rtpush runs on one (\"count-threads\": \"1\")";
     return nullptr;
   }
+  // The identity options' files first: a vhost that cannot read its keys
+  // or rules must not start open to everyone.
+  std::unique_ptr<auth::AuthSettings> auth = auth::load_auth_settings(o, error);
+  if (!auth) return nullptr;
   std::unique_ptr<Vhost> v(new Vhost());
   const Clocks clocks = Clocks::system();
   // Redis and PostgreSQL I/O run on the core's own thread.
@@ -54,6 +58,7 @@ std::unique_ptr<Vhost> Vhost::build(const Options& o, int service_threads, std::
           std::make_unique<PgDirectPersistence>(o.postgres, o.pg_batch_size, o.pg_flush_ms, v->io_.get(), log);
   }
   v->node_ = std::make_unique<Node>(o, std::move(broker), clocks, std::move(persistence), log);
+  v->node_->set_auth(std::move(*auth));
   return v;
 }
 
