@@ -21,6 +21,18 @@ std::string escape_label_value(std::string_view value) {
   return out;
 }
 
+const char* auth_failure_name(AuthFailure f) {
+  switch (f) {
+    case AuthFailure::NoKey: return "no_key";
+    case AuthFailure::UserMismatch: return "user_mismatch";
+    case AuthFailure::Unauthenticated: return "unauthenticated";
+    case AuthFailure::AuthTimeout: return "auth_timeout";
+    case AuthFailure::ConnectionExpired: return "connection_expired";
+    case AuthFailure::kCount: break;
+  }
+  return "unknown";
+}
+
 void Histogram::observe(double seconds) {
   std::size_t i = 0;
   while (i < kBounds.size() && seconds > kBounds[i]) ++i;
@@ -139,7 +151,8 @@ std::string Metrics::render(const std::string& node, const Gauges& g) const {
   counter(&out, "rtpush_slow_consumers_total", "Connections closed (1008) because their send queue passed send-queue-bytes.", slow_consumers);
 
   header(&out, "rtpush_connections_closed_total", "counter", "Connections the server closed, by reason.");
-  static const char* kReasons[] = {"heartbeat_timeout", "slow_consumer", "message_too_large", "receive_timeout"};
+  static const char* kReasons[] = {"heartbeat_timeout", "slow_consumer", "message_too_large", "receive_timeout",
+                                   "unauthorized"};
   static_assert(std::size(kReasons) == static_cast<std::size_t>(CloseReason::kCount));
   for (std::size_t i = 0; i < closed.size(); ++i)
     line(&out, "rtpush_connections_closed_total{reason=\"%s\"} %llu\n", kReasons[i],
@@ -154,6 +167,17 @@ std::string Metrics::render(const std::string& node, const Gauges& g) const {
   for (std::size_t i = 0; i < refused.size(); ++i)
     line(&out, "rtpush_requests_refused_total{code=\"%s\"} %llu\n", error_code_name(kRefusedCodes[i]),
          static_cast<unsigned long long>(refused[i]));
+
+  // Every reason from the start, at 0: a dashboard's rate() needs the series
+  // before the first failure.
+  header(&out, "rtpush_auth_failures_total", "counter",
+         "Refused tokens (handshake and auth frame) and connections closed for authentication, by reason.");
+  for (std::size_t i = 1; i < tokens_refused.size(); ++i)
+    line(&out, "rtpush_auth_failures_total{reason=\"%s\"} %llu\n",
+         auth::token_refusal_name(static_cast<auth::TokenRefusal>(i)), ull(tokens_refused[i]));
+  for (std::size_t i = 0; i < auth_failed.size(); ++i)
+    line(&out, "rtpush_auth_failures_total{reason=\"%s\"} %llu\n", auth_failure_name(static_cast<AuthFailure>(i)),
+         ull(auth_failed[i]));
 
   counter(&out, "rtpush_http_requests_total", "HTTP API requests.", http_requests);
   processing.render(&out, "rtpush_message_processing_seconds", "Time to handle one client frame, decode to done (fan-out included).");

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "auth/token.h"
 #include "wire.h"
 
 namespace rtpush {
@@ -48,7 +49,29 @@ struct Gauges {
 };
 
 // Why the server closed a connection.
-enum class CloseReason : std::uint8_t { HeartbeatTimeout, SlowConsumer, MessageTooLarge, ReceiveTimeout, kCount };
+enum class CloseReason : std::uint8_t {
+  HeartbeatTimeout,
+  SlowConsumer,
+  MessageTooLarge,
+  ReceiveTimeout,
+  Unauthorized,  // 1008 after UNAUTHORIZED: refused token, other user, no auth in time, expiry
+  kCount
+};
+
+// Reasons of rtpush_auth_failures_total besides a refused token's own
+// (auth::TokenRefusal, by token_refusal_name).
+enum class AuthFailure : std::uint8_t {
+  NoKey,              // a token came to a vhost with no jwt-*-file: it cannot be verified
+  UserMismatch,       // an auth frame for another `sub` than the connection's
+  Unauthenticated,    // auth required: another request before a valid token
+  AuthTimeout,        // auth required: no valid token within 10 s of opening
+  ConnectionExpired,  // the connection's token expired with no refresh
+  kCount
+};
+const char* auth_failure_name(AuthFailure f);  // "no_key", ...
+
+// TokenRefusal's values, None included (its slot stays 0).
+inline constexpr std::size_t kTokenRefusalCount = static_cast<std::size_t>(auth::TokenRefusal::WrongIssuer) + 1;
 
 // The codes of rtpush_requests_refused_total (docs/limits.md "Per connection"), in order.
 inline constexpr ErrorCode kRefusedCodes[] = {ErrorCode::Forbidden, ErrorCode::RateLimited, ErrorCode::LimitExceeded};
@@ -68,12 +91,16 @@ struct Metrics {
   std::array<std::uint64_t, static_cast<std::size_t>(ErrorCode::kCount)> errors{};  // by ErrorCode
   std::array<std::uint64_t, std::size(kRefusedCodes)> refused{};  // by kRefusedCodes
   std::uint64_t http_requests = 0;
+  std::array<std::uint64_t, kTokenRefusalCount> tokens_refused{};  // by TokenRefusal
+  std::array<std::uint64_t, static_cast<std::size_t>(AuthFailure::kCount)> auth_failed{};
   Histogram processing;              // one client frame, decode to handled
 
   void count_received(RequestType t) { ++received[static_cast<std::size_t>(t)]; }
   void count_invalid() { ++received[kRequestTypeCount]; }
   void count_error(ErrorCode c) { ++errors[static_cast<std::size_t>(c)]; }
   void count_close(CloseReason r) { ++closed[static_cast<std::size_t>(r)]; }
+  void count_token_refused(auth::TokenRefusal r) { ++tokens_refused[static_cast<std::size_t>(r)]; }
+  void count_auth_failure(AuthFailure f) { ++auth_failed[static_cast<std::size_t>(f)]; }
   void count_refused(ErrorCode c) {
     for (std::size_t i = 0; i < refused.size(); ++i)
       if (kRefusedCodes[i] == c) ++refused[i];

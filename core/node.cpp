@@ -121,9 +121,7 @@ bool Node::permitted(Session* s, std::string_view channel, auth::Action action, 
   return false;
 }
 
-Node::Admission Node::admit(const std::string*, const std::string*) { return {}; }  // TODO(issue 12)
-
-Session* Node::open(Connection* connection, Encoding encoding, const Admission*) {
+Session* Node::open(Connection* connection, Encoding encoding, const Admission* admitted) {
   const std::int64_t now = clocks_.steady_ms();
   auto s = std::make_unique<Session>(next_serial_++, new_connection_id(), encoding, connection,
                                      options_.send_queue_bytes, now);
@@ -132,6 +130,7 @@ Session* Node::open(Connection* connection, Encoding encoding, const Admission*)
   sessions_.emplace(raw->serial(), std::move(s));
   ++metrics_.connections_total;
   broker_->local_connections(sessions_.size());
+  opened(raw, admitted);
 
   ServerFrame f;
   f.type = ServerFrameType::ConnectionEstablished;
@@ -144,6 +143,8 @@ Session* Node::open(Connection* connection, Encoding encoding, const Admission*)
 }
 
 void Node::close(Session* s) {
+  forget_expiry(s);
+  forget_auth_deadline(s);
   user_gone(s);
   auto& subs = s->subscriptions();
   while (!subs.empty()) drop_subscription(subs.back());
@@ -212,19 +213,19 @@ void Node::handle(Session* s, std::string_view bytes, bool binary) {
   } else {
     ClientRequest& req = d.request;
     metrics_.count_received(req.type);
-    switch (req.type) {
-      case RequestType::Subscribe: subscribe(s, req); break;
-      case RequestType::Unsubscribe: unsubscribe(s, req); break;
-      case RequestType::Publish: publish(s, req); break;
-      case RequestType::Auth:  // TODO(issue 12)
-        send_error(s, ErrorCode::UnknownMessageType, kUnknownTypeMessage, req.ref);
-        break;
-      case RequestType::Heartbeat: {
-        ServerFrame f;
-        f.type = ServerFrameType::HeartbeatAck;
-        f.timestamp = now_seconds();
-        send(s, f);
-        break;
+    if (!refused_anonymous(s, req)) {
+      switch (req.type) {
+        case RequestType::Subscribe: subscribe(s, req); break;
+        case RequestType::Unsubscribe: unsubscribe(s, req); break;
+        case RequestType::Publish: publish(s, req); break;
+        case RequestType::Auth: auth_request(s, req); break;
+        case RequestType::Heartbeat: {
+          ServerFrame f;
+          f.type = ServerFrameType::HeartbeatAck;
+          f.timestamp = now_seconds();
+          send(s, f);
+          break;
+        }
       }
     }
   }
@@ -443,6 +444,7 @@ void Node::drop_slow(Session* s) {
 
 void Node::tick() {
   broker_->expire();
+  expire_auth();
   const std::int64_t now = clocks_.steady_ms();
   const std::int64_t timeout = options_.heartbeat_timeout_secs * 1000LL;
   const std::int64_t rx_timeout = options_.receive_timeout_secs * 1000LL;

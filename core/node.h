@@ -10,6 +10,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -90,8 +91,15 @@ class Node final : public BrokerListener, private ReplayHost {
 
   // Heartbeats: pings due sessions and closes silent ones (1001), and
   // closes those with a fragmented message begun more than
-  // receive-timeout-secs ago (1008). Call it about once a second.
+  // receive-timeout-secs ago (1008). Call it about once a second. Runs
+  // expire_auth() too.
   void tick();
+  // Closes (UNAUTHORIZED, 1008) every connection whose token's exp has
+  // passed ("token expired") and, with auth required, every one still
+  // anonymous 10 s after it opened ("authentication timeout"). Costs what
+  // is due, not a pass over the sessions: the plugin calls it every few
+  // hundred ms so a connection closes within a second of its exp.
+  void expire_auth();
 
   // What the HTTP API (http_api.h) asks of the node.
   struct Health {
@@ -165,6 +173,26 @@ class Node final : public BrokerListener, private ReplayHost {
   std::string new_connection_id();
   double now_seconds() const { return static_cast<double>(clocks_.wall_ms()) / 1000.0; }
 
+  // Identity (node_auth.cpp). An auth frame: authenticate, refresh, or
+  // refuse (UNAUTHORIZED, 1008).
+  void auth_request(Session* s, const ClientRequest& req);
+  // open(): the handshake's identity, or the 10 s deadline under auth required.
+  void opened(Session* s, const Admission* admitted);
+  // auth required and `s` still anonymous: refuses `req` (UNAUTHORIZED,
+  // 1008) and says true. False: it may go on.
+  bool refused_anonymous(Session* s, const ClientRequest& req);
+  // Verifies `token` at the wall clock's now. Accepted: nullptr and
+  // *claims set. Refused: counted, logged with `who` (never the token) and
+  // its reason label returned ("expired", "no_key", ...).
+  const char* accept_token(std::string_view token, const std::string& who, auth::TokenClaims* claims);
+  // The connection is told why (error UNAUTHORIZED) and closed with 1008.
+  void unauthorized(Session* s, std::string_view message, std::string_view ref);
+  // Sets `s`'s identity from accepted claims and its expiry deadline.
+  void set_identity(Session* s, auth::TokenClaims claims);
+  // Takes `s` out of both deadline maps (close, authenticate, refresh).
+  void forget_expiry(Session* s);
+  void forget_auth_deadline(Session* s);
+
   Options options_;
   auth::AuthSettings auth_;
   std::unique_ptr<Broker> broker_;
@@ -180,6 +208,13 @@ class Node final : public BrokerListener, private ReplayHost {
   std::unordered_map<std::uint64_t, std::unique_ptr<Session>> sessions_;
   // Authenticated sessions by user (user_authenticated() .. close()).
   UserRegistry users_;
+  // Deadlines, ordered so expire_auth() reads only what is due. Token
+  // expiry by wall-clock ms (exp is a Unix time); the 10 s to authenticate
+  // by steady ms (it must not move with the wall clock). Values: session
+  // serials. Each session holds at most one entry in each, its key kept in
+  // the Session (expiry_key, auth_deadline_key) so close() erases it.
+  std::multimap<std::uint64_t, std::uint64_t> expiries_;
+  std::multimap<std::int64_t, std::uint64_t> auth_deadlines_;
 };
 
 }  // namespace rtpush

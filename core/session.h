@@ -1,6 +1,7 @@
 // Session: one client connection as the core sees it: its id, encoding,
 // subscriptions, bounded send queue, heartbeat clock and the reassembly of
-// fragmented messages.
+// fragmented messages, and who it is (its identity and token expiry).
+// Touched on the lws service thread only (the Node's).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -23,7 +24,8 @@ struct Subscription;
 // WebSocket close codes the core uses.
 enum CloseCode : std::uint16_t {
   kCloseGoingAway = 1001,      // heartbeat timeout
-  kClosePolicy = 1008,         // too slow: send queue over its bound; a message not complete in time
+  kClosePolicy = 1008,         // too slow: send queue over its bound; a message not complete in time;
+                               // UNAUTHORIZED (a refused token, no token in time, expiry)
   kCloseTooBig = 1009,         // message larger than max-message-bytes
 };
 
@@ -106,6 +108,15 @@ class Session {
     expires_ = expires;
   }
 
+  // Where this session stands in the node's ordered deadline maps
+  // (node_auth.cpp): the key of its entry, 0 when it has none. Node alone
+  // sets them, keeping each equal to the entry it holds, so that a closed or
+  // refreshed session's entry is found and erased, not left to pile up.
+  std::uint64_t expiry_key() const { return expiry_key_; }
+  void set_expiry_key(std::uint64_t wall_ms) { expiry_key_ = wall_ms; }
+  std::int64_t auth_deadline_key() const { return auth_deadline_key_; }
+  void set_auth_deadline_key(std::int64_t steady_ms) { auth_deadline_key_ = steady_ms; }
+
   // publish-rate (Node::publish).
   TokenBucket& publish_bucket() { return publish_bucket_; }
 
@@ -129,6 +140,8 @@ class Session {
   TokenBucket publish_bucket_;
   auth::Identity identity_;
   std::optional<double> expires_;
+  std::uint64_t expiry_key_ = 0;
+  std::int64_t auth_deadline_key_ = 0;
   std::vector<Subscription*> subscriptions_;
   // Channel name -> subscription, so subscribe/unsubscribe cost the same
   // with 1 or 10,000 channels held. Made on the first subscribe: an idle

@@ -1,0 +1,208 @@
+// Node: who a connection is (SPEC section 8, docs/protocol.md "auth"): the
+// handshake's origin and token, the auth frame (authenticate, refresh),
+// `auth required`, and the two deadlines (10 s to authenticate, the
+// token's exp). Service thread only, like the rest of Node. The permission
+// checks that use the identity run in subscribe/publish, not here.
+#include <cmath>
+#include <utility>
+
+#include "node.h"
+
+namespace rtpush {
+
+namespace {
+
+// SPEC section 8: an `auth required` connection has this long to present
+// a valid token.
+constexpr std::int64_t kAuthTimeoutMs = 10'000;
+
+constexpr const char* kNoKeyReason = "no_key";
+
+bool ascii_iequal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// The wall-clock ms at which a token with this exp is expired (the
+// verifier refuses at now >= exp), 0 for none. An exp past what a uint64
+// of ms holds never comes.
+std::uint64_t expiry_key(const std::optional<double>& exp) {
+  if (!exp) return 0;
+  const double ms = std::ceil(*exp * 1000.0);
+  if (!(ms >= 1) || ms >= 9.0e18) return 0;
+  return static_cast<std::uint64_t>(ms);
+}
+
+}  // namespace
+
+Node::Admission Node::admit(const std::string* origin, const std::string* token) {
+  Admission a;
+  if (origin && !auth_.allowed_origins.empty()) {
+    bool allowed = false;
+    for (const std::string& o : auth_.allowed_origins) allowed = allowed || ascii_iequal(*origin, o);
+    if (!allowed) {
+      // Info, not warn: any web page can make a browser try this.
+      log_.info("WebSocket handshake refused: origin not in allowed-origins");
+      a.http_status = 403;
+      a.reason = "origin not allowed";
+      return a;
+    }
+  }
+  if (token) {
+    if (const char* refused = accept_token(*token, "a WebSocket handshake", &a.claims)) {
+      a.http_status = 401;
+      a.reason = std::string("token refused: ") + refused;
+      a.claims = {};
+      return a;
+    }
+    a.authenticated = true;
+  }
+  return a;
+}
+
+void Node::opened(Session* s, const Admission* admitted) {
+  if (admitted && admitted->authenticated) {
+    set_identity(s, admitted->claims);
+    user_authenticated(s);
+  } else if (auth_.required) {
+    const std::int64_t at = clocks_.steady_ms() + kAuthTimeoutMs;
+    auth_deadlines_.emplace(at, s->serial());
+    s->set_auth_deadline_key(at);
+  }
+}
+
+const char* Node::accept_token(std::string_view token, const std::string& who, auth::TokenClaims* claims) {
+  if (!auth_.verifier) {
+    metrics_.count_auth_failure(AuthFailure::NoKey);
+    log_.warn("token refused (%s) on %s: no jwt-secret-file or jwt-public-key-file", kNoKeyReason, who.c_str());
+    return kNoKeyReason;
+  }
+  auth::TokenResult r = auth_.verifier->verify(token, now_seconds());
+  if (!r.ok()) {
+    metrics_.count_token_refused(r.refusal);
+    const char* reason = auth::token_refusal_name(r.refusal);
+    log_.warn("token refused (%s) on %s", reason, who.c_str());
+    return reason;
+  }
+  *claims = std::move(r.claims);
+  return nullptr;
+}
+
+void Node::auth_request(Session* s, const ClientRequest& req) {
+  auth::TokenClaims claims;
+  if (const char* refused = accept_token(req.token, "connection " + s->id(), &claims)) {
+    unauthorized(s, std::string("token refused: ") + refused, req.ref);
+    return;
+  }
+  const bool first = !s->identity().authenticated;
+  if (!first && s->identity().user != claims.user) {
+    // A connection is one user for its life: what it subscribed to was
+    // granted to that user.
+    metrics_.count_auth_failure(AuthFailure::UserMismatch);
+    log_.warn("auth frame for another user refused on connection %s", s->id().c_str());
+    unauthorized(s, "token is for another user", req.ref);
+    return;
+  }
+  // First token, or a refresh: the new claims and exp replace the old.
+  set_identity(s, std::move(claims));
+  if (first) user_authenticated(s);
+  ServerFrame f;
+  f.type = ServerFrameType::Authenticated;
+  f.user = s->identity().user;
+  f.expires = s->expires();
+  f.ref = req.ref;
+  send(s, f);
+}
+
+bool Node::refused_anonymous(Session* s, const ClientRequest& req) {
+  if (!auth_.required || s->identity().authenticated || req.type == RequestType::Auth) return false;
+  metrics_.count_auth_failure(AuthFailure::Unauthenticated);
+  unauthorized(s, "authentication required: send auth with a valid token first", req.ref);
+  return true;
+}
+
+void Node::unauthorized(Session* s, std::string_view message, std::string_view ref) {
+  send_error(s, ErrorCode::Unauthorized, message, ref);
+  metrics_.count_close(CloseReason::Unauthorized);
+  forget_expiry(s);
+  forget_auth_deadline(s);
+  s->close(kClosePolicy, "unauthorized", false);  // the error frame goes first
+}
+
+void Node::set_identity(Session* s, auth::TokenClaims claims) {
+  forget_expiry(s);
+  forget_auth_deadline(s);
+  auth::Identity who;
+  who.authenticated = true;
+  who.user = std::move(claims.user);
+  who.channels = std::move(claims.channels);
+  who.publish = std::move(claims.publish);
+  s->set_identity(std::move(who), claims.expires);
+  if (const std::uint64_t at = expiry_key(claims.expires)) {
+    expiries_.emplace(at, s->serial());
+    s->set_expiry_key(at);
+  }
+}
+
+namespace {
+
+// Erases the entry (key -> serial) of one session; the range under one key
+// holds the sessions that share that deadline, usually one.
+template <typename Map>
+void erase_entry(Map* map, typename Map::key_type key, std::uint64_t serial) {
+  auto [it, end] = map->equal_range(key);
+  for (; it != end; ++it)
+    if (it->second == serial) {
+      map->erase(it);
+      return;
+    }
+}
+
+}  // namespace
+
+void Node::forget_expiry(Session* s) {
+  if (!s->expiry_key()) return;
+  erase_entry(&expiries_, s->expiry_key(), s->serial());
+  s->set_expiry_key(0);
+}
+
+void Node::forget_auth_deadline(Session* s) {
+  if (!s->auth_deadline_key()) return;
+  erase_entry(&auth_deadlines_, s->auth_deadline_key(), s->serial());
+  s->set_auth_deadline_key(0);
+}
+
+void Node::expire_auth() {
+  const std::uint64_t wall = clocks_.wall_ms();
+  while (!expiries_.empty() && expiries_.begin()->first <= wall) {
+    const auto [at, serial] = *expiries_.begin();
+    expiries_.erase(expiries_.begin());
+    Session* s = find(serial);
+    // Stale (should not happen: close and refresh erase their entries).
+    if (!s || s->expiry_key() != at) continue;
+    s->set_expiry_key(0);
+    if (s->closing()) continue;
+    metrics_.count_auth_failure(AuthFailure::ConnectionExpired);
+    log_.info("connection %s closed: its token expired", s->id().c_str());
+    unauthorized(s, "token expired", {});
+  }
+  const std::int64_t steady = clocks_.steady_ms();
+  while (!auth_deadlines_.empty() && auth_deadlines_.begin()->first <= steady) {
+    const auto [at, serial] = *auth_deadlines_.begin();
+    auth_deadlines_.erase(auth_deadlines_.begin());
+    Session* s = find(serial);
+    if (!s || s->auth_deadline_key() != at) continue;
+    s->set_auth_deadline_key(0);
+    if (s->closing() || s->identity().authenticated) continue;
+    metrics_.count_auth_failure(AuthFailure::AuthTimeout);
+    unauthorized(s, "authentication timeout", {});
+  }
+}
+
+}  // namespace rtpush
