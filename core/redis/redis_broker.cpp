@@ -14,6 +14,7 @@
 #include "logger.h"
 #include "redis_link.h"
 #include "redis_scripts.h"
+#include "redis_users.h"
 
 namespace rtpush {
 
@@ -22,6 +23,7 @@ namespace {
 constexpr std::size_t kPage = 1000;           // XRANGE page (backfill after a reconnect)
 constexpr double kRegistryEverySecs = 5;      // node heartbeat into Redis
 constexpr std::int64_t kNodeTtlMs = 30000;    // a node silent this long is gone
+constexpr int kStopTimeoutMs = 500;           // dropping this node's users at stop, at most
 
 std::int64_t wall_ms() {
   using namespace std::chrono;
@@ -95,6 +97,7 @@ struct RedisBroker::IoSide {
   bool closing = false;
   ev_timer registry_timer{};
   std::unordered_map<std::string, Channel> channels;
+  redis::LocalUsers users;  // what this node registered: written again after an outage
 
   // Null while shutdown() frees them (their callbacks run then, with no reply).
   bool up() const { return cmd && sub && cmd->up() && sub->up(); }
@@ -137,7 +140,8 @@ struct RedisBroker::IoSide {
   void link_up() {
     if (std::exchange(down_logged, false)) log.notice("redis: connected again to %s:%d", addr.host.c_str(), addr.port);
     set_state(BackendState::Up);
-    register_node();
+    register_node(true);
+    sub->push_command({"SUBSCRIBE", redis::kControlTopic});
     // Listen again to every watched channel, then catch up from the last id
     // delivered (messages published while the link was down).
     for (auto& [name, ch] : channels) {
@@ -157,6 +161,7 @@ struct RedisBroker::IoSide {
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) return;
     const std::string kind = text(reply->element[0]);
     std::string topic = text(reply->element[1]);
+    if (topic == redis::kControlTopic) return on_control(kind, reply->element[2]);
     const std::size_t prefix = std::strlen(redis::kLivePrefix);
     if (topic.size() <= prefix) return;
     const std::string channel = topic.substr(prefix);
@@ -182,6 +187,17 @@ struct RedisBroker::IoSide {
       return;
     }
     self->deliver_live(ch, std::move(m));
+  }
+
+  // rtpush:control: a node asked every node to disconnect a user.
+  void on_control(const std::string& kind, const redisReply* payload) {
+    if (kind != "message" || !payload || payload->type != REDIS_REPLY_STRING) return;
+    auto user = redis::parse_disconnect_message(std::string_view(payload->str, payload->len));
+    if (!user) return;  // a later build's message: not ours to read
+    RedisBroker* o = owner;
+    deliver([o, user = std::move(*user)] {
+      if (o->listener_) o->listener_->on_disconnect_user(user);
+    });
   }
 
   void deliver_live(Channel& ch, MessagePtr m) {
@@ -298,40 +314,47 @@ struct RedisBroker::IoSide {
   }
 
   // ---- registry -----------------------------------------------------------
-  void register_node() {
+  // The heartbeat. `users_too`: write this node's users' connections again
+  // (after a reconnect); they are also written again when the node was not
+  // in the registry (ZADD added it): other nodes took it for dead and
+  // dropped its entries, or Redis lost them.
+  void register_node(bool users_too = false) {
     if (!cmd || !cmd->up()) return;
     const std::int64_t now = wall_ms();
-    command([](redisReply*) {}, {"ZADD", redis::kNodesKey, std::to_string(now), node_id});
+    command(
+        [this, users_too](redisReply* r) {
+          if (r && (users_too || (r->type == REDIS_REPLY_INTEGER && r->integer == 1))) register_users();
+        },
+        {"ZADD", redis::kNodesKey, std::to_string(now), node_id});
     command([](redisReply*) {}, {"HSET", redis::kConfigKey, "history-size", std::to_string(history),
                                  "history-ttl-secs", std::to_string(ttl_secs)});
     command([](redisReply*) {}, {"HSET", redis::kNodeInfoKey, node_id, std::to_string(connections.load())});
-    command([](redisReply*) {}, {"EVAL", kPruneNodesScript, "2", redis::kNodesKey, redis::kNodeInfoKey,
-                                 std::to_string(now - kNodeTtlMs)});
+    command([](redisReply*) {}, {"EVAL", redis::kPruneNodesScript, "2", redis::kNodesKey, redis::kNodeInfoKey,
+                                 std::to_string(now - kNodeTtlMs), redis::kNodeConnsPrefix, redis::kUserPrefix});
   }
 
-  // Drops the nodes silent past the cutoff (ARGV[1], ms) from the registry,
-  // their rtpush:node-info entries with them (also entries whose node is no
-  // longer in rtpush:nodes at all), so neither grows with every node that
-  // ever ran. One script: nothing can re-register in between.
-  static constexpr const char* kPruneNodesScript = R"lua(
-local cutoff = tonumber(ARGV[1])
-local gone = 0
-for _, node in ipairs(redis.call('HKEYS', KEYS[2])) do
-  local seen = redis.call('ZSCORE', KEYS[1], node)
-  if not seen or tonumber(seen) < cutoff then
-    redis.call('HDEL', KEYS[2], node)
-    gone = gone + 1
-  end
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
-return gone
-)lua";
+  std::vector<std::string> drop_users_command() const {
+    return {"EVAL", redis::kDropNodeUsersScript, "1", redis::kNodeConnsPrefix + node_id, redis::kUserPrefix};
+  }
+
+  // Replaces whatever Redis holds for this node with the local copy: what
+  // was closed while the link was down (its HDEL failed) goes, what is open
+  // comes back. Readers may miss this node's users between the two steps.
+  void register_users() {
+    command([](redisReply*) {}, drop_users_command());
+    for (auto& args : users.registration_commands(node_id)) command([](redisReply*) {}, args);
+  }
 
   static void on_registry_timer(struct ev_loop*, ev_timer* w, int) { static_cast<IoSide*>(w->data)->register_node(); }
 
   void shutdown() {
     closing = true;
     ev_timer_stop(io->loop(), &registry_timer);
+    // A clean stop takes this node's users' connections out of the registry
+    // now rather than when its heartbeat lapses. The loop does not run
+    // again, so not through `cmd`: a blocking command, bounded in time.
+    if (cmd && cmd->up() && !blocking_command(addr, drop_users_command(), kStopTimeoutMs))
+      log.warn("redis: could not drop this node's users' connections at stop; they lapse with its heartbeat");
     cmd.reset();  // runs pending callbacks with no reply
     sub.reset();
   }
@@ -526,6 +549,56 @@ void RedisBroker::nodes(NodesDone done) {
               args);
         },
         {"ZRANGEBYSCORE", redis::kNodesKey, std::to_string(now - kNodeTtlMs), "+inf", "WITHSCORES"});
+  });
+}
+
+void RedisBroker::user_connected(const std::string& user, const UserConnection& c) {
+  io_->post([this, user, id = c.connection_id, at = c.connected_at] {
+    IoSide* side = io_side_.get();
+    side->users.add(user, id, at);
+    if (!side->cmd || !side->cmd->up()) return;  // written when the link is back (register_users)
+    side->command([](redisReply*) {},
+                  {"HSET", redis::kUserPrefix + user, id, redis::user_entry(side->node_id, at)});
+    side->command([](redisReply*) {}, {"HSET", redis::kNodeConnsPrefix + side->node_id, id, user});
+  });
+}
+
+void RedisBroker::user_disconnected(const std::string& user, const std::string& connection_id) {
+  io_->post([this, user, connection_id] {
+    IoSide* side = io_side_.get();
+    if (!side->users.remove(user, connection_id)) return;
+    if (!side->cmd || !side->cmd->up()) return;  // register_users drops it when the link is back
+    side->command([](redisReply*) {}, {"HDEL", redis::kUserPrefix + user, connection_id});
+    side->command([](redisReply*) {}, {"HDEL", redis::kNodeConnsPrefix + side->node_id, connection_id});
+  });
+}
+
+void RedisBroker::user_connections(const std::string& user, UsersDone done) {
+  io_->post([this, user, done = std::move(done)] {
+    IoSide* side = io_side_.get();
+    auto give = [side, done](bool shared, std::vector<UserConnection> v) {
+      side->deliver([done, shared, v = std::move(v)]() mutable { done(shared, std::move(v)); });
+    };
+    if (!side->cmd || !side->cmd->up()) return give(false, {});
+    const std::int64_t cutoff = wall_ms() - kNodeTtlMs;  // as nodes() reads the registry
+    side->command(
+        [give](redisReply* r) {
+          auto list = redis::parse_user_connections(r);
+          if (!list) return give(false, {});
+          give(true, std::move(*list));
+        },
+        {"EVAL", redis::kUserConnectionsScript, "2", redis::kUserPrefix + user, redis::kNodesKey,
+         std::to_string(cutoff), redis::kNodeConnsPrefix});
+  });
+}
+
+void RedisBroker::disconnect_user(const std::string& user, std::function<void(bool carried)> done) {
+  io_->post([this, user, done = std::move(done)] {
+    IoSide* side = io_side_.get();
+    auto give = [side, done](bool carried) { side->deliver([done, carried] { done(carried); }); };
+    if (!side->up()) return give(false);  // this node's own subscriber must hear it too
+    side->command([give](redisReply* r) { give(r && r->type == REDIS_REPLY_INTEGER); },
+                  {"PUBLISH", redis::kControlTopic, redis::disconnect_message(user)});
   });
 }
 

@@ -8,6 +8,15 @@
 // watched channel is backfilled from the last id this node delivered, so
 // subscribers miss nothing and need not reconnect. See redis_scripts.h for
 // keys and scripts.
+//
+// Users' connections: each registration is written to Redis (hashes per user
+// and per node) and kept in a local copy (redis_users.h) that is written
+// again after a reconnect, so the registry heals; reads skip (and delete)
+// entries of nodes that are no longer live, so a crashed node's connections
+// are not reported. A disconnect is a PUBLISH on rtpush:control, which every
+// node's subscriber connection listens to. A node that is cut off from Redis
+// when it is sent misses it (its own users stay connected).
+
 #pragma once
 #include <memory>
 #include <string>
@@ -26,7 +35,9 @@ class RedisBroker final : public Broker {
   // `log`: outages (once, with hiredis's errstr) and recoveries.
   RedisBroker(RedisAddress address, std::string node_id, std::size_t history_size, unsigned history_ttl_secs,
               IoThread* io, Logger log = Logger::to_stderr());
-  ~RedisBroker() override;  // closes the connections on the I/O thread, waits
+  // Drops this node's users' registrations (a short blocking command), closes
+  // the connections on the I/O thread, waits.
+  ~RedisBroker() override;
 
   void set_listener(BrokerListener* listener) override { listener_ = listener; }
   void publish(const std::string& channel, Payload payload, PublishDone done) override;
@@ -38,6 +49,10 @@ class RedisBroker final : public Broker {
   BackendState state() const override;
   void nodes(NodesDone done) override;
   void local_connections(std::size_t n) override;
+  void user_connected(const std::string& user, const UserConnection& c) override;
+  void user_disconnected(const std::string& user, const std::string& connection_id) override;
+  void user_connections(const std::string& user, UsersDone done) override;
+  void disconnect_user(const std::string& user, std::function<void(bool carried)> done) override;
 
   struct IoSide;  // the I/O thread's side: the links, the channels' state
 

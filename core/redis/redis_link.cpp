@@ -1,6 +1,8 @@
 #include "redis_link.h"
 
 #include <hiredis/adapters/libev.h>
+#include <hiredis/hiredis.h>
+#include <sys/time.h>
 
 #include <algorithm>
 
@@ -122,6 +124,31 @@ void RedisLink::on_push(redisAsyncContext* c, void* reply, void*) {
 
 void RedisLink::push_command(const std::vector<std::string>& args) {
   if (connected_) argv_command(ctx_, &RedisLink::on_push, nullptr, args);
+}
+
+bool blocking_command(const RedisAddress& address, const std::vector<std::string>& args, int timeout_ms) {
+  const timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  redisContext* c = redisConnectWithTimeout(address.host.c_str(), address.port, tv);
+  if (!c || c->err) {
+    if (c) redisFree(c);
+    return false;
+  }
+  redisSetTimeout(c, tv);
+  auto run = [c](const std::vector<std::string>& a) {
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lens;
+    for (const std::string& s : a) {
+      argv.push_back(s.data());
+      lens.push_back(s.size());
+    }
+    auto* r = static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
+    const bool ok = r && r->type != REDIS_REPLY_ERROR;
+    if (r) freeReplyObject(r);
+    return ok;
+  };
+  const bool ok = (address.db == 0 || run({"SELECT", std::to_string(address.db)})) && run(args);
+  redisFree(c);
+  return ok;
 }
 
 }  // namespace rtpush

@@ -68,6 +68,13 @@ class RedisLink {
   ev_timer retry_{};
 };
 
+// One command on a short-lived blocking connection, for a backend being
+// destroyed: its I/O thread's loop will not run again, so an async command
+// would never be written. Gives up after `timeout_ms` (connect, and again
+// for the reply). False when it did not get a reply that is not an error.
+// Blocks the calling thread: only at shutdown, inside run_and_wait().
+bool blocking_command(const RedisAddress& address, const std::vector<std::string>& args, int timeout_ms);
+
 // A reply's string (or status) as text; empty for any other reply, or none.
 inline std::string text(const redisReply* r) {
   if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS)) return {};

@@ -28,6 +28,16 @@
 //                          read by the consumer group "writers" (one consumer
 //                          per node with PostgreSQL); entries are acknowledged
 //                          and deleted after the rows commit
+//
+// Users (docs/architecture.md "Redis keys"; USER is the token's `sub`, any
+// bytes, always passed as an argument, never spliced into a command):
+//   rtpush:user:USER       hash connection_id -> "<connected_at>\t<node>":
+//                          the user's authenticated connections on every node
+//   rtpush:node-conns:NODE hash connection_id -> USER: what NODE registered,
+//                          so its entries can be dropped without a scan when
+//                          it stops or is found dead
+//   rtpush:control         pub/sub topic every node listens to:
+//                          "disconnect-user USER" (redis_users.h)
 #pragma once
 
 namespace rtpush::redis {
@@ -41,6 +51,9 @@ inline constexpr const char* kNodeInfoKey = "rtpush:node-info";
 inline constexpr const char* kConfigKey = "rtpush:config";
 inline constexpr const char* kPersistKey = "rtpush:persist";
 inline constexpr const char* kPersistGroup = "writers";
+inline constexpr const char* kUserPrefix = "rtpush:user:";
+inline constexpr const char* kNodeConnsPrefix = "rtpush:node-conns:";
+inline constexpr const char* kControlTopic = "rtpush:control";
 
 // Publish atomically: append to the stream, trim it to the history size
 // (remembering the newest id trimmed), and announce it live.
@@ -134,6 +147,75 @@ if redis.call('HGET', KEYS[4], 'persist') == '1' then
   from = redis.call('HGET', KEYS[4], 'persist-from') or ''
 end
 return {epoch, last, trimmed, entries, from}
+)lua";
+
+// A user's connections on live nodes. KEYS: rtpush:user:USER, rtpush:nodes.
+// ARGV: the liveness cutoff (ms: a node last seen before it is gone), the
+// node-conns prefix. Returns {connection_id, node, connected_at, ...}.
+// Entries of nodes no longer live (crashed: nobody dropped them) are deleted
+// on the way, from both hashes: the registry cleans itself where it is read.
+// One HGETALL, and one ZSCORE per distinct node.
+inline constexpr const char* kUserConnectionsScript = R"lua(
+local cutoff = tonumber(ARGV[1])
+local live = {}
+local out = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local conn = all[i]
+  local at, node = string.match(all[i + 1], '^([^\t]*)\t(.*)$')
+  if node and live[node] == nil then
+    local seen = redis.call('ZSCORE', KEYS[2], node)
+    live[node] = (seen and tonumber(seen) >= cutoff) or false
+  end
+  if node and live[node] then
+    out[#out + 1] = conn
+    out[#out + 1] = node
+    out[#out + 1] = at
+  else
+    redis.call('HDEL', KEYS[1], conn)
+    if node then redis.call('HDEL', ARGV[2] .. node, conn) end
+  end
+end
+return out
+)lua";
+
+// Drops every registration of one node: its stop, its re-registration after
+// an outage (what was closed meanwhile must not stay), or its death (the
+// prune below). KEYS: rtpush:node-conns:NODE. ARGV: the user prefix.
+// Returns how many were dropped.
+inline constexpr const char* kDropNodeUsersScript = R"lua(
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  redis.call('HDEL', ARGV[1] .. all[i + 1], all[i])
+end
+redis.call('DEL', KEYS[1])
+return #all / 2
+)lua";
+
+// Drops the nodes silent past the cutoff (ARGV[1], ms) from the registry,
+// their rtpush:node-info entries with them (also entries whose node is no
+// longer in rtpush:nodes at all), so neither grows with every node that
+// ever ran, and their users' connections (as kDropNodeUsersScript). One
+// script: nothing can re-register in between. KEYS: rtpush:nodes,
+// rtpush:node-info. ARGV: cutoff, node-conns prefix, user prefix.
+inline constexpr const char* kPruneNodesScript = R"lua(
+local cutoff = tonumber(ARGV[1])
+local gone = 0
+for _, node in ipairs(redis.call('HKEYS', KEYS[2])) do
+  local seen = redis.call('ZSCORE', KEYS[1], node)
+  if not seen or tonumber(seen) < cutoff then
+    redis.call('HDEL', KEYS[2], node)
+    local conns = ARGV[2] .. node
+    local all = redis.call('HGETALL', conns)
+    for i = 1, #all, 2 do
+      redis.call('HDEL', ARGV[3] .. all[i + 1], all[i])
+    end
+    redis.call('DEL', conns)
+    gone = gone + 1
+  end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+return gone
 )lua";
 
 }  // namespace rtpush::redis
