@@ -6,11 +6,13 @@
 #include <string>
 
 #include "http_api.h"
+#include "lws_headers.h"
 #include "lws_logger.h"
 #include "vhost_state.h"
 
 namespace {
 
+using rtpush_lws::header_of;
 using rtpush_lws::VhostState;
 
 // One HTTP request/response on a connection bound to this protocol.
@@ -194,6 +196,13 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       // lws passes the path after the mountpoint ("publish/c" under "/",
       // "/publish/c" under "/api"); the core strips leading slashes.
       ex->request.path.assign(static_cast<const char*>(in), in ? len : 0);
+      // For api-key-file and allowed-origins (README "Security"): the core decides.
+      if (std::optional<std::string> v = header_of(wsi, WSI_TOKEN_HTTP_AUTHORIZATION))
+        ex->request.authorization = std::move(*v);
+      if (std::optional<std::string> v = header_of(wsi, WSI_TOKEN_ORIGIN)) {
+        ex->request.has_origin = true;
+        ex->request.origin = std::move(*v);
+      }
       if (!post) {
         dispatch_http(wsi, ex);
         return 0;

@@ -6,9 +6,11 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "vhost_state.h"
+#include "ws_handshake.h"
 
 namespace rtpush_lws {
 
@@ -162,6 +164,12 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
              WsSessionData* pss, void* in, size_t len) {
   WsConnection* c = pss ? pss->connection : nullptr;
   switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+      rtpush::Node* node = node_of(wsi);
+      if (!node || !pss) return 0;  // ESTABLISHED says why and closes it
+      delete pss->admitted;  // never set twice by lws; cheap to be sure
+      return admit_upgrade(wsi, *node, &pss->admitted);
+    }
     case LWS_CALLBACK_ESTABLISHED: {
       rtpush::Node* node = node_of(wsi);
       if (!node) {
@@ -171,7 +179,9 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
       c = new WsConnection(wsi);
       pss->connection = c;
       c->node = node;
-      c->session = node->open(c, encoding);
+      std::unique_ptr<rtpush::Node::Admission> admitted(pss->admitted);
+      pss->admitted = nullptr;
+      c->session = node->open(c, encoding, admitted.get());
       return 0;
     }
     case LWS_CALLBACK_RECEIVE:
@@ -185,6 +195,10 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
     case LWS_CALLBACK_SERVER_WRITEABLE:
       return c ? write_pending(wsi, c->node, c->session) : -1;
     case LWS_CALLBACK_CLOSED:
+      if (pss) {  // an upgrade that failed between the filter and ESTABLISHED
+        delete pss->admitted;
+        pss->admitted = nullptr;
+      }
       if (c) {
         pss->connection = nullptr;
         if (c->session) c->node->close(c->session);

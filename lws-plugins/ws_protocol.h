@@ -3,6 +3,7 @@
 #pragma once
 #include <libwebsockets.h>
 
+#include "node.h"
 #include "wire.h"
 
 namespace rtpush_lws {
@@ -10,9 +11,15 @@ namespace rtpush_lws {
 int ws_callback(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reasons reason,
                 void* user, void* in, size_t len);
 
-// Per-connection lws memory: only a pointer, so idle connections stay small.
+// Per-connection lws memory: two pointers, so idle connections stay small.
+// Touched on the lws service thread only.
 struct WsSessionData {
-  class WsConnection* connection;
+  class WsConnection* connection;  // from ESTABLISHED to CLOSED
+  // What Node::admit() said of a handshake that carried a valid token: kept
+  // from FILTER_PROTOCOL_CONNECTION (lws has allocated this memory by then)
+  // until ESTABLISHED hands it to Node::open(), or CLOSED frees it when the
+  // upgrade failed in between. Null for an anonymous handshake.
+  rtpush::Node::Admission* admitted;
 };
 
 // lws's receive buffer per connection. Small on purpose: larger messages

@@ -1,0 +1,92 @@
+#include "ws_handshake.h"
+
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include "lws_headers.h"
+
+namespace rtpush_lws {
+namespace {
+
+// The first `token=` query parameter, as lws decoded it (%XX and '+').
+// Each argument is copied whole whatever its length, so a long token is
+// judged by the verifier (which refuses it past 8 KB), not cut here.
+// (lws_get_urlarg_by_name() stops at the first argument longer than its
+// buffer and would miss the token after it.)
+std::optional<std::string> token_arg(struct lws* wsi) {
+  static constexpr char kName[] = "token=";
+  constexpr std::size_t kNameLen = sizeof(kName) - 1;
+  for (int i = 0;; ++i) {
+    const int len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+    std::string arg(static_cast<std::size_t>(len) + 1, '\0');
+    const int got = lws_hdr_copy_fragment(wsi, &arg[0], len + 1, WSI_TOKEN_HTTP_URI_ARGS, i);
+    if (got < 0) return std::nullopt;  // no more arguments
+    arg.resize(static_cast<std::size_t>(got));
+    if (arg.compare(0, kNameLen, kName) == 0) return arg.substr(kNameLen);
+  }
+}
+
+const char* status_text(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+  }
+}
+
+// `reason` as the text of a JSON string.
+std::string json_escaped(const std::string& reason) {
+  std::string out;
+  for (const char ch : reason) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      char u[8];
+      std::snprintf(u, sizeof u, "\\u%04x", c);
+      out += u;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+// The HTTP answer refusing the upgrade, written raw: the wsi is already in
+// lws's ws role at this callback, where LWS_WRITE_HTTP goes out as it is.
+// lws closes the connection when the callback returns nonzero, so it says
+// `Connection: close`.
+void write_refusal(struct lws* wsi, int status, const std::string& reason) {
+  const std::string body = "{\"error\":\"" + json_escaped(reason.empty() ? status_text(status) : reason) + "\"}";
+  std::string head = "HTTP/1.1 " + std::to_string(status) + " " + status_text(status) +
+                     "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                     "\r\nCache-Control: no-store\r\nConnection: close\r\n";
+  if (status == 401) head += "WWW-Authenticate: Bearer\r\n";
+  std::string out(LWS_PRE, '\0');
+  out += head + "\r\n" + body;
+  auto* p = reinterpret_cast<unsigned char*>(&out[LWS_PRE]);
+  if (lws_write(wsi, p, out.size() - LWS_PRE, LWS_WRITE_HTTP) < 0)
+    lwsl_info("rtpush: could not write the %d refusing a WebSocket upgrade\n", status);
+}
+
+}  // namespace
+
+int admit_upgrade(struct lws* wsi, rtpush::Node& node, rtpush::Node::Admission** admitted) {
+  *admitted = nullptr;
+  const std::optional<std::string> origin = header_of(wsi, WSI_TOKEN_ORIGIN);
+  const std::optional<std::string> token = token_arg(wsi);
+  rtpush::Node::Admission a = node.admit(origin ? &*origin : nullptr, token ? &*token : nullptr);
+  if (a.http_status != 0) {
+    write_refusal(wsi, a.http_status, a.reason);
+    return 1;
+  }
+  if (a.authenticated) *admitted = new rtpush::Node::Admission(std::move(a));
+  return 0;
+}
+
+}  // namespace rtpush_lws

@@ -1,0 +1,20 @@
+// The WebSocket handshake of rtpush-json, -msgpack and -protobuf: the
+// request's Origin header and `token` query parameter go to Node::admit()
+// (README "Security"); a refusal is answered with its HTTP status (401 for a
+// token, 403 for an origin) instead of the 101, so a client can tell "not
+// allowed" from "server gone". Runs on the lws service thread, at
+// LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: the same callback whether the
+// client asked for a subprotocol or got the vhost's default one.
+#pragma once
+#include <libwebsockets.h>
+
+#include "node.h"
+
+namespace rtpush_lws {
+
+// 0: go on with the upgrade; *admitted is then a new Admission (the caller
+// owns it) when a valid token came, else null. Nonzero: refused, the HTTP
+// answer is written; return it to lws, which closes the connection.
+int admit_upgrade(struct lws* wsi, rtpush::Node& node, rtpush::Node::Admission** admitted);
+
+}  // namespace rtpush_lws
