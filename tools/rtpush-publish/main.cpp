@@ -1,6 +1,6 @@
 // rtpush-publish: publish JSON messages to an rtpush channel (README.md "rtpush-publish").
 //
-//   rtpush-publish --url http://HOST:PORT/MOUNT --channel C [--data JSON]
+//   rtpush-publish --url http://HOST:PORT/MOUNT [--api-key-file F] --channel C [--data JSON]
 //   rtpush-publish --redis URL --channel C [--data JSON]   (Redis release)
 //
 // Without --data, each line of standard input is one JSON value, one message.
@@ -10,10 +10,14 @@
 #include <getopt.h>
 #include <poll.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <deque>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <memory>
 #include <string>
 
@@ -29,7 +33,7 @@ namespace {
 constexpr int kOk = 0, kFailed = 1, kUsage = 2;
 
 const char kHelp[] = R"(Usage:
-  rtpush-publish --url http://HOST:PORT/MOUNT --channel CHANNEL [--data JSON]
+  rtpush-publish --url http://HOST:PORT/MOUNT [--api-key-file FILE] --channel CHANNEL [--data JSON]
   rtpush-publish --redis redis://HOST:PORT[/DB] --channel CHANNEL [--data JSON]
 
 Publishes JSON messages to an rtpush channel and prints each new message's id
@@ -38,6 +42,12 @@ on its own line, in order.
   --url URL        publish through the HTTP API of a node: POST URL/publish/CHANNEL
                    (URL is where the vhost mounts callback://rtpush, e.g.
                    http://127.0.0.1:7681/)
+  --api-key-file F with --url: the vhost's API key (its api-key-file), sent
+                   as "Authorization: Bearer KEY"; a trailing newline in F
+                   is ignored. Without it, the environment variable
+                   RTPUSH_API_KEY is used when set (the option wins). Not
+                   needed with --redis: Redis is not behind the API key, so
+                   keep it where only trusted hosts reach it.
   --redis URL      publish through Redis exactly as a node does, with the
                    nodes' own script: every node delivers it, and it is kept
                    in the channel's history. Lines from standard input are
@@ -59,18 +69,23 @@ on its own line, in order.
 Exit status:
   0  every message was published
   1  any message failed (the reason is on standard error): invalid JSON, the
-     server refused it (HTTP 400/413/503), or the server or Redis could not
-     be reached
-  2  bad usage: unknown or missing options, an invalid channel
+     server refused it (HTTP 400/413/503; 401: a missing or wrong API key,
+     403: not allowed), or the server or Redis could not be reached
+  2  bad usage: unknown or missing options, an invalid channel, an
+     --api-key-file that cannot be read or is empty
 
 Examples:
   rtpush-publish --url http://127.0.0.1:7681/ --channel news --data '{"title":"hi"}'
   producer | rtpush-publish --url http://127.0.0.1:7681/ --channel news
+  rtpush-publish --url http://127.0.0.1:7681/ --api-key-file /etc/rtpush/api-key --channel news --data 1
+  RTPUSH_API_KEY=... rtpush-publish --url http://127.0.0.1:7681/ --channel news --data 1
   producer | rtpush-publish --redis redis://127.0.0.1:6379 --channel news
 )";
 
 struct Args {
   std::string url, redis, channel, data;
+  std::string api_key_file;
+  std::string api_key;  // from api_key_file or RTPUSH_API_KEY; empty: none
   bool has_data = false;
   long timeout_secs = 10;
   long history_size = -1;  // -1: what the nodes recorded
@@ -81,14 +96,42 @@ int usage(const std::string& why) {
   return kUsage;
 }
 
+// The key in `path`, without its trailing newline (as the node reads
+// api-key-file). False with `why` when it cannot be read or is empty.
+bool read_api_key(const std::string& path, std::string* key, std::string* why) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    *why = std::strerror(errno);
+    return false;
+  }
+  std::ostringstream text;
+  text << f.rdbuf();
+  if (f.bad()) {
+    *why = "cannot be read";
+    return false;
+  }
+  *key = text.str();
+  while (!key->empty() && (key->back() == '\n' || key->back() == '\r')) key->pop_back();
+  if (key->empty()) {
+    *why = "empty";
+    return false;
+  }
+  if (key->find_first_of("\r\n") != std::string::npos) {
+    *why = "more than one line";
+    return false;
+  }
+  return true;
+}
+
 // Returns -1 when the arguments are good, else the exit code.
 int parse_args(int argc, char** argv, Args* a) {
-  enum { kUrl = 1000, kRedis, kChannel, kData, kTimeout, kVersion, kHistory };
+  enum { kUrl = 1000, kRedis, kChannel, kData, kTimeout, kVersion, kHistory, kApiKeyFile };
   static const option opts[] = {
       {"url", required_argument, nullptr, kUrl},         {"redis", required_argument, nullptr, kRedis},
       {"channel", required_argument, nullptr, kChannel}, {"data", required_argument, nullptr, kData},
       {"timeout", required_argument, nullptr, kTimeout}, {"help", no_argument, nullptr, 'h'},
       {"version", no_argument, nullptr, kVersion},       {"history-size", required_argument, nullptr, kHistory},
+      {"api-key-file", required_argument, nullptr, kApiKeyFile},
       {nullptr, 0, nullptr, 0},
   };
   opterr = 0;
@@ -99,6 +142,7 @@ int parse_args(int argc, char** argv, Args* a) {
       case kRedis: a->redis = optarg; break;
       case kChannel: a->channel = optarg; break;
       case kData: a->data = optarg; a->has_data = true; break;
+      case kApiKeyFile: a->api_key_file = optarg; break;
       case kTimeout: {
         char* end = nullptr;
         a->timeout_secs = std::strtol(optarg, &end, 10);
@@ -126,6 +170,13 @@ int parse_args(int argc, char** argv, Args* a) {
     std::string why;
     if (!rtpush::RedisAddress::parse(a->redis, &why)) return usage("--redis: " + why);
   }
+  if (!a->api_key_file.empty()) {
+    if (!a->redis.empty()) return usage("--api-key-file goes with --url (Redis has no API key)");
+    std::string why;
+    if (!read_api_key(a->api_key_file, &a->api_key, &why)) return usage("--api-key-file " + a->api_key_file + ": " + why);
+  } else if (const char* env = std::getenv("RTPUSH_API_KEY"); env && *env && a->redis.empty()) {
+    a->api_key = env;
+  }
   return -1;
 }
 
@@ -138,6 +189,8 @@ class HttpPublisher {
     while (!base.empty() && base.back() == '/') base.pop_back();
     endpoint_ = base + "/publish/" + ch.get();
     headers_ = curl_slist_append(nullptr, "Content-Type: application/json");
+    have_key_ = !a.api_key.empty();
+    if (have_key_) headers_ = curl_slist_append(headers_, ("Authorization: Bearer " + a.api_key).c_str());
     CURL* c = curl_.get();
     curl_easy_setopt(c, CURLOPT_URL, endpoint_.c_str());
     curl_easy_setopt(c, CURLOPT_POST, 1L);
@@ -148,6 +201,8 @@ class HttpPublisher {
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &body_);
   }
   ~HttpPublisher() { curl_slist_free_all(headers_); }
+  // The server refused the API key (401): every later message would be too.
+  bool refused() const { return refused_; }
 
   // The new id, or false with `why` set.
   bool publish(const std::string& json, std::string* id, std::string* why) {
@@ -167,6 +222,11 @@ class HttpPublisher {
     const bool ok = status == 200 && cJSON_IsString(got);
     if (ok) *id = got->valuestring;
     else *why = "HTTP " + std::to_string(status) + (cJSON_IsString(got) ? std::string(": ") + got->valuestring : ": " + body_);
+    if (status == 401) {
+      *why += have_key_ ? " (the server refused this API key)"
+                        : " (the server needs its API key: --api-key-file FILE or RTPUSH_API_KEY)";
+      refused_ = true;
+    }
     cJSON_Delete(answer);
     return ok;
   }
@@ -179,6 +239,8 @@ class HttpPublisher {
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl_;
   curl_slist* headers_ = nullptr;
   std::string endpoint_, body_;
+  bool have_key_ = false;
+  bool refused_ = false;
 };
 
 bool blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
@@ -249,6 +311,10 @@ int main(int argc, char** argv) {
     std::string line;
     for (long n = 1; std::getline(std::cin, line); ++n) {
       if (!blank(line)) send(line, "line " + std::to_string(n) + ": ");
+      if (http && http->refused()) {
+        std::cerr << "rtpush-publish: stopped at line " << n << ": the server refuses the API key\n";
+        break;
+      }
       if (redis && !input_waiting()) {
         redis->finish();
         std::cout.flush();
