@@ -16,7 +16,7 @@ import urllib.parse
 
 import websockets
 
-from rtpush_harness import PREFIX, Server, free_port, recv_type
+from rtpush_harness import PREFIX, Server, recv_type
 
 TOKEN_CLI = os.path.join(PREFIX, "bin", "rtpush-token")
 
@@ -215,6 +215,29 @@ class HandshakeAndTokens(unittest.IsolatedAsyncioTestCase):
         await ws.close()
         ws, _ = await self.connect(self.server)  # no Origin: not a browser
         await ws.close()
+
+
+class SecureExample(unittest.TestCase):
+    """share/rtpush/secure (README "Security"), its files made as its README
+    says: every option it sets is known, and the vhost starts with them."""
+
+    def test_example_vhost_starts(self):
+        with open(os.path.join(PREFIX, "share", "rtpush", "secure", "conf.d", "rtpush")) as f:
+            vhost = json.load(f)["vhosts"][0]
+        options = next(p["rtpush"] for p in vhost["ws-protocols"] if "rtpush" in p)
+        with tempfile.TemporaryDirectory() as d:
+            shutil.copy(os.path.join(PREFIX, "share", "rtpush", "channels.json"), d)
+            for name in ("jwt-secret", "api-key"):
+                with open(os.path.join(d, name), "w") as f:
+                    f.write(os.urandom(16).hex() + "\n")
+            local = {k: v.replace("/etc/rtpush", d) for k, v in options.items()}
+            self.assertTrue(all(os.path.exists(v) for k, v in local.items() if k.endswith("-file")), local)
+            with Server(**local) as server:
+                t = token_for("--secret-file", os.path.join(d, "jwt-secret"), "--aud", "rtpush", "--sub", "9")
+                self.assertEqual(raw_upgrade(server.port, "?token=" + t)[0], 101)
+                self.assertEqual(raw_upgrade(server.port, "?token=" + t,
+                                             ("Origin: https://elsewhere.example.com",))[0], 403)
+                self.assertEqual(server.request("POST", "publish/news", "1")[0], 401)
 
 
 if __name__ == "__main__":
