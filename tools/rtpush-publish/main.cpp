@@ -43,8 +43,8 @@ on its own line, in order.
                    (URL is where the vhost mounts callback://rtpush, e.g.
                    http://127.0.0.1:7681/)
   --api-key-file F with --url: the vhost's API key (its api-key-file), sent
-                   as "Authorization: Bearer KEY"; a trailing newline in F
-                   is ignored. Without it, the environment variable
+                   as "Authorization: Bearer KEY"; one trailing newline in
+                   F is ignored, as the node ignores it. Without it, the environment variable
                    RTPUSH_API_KEY is used when set (the option wins). Not
                    needed with --redis: Redis is not behind the API key, so
                    keep it where only trusted hosts reach it.
@@ -96,8 +96,8 @@ int usage(const std::string& why) {
   return kUsage;
 }
 
-// The key in `path`, without its trailing newline (as the node reads
-// api-key-file). False with `why` when it cannot be read or is empty.
+// The key in `path`, without its trailing newline. False with `why` when it
+// cannot be read, is empty, or has a line break left (a header cannot carry it).
 bool read_api_key(const std::string& path, std::string* key, std::string* why) {
   std::ifstream f(path, std::ios::binary);
   if (!f) {
@@ -111,7 +111,11 @@ bool read_api_key(const std::string& path, std::string* key, std::string* why) {
     return false;
   }
   *key = text.str();
-  while (!key->empty() && (key->back() == '\n' || key->back() == '\r')) key->pop_back();
+  // Exactly one "\n" or "\r\n" goes, as the node reads its api-key-file.
+  if (!key->empty() && key->back() == '\n') {
+    key->pop_back();
+    if (!key->empty() && key->back() == '\r') key->pop_back();
+  }
   if (key->empty()) {
     *why = "empty";
     return false;

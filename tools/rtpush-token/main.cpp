@@ -32,7 +32,7 @@ Prints a token (a JWT) that a vhost with the matching key accepts, for the
 frame {"type":"auth","token":TOKEN}.
 
   --secret-file F       HS256, signed with the secret in F: the same file as
-                        the vhost's jwt-secret-file (a trailing newline is
+                        the vhost's jwt-secret-file (one trailing newline is
                         ignored, as the vhost ignores it)
   --private-key-file F  RS256 (an RSA key) or ES256 (a P-256 key), signed with
                         the PEM private key in F (not encrypted); the vhost's
@@ -163,7 +163,12 @@ int main(int argc, char** argv) {
   const char* option = args.secret_file.empty() ? "--private-key-file " : "--secret-file ";
   if (!read_file(file, &key, &why)) return usage(option + file + ": " + why);
   if (!args.secret_file.empty()) {
-    while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
+    // Exactly one "\n" or "\r\n" goes, as the node reads jwt-secret-file:
+    // any other difference and no token would verify.
+    if (!key.empty() && key.back() == '\n') {
+      key.pop_back();
+      if (!key.empty() && key.back() == '\r') key.pop_back();
+    }
     if (key.empty()) return usage(option + file + ": empty");
     signer = rtpush_token::Signer::hs256(key);
   } else {
