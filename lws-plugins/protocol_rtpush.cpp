@@ -145,9 +145,11 @@ void dispatch_http(struct lws* wsi, HttpExchange* ex) {
 int write_response(struct lws* wsi, HttpExchange* ex) {
   const rtpush::HttpResponse& r = ex->response;
   const bool head = ex->request.method == "HEAD";
-  std::string out(LWS_PRE + 512 + r.body.size(), '\0');
+  std::size_t head_room = 512;
+  for (const auto& h : r.headers) head_room += h.first.size() + h.second.size() + 4;
+  std::string out(LWS_PRE + head_room + r.body.size(), '\0');
   auto* start = reinterpret_cast<unsigned char*>(&out[LWS_PRE]);
-  unsigned char *p = start, *end = start + 512;
+  unsigned char *p = start, *end = start + head_room;
   if (lws_add_http_common_headers(wsi, static_cast<unsigned>(r.status), r.content_type.c_str(),
                                   r.body.size(), &p, end) ||
       lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
@@ -158,6 +160,14 @@ int write_response(struct lws* wsi, HttpExchange* ex) {
   if (ex->refused && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
                                                   reinterpret_cast<const unsigned char*>("close"), 5, &p, end))
     return -1;
+  // What the core adds (a 401's WWW-Authenticate), as it says them.
+  for (const auto& h : r.headers) {
+    const std::string name = h.first + ":";  // lws wants the colon
+    if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(name.c_str()),
+                                    reinterpret_cast<const unsigned char*>(h.second.data()),
+                                    static_cast<int>(h.second.size()), &p, end))
+      return -1;
+  }
   if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
   if (!head && !r.body.empty()) {
     auto* body = reinterpret_cast<unsigned char*>(&out[LWS_PRE]);
