@@ -11,12 +11,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import unittest
 import urllib.parse
 
 import websockets
 
-from rtpush_harness import PREFIX, Server, recv_type
+from rtpush_harness import PREFIX, Client, Server, recv_type
 
 TOKEN_CLI = os.path.join(PREFIX, "bin", "rtpush-token")
 
@@ -142,7 +143,8 @@ class HandshakeAndTokens(unittest.IsolatedAsyncioTestCase):
     async def connect(self, server, query="", subprotocol="rtpush-json", **kw):
         ws = await websockets.connect(server.ws_url + query, subprotocols=[subprotocol] if subprotocol else None,
                                       **kw)
-        hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        encoding = (subprotocol or "rtpush-json")[len("rtpush-"):]  # no subprotocol: the vhost's default, JSON
+        hello = Client(ws, encoding).decode(await asyncio.wait_for(ws.recv(), 5))
         self.assertEqual(hello["type"], "connection_established")
         return ws, hello
 
@@ -173,6 +175,20 @@ class HandshakeAndTokens(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(got["user"], "u-frame")
         self.assertAlmostEqual(got["expires"], part(t, 1)["exp"])
         await ws.close()
+
+    async def test_expired_token_closes_within_half_a_second_of_exp(self):
+        """The plugin sweeps expiry every 200 ms (the heartbeat tick alone
+        would leave a connection open up to a second past its exp)."""
+        t = token_for("--secret-file", self.secret, "--sub", "u-exp", "--ttl", "2")
+        exp = part(t, 1)["exp"]
+        ws, _ = await self.connect(self.server, "?token=" + t)
+        err = await recv_type(ws, "error", timeout=5)
+        late = time.time() - exp
+        self.assertEqual((err["code"], err["message"]), ("UNAUTHORIZED", "token expired"))
+        self.assertTrue(-0.05 < late < 0.5, late)
+        with self.assertRaises(websockets.exceptions.ConnectionClosed) as e:
+            await asyncio.wait_for(ws.recv(), 5)
+        self.assertEqual(e.exception.rcvd.code, 1008)
 
     async def test_public_key_vhosts_take_rs256_and_es256(self):
         for name, server in self.pk_servers.items():
