@@ -55,6 +55,16 @@ void tick(lws_sorted_usec_list_t* sul) {
   lws_sul_schedule(vs->context, 0, &vs->tick, ::tick, LWS_US_PER_SEC);
 }
 
+void auth_sweep(lws_sorted_usec_list_t* sul) {
+  auto* vs = lws_container_of(sul, VhostState, auth_sweep);
+  try {
+    vs->node->expire_auth();
+  } catch (const std::exception& e) {
+    lwsl_err("rtpush: token expiry sweep failed: %s\n", e.what());
+  }
+  lws_sul_schedule(vs->context, 0, &vs->auth_sweep, ::auth_sweep, rtpush_lws::kAuthSweepUs);
+}
+
 int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
   struct lws_vhost* vh = lws_get_vhost(wsi);
   auto* vs = static_cast<VhostState*>(
@@ -87,6 +97,10 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
   vs->io = vs->core->io();
   vs->context = lws_get_context(wsi);
   lws_sul_schedule(vs->context, 0, &vs->tick, tick, LWS_US_PER_SEC);
+  // Without a key no token is ever accepted, so nothing can expire (and
+  // auth required needs a key): an open vhost does not wake for it.
+  if (vs->node->auth().verifier)
+    lws_sul_schedule(vs->context, 0, &vs->auth_sweep, auth_sweep, rtpush_lws::kAuthSweepUs);
   lwsl_notice("rtpush: vhost %s: node %s, broker %s, history %zu\n", lws_get_vhost_name(vh), o.node_id.c_str(),
               o.redis.empty() ? "embedded" : o.redis.c_str(), o.history_size);
   return 0;
@@ -95,6 +109,7 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
 void destroy_vhost(VhostState* vs) {
   if (!vs || !vs->core) return;
   lws_sul_cancel(&vs->tick);
+  lws_sul_cancel(&vs->auth_sweep);
   vs->node = nullptr;
   vs->io = nullptr;
   delete vs->core;  // the node, its backends, then the I/O thread (vhost.h)

@@ -1,4 +1,5 @@
 // Per-vhost state of the `rtpush` protocol, in lws's zeroed per-vhost memory.
+// Service thread only (lws callbacks and timers).
 // The WebSocket protocols of the same vhost find the Node through it.
 #pragma once
 #include <libwebsockets.h>
@@ -18,7 +19,15 @@ struct VhostState {
   rtpush::IoThread* io;        // core->io(): the core's I/O thread, or null
   struct lws_context* context;
   lws_sorted_usec_list_t tick;  // heartbeat sweep, once a second
+  // Token expiry and the auth-required deadline (Node::expire_auth), every
+  // kAuthSweepUs; scheduled only on a vhost that can accept tokens.
+  lws_sorted_usec_list_t auth_sweep;
 };
+
+// 200 ms: a connection whose token expires is closed well within a second
+// of its exp (tick()'s once a second would leave up to a second more), and
+// a sweep costs only what is due.
+inline constexpr lws_usec_t kAuthSweepUs = 200 * LWS_US_PER_MS;
 
 // The vhost's Node, or nullptr when the vhost lists no `rtpush` protocol.
 inline rtpush::Node* node_of(struct lws* wsi) {
