@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 PREFIX = os.environ.get("RTPUSH_PREFIX", os.path.join(os.getcwd(), "build", "stage"))
@@ -45,11 +46,19 @@ def free_port():
 class Server:
     """One lwsws node. Use as a context manager."""
 
-    def __init__(self, mount="/", **options):
+    def __init__(self, mount="/", files=None, **options):
+        """`files`: {option: text}, for options naming a file (jwt_secret_file,
+        channels_file, ...): each text is written into the server's own
+        directory and the option set to its path."""
         self.port = free_port()
         self.mount = mount
         self.options = {k.replace("_", "-"): str(v) for k, v in options.items()}
         self.dir = tempfile.mkdtemp(prefix="rtpush-it-")
+        for option, text in (files or {}).items():
+            path = os.path.join(self.dir, option.replace("_", "-"))
+            with open(path, "wb") as f:
+                f.write(text.encode() if isinstance(text, str) else text)
+            self.options[option.replace("_", "-")] = path
         self.log_path = os.path.join(self.dir, "lwsws.log")
         self.proc = None
 
@@ -73,7 +82,8 @@ class Server:
         with open(os.path.join(self.dir, "conf.d", "rtpush"), "w") as f:
             json.dump({"vhosts": [vhost]}, f)
 
-    def start(self):
+    def launch(self):
+        """Starts lwsws without waiting for it to serve."""
         self.write_conf()
         env = dict(os.environ)
         if ASAN_RUNTIME:  # the sanitizer build: reports go to files, checked in stop()
@@ -83,6 +93,9 @@ class Server:
         with open(self.log_path, "w") as log:
             self.proc = subprocess.Popen([LWSWS, "-c", self.dir, "-d", "1031"], stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True, env=env)
+
+    def start(self):
+        self.launch()
         deadline = time.time() + 15
         while time.time() < deadline:
             try:
@@ -95,6 +108,34 @@ class Server:
                 break
             time.sleep(0.05)
         raise RuntimeError("lwsws did not come up:\n" + self.log_tail())
+
+    def start_refused(self, seconds=15):
+        """For options the protocol must refuse: starts lwsws, waits until
+        lws reports that the `rtpush` protocol failed its vhost init (or
+        lwsws exits), stops it and returns the whole log. Raises when the
+        node serves instead."""
+        self.launch()
+        deadline = time.time() + seconds
+        log = ""
+        try:
+            while time.time() < deadline:
+                with open(self.log_path, errors="replace") as f:
+                    log = f.read()
+                if "protocol rtpush failed init" in log or self.proc.poll() is not None:
+                    return log
+                try:
+                    if self.get("health")[0] == 200:
+                        raise AssertionError("the node started with options it must refuse:\n" + log[-3000:])
+                except OSError:
+                    pass
+                time.sleep(0.05)
+            raise AssertionError("lwsws neither refused nor served:\n" + log[-3000:])
+        finally:
+            self.stop()
+
+    def log_text(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
 
     def check_options_known(self):
         """A misspelt option is only warned about by the node, which then
@@ -161,12 +202,14 @@ class Server:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # -- HTTP ---------------------------------------------------------------
-    def request(self, method, path, body=None, timeout=10):
-        """(status, body text)."""
+    def request(self, method, path, body=None, timeout=10, headers=None):
+        """(status, body text). `headers`: extra request headers (Authorization, Origin)."""
         data = body.encode() if isinstance(body, str) else body
         req = urllib.request.Request(self.http + "/" + path, data=data, method=method)
         if data is not None:
             req.add_header("Content-Type", "application/json")
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
         try:
             with urllib.request.urlopen(req, timeout=timeout) as r:
                 return r.status, r.read().decode()
@@ -461,9 +504,12 @@ class Client:
         self.ws, self.encoding = ws, encoding
 
     @classmethod
-    async def open(cls, server, encoding):
+    async def open(cls, server, encoding, token=None, origin=None):
+        """`token`: sent as the `token` query parameter of the URL; `origin`:
+        the Origin header (none by default, as a non-browser client)."""
         import websockets
-        ws = await websockets.connect(server.ws_url, subprotocols=["rtpush-" + encoding], max_size=None)
+        url = server.ws_url if token is None else server.ws_url + "?token=" + urllib.parse.quote(token, safe="")
+        ws = await websockets.connect(url, subprotocols=["rtpush-" + encoding], max_size=None, origin=origin)
         client = cls(ws, encoding)
         hello = await client.recv()
         assert hello["type"] == "connection_established", hello
@@ -508,6 +554,8 @@ class Client:
                 pass
         if m.type == "subscribed" and "position" not in out:
             out["position"] = None
+        if m.type == "authenticated" and "expires" not in out:  # optional double: unset is null
+            out["expires"] = None
         return out
 
     async def send(self, frame):
@@ -693,3 +741,109 @@ class RawWebSocket:
 
     def close(self):
         self.sock.close()
+
+
+# -- identity: tokens, handshakes, raw HTTP ------------------------------------
+def b64url(data):
+    """Unpadded base64url (RFC 7515), of bytes or of a str's UTF-8."""
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _json_part(value):
+    return b64url(json.dumps(value, separators=(",", ":")))
+
+
+def mint_hs256(secret, claims, header=None):
+    """A JWT signed HS256 with `secret` (str or bytes). `header` replaces the
+    default {"alg":"HS256","typ":"JWT"} (to forge an alg)."""
+    import hashlib
+    import hmac
+    key = secret.encode() if isinstance(secret, str) else secret
+    signing_input = _json_part(header or {"alg": "HS256", "typ": "JWT"}) + "." + _json_part(claims)
+    mac = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + b64url(mac)
+
+
+def mint_unsigned(claims):
+    """alg none: an empty signature."""
+    return _json_part({"alg": "none", "typ": "JWT"}) + "." + _json_part(claims) + "."
+
+
+def _der_ecdsa_to_raw(der, size=32):
+    """An ECDSA signature as OpenSSL writes it (DER SEQUENCE of two INTEGERs)
+    to JWS's fixed-width r || s."""
+    assert der[0] == 0x30, der[:4]
+    i = 2 if der[1] < 0x80 else 2 + (der[1] & 0x7F)
+    out = b""
+    for _ in range(2):
+        assert der[i] == 0x02
+        n = der[i + 1]
+        value = der[i + 2:i + 2 + n].lstrip(b"\x00")
+        out += value.rjust(size, b"\x00")
+        i += 2 + n
+    return out
+
+
+class KeyPair:
+    """A key made at test time with `openssl genpkey`: kind "rsa" (RS256,
+    2048 bits) or "ec" (ES256, P-256). `public_pem` is what the
+    jwt-public-key-file holds."""
+
+    def __init__(self, kind):
+        self.kind = kind
+        self.alg = "RS256" if kind == "rsa" else "ES256"
+        self.dir = tempfile.mkdtemp(prefix="rtpush-key-")
+        self.private_path = os.path.join(self.dir, "private.pem")
+        spec = ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"] if kind == "rsa" else \
+               ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
+        subprocess.run(["openssl", "genpkey"] + spec + ["-out", self.private_path], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.public_pem = subprocess.run(["openssl", "pkey", "-in", self.private_path, "-pubout"], check=True,
+                                         capture_output=True, text=True).stdout
+
+    def mint(self, claims, header=None):
+        signing_input = _json_part(header or {"alg": self.alg, "typ": "JWT"}) + "." + _json_part(claims)
+        sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", self.private_path], input=signing_input.encode(),
+                             check=True, capture_output=True).stdout
+        if self.kind == "ec":
+            sig = _der_ecdsa_to_raw(sig)
+        return signing_input + "." + b64url(sig)
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def upgrade_status(port, query="", headers=None, protocol="rtpush-json", timeout=5):
+    """A WebSocket upgrade by hand (GET /<query>): (status code, head text,
+    body bytes received with it). `headers`: extra ones (Origin)."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    extra = "".join("%s: %s\r\n" % kv for kv in (headers or {}).items())
+    request = ("GET /%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n%s\r\n"
+               % (query, port, key, protocol, extra))
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    data = b""
+    try:
+        s.sendall(request.encode())
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
+        if status != 101:  # the refusal's body, as far as it is sent now
+            try:
+                s.settimeout(0.5)
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    body += chunk
+            except (socket.timeout, ConnectionResetError):
+                pass
+        return status, head.decode(errors="replace"), body
+    finally:
+        s.close()
