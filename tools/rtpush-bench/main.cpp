@@ -1,6 +1,6 @@
 // rtpush-bench: load for benchmarks (not a test). See bench/README.md.
 //
-//   rtpush-bench idle   --port P --connections N [--hold SECS]
+//   rtpush-bench idle   --port P --connections N [--hold SECS] [--token T]
 //   rtpush-bench fanout --port P --connections N --messages M
 //                       [--payload-bytes B] [--window W] [--role all|receivers|publisher]
 //   rtpush-bench latency --port P1[,P2...] --connections N --messages M --rate R
@@ -16,6 +16,10 @@
 // connection subscribes to H channels, then times K more subscribes (sent
 // at once, until the K-th `subscribed`): the cost of a subscribe with H
 // channels held (the server needs max-channels-per-connection >= H + K).
+//
+// --token T: every connection presents T as the handshake's `token` query
+// parameter (T must be URL-safe, as a JWT is). idle prints the seconds from
+// the first connect to the last connection_established.
 //
 // Results are printed as key=value lines. Times are CLOCK_MONOTONIC seconds,
 // comparable between processes on one machine.
@@ -34,7 +38,7 @@
 namespace {
 
 struct Opts {
-  std::string mode, host = "127.0.0.1", channel = "bench", role = "all", since;
+  std::string mode, host = "127.0.0.1", channel = "bench", role = "all", since, token;
   bool mix = false;  // --encodings mix: receiver i speaks encoding i % 3
   std::vector<int> ports = {7681};
   int port = 7681, connections = 1000, messages = 100, payload = 64, window = 64, hold = 0, timeout = 120;
@@ -68,7 +72,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: rtpush-bench idle|fanout --port P --connections N [--host H] [--channel C]\n"
                "       [--messages M] [--payload-bytes B] [--window W] [--hold S] [--timeout S]\n"
-               "       [--role all|receivers|publisher] [--rate R]\n"
+               "       [--role all|receivers|publisher] [--rate R] [--token T]\n"
                "       rtpush-bench latency --port P1[,P2] --connections N --messages M --rate R\n"
                "       rtpush-bench replay --port P --channel C --since ID --messages M\n"
                "       rtpush-bench subscribe --port P --channels H --messages K\n");
@@ -169,7 +173,7 @@ int main(int argc, char** argv) {
       {"role", required_argument, nullptr, 'r'},       {"timeout", required_argument, nullptr, 't'},
       {"rate", required_argument, nullptr, 'R'},       {"since", required_argument, nullptr, 's'},
       {"encodings", required_argument, nullptr, 'e'}, {"channels", required_argument, nullptr, 'C'},
-      {nullptr, 0, nullptr, 0}};
+      {"token", required_argument, nullptr, 'T'},      {nullptr, 0, nullptr, 0}};
   optind = 2;
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
     switch (c) {
@@ -187,6 +191,7 @@ int main(int argc, char** argv) {
       case 's': o.since = optarg; break;
       case 'e': o.mix = std::string(optarg) == "mix"; break;
       case 'C': o.channels = std::atoi(optarg); break;
+      case 'T': o.token = optarg; break;
       default: return usage();
     }
   }
@@ -229,13 +234,17 @@ int main(int argc, char** argv) {
     }
   });
 
+  if (!o.token.empty()) cl.set_path("/?token=" + o.token);
+
   if (o.mode == "idle") {
+    const double t0 = bench::now_seconds();
     for (int done = 0; done < o.connections; done += 500) {
       const int n = std::min(500, o.connections - done);
       cl.connect(n);
       cl.run(30000, [&] { return established + cl.failed_count() >= done + n; });
     }
-    std::printf("connected=%d failed=%d\n", established, o.connections - established);
+    std::printf("connected=%d failed=%d seconds=%.3f\n", established, o.connections - established,
+                bench::now_seconds() - t0);
     std::fflush(stdout);
     cl.run(o.hold * 1000, [] { return false; });
     return established == o.connections ? 0 : 1;

@@ -24,9 +24,6 @@ Client::Client(std::string host, int port, std::string protocol, OnText on_text)
     : host_(std::move(host)), protocol_(std::move(protocol)), port_(port), on_text_(std::move(on_text)),
       buf_(1 << 18) {
   ep_ = epoll_create1(0);
-  request_ = "GET / HTTP/1.1\r\nHost: " + host_ + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-             "Sec-WebSocket-Protocol: " + protocol_ + "\r\n\r\n";
 }
 
 Client::~Client() {
@@ -37,10 +34,9 @@ Client::~Client() {
 
 void Client::connect(int n, int port, const std::string& protocol) {
   const std::string request =
-      protocol.empty() ? request_
-                       : "GET / HTTP/1.1\r\nHost: " + host_ + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                         "Sec-WebSocket-Protocol: " + protocol + "\r\n\r\n";
+      "GET " + path_ + " HTTP/1.1\r\nHost: " + host_ + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Protocol: " + (protocol.empty() ? protocol_ : protocol) + "\r\n\r\n";
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(static_cast<uint16_t>(port ? port : port_));

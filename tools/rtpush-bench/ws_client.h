@@ -33,6 +33,9 @@ class Client {
   // Starts n connections (connect + handshake request), to `port` (or the
   // client's port when 0), asking for `protocol` (or the client's).
   void connect(int n, int port = 0, const std::string& protocol = {});
+  // The request target of later handshakes ("/" by default), e.g.
+  // "/?token=T" to present a token (bench/auth.sh).
+  void set_path(std::string path) { path_ = std::move(path); }
   // Runs the event loop for up to `ms` or until `done()` says so; done() is
   // called between batches of events and may send.
   void run(int ms, const std::function<bool()>& done);
@@ -49,7 +52,7 @@ class Client {
   void parse(Conn& c, const char* data, std::size_t len);
   void fail(Conn& c);
 
-  std::string host_, protocol_, request_;
+  std::string host_, protocol_, path_ = "/";
   int port_, ep_;
   OnText on_text_;
   std::deque<Conn> conns_;
