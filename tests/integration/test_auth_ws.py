@@ -80,6 +80,15 @@ async def authenticate(client, tok):
     return await client.recv_type("authenticated")
 
 
+async def all_of(coroutines):
+    """Runs them at once and waits for every one (a failure does not leave
+    the others to be torn down mid-wait); raises the first failure."""
+    results = await asyncio.gather(*coroutines, return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+
+
 async def forbidden(client, frame):
     await client.send(frame)
     err = await client.recv_type("error")
@@ -282,7 +291,7 @@ class AuthFrame(ServerCase, unittest.IsolatedAsyncioTestCase):
             await quiet(c, 0.2)
             await c.subscribe("members:still-open")
             await c.close()
-        await asyncio.gather(*(one(enc) for enc in ENCODINGS))
+        await all_of((one(enc) for enc in ENCODINGS))
 
     async def test_no_options_no_auth_needed(self):
         """With none of the section's options a vhost behaves as before."""
@@ -362,7 +371,7 @@ class AuthRequired(ServerCase, unittest.IsolatedAsyncioTestCase):
                   % (enc, "handshake" if via_handshake else "auth frame", got_error - exp, late))
             self.assertGreaterEqual(got_error, exp - 0.05)
             self.assertLess(late, 1.25)
-        await asyncio.gather(*(one(enc, via) for enc in ENCODINGS for via in (False, True)))
+        await all_of((one(enc, via) for enc in ENCODINGS for via in (False, True)))
 
     async def test_refresh_keeps_it_open(self):
         async def one(enc, via_handshake):
@@ -378,7 +387,7 @@ class AuthRequired(ServerCase, unittest.IsolatedAsyncioTestCase):
             await asyncio.sleep(max(0, exp + 2 - time.time()))
             await quiet(c, 0.2)
             await c.close()
-        await asyncio.gather(*(one(enc, via) for enc in ENCODINGS for via in (False, True)))
+        await all_of((one(enc, via) for enc in ENCODINGS for via in (False, True)))
 
 
 class Namespaces(ServerCase, unittest.IsolatedAsyncioTestCase):
