@@ -36,7 +36,7 @@ std::string subscribe_frame(const std::string& channel) {
 
 std::string metrics_text(Node& node) {
   std::string body;
-  HttpApi(node).handle(HttpRequest{"GET", "metrics", "", false}, [&](HttpResponse r) { body = r.body; });
+  HttpApi(node).handle(HttpRequest{"GET", "metrics", "", false, {}, false, {}}, [&](HttpResponse r) { body = r.body; });
   return body;
 }
 

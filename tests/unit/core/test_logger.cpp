@@ -201,7 +201,7 @@ static void node_logs_the_backlog_refusal_once(void**) {
                       c.logger());
     std::vector<int> statuses;
     for (int i = 0; i < 4; ++i)
-      rtpush::HttpApi(node).handle({"POST", "publish/c", "1", false},
+      rtpush::HttpApi(node).handle({"POST", "publish/c", "1", false, {}, false, {}},
                                    [&](rtpush::HttpResponse r) { statuses.push_back(r.status); });
     assert_int_equal(statuses.size(), 4);
     assert_int_equal(statuses[0], 200);  // the one row the backlog holds

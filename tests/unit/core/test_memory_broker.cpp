@@ -192,13 +192,13 @@ static void metrics_and_tick(void**) {
   Node node(o, std::move(broker), clocks.clocks());
   auto metrics = [&] {
     HttpResponse got;
-    HttpApi(node).handle(HttpRequest{"GET", "metrics", "", false}, [&](HttpResponse r) { got = std::move(r); });
+    HttpApi(node).handle(HttpRequest{"GET", "metrics", "", false, {}, false, {}}, [&](HttpResponse r) { got = std::move(r); });
     return got.body;
   };
   HttpResponse pub;
-  HttpApi(node).handle(HttpRequest{"POST", "publish/a", "[1,2,3]", false}, [&](HttpResponse r) { pub = std::move(r); });
+  HttpApi(node).handle(HttpRequest{"POST", "publish/a", "[1,2,3]", false, {}, false, {}}, [&](HttpResponse r) { pub = std::move(r); });
   assert_int_equal(pub.status, 200);
-  HttpApi(node).handle(HttpRequest{"POST", "publish/b", "4", false}, [&](HttpResponse r) { pub = std::move(r); });
+  HttpApi(node).handle(HttpRequest{"POST", "publish/b", "4", false, {}, false, {}}, [&](HttpResponse r) { pub = std::move(r); });
   const std::string want_bytes = "rtpush_history_bytes " + std::to_string(mb->history_stats()->bytes) + "\n";
   std::string m = metrics();
   assert_non_null(strstr(m.c_str(), want_bytes.c_str()));

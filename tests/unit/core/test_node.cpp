@@ -281,7 +281,7 @@ static void http_api(void**) {
   World w(OptionList{{"max-message-bytes", "64"}, {"node-id", "n-9"}});
   HttpResponse got;
   auto run = [&](const char* method, const char* path, std::string body, bool too_large = false) {
-    HttpRequest r{method, path, std::move(body), too_large};
+    HttpRequest r{method, path, std::move(body), too_large, {}, false, {}};
     HttpApi(*w.node).handle(r, [&](HttpResponse resp) { got = std::move(resp); });
     return got.status;
   };
