@@ -66,8 +66,9 @@ std::size_t put_ws_header(rtpush::Frame& f) {
 // the server's time.) Only whole frames go this way; a tail the kernel did
 // not take is handed to lws, which keeps it and sends it before anything
 // else, so lws's own control frames never land inside ours.
+// Plain connections only: under TLS the socket carries records, not frames.
 // Returns false on a socket error; sets *full when the socket is full.
-bool write_frames(struct lws* wsi, rtpush::SendQueue& q, bool* full) {
+bool writev_frames(struct lws* wsi, rtpush::SendQueue& q, bool* full) {
   constexpr std::size_t kBatch = 64;
   const int fd = lws_get_socket_fd(wsi);
   while (!q.empty()) {
@@ -107,6 +108,73 @@ bool write_frames(struct lws* wsi, rtpush::SendQueue& q, bool* full) {
     if (static_cast<std::size_t>(w) < total) break;
   }
   return true;
+}
+
+// TLS: every byte must go through lws's SSL, so frames are gathered whole
+// (header + payload) into one buffer and handed to lws with one
+// lws_write(LWS_WRITE_HTTP) (raw on a ws wsi) per kTlsGather bytes: one
+// SSL_write of a few 16 KB records, where a write per frame would make a
+// record and a send() each. SSL_write takes all or nothing (lws does not
+// set SSL_MODE_ENABLE_PARTIAL_WRITE): what the socket refuses lws keeps
+// (lws_partial_buffered) and sends first, before its own pongs and closes.
+// A frame of more than half the buffer skips the copy: it goes from the
+// shared bytes in kTlsGather pieces, and once the socket is full the rest of
+// it is handed to lws at once, so a frame is never left half out with lws
+// free to slip a control frame into it. (lws cuts a single write at the
+// protocol's tx_packet_size and copies the remainder, even to an idle
+// socket: hence the pieces.)
+constexpr std::size_t kTlsGather = 64 * 1024;
+static_assert(kTlsGather <= kTxPacketSize, "lws would cut and copy each gathered write");
+
+bool tls_frames(struct lws* wsi, rtpush::SendQueue& q, bool* full) {
+  // Service thread only: one buffer per lws service thread, reused.
+  thread_local std::unique_ptr<unsigned char[]> storage(new unsigned char[LWS_PRE + kTlsGather]);
+  unsigned char* const gather = storage.get() + LWS_PRE;
+  std::size_t used = 0;
+  // Hands bytes to lws; notes when the socket was full and lws kept some.
+  auto out = [&](unsigned char* p, std::size_t n) {
+    if (lws_write(wsi, p, n, LWS_WRITE_HTTP) < 0) return false;
+    if (lws_partial_buffered(wsi)) *full = true;
+    return true;
+  };
+  while (!q.empty() && !*full) {
+    rtpush::Frame& f = *q.front();
+    const std::size_t h = put_ws_header(f);
+    unsigned char* framed = f.data() - h;
+    const std::size_t n = f.size() + h;
+    if (n <= kTlsGather / 2) {
+      if (used + n > kTlsGather) {
+        if (!out(gather, used)) return false;
+        used = 0;
+        continue;  // the socket may be full now
+      }
+      std::memcpy(gather + used, framed, n);
+      used += n;
+      q.pop();
+      continue;
+    }
+    if (used) {  // what was gathered goes first
+      if (!out(gather, used)) return false;
+      used = 0;
+      if (*full) break;
+    }
+    std::size_t off = 0;
+    while (off < n) {
+      const std::size_t piece = *full ? n - off : std::min(kTlsGather, n - off);
+      if (!out(framed + off, piece)) return false;
+      off += piece;
+    }
+    q.pop();
+  }
+  if (used && !out(gather, used)) return false;
+  return true;
+}
+
+// Writes what is queued until the socket is full, through lws's TLS when
+// the connection has it. Returns false on a socket error; sets *full when
+// the socket is full.
+bool write_frames(struct lws* wsi, rtpush::SendQueue& q, bool* full) {
+  return lws_is_ssl(wsi) ? tls_frames(wsi, q, full) : writev_frames(wsi, q, full);
 }
 
 // Writes queued frames until the socket is full; then the ping, then the
@@ -165,6 +233,20 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
   WsConnection* c = pss ? pss->connection : nullptr;
   switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+      // WebSocket over an HTTP/2 stream (RFC 8441: lws offers it on every
+      // TLS vhost whose ALPN has h2, lwsws's default). Its frames would have
+      // to go inside h2 DATA frames under h2 flow control, and the write
+      // path hands whole frames to the connection: refused, the stream gets
+      // no 200. A vhost's ALPN is not visible to a plugin, so this is per
+      // connection; `"alpn": "http/1.1"` on the vhost keeps browsers on a
+      // WebSocket of its own (docs/architecture.md "The write path").
+      if (lws_get_network_wsi(wsi) != wsi) {
+        lwsl_warn("rtpush: refusing a WebSocket over HTTP/2 (RFC 8441); set the vhost's \"alpn\" to "
+                  "\"http/1.1\" so that clients open it over HTTP/1.1\n");
+        // 421: not on this connection; a client may try again on a new one.
+        lws_return_http_status(wsi, 421, nullptr);
+        return 1;
+      }
       rtpush::Node* node = node_of(wsi);
       if (!node || !pss) return 0;  // ESTABLISHED says why and closes it
       delete pss->admitted;  // never set twice by lws; cheap to be sure

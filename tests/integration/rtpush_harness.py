@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import tempfile
@@ -46,11 +47,16 @@ def free_port():
 class Server:
     """One lwsws node. Use as a context manager."""
 
-    def __init__(self, mount="/", files=None, **options):
+    def __init__(self, mount="/", files=None, tls=False, vhost=None, **options):
         """`files`: {option: text}, for options naming a file (jwt_secret_file,
         channels_file, ...): each text is written into the server's own
-        directory and the option set to its path."""
+        directory and the option set to its path. `tls`: the vhost serves
+        wss:// and https:// with a self-signed certificate made now, which
+        this Server's clients trust (`ssl_context`). `vhost`: more lwsws
+        vhost settings ({"alpn": "http/1.1"})."""
         self.port = free_port()
+        self.tls = tls
+        self.vhost_extra = dict(vhost or {})
         self.mount = mount
         self.options = {k.replace("_", "-"): str(v) for k, v in options.items()}
         self.dir = tempfile.mkdtemp(prefix="rtpush-it-")
@@ -61,24 +67,43 @@ class Server:
             self.options[option.replace("_", "-")] = path
         self.log_path = os.path.join(self.dir, "lwsws.log")
         self.proc = None
+        self.ssl_context = self.make_certificate() if tls else None
+
+    def make_certificate(self):
+        """A self-signed P-256 certificate for 127.0.0.1, made at test time;
+        returns a client context that trusts exactly it."""
+        self.cert_path = os.path.join(self.dir, "cert.pem")
+        self.key_path = os.path.join(self.dir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                        "-keyout", self.key_path, "-out", self.cert_path],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return ssl.create_default_context(cafile=self.cert_path)
 
     @property
     def http(self):
-        return "http://127.0.0.1:%d%s" % (self.port, self.mount.rstrip("/"))
+        return "%s://127.0.0.1:%d%s" % ("https" if self.tls else "http", self.port, self.mount.rstrip("/"))
 
     @property
     def ws_url(self):
-        return "ws://127.0.0.1:%d/" % self.port
+        return "%s://127.0.0.1:%d/" % ("wss" if self.tls else "ws", self.port)
 
     def write_conf(self):
         os.makedirs(os.path.join(self.dir, "conf.d"))
+        glob = {"server-string": "rtpush", "plugin-dir": PLUGIN_DIR, "count-threads": "1", "rlimit-nofile": "20000"}
+        if self.tls:
+            glob["init-ssl"] = "yes"
         with open(os.path.join(self.dir, "conf"), "w") as f:
-            json.dump({"global": {"server-string": "rtpush", "plugin-dir": PLUGIN_DIR,
-                                  "count-threads": "1", "rlimit-nofile": "20000"}}, f)
+            json.dump({"global": glob}, f)
         vhost = {"name": "rtpush", "port": str(self.port), "interface": "127.0.0.1",
                  "mounts": [{"mountpoint": self.mount, "origin": "callback://rtpush"}],
                  "ws-protocols": [{"rtpush": self.options}, {"rtpush-json": {"default": "1"}},
                                   {"rtpush-msgpack": {}}, {"rtpush-protobuf": {}}]}
+        if self.tls:
+            vhost["host-ssl-cert"] = self.cert_path
+            vhost["host-ssl-key"] = self.key_path
+        vhost.update(self.vhost_extra)
         with open(os.path.join(self.dir, "conf.d", "rtpush"), "w") as f:
             json.dump({"vhosts": [vhost]}, f)
 
@@ -211,7 +236,7 @@ class Server:
         for k, v in (headers or {}).items():
             req.add_header(k, v)
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
+            with urllib.request.urlopen(req, timeout=timeout, context=self.ssl_context) as r:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
@@ -238,6 +263,8 @@ class Server:
     # -- WebSocket ----------------------------------------------------------
     async def connect(self, **kw):
         import websockets
+        if self.tls:
+            kw.setdefault("ssl", self.ssl_context)
         ws = await websockets.connect(self.ws_url, subprotocols=["rtpush-json"], max_size=None, **kw)
         hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
         assert hello["type"] == "connection_established", hello
@@ -509,7 +536,8 @@ class Client:
         the Origin header (none by default, as a non-browser client)."""
         import websockets
         url = server.ws_url if token is None else server.ws_url + "?token=" + urllib.parse.quote(token, safe="")
-        ws = await websockets.connect(url, subprotocols=["rtpush-" + encoding], max_size=None, origin=origin)
+        extra = {"ssl": server.ssl_context} if server.ssl_context else {}
+        ws = await websockets.connect(url, subprotocols=["rtpush-" + encoding], max_size=None, origin=origin, **extra)
         client = cls(ws, encoding)
         hello = await client.recv()
         assert hello["type"] == "connection_established", hello
@@ -651,8 +679,11 @@ class RawWebSocket:
     """A hand-made client for what libraries won't do: stay silent (no pong),
     stop reading, and see the exact close frame."""
 
-    def __init__(self, port):
+    def __init__(self, port, ssl_context=None):
+        """`ssl_context`: speak TLS (a tls=True Server's `ssl_context`)."""
         self.sock = socket.create_connection(("127.0.0.1", port))
+        if ssl_context:
+            self.sock = ssl_context.wrap_socket(self.sock, server_hostname="127.0.0.1")
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall(("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                            "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
@@ -719,7 +750,7 @@ class RawWebSocket:
                 if not chunk:
                     break
                 data += chunk
-        except (socket.timeout, ConnectionResetError):
+        except (socket.timeout, ConnectionResetError, ssl.SSLError):  # TLS: a close without close_notify
             pass
         frames = []
         while len(data) >= 2:
