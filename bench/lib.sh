@@ -14,17 +14,23 @@ REDIS_PID=
 REDIS_DIR=
 
 # start_node PORT [OPTION VALUE]...: lwsws with the rtpush plugins on PORT.
+# NODE_TLS=DIR: the vhost serves TLS with DIR/cert.pem and DIR/key.pem.
 start_node() {
   local port=$1; shift
-  local opts='"history-size":"1000"' k v dir
+  local opts='"history-size":"1000"' k v dir tls_global= tls_vhost= scheme=http
   while [ $# -gt 0 ]; do k=$1; v=$2; shift 2; opts="$opts,\"$k\":\"$v\""; done
+  if [ -n "${NODE_TLS:-}" ]; then
+    tls_global=',"init-ssl":"yes"'
+    tls_vhost="\"host-ssl-cert\":\"$NODE_TLS/cert.pem\",\"host-ssl-key\":\"$NODE_TLS/key.pem\","
+    scheme=https
+  fi
   dir=$(mktemp -d /tmp/rtpush-bench.XXXXXX)
   mkdir -p "$dir/conf.d"
   cat > "$dir/conf" <<JSON
-{"global":{"server-string":"rtpush","plugin-dir":"$RTPUSH_PREFIX/lib/rtpush/plugins","count-threads":"1","rlimit-nofile":"20000"}}
+{"global":{"server-string":"rtpush","plugin-dir":"$RTPUSH_PREFIX/lib/rtpush/plugins","count-threads":"1","rlimit-nofile":"20000"$tls_global}}
 JSON
   cat > "$dir/conf.d/rtpush" <<JSON
-{"vhosts":[{"name":"rtpush","port":"$port","interface":"127.0.0.1",
+{"vhosts":[{"name":"rtpush","port":"$port","interface":"127.0.0.1",$tls_vhost
  "mounts":[{"mountpoint":"/","origin":"callback://rtpush"}],
  "ws-protocols":[{"rtpush":{$opts}},{"rtpush-json":{"default":"1"}},{"rtpush-msgpack":{}},{"rtpush-protobuf":{}}]}]}
 JSON
@@ -34,7 +40,7 @@ JSON
   NODE_PIDS+=("$NODE_PID")
   NODE_DIRS+=("$dir")
   for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0
+    curl -skf "$scheme://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
   echo "lwsws did not start:"; cat "$dir/log"; exit 1

@@ -21,6 +21,10 @@
 // parameter (T must be URL-safe, as a JWT is). idle prints the seconds from
 // the first connect to the last connection_established.
 //
+// --tls: every connection speaks TLS (wss://), certificate not verified.
+// --burst: fanout's publisher writes the publishes it sends at once in one
+// write (one TLS record), as they would share a TCP segment.
+//
 // Results are printed as key=value lines. Times are CLOCK_MONOTONIC seconds,
 // comparable between processes on one machine.
 #include <getopt.h>
@@ -40,6 +44,8 @@ namespace {
 struct Opts {
   std::string mode, host = "127.0.0.1", channel = "bench", role = "all", since, token;
   bool mix = false;  // --encodings mix: receiver i speaks encoding i % 3
+  bool tls = false;  // --tls: wss:// (bench/tls.sh)
+  bool burst = false;  // --burst: fanout's publisher sends each window's publishes in one write
   std::vector<int> ports = {7681};
   int port = 7681, connections = 1000, messages = 100, payload = 64, window = 64, hold = 0, timeout = 120;
   int channels = 1;  // subscribe mode: channels held before timing
@@ -72,7 +78,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: rtpush-bench idle|fanout --port P --connections N [--host H] [--channel C]\n"
                "       [--messages M] [--payload-bytes B] [--window W] [--hold S] [--timeout S]\n"
-               "       [--role all|receivers|publisher] [--rate R] [--token T]\n"
+               "       [--role all|receivers|publisher] [--rate R] [--token T] [--tls] [--burst]\n"
                "       rtpush-bench latency --port P1[,P2] --connections N --messages M --rate R\n"
                "       rtpush-bench replay --port P --channel C --since ID --messages M\n"
                "       rtpush-bench subscribe --port P --channels H --messages K\n");
@@ -173,7 +179,8 @@ int main(int argc, char** argv) {
       {"role", required_argument, nullptr, 'r'},       {"timeout", required_argument, nullptr, 't'},
       {"rate", required_argument, nullptr, 'R'},       {"since", required_argument, nullptr, 's'},
       {"encodings", required_argument, nullptr, 'e'}, {"channels", required_argument, nullptr, 'C'},
-      {"token", required_argument, nullptr, 'T'},      {nullptr, 0, nullptr, 0}};
+      {"token", required_argument, nullptr, 'T'},      {"tls", no_argument, nullptr, 'S'},
+      {"burst", no_argument, nullptr, 'B'},            {nullptr, 0, nullptr, 0}};
   optind = 2;
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
     switch (c) {
@@ -192,6 +199,8 @@ int main(int argc, char** argv) {
       case 'e': o.mix = std::string(optarg) == "mix"; break;
       case 'C': o.channels = std::atoi(optarg); break;
       case 'T': o.token = optarg; break;
+      case 'S': o.tls = true; break;
+      case 'B': o.burst = true; break;
       default: return usage();
     }
   }
@@ -235,6 +244,7 @@ int main(int argc, char** argv) {
   });
 
   if (!o.token.empty()) cl.set_path("/?token=" + o.token);
+  if (o.tls) cl.use_tls();
 
   if (o.mode == "idle") {
     const double t0 = bench::now_seconds();
@@ -342,10 +352,16 @@ int main(int argc, char** argv) {
     t0 = bench::now_seconds();
     // Keep `window` publishes unanswered while the receivers are served.
     cl.run(o.timeout * 1000, [&] {
+      // --burst: the publishes sent at once leave in one write. Under TLS a
+      // record per frame makes the server read, and fan out, one publish
+      // per pass of its loop; plain TCP coalesces back-to-back frames by
+      // itself, so compare TLS with plain both with --burst (bench/tls.sh).
+      if (o.burst) cl.hold_writes(pub);
       while (sent < o.messages && sent - published < o.window) {
         cl.send_text(pub, msg);
         ++sent;
       }
+      cl.release_writes(pub);
       return published >= o.messages && delivered >= want;
     });
     std::printf("publish_start=%.6f publish_end=%.6f published=%d\n", t0, bench::now_seconds(), published);

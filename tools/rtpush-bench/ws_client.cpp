@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,9 +29,30 @@ Client::Client(std::string host, int port, std::string protocol, OnText on_text)
 }
 
 Client::~Client() {
-  for (Conn& c : conns_)
+  for (Conn& c : conns_) {
+    if (c.ssl) SSL_free(c.ssl);
     if (c.fd >= 0) close(c.fd);
+  }
+  if (tls_) SSL_CTX_free(tls_);
   close(ep_);
+}
+
+void Client::use_tls() {
+  if (tls_) return;
+  tls_ = SSL_CTX_new(TLS_client_method());
+  if (!tls_) throw std::runtime_error("SSL_CTX_new failed");
+  SSL_CTX_set_verify(tls_, SSL_VERIFY_NONE, nullptr);
+}
+
+// Sends all of it (the socket is non-blocking once open: a benchmark's
+// frames are small, so a full socket is a failure, as with send()).
+bool Client::write_all(Conn& c, const char* data, std::size_t len) {
+  if (&c == holding_) {
+    held_.append(data, len);
+    return true;
+  }
+  if (c.ssl) return SSL_write(c.ssl, data, static_cast<int>(len)) == static_cast<int>(len);
+  return ::send(c.fd, data, len, MSG_NOSIGNAL) == static_cast<ssize_t>(len);
 }
 
 void Client::connect(int n, int port, const std::string& protocol) {
@@ -48,8 +71,20 @@ void Client::connect(int n, int port, const std::string& protocol) {
     int one = 1;
     setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     // Blocking connect on loopback is immediate; then non-blocking I/O.
-    if (::connect(c.fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-        ::send(c.fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+    if (::connect(c.fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+      fail(c);
+      continue;
+    }
+    if (tls_) {  // blocking handshake, then non-blocking like the rest
+      c.ssl = SSL_new(tls_);
+      SSL_set_fd(c.ssl, c.fd);
+      if (SSL_connect(c.ssl) != 1) {
+        ERR_clear_error();
+        fail(c);
+        continue;
+      }
+    }
+    if (!write_all(c, request.data(), request.size())) {
       fail(c);
       continue;
     }
@@ -61,12 +96,23 @@ void Client::connect(int n, int port, const std::string& protocol) {
   }
 }
 
+void Client::hold_writes(Conn& c) { holding_ = &c; }
+
+void Client::release_writes(Conn& c) {
+  if (holding_ != &c) return;
+  holding_ = nullptr;
+  if (!held_.empty() && !write_all(c, held_.data(), held_.size())) fail(c);
+  held_.clear();
+}
+
 void Client::fail(Conn& c) {
   if (c.closed) return;
   if (c.open) --open_;
   c.closed = true;
   c.open = false;
   ++failed_;
+  if (c.ssl) SSL_free(c.ssl);
+  c.ssl = nullptr;
   if (c.fd >= 0) close(c.fd);
   c.fd = -1;
 }
@@ -91,7 +137,7 @@ void Client::send_frame(Conn& c, std::string_view text, bool binary) {
   h += 4;
   std::string frame(head, h);
   frame.append(text);
-  if (::send(c.fd, frame.data(), frame.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(frame.size())) fail(c);
+  if (!write_all(c, frame.data(), frame.size())) fail(c);
 }
 
 void Client::parse(Conn& c, const char* data, std::size_t len) {
@@ -135,7 +181,7 @@ void Client::parse(Conn& c, const char* data, std::size_t len) {
     } else if (op == 9) {  // ping: answer with a pong carrying the same bytes
       std::string pong = {static_cast<char>(0x8a), static_cast<char>(0x80 | payload.size()), 0, 0, 0, 0};
       pong.append(payload);
-      ::send(c.fd, pong.data(), pong.size(), MSG_NOSIGNAL);
+      write_all(c, pong.data(), pong.size());
     } else if (op == 8) {
       fail(c);
       return;
@@ -146,6 +192,20 @@ void Client::parse(Conn& c, const char* data, std::size_t len) {
 }
 
 void Client::on_readable(Conn& c) {
+  while (c.ssl) {  // until OpenSSL has nothing decrypted left and wants the socket
+    const int n = SSL_read(c.ssl, buf_.data(), static_cast<int>(buf_.size()));
+    if (n > 0) {
+      parse(c, buf_.data(), static_cast<std::size_t>(n));
+      if (c.closed) return;
+      continue;
+    }
+    const int err = SSL_get_error(c.ssl, n);
+    if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+      ERR_clear_error();
+      fail(c);
+    }
+    return;
+  }
   for (;;) {
     ssize_t n = ::recv(c.fd, buf_.data(), buf_.size(), 0);
     if (n > 0) {

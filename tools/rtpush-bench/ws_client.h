@@ -2,7 +2,9 @@
 // thread. Written by hand because no Debian library holds 10,000 client
 // connections and reads 300,000+ frames per second cheaply from one thread;
 // it does only what the benchmark needs (RFC 6455 client framing, no
-// extensions, no TLS; the server's Sec-WebSocket-Accept is not checked).
+// extensions; the server's Sec-WebSocket-Accept is not checked). TLS with
+// OpenSSL when asked (bench/tls.sh), certificate not verified: it measures
+// the server's cost, it is not a client to trust.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -11,10 +13,14 @@
 #include <string_view>
 #include <vector>
 
+typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
+
 namespace bench {
 
 struct Conn {
   int fd = -1;
+  SSL* ssl = nullptr;     // with TLS
   bool open = false;      // handshake done
   bool closed = false;
   std::string partial;    // an incomplete frame carried to the next read
@@ -36,11 +42,17 @@ class Client {
   // The request target of later handshakes ("/" by default), e.g.
   // "/?token=T" to present a token (bench/auth.sh).
   void set_path(std::string path) { path_ = std::move(path); }
+  // Later connections speak TLS (the handshake is done, blocking, in connect()).
+  void use_tls();
   // Runs the event loop for up to `ms` or until `done()` says so; done() is
   // called between batches of events and may send.
   void run(int ms, const std::function<bool()>& done);
   void send_text(Conn& c, std::string_view text) { send_frame(c, text, false); }
   void send_frame(Conn& c, std::string_view payload, bool binary);
+  // Frames sent to `c` between the two go out in one write (one TLS record
+  // with TLS): --burst.
+  void hold_writes(Conn& c);
+  void release_writes(Conn& c);
 
   // A deque: connections never move, epoll holds their addresses.
   std::deque<Conn>& conns() { return conns_; }
@@ -51,9 +63,13 @@ class Client {
   void on_readable(Conn& c);
   void parse(Conn& c, const char* data, std::size_t len);
   void fail(Conn& c);
+  bool write_all(Conn& c, const char* data, std::size_t len);
 
   std::string host_, protocol_, path_ = "/";
   int port_, ep_;
+  SSL_CTX* tls_ = nullptr;
+  Conn* holding_ = nullptr;  // hold_writes(): its writes gather in held_
+  std::string held_;
   OnText on_text_;
   std::deque<Conn> conns_;
   std::vector<char> buf_;
