@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "codec.h"
+#include "frame_deflate.h"
 
 namespace rtpush {
 
@@ -59,11 +60,22 @@ const FrameRef& Hub::frame_for(const Message& msg, Encoding encoding) {
   return f;
 }
 
+const FrameRef& Hub::frame_for(const Message& msg, Encoding encoding, bool deflate) {
+  const FrameRef& plain = frame_for(msg, encoding);
+  if (!deflate) return plain;
+  FrameRef& d = msg.deflated[static_cast<std::size_t>(encoding)];
+  if (!d) {
+    d = deflate_frame(*plain);
+    if (!d) d = plain;
+  }
+  return d;
+}
+
 SendResult Hub::deliver(Subscription* sub, const MessagePtr& msg, FanOutStats* stats) {
   if (msg->id <= sub->last_sent) return SendResult::Queued;  // already sent (replay/live overlap)
   Session* s = sub->session;
   sub->last_sent = msg->id;
-  const SendResult r = s->send(frame_for(*msg, s->encoding()));
+  const SendResult r = s->send(frame_for(*msg, s->encoding(), s->deflate()));
   if (r == SendResult::Dropped) {
     if (!s->closing()) {
       ++stats->dropped;

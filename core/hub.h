@@ -73,6 +73,10 @@ class Hub {
 
   // The `message` frame of `msg` in `encoding`, encoded on first use.
   static const FrameRef& frame_for(const Message& msg, Encoding encoding);
+  // The same for a connection with permessage-deflate (`deflate`): the
+  // frame compressed once on first use and shared, or the plain frame when
+  // compressing does not pay.
+  static const FrameRef& frame_for(const Message& msg, Encoding encoding, bool deflate);
 
   // Queues `msg` to `sub` unless it sent that id or a later one already
   // (live and replay overlap): the one way a message reaches a subscriber,

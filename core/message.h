@@ -22,6 +22,10 @@ struct Message {
   // The `message` frame in each encoding, built on first use and then shared
   // by every subscriber (and every replay) of that encoding.
   mutable std::array<FrameRef, kEncodingCount> frames;
+  // What goes to a connection that negotiated permessage-deflate, made on
+  // first use: the compressed twin of frames[e] (frame_deflate.h), or
+  // frames[e] itself when compressing does not pay. Shared the same way.
+  mutable std::array<FrameRef, kEncodingCount> deflated;
 };
 
 using MessagePtr = std::shared_ptr<const Message>;

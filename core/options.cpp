@@ -166,6 +166,14 @@ OptionsResult parse_options(const OptionList& values, const std::string& default
       o.auth_required = value == "required";
       continue;
     }
+    if (name == "compression") {
+      if (value != "off" && value != "on") {
+        r.error = "compression: \"" + value + "\" is neither off nor on";
+        return r;
+      }
+      o.compression = value == "on";
+      continue;
+    }
     if (name == "allowed-origins") {
       o.allowed_origins.clear();
       if (std::string why = parse_origins(value, &o.allowed_origins); !why.empty()) {

@@ -38,6 +38,9 @@ struct Options {
   std::string channels_file;
   std::string api_key_file;
   std::vector<std::string> allowed_origins;      // empty: any origin
+  // compression: on | off. On: permessage-deflate (RFC 7692) for a client
+  // that offers it; each message compressed once per encoding (hub.cpp).
+  bool compression = false;
 };
 
 struct OptionsResult {

@@ -39,6 +39,10 @@ class Session {
   std::uint64_t serial() const { return serial_; }
   const std::string& id() const { return id_; }
   Encoding encoding() const { return encoding_; }
+  // The connection negotiated permessage-deflate: its message frames go
+  // compressed (Hub::frame_for). Set by the transport right after open.
+  bool deflate() const { return deflate_; }
+  void set_deflate(bool on) { deflate_ = on; }
 
   // Queues a shared frame and asks the transport to write. Dropped when the
   // session is closing or the queue would pass its bound (the caller then
@@ -133,6 +137,7 @@ class Session {
   bool rx_discard_ = false;
   bool rx_in_progress_ = false;
   bool awaiting_drain_ = false;
+  bool deflate_ = false;
   std::string close_reason_;
   std::string rx_;
   std::size_t rx_discarded_ = 0;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "vhost_state.h"
+#include "ws_deflate.h"
 #include "ws_handshake.h"
 
 namespace rtpush_lws {
@@ -46,7 +47,8 @@ std::size_t put_ws_header(rtpush::Frame& f) {
   const std::size_t n = f.size();
   const std::size_t h = n < 126 ? 2 : n < 65536 ? 4 : 10;
   std::uint8_t* p = f.data() - h;
-  p[0] = 0x80 | (f.binary() ? 0x2 : 0x1);  // FIN, text or binary
+  // FIN, RSV1 on a permessage-deflate payload (RFC 7692), text or binary
+  p[0] = 0x80 | (f.compressed() ? 0x40 : 0) | (f.binary() ? 0x2 : 0x1);
   if (n < 126) {
     p[1] = static_cast<std::uint8_t>(n);
   } else if (n < 65536) {
@@ -264,12 +266,16 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
       std::unique_ptr<rtpush::Node::Admission> admitted(pss->admitted);
       pss->admitted = nullptr;
       c->session = node->open(c, encoding, admitted.get());
+      c->session->set_deflate(pss->deflate);
       return 0;
     }
+    case LWS_CALLBACK_CONFIRM_EXTENSION_OKAY:
+      return confirm_extension(wsi, static_cast<const char*>(in), pss);
     case LWS_CALLBACK_RECEIVE:
       if (!c) return -1;
       c->node->receive(c->session, std::string_view(static_cast<const char*>(in), len),
                        lws_is_first_fragment(wsi), lws_is_final_fragment(wsi), lws_frame_is_binary(wsi));
+      if (pss->deflate && !lws_is_final_fragment(wsi)) keep_inflating(wsi);
       return 0;
     case LWS_CALLBACK_RECEIVE_PONG:
       if (c) c->node->pong(c->session);

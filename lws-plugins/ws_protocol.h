@@ -20,6 +20,9 @@ struct WsSessionData {
   // until ESTABLISHED hands it to Node::open(), or CLOSED frees it when the
   // upgrade failed in between. Null for an anonymous handshake.
   rtpush::Node::Admission* admitted;
+  // permessage-deflate was accepted at the handshake (ws_deflate.h); handed
+  // to the Session at ESTABLISHED. Fits the allocation two pointers take.
+  bool deflate;
 };
 
 // lws's receive buffer per connection. Small on purpose: larger messages

@@ -6,10 +6,10 @@
 
 namespace rtpush {
 
-FrameRef Frame::make(std::string_view bytes, bool binary) {
+FrameRef Frame::make(std::string_view bytes, bool binary, bool compressed) {
   void* mem = std::malloc(sizeof(Frame) + kFrameHeadroom + bytes.size());
   if (!mem) throw std::bad_alloc();
-  Frame* f = new (mem) Frame(bytes.size(), binary);
+  Frame* f = new (mem) Frame(bytes.size(), binary, compressed);
   if (!bytes.empty()) std::memcpy(f->data(), bytes.data(), bytes.size());
   return FrameRef(f);
 }

@@ -20,22 +20,26 @@ class FrameRef;
 
 class Frame {
  public:
-  // Copies `bytes` once into a new frame with headroom.
-  static FrameRef make(std::string_view bytes, bool binary);
+  // Copies `bytes` once into a new frame with headroom. `compressed`: the
+  // bytes are a permessage-deflate payload (RFC 7692): the writer sets RSV1.
+  static FrameRef make(std::string_view bytes, bool binary, bool compressed = false);
 
   // The payload; data() - kFrameHeadroom is writable scratch for lws.
   std::uint8_t* data() { return reinterpret_cast<std::uint8_t*>(this + 1) + kFrameHeadroom; }
   const std::uint8_t* data() const { return reinterpret_cast<const std::uint8_t*>(this + 1) + kFrameHeadroom; }
   std::size_t size() const { return size_; }
   bool binary() const { return binary_; }
+  bool compressed() const { return compressed_; }
   std::string_view view() const { return {reinterpret_cast<const char*>(data()), size_}; }
 
  private:
   friend class FrameRef;
-  Frame(std::size_t size, bool binary) : size_(size), binary_(binary) {}
+  Frame(std::size_t size, bool binary, bool compressed)
+      : size_(size), binary_(binary), compressed_(compressed) {}
   std::uint32_t refs_ = 0;
   std::size_t size_;
   bool binary_;
+  bool compressed_;  // in the padding after binary_: no bigger than before
 };
 
 // Intrusive reference to a Frame; copying bumps a counter, never the bytes.

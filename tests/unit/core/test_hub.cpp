@@ -125,6 +125,39 @@ static void encodes_once_and_skips_old_ids(void**) {
   assert_false(static_cast<bool>(m->frames[static_cast<std::size_t>(Encoding::MsgPack)]));
 }
 
+// permessage-deflate connections share one compressed frame per encoding;
+// the others keep sharing the plain one; a short message goes plain to all.
+static void compresses_once_per_encoding_for_deflate_sessions(void**) {
+  Hub hub([](Session*) {});
+  FakeConnection conn;
+  Session a(1, "a", Encoding::Json, &conn, 1 << 20, 0), b(2, "b", Encoding::Json, &conn, 1 << 20, 0),
+      plain(3, "p", Encoding::Json, &conn, 1 << 20, 0), mp(4, "m", Encoding::MsgPack, &conn, 1 << 20, 0);
+  for (Session* s : {&a, &b, &mp}) s->set_deflate(true);
+  for (Session* s : {&a, &b, &plain, &mp}) hub.subscribe(s, "c")->live = true;
+  std::string big = "{\"text\":\"";
+  while (big.size() < 1000) big += "the same words again and again ";
+  big += "\"}";
+  MessagePtr m = message("c", 10, big);
+  assert_int_equal(hub.fan_out(m).delivered, 4);
+  const FrameRef& json = m->frames[static_cast<std::size_t>(Encoding::Json)];
+  const FrameRef& zjson = m->deflated[static_cast<std::size_t>(Encoding::Json)];
+  assert_true(zjson && zjson->compressed() && zjson->size() < json->size());
+  assert_ptr_equal(a.queue().front().get(), zjson.get());
+  assert_ptr_equal(b.queue().front().get(), zjson.get());
+  assert_ptr_equal(plain.queue().front().get(), json.get());
+  const FrameRef& zmp = m->deflated[static_cast<std::size_t>(Encoding::MsgPack)];
+  assert_true(zmp && zmp->compressed() && zmp->binary());
+  assert_ptr_equal(mp.queue().front().get(), zmp.get());
+  assert_false(static_cast<bool>(m->deflated[static_cast<std::size_t>(Encoding::Protobuf)]));
+
+  MessagePtr small = message("c", 11, "{\"x\":1}");
+  hub.fan_out(small);
+  const FrameRef& sj = small->frames[static_cast<std::size_t>(Encoding::Json)];
+  assert_ptr_equal(small->deflated[static_cast<std::size_t>(Encoding::Json)].get(), sj.get());
+  assert_ptr_equal(a.queue().at(1).get(), sj.get());
+  assert_false(a.queue().at(1)->compressed());
+}
+
 static void pending_subscription_parks_then_replays_in_order(void**) {
   Hub hub([](Session*) {});
   FakeConnection conn;
@@ -239,6 +272,7 @@ int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(churn_keeps_every_index_right),
       cmocka_unit_test(encodes_once_and_skips_old_ids),
+      cmocka_unit_test(compresses_once_per_encoding_for_deflate_sessions),
       cmocka_unit_test(pending_subscription_parks_then_replays_in_order),
       cmocka_unit_test(replay_longer_than_the_queue_streams_as_it_drains),
       cmocka_unit_test(archive_pages_then_history_then_parked),

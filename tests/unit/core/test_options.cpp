@@ -33,6 +33,7 @@ static void defaults_match_the_spec(void**) {
   assert_false(o.auth_required);
   assert_true(o.channels_file.empty() && o.api_key_file.empty());
   assert_true(o.allowed_origins.empty());
+  assert_false(o.compression);  // SPEC section 3: off by default
 }
 
 static void identity_options_are_read(void**) {
@@ -154,6 +155,22 @@ static void unknown_options_warn_and_lws_ones_pass(void**) {
   assert_non_null(strstr(r.warnings[0].c_str(), "histroy-size"));
 }
 
+// compression: exactly "on" or "off" (SPEC section 3).
+static void compression_is_on_or_off(void**) {
+  auto on = parse_options({{"compression", "on"}}, "d");
+  assert_true(on.ok);
+  assert_true(on.options.compression);
+  assert_true(on.warnings.empty());
+  auto off = parse_options({{"compression", "on"}, {"compression", "off"}}, "d");
+  assert_true(off.ok);
+  assert_false(off.options.compression);
+  for (const char* bad : {"yes", "true", "1", "", "ON", "deflate"}) {
+    auto r = parse_options({{"compression", bad}}, "d");
+    assert_false(r.ok);
+    assert_non_null(strstr(r.error.c_str(), "compression"));
+  }
+}
+
 // The largest value of each bounded option is accepted: the README's ranges.
 static void upper_bounds_are_accepted(void**) {
   auto r = parse_options({{"pg-flush-ms", "2000"}, {"pg-batch-size", "100000"}, {"history-size", "10000000"},
@@ -173,6 +190,7 @@ int main() {
       cmocka_unit_test(bad_values_are_errors_that_name_the_option),
       cmocka_unit_test(unknown_options_warn_and_lws_ones_pass),
       cmocka_unit_test(upper_bounds_are_accepted),
+      cmocka_unit_test(compression_is_on_or_off),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

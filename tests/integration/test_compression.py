@@ -1,0 +1,327 @@
+"""permessage-deflate (RFC 7692) and the `compression` option (SPEC section 3).
+
+With compression on, a client that offers the extension (Python's websockets
+does by default, as browsers do) gets it and receives every message
+compressed on the wire (RSV1 set, the bytes inflate to the plain frame), in
+every encoding; a client that does not offer it gets the same messages
+plain on the same channel. What clients send compressed is read. With
+compression off (the default) the extension is refused at the handshake.
+"""
+import base64
+import json
+import os
+import socket
+import struct
+import unittest
+import zlib
+
+import websockets
+
+from rtpush_harness import ENCODINGS, Client, ServerCase
+
+PMD = "permessage-deflate"
+
+
+def payload(size, seed=0):
+    """A JSON object of about `size` bytes that compresses like real data."""
+    items, i, n = [], seed, 0
+    while n < size:
+        items.append({"sku": "A-%d" % (i % 97), "price": 12.5 + i % 7, "name": "item number %d" % i})
+        n += len(json.dumps(items[-1])) + 2
+        i += 1
+    return {"items": items}
+
+
+def inflate(data):
+    """A message as a client with a fresh inflater reads it (RFC 7692 7.2.2)."""
+    d = zlib.decompressobj(-15)
+    return d.decompress(data + b"\x00\x00\xff\xff") + d.flush()
+
+
+def deflate(data):
+    """A client's compressed message: raw deflate, sync flush, tail removed."""
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+    assert out.endswith(b"\x00\x00\xff\xff")
+    return out[:-4]
+
+
+class RawClient:
+    """A hand-made rtpush-json client that shows what is on the wire: the
+    101 answer's headers and each frame's RSV1 bit."""
+
+    def __init__(self, port, extensions=None):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        ext = "Sec-WebSocket-Extensions: %s\r\n" % extensions if extensions else ""
+        self.sock.sendall(("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+                           "Sec-WebSocket-Protocol: rtpush-json\r\n%s\r\n" % (key, ext)).encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = self.sock.recv(4096)
+            assert chunk, "closed during handshake"
+            buf += chunk
+        head, self.buf = buf.split(b"\r\n\r\n", 1)
+        lines = head.decode().split("\r\n")
+        assert " 101 " in lines[0], head
+        self.headers = {}
+        for line in lines[1:]:
+            k, v = line.split(":", 1)
+            self.headers[k.strip().lower()] = v.strip()
+        hello = self.next_json()
+        assert hello["type"] == "connection_established", hello
+
+    @property
+    def extension(self):
+        return self.headers.get("sec-websocket-extensions")
+
+    def send(self, data, opcode=1, compressed=False):
+        mask = os.urandom(4)
+        n = len(data)
+        header = bytes([0x80 | (0x40 if compressed else 0) | opcode])
+        if n < 126:
+            header += bytes([0x80 | n])
+        elif n < 65536:
+            header += bytes([0x80 | 126]) + struct.pack(">H", n)
+        else:
+            header += bytes([0x80 | 127]) + struct.pack(">Q", n)
+        self.sock.sendall(header + mask + mask_xor(data, mask))
+
+    def send_json(self, frame, compressed=False):
+        text = json.dumps(frame).encode()
+        self.send(deflate(text) if compressed else text, compressed=compressed)
+
+    def next_frame(self, timeout=10):
+        """(rsv1, opcode, payload) of the next whole frame (never fragmented here)."""
+        self.sock.settimeout(timeout)
+        while True:
+            data = self.buf
+            if len(data) >= 2:
+                n, h = data[1] & 127, 2
+                if n == 126 and len(data) >= 4:
+                    n, h = struct.unpack(">H", data[2:4])[0], 4
+                elif n == 127 and len(data) >= 10:
+                    n, h = struct.unpack(">Q", data[2:10])[0], 10
+                if (n < 126 or h > 2) and len(data) >= h + n:
+                    self.buf = data[h + n:]
+                    assert data[0] & 0x80, "a fragmented frame"
+                    assert not data[0] & 0x30, "RSV2/RSV3 set"
+                    return bool(data[0] & 0x40), data[0] & 15, data[h:h + n]
+            chunk = self.sock.recv(1 << 20)
+            assert chunk, "closed by the server"
+            self.buf += chunk
+
+    def next_message(self, timeout=10):
+        """(compressed on the wire, the frame as JSON)."""
+        rsv1, op, data = self.next_frame(timeout)
+        assert op == 1, op
+        return rsv1, json.loads(inflate(data) if rsv1 else data)
+
+    def next_json(self, timeout=10):
+        return self.next_message(timeout)[1]
+
+    def close(self):
+        self.sock.close()
+
+
+async def open_client(server, encoding, compression):
+    """A websockets client of `encoding`: `compression` "deflate" offers the
+    extension (websockets' default), None does not."""
+    ws = await websockets.connect(server.ws_url, subprotocols=["rtpush-" + encoding], max_size=None,
+                                  compression=compression)
+    c = Client(ws, encoding)
+    c.hello = await c.recv()
+    assert c.hello["type"] == "connection_established", c.hello
+    return c
+
+
+def negotiated(client):
+    return client.ws.response_headers.get("Sec-WebSocket-Extensions")
+
+
+def mask_xor(data, mask):
+    return bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+
+class CompressionOn(ServerCase, unittest.IsolatedAsyncioTestCase):
+    server_options = {"compression": "on", "history_size": 100}
+
+    async def test_offering_and_plain_clients_get_the_same_messages_in_every_encoding(self):
+        for enc in ENCODINGS:
+            with self.subTest(encoding=enc):
+                ch = "both-" + enc
+                z = await open_client(self.server, enc, "deflate")
+                p = await open_client(self.server, enc, None)
+                self.assertTrue(negotiated(z).startswith(PMD), negotiated(z))
+                self.assertIsNone(negotiated(p))
+                await z.subscribe(ch)
+                await p.subscribe(ch)
+                values = [payload(1000, 1), {"small": 1}, payload(20000, 2)]
+                ids = [self.server.publish_http(ch, v) for v in values]
+                for c in (z, p):
+                    got = [await c.recv_type("message") for _ in values]
+                    self.assertEqual([m["id"] for m in got], ids)
+                    self.assertEqual([m["data"] for m in got], values)
+                await z.close()
+                await p.close()
+
+    def test_on_the_wire_messages_are_compressed_for_the_client_that_negotiated(self):
+        z = RawClient(self.server.port, PMD + "; client_max_window_bits")
+        p = RawClient(self.server.port)
+        try:
+            self.assertTrue(z.extension and z.extension.startswith(PMD), z.headers)
+            self.assertIsNone(p.extension)
+            for c in (z, p):
+                c.send_json({"type": "subscribe", "channel": "wire"})
+                rsv1, sub = c.next_message()
+                self.assertEqual(sub["type"], "subscribed")
+                self.assertFalse(rsv1)  # frames other than messages go plain
+            big, small = payload(1000), {"s": 1}
+            ids = [self.server.publish_http("wire", v) for v in (big, small)]
+            rsv1, m = z.next_message()
+            self.assertTrue(rsv1, "a 1 KB message must arrive compressed")
+            self.assertEqual((m["id"], m["data"]), (ids[0], big))
+            rsv1, m = z.next_message()
+            self.assertFalse(rsv1, "a message below the threshold goes plain")
+            self.assertEqual((m["id"], m["data"]), (ids[1], small))
+            for i, v in zip(ids, (big, small)):
+                rsv1, m = p.next_message()
+                self.assertFalse(rsv1)
+                self.assertEqual((m["id"], m["data"]), (i, v))
+        finally:
+            z.close()
+            p.close()
+
+    def test_compressed_bytes_are_smaller_and_replay_is_compressed(self):
+        values = [payload(1000, i) for i in range(3)]
+        ids = [self.server.publish_http("replayed", v) for v in values]
+        z = RawClient(self.server.port, PMD)
+        try:
+            z.send_json({"type": "subscribe", "channel": "replayed", "since": "0-0"})
+            self.assertEqual(z.next_json()["type"], "subscribed")
+            for i, v in zip(ids, values):
+                rsv1, op, data = z.next_frame()
+                self.assertTrue(rsv1)
+                m = json.loads(inflate(data))
+                self.assertEqual((m["id"], m["data"]), (i, v))
+                self.assertLess(len(data), len(json.dumps(m)) / 2)
+        finally:
+            z.close()
+
+    def test_client_sent_compressed_messages_are_read(self):
+        # By hand: a masked, compressed publish with RSV1, and one sent
+        # fragmented (RSV1 on the first fragment only, RFC 7692 section 6.1).
+        sub = RawClient(self.server.port)
+        pub = RawClient(self.server.port, PMD)
+        try:
+            sub.send_json({"type": "subscribe", "channel": "from-client"})
+            self.assertEqual(sub.next_json()["type"], "subscribed")
+            value = payload(3000)
+            pub.send_json({"type": "publish", "channel": "from-client", "data": value, "ref": 1}, compressed=True)
+            ack = pub.next_json()
+            self.assertEqual((ack["type"], ack["ref"]), ("published", 1), ack)
+            m = sub.next_json()
+            self.assertEqual((m["id"], m["data"]), (ack["id"], value))
+
+            body = deflate(json.dumps({"type": "publish", "channel": "from-client", "data": value, "ref": 2}).encode())
+            half = len(body) // 2
+            for first, part, fin in ((True, body[:half], False), (False, body[half:], True)):
+                mask = os.urandom(4)
+                head = bytes([(0x80 if fin else 0) | (0x40 if first else 0) | (1 if first else 0)])
+                head += bytes([0x80 | 126]) + struct.pack(">H", len(part))
+                pub.sock.sendall(head + mask + mask_xor(part, mask))
+            ack = pub.next_json()
+            self.assertEqual((ack["type"], ack["ref"]), ("published", 2), ack)
+            self.assertEqual(sub.next_json()["data"], value)
+        finally:
+            sub.close()
+            pub.close()
+
+    async def test_websockets_client_publishes_compressed_in_every_encoding(self):
+        for enc in ENCODINGS:
+            with self.subTest(encoding=enc):
+                ch = "ws-pub-" + enc
+                pub = await open_client(self.server, enc, "deflate")
+                sub = await open_client(self.server, enc, None)
+                self.assertTrue(negotiated(pub).startswith(PMD))
+                await sub.subscribe(ch)
+                value = payload(5000, 3)
+                await pub.send({"type": "publish", "channel": ch, "data": value})
+                ack = await pub.recv_type("published")
+                m = await sub.recv_type("message")
+                self.assertEqual((m["id"], m["data"]), (ack["id"], value))
+                await pub.close()
+                await sub.close()
+
+    async def test_a_megabyte_message_compressed_both_ways(self):
+        value = payload(900 * 1024, 5)  # the publish frame stays under max-message-bytes (1 MiB)
+        pub = await open_client(self.server, "json", "deflate")
+        sub = await open_client(self.server, "json", "deflate")
+        raw = RawClient(self.server.port, PMD)
+        try:
+            await sub.subscribe("mega")
+            raw.send_json({"type": "subscribe", "channel": "mega"})
+            self.assertEqual(raw.next_json()["type"], "subscribed")
+            await pub.send({"type": "publish", "channel": "mega", "data": value})
+            ack = await pub.recv_type("published", timeout=20)
+            m = await sub.recv_type("message", timeout=20)
+            self.assertEqual((m["id"], m["data"]), (ack["id"], value))
+            rsv1, op, data = raw.next_frame(timeout=20)
+            self.assertTrue(rsv1)
+            plain = inflate(data)
+            self.assertEqual(json.loads(plain)["data"], value)
+            self.assertLess(len(data), len(plain) / 4)
+        finally:
+            raw.close()
+            await pub.close()
+            await sub.close()
+
+    def test_offer_asking_for_a_smaller_server_window_goes_plain(self):
+        # lws 4.1.6 cannot answer server_max_window_bits, and we compress
+        # with window 15: the extension is declined and the connection works.
+        c = RawClient(self.server.port, PMD + "; server_max_window_bits=10")
+        try:
+            self.assertIsNone(c.extension, c.headers)
+            c.send_json({"type": "subscribe", "channel": "window"})
+            self.assertEqual(c.next_json()["type"], "subscribed")
+            value = payload(1000)
+            self.server.publish_http("window", value)
+            rsv1, m = c.next_message()
+            self.assertFalse(rsv1)
+            self.assertEqual(m["data"], value)
+        finally:
+            c.close()
+
+
+class CompressionOff(ServerCase, unittest.IsolatedAsyncioTestCase):
+    server_options = {}  # the default: off
+
+    async def test_offering_client_gets_no_extension(self):
+        for enc in ENCODINGS:
+            with self.subTest(encoding=enc):
+                c = await open_client(self.server, enc, "deflate")
+                self.assertIsNone(negotiated(c))
+                await c.subscribe("off-" + enc)
+                value = payload(1000)
+                self.server.publish_http("off-" + enc, value)
+                self.assertEqual((await c.recv_type("message"))["data"], value)
+                await c.close()
+
+    def test_raw_offer_is_refused_and_messages_go_plain(self):
+        c = RawClient(self.server.port, PMD + "; client_max_window_bits")
+        try:
+            self.assertIsNone(c.extension, c.headers)
+            c.send_json({"type": "subscribe", "channel": "off-raw"})
+            self.assertEqual(c.next_json()["type"], "subscribed")
+            value = payload(1000)
+            self.server.publish_http("off-raw", value)
+            rsv1, m = c.next_message()
+            self.assertFalse(rsv1)
+            self.assertEqual(m["data"], value)
+        finally:
+            c.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
