@@ -6,7 +6,8 @@
 # (`nchan_deflate_message_for_websocket on`, from a variant of the shared
 # peer's configuration made in a temporary directory), same run,
 # alternating, RUNS (2) rounds. The client is bench/ws_wire.py.
-#   bench/compression.sh [N]   MESSAGES (300), PAYLOAD (1024), RUNS (2), NCHAN=0 skips Nchan
+#   PEERS=DIR bench/compression.sh [N]   DIR holds the peer's nchan/conf/ (Nchan is skipped without it);
+#   MESSAGES (300), PAYLOAD (1024), RUNS (2)
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 N=${1:-1000}
@@ -15,7 +16,7 @@ PAYLOAD=${PAYLOAD:-1024}
 RUNS=${RUNS:-2}
 PORT=${PORT:-7789}
 NCHAN_PORT=${NCHAN_PORT:-8093}   # not the peer's 8090: other benchmarks may run it
-PEERS=${PEERS:-/work/shared/peers}
+PEERS=${PEERS:-}
 WIRE=(/usr/bin/python3 bench/ws_wire.py --connections "$N" --messages "$MESSAGES" --payload-bytes "$PAYLOAD")
 
 rtpush_run() {  # on|off
@@ -55,9 +56,11 @@ nchan_run() {  # on|off
   for _ in $(seq 50); do kill -0 "$master" 2>/dev/null || break; sleep 0.1; done
 }
 
-NCHAN=${NCHAN:-1}
-if [ "$NCHAN" = 1 ] && ! [ -f /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
-  echo "no Nchan module: Nchan skipped"; NCHAN=0
+NCHAN=1
+if [ -z "$PEERS" ] || ! [ -f "$PEERS/nchan/conf/nginx-mem.conf" ]; then
+  echo "no PEERS/nchan/conf: Nchan skipped"; NCHAN=0
+elif ! [ -f /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
+  echo "no Nchan module (Debian's libnginx-mod-nchan): Nchan skipped"; NCHAN=0
 fi
 NCHAN_DIR=$(mktemp -d /tmp/rtpush-bench-nchan.XXXXXX)
 trap 'stop_all; rm -rf "$NCHAN_DIR"' EXIT
