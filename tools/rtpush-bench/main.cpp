@@ -6,6 +6,7 @@
 //   rtpush-bench latency --port P1[,P2...] --connections N --messages M --rate R
 //   rtpush-bench replay --port P --channel C --since ID --messages M
 //   rtpush-bench subscribe --port P --channels H --messages K
+//   rtpush-bench storm --port P --connections N [--messages M] [--hold SECS]
 //
 // --port may list several nodes: receivers are spread over them round-robin,
 // the publisher uses the first. latency: the publisher sends R messages a
@@ -16,6 +17,10 @@
 // connection subscribes to H channels, then times K more subscribes (sent
 // at once, until the K-th `subscribed`): the cost of a subscribe with H
 // channels held (the server needs max-channels-per-connection >= H + K).
+// storm: N connections opened at once (not paced like the others: a
+// reconnect storm), each subscribing as soon as it is established; prints
+// `subscribed=` once all are, then waits for M messages on each (default 0),
+// holds them SECS and exits, which closes them all at once.
 //
 // --token T: every connection presents T as the handshake's `token` query
 // parameter (T must be URL-safe, as a JWT is). idle prints the seconds from
@@ -81,7 +86,8 @@ int usage() {
                "       [--role all|receivers|publisher] [--rate R] [--token T] [--tls] [--burst]\n"
                "       rtpush-bench latency --port P1[,P2] --connections N --messages M --rate R\n"
                "       rtpush-bench replay --port P --channel C --since ID --messages M\n"
-               "       rtpush-bench subscribe --port P --channels H --messages K\n");
+               "       rtpush-bench subscribe --port P --channels H --messages K\n"
+               "       rtpush-bench storm --port P --connections N [--messages M] [--hold S]\n");
   return 2;
 }
 
@@ -182,13 +188,14 @@ int main(int argc, char** argv) {
       {"token", required_argument, nullptr, 'T'},      {"tls", no_argument, nullptr, 'S'},
       {"burst", no_argument, nullptr, 'B'},            {nullptr, 0, nullptr, 0}};
   optind = 2;
+  bool messages_given = false;
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
     switch (c) {
       case 'H': o.host = optarg; break;
       case 'p': o.ports = parse_ports(optarg); o.port = o.ports.at(0); break;
       case 'R': o.rate = std::atof(optarg); break;
       case 'n': o.connections = std::atoi(optarg); break;
-      case 'm': o.messages = std::atoi(optarg); break;
+      case 'm': o.messages = std::atoi(optarg); messages_given = true; break;
       case 'b': o.payload = std::atoi(optarg); break;
       case 'w': o.window = std::atoi(optarg); break;
       case 'h': o.hold = std::atoi(optarg); break;
@@ -204,6 +211,7 @@ int main(int argc, char** argv) {
       default: return usage();
     }
   }
+  if (o.mode == "storm" && !messages_given) o.messages = 0;
   rlimit rl{20000, 20000};
   setrlimit(RLIMIT_NOFILE, &rl);
 
@@ -213,6 +221,7 @@ int main(int argc, char** argv) {
   unsigned long long delivered = 0;
   double first_rx = 0, last_rx = 0;
   std::string subscribed_frame;  // replay mode
+  std::vector<bench::Conn*> to_subscribe;  // storm mode: established, not yet subscribed
   bench::Client cl(o.host, o.port, "rtpush-json", [&](bench::Conn& c, std::string_view f) {
     std::string_view id;
     const Kind kind = kind_of(c.encoding, f, &id);
@@ -240,6 +249,7 @@ int main(int argc, char** argv) {
       if (subscribed_frame.empty()) subscribed_frame.assign(f);
     } else if (kind == Kind::Established) {
       ++established;
+      if (o.mode == "storm") to_subscribe.push_back(&c);
     }
   });
 
@@ -306,6 +316,24 @@ int main(int argc, char** argv) {
                 want, c.order_ok ? 1 : 0, c.closed ? 1 : 0);
     if (span > 0) std::printf("seconds=%.3f messages_per_sec=%.0f\n", span, static_cast<double>(delivered) / span);
     return delivered == want && c.order_ok && recovered ? 0 : 1;
+  }
+  if (o.mode == "storm") {
+    const double t0 = bench::now_seconds();
+    cl.connect(o.connections);
+    cl.run(o.timeout * 1000, [&] {
+      for (bench::Conn* c : to_subscribe) cl.send_text(*c, subscribe_frame(0, o.channel));
+      to_subscribe.clear();
+      return subscribed + cl.failed_count() >= o.connections;
+    });
+    std::printf("subscribed=%d failed=%d seconds=%.3f\n", subscribed, cl.failed_count(), bench::now_seconds() - t0);
+    std::fflush(stdout);
+    if (subscribed != o.connections) return 1;
+    const unsigned long long want = static_cast<unsigned long long>(o.connections) * static_cast<unsigned>(o.messages);
+    cl.run(o.timeout * 1000, [&] { return delivered >= want; });
+    std::printf("delivered=%llu expected=%llu\n", delivered, want);
+    std::fflush(stdout);
+    cl.run(o.hold * 1000, [] { return false; });
+    return delivered == want ? 0 : 1;
   }
   if (o.mode == "subscribe") {
     cl.connect(1);
