@@ -21,6 +21,39 @@ void Session::close(std::uint16_t code, std::string reason, bool discard_queue) 
   connection_->request_close();
 }
 
+const auth::Identity Session::kAnonymous{};
+const std::optional<double> Session::kNoExpiry{};
+
+Session::AuthState& Session::auth_state() {
+  if (!auth_) auth_ = std::make_unique<AuthState>();
+  return *auth_;
+}
+
+void Session::release_auth_state_if_unused() {
+  if (auth_ && !auth_->identity.authenticated && !auth_->expires && !auth_->expiry_key &&
+      !auth_->auth_deadline_key)
+    auth_.reset();
+}
+
+void Session::set_identity(auth::Identity who, std::optional<double> expires) {
+  AuthState& a = auth_state();
+  a.identity = std::move(who);
+  a.expires = expires;
+  release_auth_state_if_unused();
+}
+
+void Session::set_expiry_key(std::uint64_t wall_ms) {
+  if (!wall_ms && !auth_) return;
+  auth_state().expiry_key = wall_ms;
+  release_auth_state_if_unused();
+}
+
+void Session::set_auth_deadline_key(std::int64_t steady_ms) {
+  if (!steady_ms && !auth_) return;
+  auth_state().auth_deadline_key = steady_ms;
+  release_auth_state_if_unused();
+}
+
 void Session::want_ping() {
   if (closing()) return;
   const bool was_idle = queue_.empty() && !ping_due_;

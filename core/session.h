@@ -105,21 +105,18 @@ class Session {
   // Who this connection is (SPEC section 8): anonymous until a valid token
   // (handshake or auth frame) sets it; `expires` is the token's exp (wall
   // clock, Unix seconds), none when it has none.
-  const auth::Identity& identity() const { return identity_; }
-  const std::optional<double>& expires() const { return expires_; }
-  void set_identity(auth::Identity who, std::optional<double> expires) {
-    identity_ = std::move(who);
-    expires_ = expires;
-  }
+  const auth::Identity& identity() const { return auth_ ? auth_->identity : kAnonymous; }
+  const std::optional<double>& expires() const { return auth_ ? auth_->expires : kNoExpiry; }
+  void set_identity(auth::Identity who, std::optional<double> expires);
 
   // Where this session stands in the node's ordered deadline maps
   // (node_auth.cpp): the key of its entry, 0 when it has none. Node alone
   // sets them, keeping each equal to the entry it holds, so that a closed or
   // refreshed session's entry is found and erased, not left to pile up.
-  std::uint64_t expiry_key() const { return expiry_key_; }
-  void set_expiry_key(std::uint64_t wall_ms) { expiry_key_ = wall_ms; }
-  std::int64_t auth_deadline_key() const { return auth_deadline_key_; }
-  void set_auth_deadline_key(std::int64_t steady_ms) { auth_deadline_key_ = steady_ms; }
+  std::uint64_t expiry_key() const { return auth_ ? auth_->expiry_key : 0; }
+  void set_expiry_key(std::uint64_t wall_ms);
+  std::int64_t auth_deadline_key() const { return auth_ ? auth_->auth_deadline_key : 0; }
+  void set_auth_deadline_key(std::int64_t steady_ms);
 
   // publish-rate (Node::publish).
   TokenBucket& publish_bucket() { return publish_bucket_; }
@@ -143,10 +140,21 @@ class Session {
   std::size_t rx_discarded_ = 0;
   std::int64_t rx_started_ms_ = 0;
   TokenBucket publish_bucket_;
-  auth::Identity identity_;
-  std::optional<double> expires_;
-  std::uint64_t expiry_key_ = 0;
-  std::int64_t auth_deadline_key_ = 0;
+  // Everything identity and its deadlines: made when the connection
+  // authenticates or is given a deadline, so an anonymous connection (most
+  // of them on an open vhost) pays one pointer, not ~130 bytes; dropped
+  // again once all of it is back to anonymous, no deadline.
+  struct AuthState {
+    auth::Identity identity;
+    std::optional<double> expires;
+    std::uint64_t expiry_key = 0;
+    std::int64_t auth_deadline_key = 0;
+  };
+  AuthState& auth_state();
+  void release_auth_state_if_unused();
+  std::unique_ptr<AuthState> auth_;
+  static const auth::Identity kAnonymous;
+  static const std::optional<double> kNoExpiry;
   std::vector<Subscription*> subscriptions_;
   // Channel name -> subscription, so subscribe/unsubscribe cost the same
   // with 1 or 10,000 channels held. Made on the first subscribe: an idle
