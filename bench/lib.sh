@@ -27,7 +27,7 @@ start_node() {
   dir=$(mktemp -d /tmp/rtpush-bench.XXXXXX)
   mkdir -p "$dir/conf.d"
   cat > "$dir/conf" <<JSON
-{"global":{"server-string":"rtpush","plugin-dir":"$RTPUSH_PREFIX/lib/rtpush/plugins","count-threads":"1","rlimit-nofile":"20000"$tls_global}}
+{"global":{"server-string":"rtpush","plugin-dir":"$RTPUSH_PREFIX/lib/rtpush/plugins","count-threads":"1","rlimit-nofile":"20000","max-http-header-pool":"256"$tls_global}}
 JSON
   cat > "$dir/conf.d/rtpush" <<JSON
 {"vhosts":[{"name":"rtpush","port":"$port","interface":"127.0.0.1",$tls_vhost

@@ -91,7 +91,8 @@ class Server:
 
     def write_conf(self):
         os.makedirs(os.path.join(self.dir, "conf.d"))
-        glob = {"server-string": "rtpush", "plugin-dir": PLUGIN_DIR, "count-threads": "1", "rlimit-nofile": "20000"}
+        glob = {"server-string": "rtpush", "plugin-dir": PLUGIN_DIR, "count-threads": "1", "rlimit-nofile": "20000",
+                "max-http-header-pool": "256"}
         if self.tls:
             glob["init-ssl"] = "yes"
         with open(os.path.join(self.dir, "conf"), "w") as f:
