@@ -28,7 +28,7 @@ struct WsSessionData {
 // lws's receive buffer per connection. Small on purpose: larger messages
 // arrive in pieces and the core reassembles them, so idle connections stay
 // cheap. tx_packet_size must be set too, or sends are cut to this size.
-inline constexpr size_t kRxBufferSize = 1024;
+inline constexpr size_t kRxBufferSize = 256;
 inline constexpr size_t kTxPacketSize = 256 * 1024;
 
 }  // namespace rtpush_lws
