@@ -61,27 +61,42 @@ void Session::want_ping() {
   if (was_idle) connection_->request_write();
 }
 
+namespace {
+// Up to this many subscriptions a session finds one by looking at each: most
+// connections hold one or a few channels, and a table for them costs ~250
+// bytes per connection. Past it, a table; dropped again at half.
+constexpr std::size_t kLinearSubscriptions = 8;
+}  // namespace
+
 Subscription* Session::find_subscription(std::string_view channel) const {
-  if (!by_channel_) return nullptr;
+  if (!by_channel_) {
+    for (Subscription* sub : subscriptions_)
+      if (sub->channel->name == channel) return sub;
+    return nullptr;
+  }
   auto it = by_channel_->find(channel);
   return it == by_channel_->end() ? nullptr : it->second;
 }
 
 void Session::add_subscription(Subscription* sub, std::string_view channel) {
-  if (!by_channel_) by_channel_ = std::make_unique<ByChannel>();
-  by_channel_->emplace(channel, sub);
   sub->session_index = static_cast<std::uint32_t>(subscriptions_.size());
   subscriptions_.push_back(sub);
+  if (by_channel_) {
+    by_channel_->emplace(channel, sub);
+  } else if (subscriptions_.size() > kLinearSubscriptions) {
+    by_channel_ = std::make_unique<ByChannel>();
+    for (Subscription* held : subscriptions_) by_channel_->emplace(held->channel->name, held);
+  }
 }
 
 void Session::remove_subscription(Subscription* sub, std::string_view channel) {
-  by_channel_->erase(channel);
+  if (by_channel_) by_channel_->erase(channel);
   // Swap-remove: O(1) however many channels the session holds.
   Subscription* last = subscriptions_.back();
   subscriptions_[sub->session_index] = last;
   last->session_index = sub->session_index;
   subscriptions_.pop_back();
-  if (subscriptions_.empty()) by_channel_.reset();  // a session back to idle holds no table
+  if (subscriptions_.size() <= kLinearSubscriptions / 2) by_channel_.reset();
 }
 
 }  // namespace rtpush
