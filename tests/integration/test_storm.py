@@ -8,6 +8,7 @@ connection at once and subscribes each as soon as it is established. A
 Python client would spread the arrivals out and spend far more CPU than
 the server does.
 """
+import asyncio
 import json
 import os
 import subprocess
@@ -21,7 +22,7 @@ BIG = 6000      # a few thousand at once; the whole test takes a few seconds
 CHANNEL = "storm"
 # Linear: the big storm may cost at most this much more per connection than
 # the small one (plus a little for noise). Walking per-connection lists in
-# lws made it 1.7x at 6,000 and 3-4x at 15,000 (bench/storm.sh).
+# stock lws made it 1.6x at 6,000 and 4x at 15,000 (docs/transport.md).
 MAX_RATIO = 1.35
 
 
@@ -84,8 +85,6 @@ class Storm(unittest.TestCase):
             self.assertIn("delivered=%d expected=%d" % (BIG, BIG), out)
 
             # The node still serves new clients, and counted every connection.
-            import asyncio
-
             async def still_serving():
                 ws, _ = await server.connect()
                 await ws.send(json.dumps({"type": "subscribe", "channel": CHANNEL}))
