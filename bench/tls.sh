@@ -42,7 +42,6 @@ if [ "${METER:-}" = rtpush-bench ]; then
   # one TLS record per publish, so one publish read per pass of lws's loop).
   m=${MESSAGES:-$((2000000 / n))}
   BURST=${BURST:-1}
-  ROUNDS=${ROUNDS:-3}
   bench_run() {  # plain|tls
     local mode=$1 flag=() pid c0 c1
     [ "$BURST" = 0 ] || flag=(--burst)
