@@ -13,12 +13,6 @@ int confirm_extension(struct lws* wsi, const char* name, WsSessionData* pss) {
   rtpush::Node* node = node_of(wsi);
   if (!pss || !node || !node->options().compression) return kRefuse;
   if (!name || std::strcmp(name, "permessage-deflate") != 0) return kRefuse;
-  // Not over TLS: lws 4.1.6 corrupts what it inflates from a TLS
-  // connection once a compressed client message spans more than one read
-  // (zlib: "invalid distance too far back", the connection dropped; a
-  // 16 KB JSON publish did it, 12 KB did not). Refused, such a client is
-  // served plain rather than losing its larger publishes.
-  if (lws_is_ssl(wsi)) return kRefuse;
   // The handshake's headers are still there: lws asks during the upgrade.
   const int n = lws_hdr_total_length(wsi, WSI_TOKEN_EXTENSIONS);
   if (n <= 0) return kRefuse;

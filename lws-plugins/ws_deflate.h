@@ -9,10 +9,12 @@ namespace rtpush_lws {
 
 // LWS_CALLBACK_CONFIRM_EXTENSION_OKAY for extension `name`: 0 accepts it
 // (and marks pss->deflate), nonzero refuses it and the connection goes on
-// without it. Only permessage-deflate, only with `compression` on, not on a
-// TLS connection (see the .cpp), and only an offer
-// deflate_offers_acceptable() likes: the fast write path frames messages
-// itself, so no other extension could ever see them.
+// without it. Only permessage-deflate, only with `compression` on, and only
+// an offer deflate_offers_acceptable() likes: the fast write path frames
+// messages itself, so no other extension could ever see them. Over TLS as
+// over plain TCP: what a client sends compressed is inflated by lws, which
+// needs tools/patches/0006 (lws 4.1.6 inflated from a buffer it had
+// already read the next bytes into; docs/protocol.md "Compression").
 int confirm_extension(struct lws* wsi, const char* name, WsSessionData* pss);
 
 // After a piece of a message that is not its last, on a connection with

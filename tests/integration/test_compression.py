@@ -50,8 +50,11 @@ class RawClient:
     """A hand-made rtpush-json client that shows what is on the wire: the
     101 answer's headers and each frame's RSV1 bit."""
 
-    def __init__(self, port, extensions=None):
+    def __init__(self, port, extensions=None, ssl_context=None):
+        """`ssl_context`: over TLS (a tls=True Server's `ssl_context`)."""
         self.sock = socket.create_connection(("127.0.0.1", port))
+        if ssl_context:
+            self.sock = ssl_context.wrap_socket(self.sock, server_hostname="127.0.0.1")
         key = base64.b64encode(os.urandom(16)).decode()
         ext = "Sec-WebSocket-Extensions: %s\r\n" % extensions if extensions else ""
         self.sock.sendall(("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -77,6 +80,11 @@ class RawClient:
         return self.headers.get("sec-websocket-extensions")
 
     def send(self, data, opcode=1, compressed=False):
+        self.sock.sendall(self.frame(data, opcode, compressed))
+
+    @staticmethod
+    def frame(data, opcode=1, compressed=False):
+        """One whole masked frame of `data`, as a client sends it."""
         mask = os.urandom(4)
         n = len(data)
         header = bytes([0x80 | (0x40 if compressed else 0) | opcode])
@@ -86,7 +94,7 @@ class RawClient:
             header += bytes([0x80 | 126]) + struct.pack(">H", n)
         else:
             header += bytes([0x80 | 127]) + struct.pack(">Q", n)
-        self.sock.sendall(header + mask + mask_xor(data, mask))
+        return header + mask + mask_xor(data, mask)
 
     def send_json(self, frame, compressed=False):
         text = json.dumps(frame).encode()
@@ -296,27 +304,85 @@ class CompressionOn(ServerCase, unittest.IsolatedAsyncioTestCase):
 
 
 class CompressionOverTls(unittest.IsolatedAsyncioTestCase):
-    async def test_wss_clients_are_served_plain(self):
-        # lws 4.1.6 corrupts what it inflates from TLS once a compressed
-        # client message spans more than one read: the extension is refused
-        # on wss:// and every client, offering or not, is served plain.
+    async def test_wss_clients_publish_and_receive_compressed_in_every_encoding(self):
+        # A compressed client message larger than one read: lws reads a TLS
+        # record's decrypted bytes one rx buffer at a time, and the inflater
+        # must have used up each piece before the next read replaces it
+        # (lws 4.1.6 did not: "invalid distance too far back" from 16 KB on).
+        # A subscriber that negotiated gets the messages compressed, one
+        # that did not gets them plain, on the same channel.
+        sizes = (16 * 1024, 100 * 1024, 900 * 1024)  # 900 KB stays under max-message-bytes
         with Server(tls=True, compression="on") as server:
             for enc in ENCODINGS:
                 with self.subTest(encoding=enc):
                     ch = "tls-" + enc
-                    z = await open_client(server, enc, "deflate")
                     pub = await open_client(server, enc, "deflate")
-                    self.assertIsNone(negotiated(z))
-                    self.assertIsNone(negotiated(pub))
+                    z = await open_client(server, enc, "deflate")
+                    p = await open_client(server, enc, None)
+                    for c in (pub, z):
+                        self.assertTrue((negotiated(c) or "").startswith(PMD), negotiated(c))
+                    self.assertIsNone(negotiated(p))
                     await z.subscribe(ch)
-                    values = [payload(1000, 1), payload(200 * 1024, 2)]
+                    await p.subscribe(ch)
+                    values = [payload(n, i) for i, n in enumerate(sizes)]
+                    ids = []
                     for v in values:
                         await pub.send({"type": "publish", "channel": ch, "data": v})
-                        await pub.recv_type("published", timeout=10)
-                    got = [await z.recv_type("message", timeout=10) for _ in values]
-                    self.assertEqual([m["data"] for m in got], values)
-                    for c in (z, pub):
+                        ids.append((await pub.recv_type("published", timeout=20))["id"])
+                    for c in (z, p):
+                        got = [await c.recv_type("message", timeout=20) for _ in values]
+                        self.assertEqual([m["id"] for m in got], ids)
+                        self.assertEqual([m["data"] for m in got], values)
+                    for c in (pub, z, p):
                         await c.close()
+            # On the wire, inside TLS: RSV1 set, the bytes inflate to the frame.
+            raw = RawClient(server.port, PMD, ssl_context=server.ssl_context)
+            try:
+                self.assertTrue((raw.extension or "").startswith(PMD), raw.headers)
+                raw.send_json({"type": "subscribe", "channel": "tls-raw"})
+                self.assertEqual(raw.next_json()["type"], "subscribed")
+                value = payload(20000, 7)
+                i = server.publish_http("tls-raw", value)
+                rsv1, m = raw.next_message()
+                self.assertTrue(rsv1, "a 20 KB message must arrive compressed over wss://")
+                self.assertEqual((m["id"], m["data"]), (i, value))
+            finally:
+                raw.close()
+
+
+class CompressedPublishersAtOnce(ServerCase, unittest.TestCase):
+    server_options = {"compression": "on"}
+
+    def test_clients_sending_large_compressed_messages_at_the_same_time(self):
+        # Plain ws://, several clients' compressed publishes arriving
+        # interleaved: lws reads every connection into one buffer, and the
+        # inflater must be done with a piece of one client's message before
+        # another's is read over it (lws 4.1.6 was not: a client's message
+        # was inflated from another's bytes, and was refused as invalid, or
+        # dropped the connection with a zlib error).
+        n, ch = 6, "at-once"
+        sub = RawClient(self.server.port)
+        pubs = [RawClient(self.server.port, PMD) for _ in range(n)]
+        try:
+            sub.send_json({"type": "subscribe", "channel": ch})
+            self.assertEqual(sub.next_json()["type"], "subscribed")
+            values = [payload(200 * 1024, 10 + i) for i in range(n)]
+            wires = [p.frame(deflate(json.dumps({"type": "publish", "channel": ch, "data": v, "ref": i}).encode()),
+                             compressed=True)
+                     for i, (p, v) in enumerate(zip(pubs, values))]
+            # Round robin, 1 KB at a time: every connection has bytes waiting
+            # while the others' are read.
+            for off in range(0, max(len(w) for w in wires), 1024):
+                for p, w in zip(pubs, wires):
+                    p.sock.sendall(w[off:off + 1024])
+            for i, p in enumerate(pubs):
+                ack = p.next_json(timeout=20)
+                self.assertEqual((ack["type"], ack.get("ref")), ("published", i), ack)
+            got = [sub.next_json(timeout=20) for _ in values]
+            self.assertEqual(sorted(json.dumps(m["data"]) for m in got), sorted(json.dumps(v) for v in values))
+        finally:
+            for c in pubs + [sub]:
+                c.close()
 
 
 class CompressionOff(ServerCase, unittest.IsolatedAsyncioTestCase):
