@@ -28,6 +28,4 @@ int confirm_extension(struct lws* wsi, const char* name, WsSessionData* pss) {
   return 0;
 }
 
-void keep_inflating(struct lws* wsi) { lws_cancel_service(lws_get_context(wsi)); }
-
 }  // namespace rtpush_lws

@@ -17,16 +17,4 @@ namespace rtpush_lws {
 // already read the next bytes into; docs/protocol.md "Compression").
 int confirm_extension(struct lws* wsi, const char* name, WsSessionData* pss);
 
-// After a piece of a message that is not its last, on a connection with
-// permessage-deflate: makes sure lws comes back to inflate the rest.
-// lws 4.1.6 inflates a compressed message in pieces of the rx buffer
-// (1 KiB here) and, on its libuv loop, gives a connection one more piece
-// per event, then stops its idle handler although the inflater still holds
-// output (lib/event-libs/libuv/libuv.c lws_uv_idle: 3.x kept it running
-// while forced service was pending). Without a further event from that
-// client, a message inflating past about 2 KiB would wait, and be refused
-// by receive-timeout-secs. Waking the loop (the one thread-safe lws call,
-// cheap and harmless when nothing is left) gives it that event.
-void keep_inflating(struct lws* wsi);
-
 }  // namespace rtpush_lws

@@ -275,7 +275,6 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
       if (!c) return -1;
       c->node->receive(c->session, std::string_view(static_cast<const char*>(in), len),
                        lws_is_first_fragment(wsi), lws_is_final_fragment(wsi), lws_frame_is_binary(wsi));
-      if (pss->deflate && !lws_is_final_fragment(wsi)) keep_inflating(wsi);
       return 0;
     case LWS_CALLBACK_RECEIVE_PONG:
       if (c) c->node->pong(c->session);
