@@ -197,13 +197,17 @@ void HttpApi::handle(const HttpRequest& req, Respond respond) {
   // anything, so a page cannot use a visitor's browser (or its network
   // position) against the API. Requests without Origin are not browsers'.
   const auth::AuthSettings& auth = node_.auth();
-  if (req.has_origin && !origin_allowed(req.origin, auth.allowed_origins))
+  if (req.has_origin && !origin_allowed(req.origin, auth.allowed_origins)) {
+    node_.count_auth_failure(AuthFailure::ForeignOrigin);
     return respond(json_error(403, "origin not allowed (allowed-origins)"));
+  }
   if (!auth.api_key.empty() && needs_api_key(path)) {
-    if (req.authorization.empty())
-      return respond(unauthorized("this endpoint needs Authorization: Bearer <api key>"));
-    if (!bearer_matches(req.authorization, auth.api_key))
-      return respond(unauthorized("wrong api key, or not Authorization: Bearer <api key>"));
+    const bool sent = !req.authorization.empty();
+    if (!sent || !bearer_matches(req.authorization, auth.api_key)) {
+      node_.count_auth_failure(AuthFailure::ApiKey);
+      return respond(sent ? unauthorized("wrong api key, or not Authorization: Bearer <api key>")
+                          : unauthorized("this endpoint needs Authorization: Bearer <api key>"));
+    }
   }
 
   if (path == "health" || path == "metrics" || path == "nodes") {

@@ -28,6 +28,8 @@ const char* auth_failure_name(AuthFailure f) {
     case AuthFailure::Unauthenticated: return "unauthenticated";
     case AuthFailure::AuthTimeout: return "auth_timeout";
     case AuthFailure::ConnectionExpired: return "connection_expired";
+    case AuthFailure::ForeignOrigin: return "origin";
+    case AuthFailure::ApiKey: return "api_key";
     case AuthFailure::kCount: break;
   }
   return "unknown";

@@ -66,6 +66,8 @@ enum class AuthFailure : std::uint8_t {
   Unauthenticated,    // auth required: another request before a valid token
   AuthTimeout,        // auth required: no valid token within 10 s of opening
   ConnectionExpired,  // the connection's token expired with no refresh
+  ForeignOrigin,      // a handshake or HTTP API request from an origin not in allowed-origins
+  ApiKey,             // an HTTP API request without the api key, or with another
   kCount
 };
 const char* auth_failure_name(AuthFailure f);  // "no_key", ...

@@ -119,6 +119,8 @@ class Node final : public BrokerListener, private ReplayHost {
   // may run later.
   void publish_http(std::string channel, Payload payload, std::function<void(const PublishResult&)> done);
   void count_http_request() { ++metrics_.http_requests; }
+  // The HTTP API refused a request's origin or api key.
+  void count_auth_failure(AuthFailure f) { metrics_.count_auth_failure(f); }
   // GET users/<user>: the user's connections on every node sharing the
   // broker; on the embedded broker, or with Redis down, those of this node.
   // `done` may run later.

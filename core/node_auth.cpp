@@ -49,6 +49,7 @@ Node::Admission Node::admit(const std::string* origin, const std::string* token)
     if (!allowed) {
       // Info, not warn: any web page can make a browser try this.
       log_.info("WebSocket handshake refused: origin not in allowed-origins");
+      metrics_.count_auth_failure(AuthFailure::ForeignOrigin);
       a.http_status = 403;
       a.reason = "origin not allowed";
       return a;

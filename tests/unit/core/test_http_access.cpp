@@ -169,9 +169,11 @@ static void api_key_guards_all_but_health_and_metrics(void**) {
   assert_int_equal(w.run("GET", "metrics"), 200);
   assert_int_equal(w.run("GET", "metrics", "Bearer wrong"), 200);
   assert_int_equal(w.run("GET", "nope"), 404);
-  // Only the one accepted publish went out.
+  // Only the one accepted publish went out; each refused request counted.
   assert_int_equal(w.run("GET", "metrics"), 200);
   assert_true(w.body_has("rtpush_messages_published_total{source=\"http\"} 1\n"));
+  assert_true(w.body_has("rtpush_auth_failures_total{reason=\"api_key\"} 25\n"));
+  assert_true(w.body_has("rtpush_auth_failures_total{reason=\"origin\"} 0\n"));
 }
 
 static void no_key_api_open(void**) {
@@ -198,6 +200,8 @@ static void origins(void**) {
   assert_int_equal(w.run("GET", "health", {}, "HTTPS://App.Example.COM"), 200);
   assert_int_equal(w.run("POST", "publish/x", {}, "http://localhost:3000", "1"), 200);
   assert_int_equal(w.run("POST", "publish/x", {}, nullptr, "1"), 200);  // no Origin: not a browser
+  assert_int_equal(w.run("GET", "metrics"), 200);
+  assert_true(w.body_has("rtpush_auth_failures_total{reason=\"origin\"} 11\n"));
   // Without allowed-origins, any origin.
   World open;
   assert_int_equal(open.run("GET", "health", {}, "https://evil.example"), 200);

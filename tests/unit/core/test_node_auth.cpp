@@ -100,6 +100,7 @@ static void origins_are_checked_at_the_handshake(void**) {
   // The origin is checked before the token: a good token does not open it.
   const std::string t = token("42");
   assert_int_equal(w.node->admit(&foreign, &t).http_status, 403);
+  assert_int_equal(w.failures("origin"), 4);
 
   World any;  // no allowed-origins: any origin
   assert_int_equal(any.node->admit(&foreign, nullptr).http_status, 0);
