@@ -678,41 +678,53 @@ async def no_frame(ws, wait=0.5):
 
 class RawWebSocket:
     """A hand-made client for what libraries won't do: stay silent (no pong),
-    stop reading, and see the exact close frame."""
+    stop reading, see the exact close frame, the 101 answer's headers and
+    each frame's RSV1 bit."""
 
-    def __init__(self, port, ssl_context=None):
-        """`ssl_context`: speak TLS (a tls=True Server's `ssl_context`)."""
+    def __init__(self, port, ssl_context=None, extensions=None):
+        """`ssl_context`: speak TLS (a tls=True Server's `ssl_context`);
+        `extensions`: a Sec-WebSocket-Extensions offer to send."""
         self.sock = socket.create_connection(("127.0.0.1", port))
         if ssl_context:
             self.sock = ssl_context.wrap_socket(self.sock, server_hostname="127.0.0.1")
         key = base64.b64encode(os.urandom(16)).decode()
+        ext = "Sec-WebSocket-Extensions: %s\r\n" % extensions if extensions else ""
         self.sock.sendall(("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                            "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-                           "Sec-WebSocket-Protocol: rtpush-json\r\n\r\n" % key).encode())
+                           "Sec-WebSocket-Protocol: rtpush-json\r\n%s\r\n" % (key, ext)).encode())
         buf = b""
         while b"\r\n\r\n" not in buf:
             chunk = self.sock.recv(4096)
             assert chunk, "closed during handshake"
             buf += chunk
         head, self.buf = buf.split(b"\r\n\r\n", 1)
-        assert b" 101 " in head.split(b"\r\n")[0], head
+        lines = head.decode().split("\r\n")
+        assert " 101 " in lines[0], head
+        self.headers = {}  # the 101 answer's, names lower-case
+        for line in lines[1:]:
+            k, v = line.split(":", 1)
+            self.headers[k.strip().lower()] = v.strip()
 
-    def send_text(self, text):
-        payload = text.encode()
+    @staticmethod
+    def frame(payload, opcode=1, rsv1=False):
+        """One whole masked frame of `payload` (bytes), as a client sends it."""
         mask = os.urandom(4)
         n = len(payload)
-        header = bytes([0x81])
+        header = bytes([0x80 | (0x40 if rsv1 else 0) | opcode])
         if n < 126:
             header += bytes([0x80 | n])
         elif n < 65536:
             header += bytes([0x80 | 126]) + struct.pack(">H", n)
         else:
             header += bytes([0x80 | 127]) + struct.pack(">Q", n)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall(header + mask + masked)
+        return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
-    def next_frame(self, timeout=5):
-        """The next whole frame (opcode, payload); what follows stays buffered."""
+    def send_text(self, text):
+        self.sock.sendall(self.frame(text.encode()))
+
+    def next_wire_frame(self, timeout=5):
+        """The next whole frame as (its first byte: FIN, RSV bits, opcode;
+        payload); what follows stays buffered."""
         self.sock.settimeout(timeout)
         while True:
             data = self.buf
@@ -722,13 +734,17 @@ class RawWebSocket:
                     n, h = struct.unpack(">H", data[2:4])[0], 4
                 elif n == 127 and len(data) >= 10:
                     n, h = struct.unpack(">Q", data[2:10])[0], 10
-                if n < 126 or h > 2:
-                    if len(data) >= h + n:
-                        self.buf = data[h + n:]
-                        return data[0] & 15, data[h:h + n]
+                if (n < 126 or h > 2) and len(data) >= h + n:
+                    self.buf = data[h + n:]
+                    return data[0], data[h:h + n]
             chunk = self.sock.recv(1 << 16)
             assert chunk, "closed by the server"
             self.buf += chunk
+
+    def next_frame(self, timeout=5):
+        """The next whole frame (opcode, payload); what follows stays buffered."""
+        first, payload = self.next_wire_frame(timeout)
+        return first & 15, payload
 
     def wait_for(self, wanted, timeout=5):
         """Reads text frames until one of type `wanted` (others are skipped:

@@ -7,17 +7,15 @@ every encoding; a client that does not offer it gets the same messages
 plain on the same channel. What clients send compressed is read. With
 compression off (the default) the extension is refused at the handshake.
 """
-import base64
 import json
 import os
-import socket
 import struct
 import unittest
 import zlib
 
 import websockets
 
-from rtpush_harness import ENCODINGS, Client, Server, ServerCase
+from rtpush_harness import ENCODINGS, Client, RawWebSocket, Server, ServerCase
 
 PMD = "permessage-deflate"
 
@@ -46,32 +44,12 @@ def deflate(data):
     return out[:-4]
 
 
-class RawClient:
+class RawClient(RawWebSocket):
     """A hand-made rtpush-json client that shows what is on the wire: the
     101 answer's headers and each frame's RSV1 bit."""
 
     def __init__(self, port, extensions=None, ssl_context=None):
-        """`ssl_context`: over TLS (a tls=True Server's `ssl_context`)."""
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        if ssl_context:
-            self.sock = ssl_context.wrap_socket(self.sock, server_hostname="127.0.0.1")
-        key = base64.b64encode(os.urandom(16)).decode()
-        ext = "Sec-WebSocket-Extensions: %s\r\n" % extensions if extensions else ""
-        self.sock.sendall(("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-                           "Sec-WebSocket-Protocol: rtpush-json\r\n%s\r\n" % (key, ext)).encode())
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            chunk = self.sock.recv(4096)
-            assert chunk, "closed during handshake"
-            buf += chunk
-        head, self.buf = buf.split(b"\r\n\r\n", 1)
-        lines = head.decode().split("\r\n")
-        assert " 101 " in lines[0], head
-        self.headers = {}
-        for line in lines[1:]:
-            k, v = line.split(":", 1)
-            self.headers[k.strip().lower()] = v.strip()
+        super().__init__(port, ssl_context=ssl_context, extensions=extensions)
         hello = self.next_json()
         assert hello["type"] == "connection_established", hello
 
@@ -82,55 +60,26 @@ class RawClient:
     def send(self, data, opcode=1, compressed=False):
         self.sock.sendall(self.frame(data, opcode, compressed))
 
-    @staticmethod
-    def frame(data, opcode=1, compressed=False):
-        """One whole masked frame of `data`, as a client sends it."""
-        mask = os.urandom(4)
-        n = len(data)
-        header = bytes([0x80 | (0x40 if compressed else 0) | opcode])
-        if n < 126:
-            header += bytes([0x80 | n])
-        elif n < 65536:
-            header += bytes([0x80 | 126]) + struct.pack(">H", n)
-        else:
-            header += bytes([0x80 | 127]) + struct.pack(">Q", n)
-        return header + mask + mask_xor(data, mask)
-
     def send_json(self, frame, compressed=False):
         text = json.dumps(frame).encode()
         self.send(deflate(text) if compressed else text, compressed=compressed)
 
-    def next_frame(self, timeout=10):
+    def next_rsv1_frame(self, timeout=10):
         """(rsv1, opcode, payload) of the next whole frame (never fragmented here)."""
-        self.sock.settimeout(timeout)
-        while True:
-            data = self.buf
-            if len(data) >= 2:
-                n, h = data[1] & 127, 2
-                if n == 126 and len(data) >= 4:
-                    n, h = struct.unpack(">H", data[2:4])[0], 4
-                elif n == 127 and len(data) >= 10:
-                    n, h = struct.unpack(">Q", data[2:10])[0], 10
-                if (n < 126 or h > 2) and len(data) >= h + n:
-                    self.buf = data[h + n:]
-                    assert data[0] & 0x80, "a fragmented frame"
-                    assert not data[0] & 0x30, "RSV2/RSV3 set"
-                    return bool(data[0] & 0x40), data[0] & 15, data[h:h + n]
-            chunk = self.sock.recv(1 << 20)
-            assert chunk, "closed by the server"
-            self.buf += chunk
+        first, payload = self.next_wire_frame(timeout)
+        assert first & 0x80, "a fragmented frame"
+        assert not first & 0x30, "RSV2/RSV3 set"
+        return bool(first & 0x40), first & 15, payload
 
     def next_message(self, timeout=10):
         """(compressed on the wire, the frame as JSON)."""
-        rsv1, op, data = self.next_frame(timeout)
+        rsv1, op, data = self.next_rsv1_frame(timeout)
         assert op == 1, op
         return rsv1, json.loads(inflate(data) if rsv1 else data)
 
     def next_json(self, timeout=10):
         return self.next_message(timeout)[1]
 
-    def close(self):
-        self.sock.close()
 
 
 async def open_client(server, encoding, compression):
@@ -210,7 +159,7 @@ class CompressionOn(ServerCase, unittest.IsolatedAsyncioTestCase):
             z.send_json({"type": "subscribe", "channel": "replayed", "since": "0-0"})
             self.assertEqual(z.next_json()["type"], "subscribed")
             for i, v in zip(ids, values):
-                rsv1, op, data = z.next_frame()
+                rsv1, op, data = z.next_rsv1_frame()
                 self.assertTrue(rsv1)
                 m = json.loads(inflate(data))
                 self.assertEqual((m["id"], m["data"]), (i, v))
@@ -276,7 +225,7 @@ class CompressionOn(ServerCase, unittest.IsolatedAsyncioTestCase):
             ack = await pub.recv_type("published", timeout=20)
             m = await sub.recv_type("message", timeout=20)
             self.assertEqual((m["id"], m["data"]), (ack["id"], value))
-            rsv1, op, data = raw.next_frame(timeout=20)
+            rsv1, op, data = raw.next_rsv1_frame(timeout=20)
             self.assertTrue(rsv1)
             plain = inflate(data)
             self.assertEqual(json.loads(plain)["data"], value)
@@ -368,7 +317,7 @@ class CompressedPublishersAtOnce(ServerCase, unittest.TestCase):
             self.assertEqual(sub.next_json()["type"], "subscribed")
             values = [payload(200 * 1024, 10 + i) for i in range(n)]
             wires = [p.frame(deflate(json.dumps({"type": "publish", "channel": ch, "data": v, "ref": i}).encode()),
-                             compressed=True)
+                             rsv1=True)
                      for i, (p, v) in enumerate(zip(pubs, values))]
             # Round robin, 1 KB at a time: every connection has bytes waiting
             # while the others' are read.
