@@ -1,4 +1,5 @@
 #include "auth/auth_settings.h"
+#include "auth/secret_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -55,15 +56,6 @@ bool read_file(const char* option, const std::string& path, std::string* out, st
   }
   ::close(fd);
   return true;
-}
-
-// Editors and `echo` end a file with a newline nobody means as part of the
-// secret: exactly one "\n" or "\r\n" goes, anything else stays.
-void strip_one_newline(std::string* s) {
-  if (!s->empty() && s->back() == '\n') {
-    s->pop_back();
-    if (!s->empty() && s->back() == '\r') s->pop_back();
-  }
 }
 
 // A secret file (jwt-secret-file, api-key-file): its text less one trailing

@@ -25,6 +25,7 @@
 
 #include "json_text.h"
 #include "redis_address.h"
+#include "auth/secret_file.h"
 #include "redis_publisher.h"
 #include "wire.h"
 
@@ -99,23 +100,8 @@ int usage(const std::string& why) {
 // The key in `path`, without its trailing newline. False with `why` when it
 // cannot be read, is empty, or has a line break left (a header cannot carry it).
 bool read_api_key(const std::string& path, std::string* key, std::string* why) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) {
-    *why = std::strerror(errno);
-    return false;
-  }
-  std::ostringstream text;
-  text << f.rdbuf();
-  if (f.bad()) {
-    *why = "cannot be read";
-    return false;
-  }
-  *key = text.str();
-  // Exactly one "\n" or "\r\n" goes, as the node reads its api-key-file.
-  if (!key->empty() && key->back() == '\n') {
-    key->pop_back();
-    if (!key->empty() && key->back() == '\r') key->pop_back();
-  }
+  if (!rtpush::auth::read_file_text(path, key, why)) return false;
+  rtpush::auth::strip_one_newline(key);  // as the node reads its api-key-file
   if (key->empty()) {
     *why = "empty";
     return false;

@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "auth/token.h"
+#include "auth/secret_file.h"
 #include "signer.h"
 
 namespace {
@@ -73,23 +74,6 @@ struct Args {
 int usage(const std::string& why) {
   std::cerr << "rtpush-token: " << why << "\nTry 'rtpush-token --help'.\n";
   return kUsage;
-}
-
-// The file's bytes; false with `why` set.
-bool read_file(const std::string& path, std::string* out, std::string* why) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) {
-    *why = std::strerror(errno);
-    return false;
-  }
-  std::ostringstream text;
-  text << f.rdbuf();
-  if (f.bad()) {
-    *why = "cannot be read";
-    return false;
-  }
-  *out = text.str();
-  return true;
 }
 
 // Returns -1 when the arguments are good, else the exit code.
@@ -161,14 +145,9 @@ int main(int argc, char** argv) {
   std::string key, why;
   const std::string& file = args.secret_file.empty() ? args.key_file : args.secret_file;
   const char* option = args.secret_file.empty() ? "--private-key-file " : "--secret-file ";
-  if (!read_file(file, &key, &why)) return usage(option + file + ": " + why);
+  if (!rtpush::auth::read_file_text(file, &key, &why)) return usage(option + file + ": " + why);
   if (!args.secret_file.empty()) {
-    // Exactly one "\n" or "\r\n" goes, as the node reads jwt-secret-file:
-    // any other difference and no token would verify.
-    if (!key.empty() && key.back() == '\n') {
-      key.pop_back();
-      if (!key.empty() && key.back() == '\r') key.pop_back();
-    }
+    rtpush::auth::strip_one_newline(&key);  // as the node reads jwt-secret-file
     if (key.empty()) return usage(option + file + ": empty");
     signer = rtpush_token::Signer::hs256(key);
   } else {
