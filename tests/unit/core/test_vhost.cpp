@@ -106,6 +106,22 @@ static void unusable_identity_files_fail_the_build(void**) {
   assert_false(failed);
 }
 
+// A key file of exactly 1 MiB (the bound, docs/limits.md) is read; one byte
+// more is refused, naming the option.
+static void identity_file_size_bound(void**) {
+  TempFiles files;
+  const std::size_t kBound = std::size_t{1} << 20;
+  auto parsed = parse_options({{"api-key-file", files.make(std::string(kBound, 'k'))}}, "test-node");
+  assert_true(parsed.ok);
+  std::string why;
+  auto v = Vhost::build(parsed.options, 1, [] {}, none, &why);
+  assert_non_null(v.get());
+  assert_int_equal(v->node().auth().api_key.size(), kBound);
+  const std::string too_big = files.make(std::string(kBound + 1, 'k'));
+  const std::string err = build_error({{"api-key-file", too_big}});
+  assert_true(contains(err, "api-key-file " + too_big));
+}
+
 // The files' content reaches the node: one trailing newline of a secret is
 // not part of it, the rules and the key are loaded, the flags are kept.
 static void identity_files_reach_the_node(void**) {
@@ -145,6 +161,7 @@ int main() {
       cmocka_unit_test(malformed_redis_url_is_refused),
       cmocka_unit_test(unusable_identity_files_fail_the_build),
       cmocka_unit_test(identity_files_reach_the_node),
+      cmocka_unit_test(identity_file_size_bound),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
