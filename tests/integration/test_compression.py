@@ -334,6 +334,67 @@ class CompressedPublishersAtOnce(ServerCase, unittest.TestCase):
                 c.close()
 
 
+
+def publish_text_of_length(length, channel, ref, compressible):
+    """A JSON publish frame of exactly `length` bytes whose data is a string
+    (compressible: one repeated phrase; otherwise pseudo-random letters,
+    which deflate can shrink only to about three quarters)."""
+    head = '{"type":"publish","channel":"%s","ref":%d,"data":"' % (channel, ref)
+    n = length - len(head) - 2
+    assert n > 0
+    if compressible:
+        body = ("abc def " * (n // 8 + 1))[:n]
+    else:
+        rnd = os.urandom(n)
+        body = "".join(chr(97 + b % 26) for b in rnd)
+    text = head + body + '"}'
+    assert len(text) == length
+    return text
+
+
+class InflateOutputBoundaries(ServerCase, unittest.TestCase):
+    server_options = {"compression": "on"}
+
+    def test_messages_inflating_to_exact_multiples_of_the_receive_buffer(self):
+        # lws inflates a client's message one receive buffer (256 bytes,
+        # kRxBufferSize) of output at a time; a message whose inflated size
+        # is exactly a multiple of it ends with the inflater's output full
+        # and its input used up, the step where the deflate tail
+        # (00 00 ff ff, added back by lws) must still be fed to zlib. Sizes
+        # on each side of the boundary, compressible and not, whole and
+        # fragmented: every one is read whole and published.
+        ch = "inflate-edges"
+        sub = RawClient(self.server.port)
+        pub = RawClient(self.server.port, PMD)
+        try:
+            sub.send_json({"type": "subscribe", "channel": ch})
+            self.assertEqual(sub.next_json()["type"], "subscribed")
+            ref = 0
+            for length in (255, 256, 257, 511, 512, 513, 1023, 1024, 1025, 4096, 65536, 65537):
+                for compressible in (True, False):
+                    for fragmented in (False, True):
+                        ref += 1
+                        with self.subTest(length=length, compressible=compressible, fragmented=fragmented):
+                            text = publish_text_of_length(length, ch, ref, compressible)
+                            body = deflate(text.encode())
+                            if not fragmented:
+                                pub.sock.sendall(pub.frame(body, rsv1=True))
+                            else:
+                                half = max(1, len(body) // 2)
+                                for first, part, fin in ((True, body[:half], False), (False, body[half:], True)):
+                                    mask = os.urandom(4)
+                                    head = bytes([(0x80 if fin else 0) | (0x40 if first else 0) | (1 if first else 0)])
+                                    head += (bytes([0x80 | len(part)]) if len(part) < 126
+                                             else bytes([0x80 | 126]) + struct.pack(">H", len(part)))
+                                    pub.sock.sendall(head + mask + mask_xor(part, mask))
+                            ack = pub.next_json(timeout=20)
+                            self.assertEqual((ack["type"], ack.get("ref")), ("published", ref), ack)
+                            m = sub.next_json(timeout=20)
+                            self.assertEqual((m["id"], m["data"]), (ack["id"], json.loads(text)["data"]))
+        finally:
+            sub.close()
+            pub.close()
+
 class CompressionOff(ServerCase, unittest.IsolatedAsyncioTestCase):
     server_options = {}  # the default: off
 
