@@ -1,6 +1,8 @@
 // SendQueue: the frames waiting to be written to one connection, bounded in
 // bytes. It holds references to shared frames, never copies of their bytes.
-// Starts with no storage, so an idle connection costs nothing here.
+// Starts with no storage: one frame waits in an inline slot, so a connection
+// that is sent one frame at a time (most, and every idle one) never
+// allocates a ring; the ring is made only when two frames wait at once.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -31,16 +33,20 @@ class SendQueue {
   std::size_t size() const { return count_; }
   std::size_t bytes() const { return bytes_; }
   std::size_t limit() const { return limit_; }
-  const FrameRef& front() const { return ring_[head_]; }
-  const FrameRef& at(std::size_t i) const { return ring_[(head_ + i) % capacity_]; }  // i < size()
+  const FrameRef& front() const { return slots()[head_]; }
+  const FrameRef& at(std::size_t i) const { return slots()[(head_ + i) % capacity_]; }  // i < size()
   void pop();
   // Drops everything queued and returns the storage.
   void clear();
 
  private:
   void grow();
+  // The ring when there is one, else the inline slot (capacity 1).
+  FrameRef* slots() { return ring_ ? ring_.get() : &one_; }
+  const FrameRef* slots() const { return ring_ ? ring_.get() : &one_; }
   std::unique_ptr<FrameRef[]> ring_;
-  std::uint32_t capacity_ = 0;
+  FrameRef one_;
+  std::uint32_t capacity_ = 1;
   std::uint32_t head_ = 0;
   std::uint32_t count_ = 0;
   std::size_t bytes_ = 0;
