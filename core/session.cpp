@@ -1,5 +1,7 @@
 #include "session.h"
 
+#include <algorithm>
+
 #include "hub.h"
 
 namespace rtpush {
@@ -16,11 +18,12 @@ SendResult Session::send(const FrameRef& frame) {
 void Session::close(std::uint16_t code, std::string reason, bool discard_queue) {
   if (closing()) return;
   close_code_ = code;
-  close_reason_ = std::move(reason);
+  close_reason_ = std::make_unique<std::string>(std::move(reason));
   if (discard_queue) queue_.clear();
   connection_->request_close();
 }
 
+const std::string Session::kNoReason{};
 const auth::Identity Session::kAnonymous{};
 const std::optional<double> Session::kNoExpiry{};
 
@@ -93,10 +96,29 @@ void Session::remove_subscription(Subscription* sub, std::string_view channel) {
   if (by_channel_) by_channel_->erase(channel);
   // Swap-remove: O(1) however many channels the session holds.
   Subscription* last = subscriptions_.back();
-  subscriptions_[sub->session_index] = last;
+  subscriptions_.set(sub->session_index, last);
   last->session_index = sub->session_index;
   subscriptions_.pop_back();
   if (subscriptions_.size() <= kLinearSubscriptions / 2) by_channel_.reset();
+}
+
+void SubscriptionList::push_back(Subscription* sub) {
+  if (size_ == capacity_) {
+    const std::uint32_t cap = capacity_ * 2;
+    auto** grown = new Subscription*[cap];
+    std::copy(begin(), end(), grown);
+    if (capacity_ > 1) delete[] many_;
+    many_ = grown;
+    capacity_ = cap;
+  }
+  data()[size_++] = sub;
+}
+
+void SubscriptionList::pop_back() {
+  if (--size_ > 0 || capacity_ == 1) return;
+  delete[] many_;  // back to inline: a connection down to no channel holds no array
+  one_ = nullptr;
+  capacity_ = 1;
 }
 
 }  // namespace rtpush
