@@ -27,9 +27,12 @@ struct Subscription {
   Session* session = nullptr;
   Channel* channel = nullptr;
   std::uint64_t id = 0;     // unique per hub: tells a replaced subscription apart
-  std::uint32_t index = 0;  // position in channel->subscribers
   std::uint32_t session_index = 0;  // position in session->subscriptions()
-  bool live = false;
+  // Bit fields: a separate bool padded the struct to 80 bytes (a 96-byte
+  // block per subscriber); 72 fits an 80-byte block.
+  std::uint32_t index : 31;  // position in channel->subscribers
+  std::uint32_t live : 1;
+  Subscription() : index(0), live(0) {}  // C++17: no initializers on bit fields
   StreamId last_sent;
   std::vector<MessagePtr> parked;  // live messages seen while pending
 };
