@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <vector>
 
 #include "vhost_state.h"
@@ -14,29 +15,6 @@
 #include "ws_handshake.h"
 
 namespace rtpush_lws {
-
-// The core's view of one lws WebSocket connection.
-class WsConnection final : public rtpush::Connection {
- public:
-  explicit WsConnection(struct lws* wsi) : wsi_(wsi) {}
-  ~WsConnection() override;
-  // Frames, a ping or a close are waiting: see FlushList.
-  void request_write() override;
-  void request_close() override {
-    lws_callback_on_writable(wsi_);
-    // A peer that stopped reading never becomes writable: drop it anyway.
-    lws_set_timeout(wsi_, PENDING_TIMEOUT_CLOSE_SEND, 5);
-  }
-  void flush();
-  struct lws* wsi() const { return wsi_; }
-  rtpush::Node* node = nullptr;
-  rtpush::Session* session = nullptr;
-  std::size_t flush_slot = 0;
-  bool in_flush_list = false;
-
- private:
-  struct lws* wsi_;
-};
 
 namespace {
 
@@ -232,7 +210,7 @@ void flush_pending(lws_sorted_usec_list_t*) {
 
 int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reasons reason,
              WsSessionData* pss, void* in, size_t len) {
-  WsConnection* c = pss ? pss->connection : nullptr;
+  WsConnection* c = pss ? pss->connection() : nullptr;
   switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
       // WebSocket over an HTTP/2 stream (RFC 8441: lws offers it on every
@@ -260,9 +238,8 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
         lwsl_err("rtpush: this vhost has a WebSocket protocol of rtpush but no \"rtpush\" protocol\n");
         return -1;
       }
-      c = new WsConnection(wsi);
-      pss->connection = c;
-      c->node = node;
+      c = new (pss->storage) WsConnection(wsi, node);
+      pss->open = true;
       std::unique_ptr<rtpush::Node::Admission> admitted(pss->admitted);
       pss->admitted = nullptr;
       c->session = node->open(c, encoding, admitted.get());
@@ -287,9 +264,9 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
         pss->admitted = nullptr;
       }
       if (c) {
-        pss->connection = nullptr;
+        pss->open = false;
         if (c->session) c->node->close(c->session);
-        delete c;
+        c->~WsConnection();
       }
       return 0;
     default:
@@ -316,7 +293,7 @@ void WsConnection::request_write() {
   if (in_flush_list) return;
   FlushList& fl = flush_list;
   in_flush_list = true;
-  flush_slot = fl.pending.size();
+  flush_slot = static_cast<std::uint32_t>(fl.pending.size());
   fl.pending.push_back(this);
   if (!fl.scheduled) {
     fl.scheduled = true;

@@ -3,6 +3,8 @@
 #pragma once
 #include <libwebsockets.h>
 
+#include <cstdint>
+
 #include "node.h"
 #include "wire.h"
 
@@ -11,18 +13,48 @@ namespace rtpush_lws {
 int ws_callback(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reasons reason,
                 void* user, void* in, size_t len);
 
-// Per-connection lws memory: two pointers, so idle connections stay small.
-// Touched on the lws service thread only.
+// The core's view of one lws WebSocket connection. Lives inside the
+// connection's lws per-session memory (WsSessionData): one allocation per
+// connection, not two.
+class WsConnection final : public rtpush::Connection {
+ public:
+  WsConnection(struct lws* wsi, rtpush::Node* n) : node(n), wsi_(wsi) {}
+  ~WsConnection() override;
+  // Frames, a ping or a close are waiting: see FlushList.
+  void request_write() override;
+  void request_close() override {
+    lws_callback_on_writable(wsi_);
+    // A peer that stopped reading never becomes writable: drop it anyway.
+    lws_set_timeout(wsi_, PENDING_TIMEOUT_CLOSE_SEND, 5);
+  }
+  void flush();
+  struct lws* wsi() const { return wsi_; }
+  rtpush::Node* node;
+  rtpush::Session* session = nullptr;
+  std::uint32_t flush_slot = 0;  // 32 bits: the flush list holds connections of one thread
+  bool in_flush_list = false;
+
+ private:
+  struct lws* wsi_;
+};
+
+// Per-connection lws memory, allocated (zeroed) by lws before the filter
+// callback and freed after CLOSED. Touched on the lws service thread only.
 struct WsSessionData {
-  class WsConnection* connection;  // from ESTABLISHED to CLOSED
+  // The WsConnection, constructed in place from ESTABLISHED to CLOSED
+  // (`open` says when): its own allocation cost a 64-byte block and this
+  // one a 32-byte block per connection, together 48 bytes more than one.
+  alignas(WsConnection) unsigned char storage[sizeof(WsConnection)];
   // What Node::admit() said of a handshake that carried a valid token: kept
   // from FILTER_PROTOCOL_CONNECTION (lws has allocated this memory by then)
   // until ESTABLISHED hands it to Node::open(), or CLOSED frees it when the
   // upgrade failed in between. Null for an anonymous handshake.
   rtpush::Node::Admission* admitted;
   // permessage-deflate was accepted at the handshake (ws_deflate.h); handed
-  // to the Session at ESTABLISHED. Fits the allocation two pointers take.
+  // to the Session at ESTABLISHED.
   bool deflate;
+  bool open;  // `storage` holds a live WsConnection
+  WsConnection* connection() { return open ? reinterpret_cast<WsConnection*>(storage) : nullptr; }
 };
 
 // lws's receive buffer per connection. Small on purpose: larger messages
