@@ -63,6 +63,34 @@ static void token_bucket_bursts_then_refills(void**) {
   assert_true(one.take(1, 1000));
 }
 
+// A session's first subscription is held inline, the second makes an array,
+// and the list stays right through 0 -> 1 -> 2 -> 1 -> 0 -> 1.
+static void subscriptions_from_one_to_two_and_back(void**) {
+  Hub hub([](Session*) {});
+  FakeConnection conn;
+  Session a(1, "a", Encoding::Json, &conn, 1 << 20, 0);
+  for (int round = 0; round < 2; ++round) {
+    Subscription* x = hub.subscribe(&a, "x");
+    assert_int_equal(a.subscriptions().size(), 1);
+    assert_ptr_equal(a.subscriptions().front(), x);
+    Subscription* y = hub.subscribe(&a, "y");
+    assert_int_equal(a.subscriptions().size(), 2);
+    assert_ptr_equal(hub.find(&a, "x"), x);
+    assert_ptr_equal(hub.find(&a, "y"), y);
+    hub.unsubscribe(x);
+    assert_int_equal(a.subscriptions().size(), 1);
+    assert_ptr_equal(a.subscriptions()[0], y);
+    assert_int_equal(y->session_index, 0);
+    assert_null(hub.find(&a, "x"));
+    std::size_t seen = 0;
+    for (Subscription* s : a.subscriptions()) seen += (s == y);
+    assert_int_equal(seen, 1);
+    hub.unsubscribe(y);
+    assert_true(a.subscriptions().empty());
+  }
+  assert_int_equal(hub.channel_count(), 0);
+}
+
 static void session_index_survives_churn(void**) {
   Hub hub([](Session*) {});
   FakeConnection conn;
@@ -232,6 +260,7 @@ static void connection_ids_are_random_uuids(void**) {
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(token_bucket_bursts_then_refills),
+      cmocka_unit_test(subscriptions_from_one_to_two_and_back),
       cmocka_unit_test(session_index_survives_churn),
       cmocka_unit_test(channel_limit_refuses_past_it_resubscribe_free),
       cmocka_unit_test(publish_rate_refuses_over_it),

@@ -56,6 +56,40 @@ static void shares_frames_and_keeps_order(void**) {
   assert_int_equal(next_in, next_out);
 }
 
+// One frame waits in the queue itself; a second moves both to a ring. Order,
+// bytes and references hold across that move, and after the queue drains.
+static void inline_slot_then_ring(void**) {
+  SendQueue q(1 << 20);
+  auto a = Frame::make("a", false), b = Frame::make("bb", false), c = Frame::make("ccc", false);
+  for (int i = 0; i < 3; ++i) {  // one at a time: the common case
+    q.push(a);
+    assert_int_equal(q.size(), 1);
+    assert_int_equal(q.bytes(), 1);
+    assert_ptr_equal(q.front().get(), a.get());
+    q.pop();
+    assert_true(q.empty());
+  }
+  assert_int_equal(a.use_count(), 1);
+  q.push(a);
+  q.push(b);  // the ring is made here
+  q.push(c);
+  assert_int_equal(q.bytes(), 6);
+  assert_ptr_equal(q.at(0).get(), a.get());
+  assert_ptr_equal(q.at(1).get(), b.get());
+  assert_ptr_equal(q.at(2).get(), c.get());
+  q.pop();
+  assert_ptr_equal(q.front().get(), b.get());
+  q.clear();  // back to the inline slot
+  assert_int_equal(a.use_count() + b.use_count() + c.use_count(), 3);
+  q.push(c);
+  q.push(a);
+  assert_ptr_equal(q.front().get(), c.get());
+  q.pop();
+  assert_ptr_equal(q.front().get(), a.get());
+  q.pop();
+  assert_int_equal(q.bytes(), 0);
+}
+
 static void clear_releases_frames(void**) {
   SendQueue q(1 << 20);
   auto f = Frame::make("abc", false);
@@ -71,6 +105,7 @@ int main() {
       cmocka_unit_test(bounded_in_bytes),
       cmocka_unit_test(one_oversized_frame_fits_an_empty_queue),
       cmocka_unit_test(shares_frames_and_keeps_order),
+      cmocka_unit_test(inline_slot_then_ring),
       cmocka_unit_test(clear_releases_frames),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
