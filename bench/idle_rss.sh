@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# lwsws RSS per idle WebSocket connection. Target: <= 4 KB at 10,000.
+# lwsws RSS per idle WebSocket connection (opened 500 at a time by
+# rtpush-bench, none subscribed), read while they are held.
+# Target: <= 4 KB at 10,000.
 #   bench/idle_rss.sh [CONNECTIONS]
+# Environment: PORT (7781); LWSWS, RTPUSH_PREFIX as in bench/lib.sh. The
+# figure is (RSS with them - RSS before) / connections: docs/transport.md
+# "What an idle subscribed connection costs" has it block by block.
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 N=${1:-10000}
