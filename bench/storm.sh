@@ -13,6 +13,9 @@
 #   SETTLE seconds between the last `subscribed` and the RSS reading (default 3:
 #          the plugin gives memory back on its tick once the storm is over)
 #   NCHAN=0 skips Nchan
+#   LWSWS_BEFORE  another lwsws (e.g. one built without a patch under test):
+#          each round then storms it first ("before"), then $LWSWS, then
+#          Nchan, so the comparison sees the same machine noise
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 PORT=${PORT:-7791}
@@ -81,14 +84,23 @@ nchan_pids() { pgrep -P "$(cat "$NCHAN_RUN/run/mem/logs/nginx.pid")"; }
 cleanup() { [ "$NCHAN" = 1 ] && "$PEERS/nchan/stop.sh" >/dev/null 2>&1; stop_all; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-echo "lwsws=$LWSWS runs=$RUNS settle=${SETTLE}s"
+# rtpush_storm NAME N: one storm against a node of the lwsws in $LWSWS.
+rtpush_storm() {
+  start_node "$PORT"
+  storm "$1" "$2" "$(serving_pid)" -- -p "$PORT" -u / -P rtpush-json \
+    -s '{"type":"subscribe","channel":"storm"}' -w subscribed
+  curl -s "http://127.0.0.1:$PORT/metrics" | sed -n 's/^rtpush_connections_active /        after the closing storm: connections_active=/p' || true
+  stop_node
+}
+
+echo "lwsws=$LWSWS${LWSWS_BEFORE:+ before=$LWSWS_BEFORE} runs=$RUNS settle=${SETTLE}s"
+AFTER=$LWSWS
 for run in $(seq "$RUNS"); do
   for n in "${NS[@]}"; do
-    start_node "$PORT"
-    storm rtpush "$n" "$(serving_pid)" -- -p "$PORT" -u / -P rtpush-json \
-      -s '{"type":"subscribe","channel":"storm"}' -w subscribed
-    curl -s "http://127.0.0.1:$PORT/metrics" | sed -n 's/^rtpush_connections_active /        after the closing storm: connections_active=/p' || true
-    stop_node
+    if [ -n "${LWSWS_BEFORE:-}" ]; then
+      LWSWS=$LWSWS_BEFORE rtpush_storm before "$n"
+    fi
+    LWSWS=$AFTER rtpush_storm rtpush "$n"
     if [ "$NCHAN" = 1 ]; then
       "$PEERS/nchan/start.sh" mem >/dev/null
       # shellcheck disable=SC2046
