@@ -1,5 +1,6 @@
 #include "ws_protocol.h"
 
+#include <openssl/ssl.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -90,19 +91,33 @@ bool writev_frames(struct lws* wsi, rtpush::SendQueue& q, bool* full) {
   return true;
 }
 
-// TLS: every byte must go through lws's SSL, so frames are gathered whole
-// (header + payload) into one buffer and handed to lws with one
-// lws_write(LWS_WRITE_HTTP) (raw on a ws wsi) per kTlsGather bytes: one
-// SSL_write of a few 16 KB records, where a write per frame would make a
-// record and a send() each. SSL_write takes all or nothing (lws does not
-// set SSL_MODE_ENABLE_PARTIAL_WRITE): what the socket refuses lws keeps
-// (lws_partial_buffered) and sends first, before its own pongs and closes.
-// A frame of more than half the buffer skips the copy: it goes from the
-// shared bytes in kTlsGather pieces, and once the socket is full the rest of
-// it is handed to lws at once, so a frame is never left half out with lws
-// free to slip a control frame into it. (lws cuts a single write at the
-// protocol's tx_packet_size and copies the remainder, even to an idle
-// socket: hence the pieces.)
+// TLS: every byte must go through the connection's SSL, so frames are
+// gathered whole (header + payload) into one buffer and written with one
+// SSL_write per kTlsGather bytes: a few 16 KB records, where a write per
+// frame would make a record and a send() each. A frame alone in the queue
+// (one message at a time: the common case of a quiet channel) is written
+// from the shared bytes, without the copy.
+//
+// While lws holds nothing of this connection, the bytes go to SSL_write on
+// lws's SSL directly: lws_write() would only add its role dispatch, its
+// checks and an ERR_clear_error() before the same SSL_write, about 2 % of the
+// server's CPU per delivery one message at a time (perf, bench/README.md
+// "TLS"). Anything but a complete write is handed to lws_write() unchanged,
+// so lws does what it always did: it retries the same bytes (which OpenSSL
+// requires after SSL_ERROR_WANT_WRITE; lws sets
+// SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER, so its copy may move), reads the error
+// queue after clearing it, keeps what the socket refuses
+// (lws_partial_buffered) and sends that first, before its own pongs and
+// closes, or reports a dead connection. SSL_write takes all or nothing (lws
+// does not set SSL_MODE_ENABLE_PARTIAL_WRITE). Once lws holds something,
+// every write goes through lws_write(), which queues it behind.
+//
+// A frame of more than half the buffer skips the copy too: it goes in
+// kTlsGather pieces, and once the socket is full the rest of it is handed to
+// lws at once, so a frame is never left half out with lws free to slip a
+// control frame into it. (lws cuts a single write at the protocol's
+// tx_packet_size and copies the remainder, even to an idle socket: hence the
+// pieces.)
 constexpr std::size_t kTlsGather = 64 * 1024;
 static_assert(kTlsGather <= kTxPacketSize, "lws would cut and copy each gathered write");
 
@@ -110,11 +125,22 @@ bool tls_frames(struct lws* wsi, rtpush::SendQueue& q, bool* full) {
   // Service thread only: one buffer per lws service thread, reused.
   thread_local std::unique_ptr<unsigned char[]> storage(new unsigned char[LWS_PRE + kTlsGather]);
   unsigned char* const gather = storage.get() + LWS_PRE;
+  SSL* const ssl = lws_get_ssl(wsi);
+  bool lws_holds = lws_partial_buffered(wsi);
   std::size_t used = 0;
-  // Hands bytes to lws; notes when the socket was full and lws kept some.
+  // Writes bytes; notes when the socket was full and lws kept some.
   auto out = [&](unsigned char* p, std::size_t n) {
+    if (!lws_holds && ssl) {
+      const int w = SSL_write(ssl, p, static_cast<int>(n));
+      if (w > 0 && static_cast<std::size_t>(w) == n) return true;
+      if (w > 0) {  // only with partial writes, which lws does not set: the rest to lws
+        p += w;
+        n -= static_cast<std::size_t>(w);
+      }
+    }
     if (lws_write(wsi, p, n, LWS_WRITE_HTTP) < 0) return false;
-    if (lws_partial_buffered(wsi)) *full = true;
+    lws_holds = lws_partial_buffered(wsi);
+    if (lws_holds) *full = true;
     return true;
   };
   while (!q.empty() && !*full) {
@@ -122,7 +148,7 @@ bool tls_frames(struct lws* wsi, rtpush::SendQueue& q, bool* full) {
     const std::size_t h = put_ws_header(f);
     unsigned char* framed = f.data() - h;
     const std::size_t n = f.size() + h;
-    if (n <= kTlsGather / 2) {
+    if (n <= kTlsGather / 2 && (used || q.size() > 1)) {
       if (used + n > kTlsGather) {
         if (!out(gather, used)) return false;
         used = 0;
