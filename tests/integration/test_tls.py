@@ -141,6 +141,33 @@ class TlsPausedReader(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(m["rtpush_send_queue_bytes"], 0)
             self.assertEqual(m.get("rtpush_slow_consumers_total", 0), 0)
 
+    async def test_paused_reader_gets_megabyte_frames_whole_and_in_order(self):
+        """1 MB frames, each between small ones, to readers that stopped: the
+        socket fills in the middle of a frame (written in 64 KB pieces, the
+        rest of it handed to lws once OpenSSL reports the socket full), and
+        the small ones, alone in their queue, go without being gathered.
+        Once they read again every frame arrives whole and in order."""
+        def payload(i):
+            return {"i": i, "p": (MEGABYTE if i % 2 else "s") + str(i)}
+        with Server(tls=True, send_queue_bytes=64 * 1024 * 1024, max_message_bytes=4 * 1024 * 1024) as server:
+            clients = [await Client.open(server, enc) for enc in ENCODINGS]
+            for c in clients:
+                await c.subscribe("tls-paused-megabyte")
+                c.ws.transport.pause_reading()
+            for i in range(32):  # 16 MB to each reader while none reads: more than its socket buffers hold
+                await asyncio.to_thread(server.publish_http, "tls-paused-megabyte", payload(i))
+            self.assertGreater(server.metrics()["rtpush_send_queue_bytes"], 0)
+            for c in clients:
+                c.ws.transport.resume_reading()
+            for c in clients:
+                for i in range(32):
+                    msg = await c.recv_type("message", timeout=20)
+                    self.assertTrue(msg["data"] == payload(i), "%s: message %d" % (c.encoding, i))
+                await c.close()
+            m = server.metrics()
+            self.assertEqual(m["rtpush_send_queue_bytes"], 0)
+            self.assertEqual(m.get("rtpush_slow_consumers_total", 0), 0)
+
 
 def h2_frame(kind, flags, stream, payload=b""):
     return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
