@@ -11,7 +11,7 @@
 # /pub/CH), the publisher speaking TLS when the subscribers do. Each run
 # prints deliveries/s and the server's CPU per delivery from the first
 # publish to the last delivery (rtpush: its serving lwsws process; Nchan:
-# both nginx workers).
+# both nginx workers), and the meter's own (it shares the cores).
 #   PEERS=DIR bench/tls.sh [SUBSCRIBERS]   default 1000; DIR holds the peers' nchan/conf/ (Nchan
 #                                          is skipped without it); ROUNDS (2), MESSAGES (windowed,
 #                                          2000), MESSAGES1 (one at a time, 300), PAYLOAD (64), WINDOW (64),
