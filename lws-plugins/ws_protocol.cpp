@@ -1,6 +1,9 @@
 #include "ws_protocol.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -234,6 +237,18 @@ void flush_pending(lws_sorted_usec_list_t*) {
   fl.flushing.clear();
 }
 
+// The 101 that lws writes after FILTER_PROTOCOL_CONNECTION and the
+// `connection_established` frame written at ESTABLISHED leave as one TCP
+// segment: the socket is corked from an admitted handshake until the frame
+// is written (both in the same callback chain, so nothing waits). Two
+// setsockopt() calls instead of a send: on loopback a send also runs the
+// client's receive path on the server's CPU, the larger part of a
+// connection storm's cost (docs/transport.md "Measured").
+void set_cork(struct lws* wsi, bool on) {
+  const int v = on ? 1 : 0;
+  ::setsockopt(lws_get_socket_fd(wsi), IPPROTO_TCP, TCP_CORK, &v, sizeof v);
+}
+
 int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reasons reason,
              WsSessionData* pss, void* in, size_t len) {
   WsConnection* c = pss ? pss->connection() : nullptr;
@@ -256,7 +271,12 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
       rtpush::Node* node = node_of(wsi);
       if (!node || !pss) return 0;  // ESTABLISHED says why and closes it
       delete pss->admitted;  // never set twice by lws; cheap to be sure
-      return admit_upgrade(wsi, *node, &pss->admitted);
+      const int refused = admit_upgrade(wsi, *node, &pss->admitted);
+      if (!refused) {
+        set_cork(wsi, true);
+        pss->corked = true;
+      }
+      return refused;
     }
     case LWS_CALLBACK_ESTABLISHED: {
       rtpush::Node* node = node_of(wsi);
@@ -270,6 +290,11 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
       pss->admitted = nullptr;
       c->session = node->open(c, encoding, admitted.get());
       c->session->set_deflate(pss->deflate);
+      if (pss->corked) {  // connection_established now, behind the 101
+        pss->corked = false;
+        c->flush();
+        set_cork(wsi, false);
+      }
       return 0;
     }
     case LWS_CALLBACK_CONFIRM_EXTENSION_OKAY:

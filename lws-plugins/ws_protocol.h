@@ -54,6 +54,9 @@ struct WsSessionData {
   // to the Session at ESTABLISHED.
   bool deflate;
   bool open;  // `storage` holds a live WsConnection
+  // TCP_CORK is on from an admitted handshake until ESTABLISHED has written
+  // `connection_established` (ws_protocol.cpp, hold_handshake_answer).
+  bool corked;
   WsConnection* connection() { return open ? reinterpret_cast<WsConnection*>(storage) : nullptr; }
 };
 
