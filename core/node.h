@@ -84,7 +84,8 @@ class Node final : public BrokerListener, private ReplayHost {
   // Server-Sent Events (node_sse.cpp; SPEC section 9): a GET sse/<channel>
   // judged before any byte of the answer, as a WebSocket handshake and
   // subscribe would be: origin (403), token (401; a missing one too under
-  // auth required), channel and resume point (400), namespace rules (403).
+  // auth required), channel and resume point (400), namespace rules (403;
+  // 401 for an anonymous request to a namespace a token could open).
   struct SseAdmission {
     int http_status = 0;  // 0: admitted
     std::string reason;

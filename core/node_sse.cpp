@@ -38,10 +38,12 @@ Node::SseAdmission Node::admit_sse(const SseRequest& request) {
   }
   // The same check as a WebSocket subscribe (Node::permitted), answered
   // with 403 instead of error FORBIDDEN, counted the same way.
+  // An anonymous request the rules would let a token through is told so
+  // (401: a token is missing where needed), anything else refused is 403.
   const auth::Decision d = auth::check(auth_.rules, who, a.target.channel, auth::Action::subscribe);
   if (!auth::allowed(d)) {
     metrics_.count_refused(ErrorCode::Forbidden);
-    a.http_status = 403;
+    a.http_status = d == auth::Decision::forbidden_anonymous ? 401 : 403;
     a.reason = "not allowed to subscribe to " + a.target.channel + ": " + auth::reason(d);
   }
   return a;

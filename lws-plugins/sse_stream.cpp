@@ -88,8 +88,9 @@ int start_sse(struct lws* wsi, rtpush::Node& node, const std::string& path, SseC
   }
   if (!write_stream_headers(wsi)) return -1;
   // Frees the request's header table (the pool is small; a stream holds its
-  // connection for hours) and lifts lws's timeouts from the stream.
-  lws_http_mark_sse(wsi);
+  // connection for hours) and lifts lws's timeouts from the stream. (Not
+  // lws_http_mark_sse(): on HTTP/1.1 it does the same and logs an error.)
+  lws_http_headers_detach(wsi);
   lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
   auto* c = new SseConnection(wsi, &node);
   *listener = c;

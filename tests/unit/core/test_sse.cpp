@@ -79,10 +79,12 @@ static void admission_statuses(void**) {
   World w;
   auth::AuthSettings a;
   a.rules.namespaces["private"] = auth::NamespaceRules{auth::Rule::none, auth::Rule::none};
+  a.rules.namespaces["members"] = auth::NamespaceRules{auth::Rule::authenticated, auth::Rule::none};
   a.allowed_origins = {"https://app.example.com"};
   w.node->set_auth(std::move(a));
   assert_int_equal(w.node->admit_sse(get("sse/news")).http_status, 0);
   assert_int_equal(w.node->admit_sse(get("sse/private:x")).http_status, 403);
+  assert_int_equal(w.node->admit_sse(get("sse/members:x")).http_status, 401);  // a token would open it
   assert_int_equal(w.node->admit_sse(get("sse/a b")).http_status, 400);
   SseRequest r = get("sse/news");
   r.origin = "https://evil.example";
@@ -91,7 +93,7 @@ static void admission_statuses(void**) {
   assert_int_equal(w.node->admit_sse(r).http_status, 0);
   r.token = "not-a-jwt";  // no key configured: no token can be accepted
   assert_int_equal(w.node->admit_sse(r).http_status, 401);
-  assert_non_null(strstr(w.node->metrics_text().c_str(), "rtpush_requests_refused_total{code=\"FORBIDDEN\"} 1"));
+  assert_non_null(strstr(w.node->metrics_text().c_str(), "rtpush_requests_refused_total{code=\"FORBIDDEN\"} 2"));
 }
 
 static void auth_required_needs_the_token_in_the_request(void**) {
