@@ -189,6 +189,22 @@ class SseBasics(ServerCase, unittest.IsolatedAsyncioTestCase):
         s.close()
         wait_until(lambda: self.server.metrics()["rtpush_sse_connections_active"] == 0, 5, "the listener gone")
 
+    def test_refusal_keeps_the_connection_for_the_next_request(self):
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=5) as sock:
+            f = sock.makefile("rb")
+            for path, status in (("/sse/a%20b", 400), ("/health", 200), ("/sse/x?since=nope", 400), ("/health", 200)):
+                sock.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path).encode())
+                line = f.readline().decode()
+                self.assertEqual(int(line.split()[1]), status, (path, line))
+                length = 0
+                while True:
+                    h = f.readline().decode().strip()
+                    if not h:
+                        break
+                    if h.lower().startswith("content-length:"):
+                        length = int(h.split(":")[1])
+                self.assertIn("error" if status != 200 else "status", json.loads(f.read(length)))
+
     def test_other_methods_and_the_api_keep_working(self):
         self.assertEqual(self.server.request("POST", "sse/x", "1")[0], 405)
         self.assertEqual(self.server.request("HEAD", "sse/x")[0], 405)
