@@ -15,7 +15,7 @@ import time
 import unittest
 import urllib.parse
 
-from rtpush_harness import ENCODINGS, Client, Redis, Server, ServerCase, mint_hs256, wait_until
+from rtpush_harness import ENCODINGS, Client, Nginx, Redis, Server, ServerCase, mint_hs256, wait_until
 from test_tls import h2_frame, hpack_literal
 
 SECRET = "it-sse-secret"
@@ -40,7 +40,7 @@ class SseStream:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         sock.settimeout(timeout)
         sock.connect(("127.0.0.1", server.port))
-        if server.ssl_context:
+        if getattr(server, "ssl_context", None):
             sock = server.ssl_context.wrap_socket(sock, server_hostname="127.0.0.1")
         head = "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n" % path
         for k, v in (headers or {}).items():
@@ -370,6 +370,21 @@ class SseShutdown(unittest.TestCase):
         self.assertLess(time.time() - started, 10)
         s.close()
         server.stop()
+
+
+class SseThroughNginx(unittest.TestCase):
+    def test_events_pass_unbuffered(self):
+        """The installed nginx site in front: each event reaches the client
+        as it is published, not when a proxy buffer fills (X-Accel-Buffering)."""
+        with Server() as node, Nginx([node.port]) as nginx:
+            s = SseStream(nginx, "sse-nginx")
+            self.assertEqual(s.status, 200)
+            self.assertEqual(s.next_event()["event"], "subscribed")
+            for i in range(3):
+                want = node.publish_http("sse-nginx", i)
+                e = s.next_event(timeout=3)
+                self.assertEqual((e["id"], e["json"]["data"]), (want, i))
+            s.close()
 
 
 class SseAcrossNodes(unittest.TestCase):
