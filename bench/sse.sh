@@ -19,6 +19,7 @@ PAYLOAD=${PAYLOAD:-64}
 WINDOW=${WINDOW:-64}
 RUNS=${RUNS:-2}
 out=$(mktemp -d /tmp/rtpush-bench-sse.XXXXXX)
+trap 'stop_all; rm -rf "$out"' EXIT
 rate() {  # rate FILE PUBLISH_START: deliveries per second of that receiver process
   awk -v t0="$2" '/^receivers=/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
     END { if (v["last_rx"] > t0) printf "%.0f", v["delivered"] / (v["last_rx"] - t0); else print 0 }' "$1"
@@ -38,7 +39,7 @@ for run in $(seq "$RUNS"); do
       --timeout 300 >"$out/$kind" 2>&1 &
     pids+=($!)
     for _ in $(seq 600); do grep -qs '^ready=\|^error' "$out/$kind" && break; sleep 0.1; done
-    grep -q '^ready=' "$out/$kind" || { echo "$kind receivers failed:"; cat "$out/$kind"; stop_node; exit 1; }
+    grep -q '^ready=' "$out/$kind" || { echo "$kind receivers failed:"; cat "$out/$kind"; kill "${pids[@]}"; exit 1; }
   done
   c0=$(cpu_ticks "$pid")
   "$BENCH" fanout --port "$port" --connections 0 --messages "$MESSAGES" --payload-bytes "$PAYLOAD" \
@@ -55,4 +56,3 @@ for run in $(seq "$RUNS"); do
   echo "server_cpu_seconds=$(awk -v t=$((c1 - c0)) 'BEGIN { printf "%.2f", t / 100 }')"
   stop_node
 done
-rm -rf "$out"
