@@ -56,9 +56,11 @@ export interface RtpushError extends Error {
 
 export declare class Subscription {
   readonly channel: string;
+  /** each time the server confirms the subscription (on every connection): what is published from then on arrives */
+  on(event: "subscribed", fn: (info: { position: string | null }) => void): () => void;
   /** after every resubscribe with `since`: false = some messages are gone for good */
   on(event: "recovered", fn: (recovered: boolean) => void): () => void;
-  off(event: "recovered", fn: (recovered: boolean) => void): void;
+  off(event: string, fn: (...args: any[]) => void): void;
   unsubscribe(): void;
 }
 

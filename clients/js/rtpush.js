@@ -98,8 +98,10 @@ function callSafely(fn, args) {
   }
 }
 
-/** One `subscribe` call. Events: "recovered" (boolean, after every
- * resubscribe with `since`: false = some messages are gone for good). */
+/** One `subscribe` call. Events: "subscribed" ({position}, each time the
+ * server confirms it: messages published from then on arrive), "recovered"
+ * (boolean, after every resubscribe with `since`: false = some messages are
+ * gone for good). */
 export class Subscription extends Emitter {
   /** @param {RtpushClient} client @param {string} channel @param {(msg: RtpushMessage) => void} callback */
   constructor(client, channel, callback) {
@@ -153,7 +155,8 @@ export class RtpushClient extends Emitter {
      * cursor: the id to resume from (the last delivered, else the position
      * of the first `subscribed`); last: the last id delivered. */
     this._channels = new Map();
-    this._connect();
+    // Not synchronously: listeners attached right after `new` see "connecting".
+    queueMicrotask(() => this._closed || this._connect());
   }
 
   /** @param {string} channel @param {(msg: RtpushMessage) => void} callback @returns {Subscription} */
@@ -391,7 +394,10 @@ export class RtpushClient extends Emitter {
       if (f.position != null) ch.cursor = String(f.position);
       else if (this._serverTimeMs !== null) ch.cursor = `${Math.max(0, this._serverTimeMs - CLOCK_SKEW_MS)}-0`;
     }
-    if (typeof f.recovered === "boolean") for (const sub of ch.subs) sub._emit("recovered", f.recovered);
+    for (const sub of [...ch.subs]) {
+      sub._emit("subscribed", { position: f.position ?? null });
+      if (typeof f.recovered === "boolean") sub._emit("recovered", f.recovered);
+    }
   }
 
   _onMessage(f) {

@@ -129,10 +129,13 @@ test("recovered:false is surfaced to every subscription of the channel", async (
   const b = client.subscribe("c", () => {});
   a.on("recovered", (r) => seen.push(["a", r]));
   b.on("recovered", (r) => seen.push(["b", r]));
+  const confirmed = [];
+  a.on("subscribed", (info) => confirmed.push(info.position));
   WS.last().open();
   assert.equal(WS.last().sentOfType("subscribe").length, 1);
   WS.last().receive({ type: "subscribed", channel: "c", position: "1-0" });
   assert.deepEqual(seen, []);
+  assert.deepEqual(confirmed, ["1-0"]);
   WS.last().serverClose(1006);
   await clock.advance(500);
   WS.last().open();
