@@ -33,7 +33,8 @@ const TOO_LARGE_CLOSE = 1009;
 const CLOCK_SKEW_MS = 1000;
 
 /** Ids are "<ms>-<seq>" (or "<ms>"): compares them as a pair of integers,
- * digit strings compared by length then text, so no precision is lost. */
+ * digit strings compared by length then text, so no precision is lost.
+ * @param {string} a @param {string} b @returns {number} -1, 0 or 1 */
 export function compareIds(a, b) {
   const [am, as = "0"] = String(a).split("-");
   const [bm, bs = "0"] = String(b).split("-");
@@ -48,7 +49,8 @@ function compareDigits(a, b) {
 }
 
 /** The `exp` claim (seconds) of a JWT, read without verifying it; null when
- * the token has none or is not a JWT. */
+ * the token has none or is not a JWT.
+ * @param {string} token @returns {number | null} */
 export function tokenExpiry(token) {
   try {
     const part = String(token).split(".")[1];
@@ -61,7 +63,7 @@ export function tokenExpiry(token) {
 }
 
 function decodeUtf8(binary) {
-  return new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+  return new TextDecoder().decode(new Uint8Array([...binary].map((c) => c.charCodeAt(0))));
 }
 
 /** A tiny event emitter: listeners' exceptions are rethrown later, outside
