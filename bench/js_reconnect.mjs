@@ -12,6 +12,7 @@ import { WebSocket } from "../tests/js/integration/node_ws.mjs";
 
 const env = process.env;
 const CHANNEL = "bench:js";
+const workers = [];
 
 if (process.argv[2] === "worker") worker(Number(process.argv[3]));
 else main();
@@ -39,6 +40,16 @@ function worker(count) {
     clients.push(c);
   }
   process.on("message", (msg) => {
+    if (msg.type === "diag") {
+      // Where the clients that did not come back are: their state and how
+      // often each was confirmed.
+      const counts = {};
+      for (const c of clients) {
+        const k = `${c.client.state}/${c.confirmations}`;
+        counts[k] = (counts[k] || 0) + 1;
+      }
+      return process.send({ type: "diag", counts });
+    }
     if (msg.type !== "check") return;
     const published = msg.ids;
     const last = published[published.length - 1];
@@ -66,7 +77,6 @@ async function main() {
   const clients = Number(env.CLIENTS || 1000);
   const procs = Number(env.PROCS || 2);
   const state = env.STATE;
-  const workers = [];
   let subscribed = 0;
   const resubscribedAt = [];
   let unrecovered = 0;
@@ -79,6 +89,7 @@ async function main() {
       if (m.type === "resubscribed") resubscribedAt.push(m.at);
       if (m.type === "unrecovered") unrecovered++;
       if (m.type === "result") results.push(m);
+      if (m.type === "diag") console.error(`worker ${p}: clients by state/confirmations: ${JSON.stringify(m.counts)}`);
     });
     workers.push(w);
   }
@@ -105,7 +116,11 @@ async function main() {
   writeFileSync(`${state}/ready`, "");
   await until(() => existsSync(`${state}/restarted`) && readFileSync(`${state}/restarted`, "utf8").endsWith("\n"), 120000, "the restart");
   const [killed, launched, serving] = readFileSync(`${state}/restarted`, "utf8").trim().split(" ").map(Number);
-  await until(() => resubscribedAt.length === clients, 120000, "all resubscribed");
+  await until(() => resubscribedAt.length === clients, 120000, "all resubscribed", async () => {
+    console.error(`${resubscribedAt.length} of ${clients} resubscribed`);
+    for (const w of workers) w.send({ type: "diag" });
+    await sleep(500);
+  });
   const all = Math.max(...resubscribedAt);
   resubscribedAt.sort((a, b) => a - b);
   const pct = (q) => resubscribedAt[Math.min(clients - 1, Math.floor(q * clients))] - launched;
@@ -128,11 +143,13 @@ function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-async function until(ready, ms, what) {
+async function until(ready, ms, what, explain) {
   const deadline = Date.now() + ms;
   while (!ready()) {
     if (Date.now() > deadline) {
       console.error(`timed out waiting for ${what}`);
+      if (explain) await explain();
+      for (const w of workers) w.kill();
       process.exit(1);
     }
     await sleep(10);

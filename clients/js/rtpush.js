@@ -18,6 +18,7 @@
  *   backoffCapMs?: number,
  *   stableAfterMs?: number,
  *   refreshBeforeMs?: number,
+ *   connectTimeoutMs?: number,
  *   reportError?: (err: unknown) => void,
  * }} RtpushOptions
  */
@@ -149,6 +150,7 @@ export class RtpushClient extends Emitter {
     this._cap = options.backoffCapMs ?? 20000;
     this._stableAfter = options.stableAfterMs ?? 60000;
     this._refreshBefore = options.refreshBeforeMs ?? 30000;
+    this._connectTimeout = options.connectTimeoutMs ?? 10000;
 
     /** @type {RtpushState} */
     this.state = "disconnected";
@@ -160,6 +162,7 @@ export class RtpushClient extends Emitter {
     this._policyRetried = false; // one reconnect allowed after 1008/1009 until a stable minute
     this._timer = null;
     this._refreshTimer = null;
+    this._openTimer = null;
     this._serverTimeMs = null;
     this._nextRef = 1;
     /** @type {Map<number, {resolve: Function, reject: Function}>} */
@@ -250,6 +253,19 @@ export class RtpushClient extends Emitter {
     ws.onmessage = (ev) => generation === this._generation && this._onFrame(ev.data);
     ws.onclose = (ev) => generation === this._generation && this._onClose(ev.code, ev.reason || "");
     ws.onerror = () => {}; // a close event always follows
+    // A handshake nobody answers (a node accepting but not serving yet, a
+    // lost SYN) would otherwise wait for the OS's TCP timeout, minutes,
+    // with this client out of the backoff loop.
+    this._openTimer = this._setTimeout(() => {
+      this._openTimer = null;
+      if (generation !== this._generation) return;
+      this._onClose(1006, "connect timeout");
+      try {
+        ws.close();
+      } catch {
+        // a socket that cannot even be closed is dropped all the same
+      }
+    }, this._connectTimeout);
   }
 
   async _freshToken() {
@@ -257,6 +273,7 @@ export class RtpushClient extends Emitter {
   }
 
   _onOpen() {
+    this._clearOpenTimer();
     this._openedAt = this._now();
     this._serverTimeMs = null;
     this._setState("connected");
@@ -302,7 +319,13 @@ export class RtpushClient extends Emitter {
     }, delay);
   }
 
+  _clearOpenTimer() {
+    if (this._openTimer !== null) this._clearTimeout(this._openTimer);
+    this._openTimer = null;
+  }
+
   _dropConnection() {
+    this._clearOpenTimer();
     this._generation++;
     this._ws = null;
     if (this._refreshTimer !== null) this._clearTimeout(this._refreshTimer);

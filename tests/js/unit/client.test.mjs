@@ -329,3 +329,21 @@ test("a failing token function is reported and retried with backoff", async () =
   assert.match(WS.last().url, /token=ok$/);
   client.close();
 });
+
+test("a handshake not answered in connectTimeoutMs is abandoned and retried", async () => {
+  const { clock, WS, client, states } = setup({ connectTimeoutMs: 10_000 });
+  await flush();
+  const first = WS.last();
+  assert.deepEqual(clock.pending(), [10_000]);
+  await clock.advance(10_000);
+  assert.equal(first.closeCalls, 1);
+  assert.deepEqual(states.at(-1), ["disconnected", { code: 1006, reason: "connect timeout", retrying: true, delay: 500 }]);
+  await clock.advance(500);
+  assert.equal(WS.instances.length, 2);
+  first.serverClose(1006); // the abandoned socket's late close changes nothing
+  assert.equal(WS.instances.length, 2);
+  assert.equal(client.state, "connecting");
+  WS.last().open();
+  assert.deepEqual(clock.pending(), []); // opened: no timeout left running
+  client.close();
+});

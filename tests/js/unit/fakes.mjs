@@ -57,6 +57,7 @@ export function fakeWebSocketClass() {
       this.sent.push(JSON.parse(text));
     }
     close(code) {
+      this.closeCalls = (this.closeCalls || 0) + 1;
       this.closedByClient = code;
     }
     // test side
