@@ -309,6 +309,13 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
       return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
       return c ? write_pending(wsi, c->node, c->session) : -1;
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+      // The vhost's default protocol ("default": "1") is the one lws binds
+      // plain HTTP connections to, so a file of a file:// mount (the demo
+      // page) completes here. As lws's own dummy callback does, end the
+      // transaction: otherwise the next request of the keep-alive
+      // connection gets the last file's stale headers and no body.
+      return lws_http_transaction_completed(wsi) ? -1 : 0;
     case LWS_CALLBACK_CLOSED:
       if (pss) {  // an upgrade that failed between the filter and ESTABLISHED
         delete pss->admitted;
