@@ -38,6 +38,7 @@ std::string publish_frame(Encoding e) {
       const std::string data = R"({"n":42,"text":"hello world","tags":["a","b"],"ok":true})";
       return std::string("\x0a\x07publish\x12\x04news\x2a") + static_cast<char>(data.size()) + data;
     }
+    case Encoding::Sse: break;  // receive-only: nothing to decode
   }
   return {};
 }

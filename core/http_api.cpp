@@ -49,13 +49,15 @@ bool needs_api_key(std::string_view path) {
          starts_with(path, "users/");
 }
 
-HttpResponse unauthorized(std::string_view why) {
-  HttpResponse r = json_error(401, why);
-  r.headers.emplace_back("WWW-Authenticate", "Bearer");
-  return r;
-}
+HttpResponse unauthorized(std::string_view why) { return http_error(401, why); }
 
 }  // namespace
+
+HttpResponse http_error(int status, std::string_view message) {
+  HttpResponse r = json_error(status, message);
+  if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
 
 bool bearer_matches(std::string_view authorization, std::string_view key) {
   constexpr std::string_view kScheme = "bearer ";
@@ -220,10 +222,13 @@ void HttpApi::handle(const HttpRequest& req, Respond respond) {
     if (req.method != "POST") return respond(json_error(405, "use POST"));
     return publish(req, path.size() > kPublish.size() ? path.substr(kPublish.size()) : std::string_view(), std::move(respond));
   }
+  // GET sse/<channel> is a stream, answered by the plugin (sse_stream.h)
+  // before it reaches here; any other method is not.
+  if (is_sse_path(path)) return respond(json_error(405, "use GET (a Server-Sent Events stream)"));
   if (path == "users" || starts_with(path, kUsers))
     return users(path.size() > kUsers.size() ? path.substr(kUsers.size()) : std::string_view(), req, std::move(respond));
-  respond(json_error(404, "no such endpoint; try health, metrics, nodes, publish/<channel>, users/<user> or "
-                          "users/<user>/disconnect"));
+  respond(json_error(404, "no such endpoint; try health, metrics, nodes, publish/<channel>, sse/<channel>, users/<user> "
+                          "or users/<user>/disconnect"));
 }
 
 }  // namespace rtpush

@@ -33,6 +33,10 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+// An error answer: {"error":MESSAGE}; a 401 carries `WWW-Authenticate:
+// Bearer`. The HTTP API's own refusals and the SSE endpoint's (sse_stream.h).
+HttpResponse http_error(int status, std::string_view message);
+
 // True when `authorization` (an Authorization header's value) is
 // `Bearer <key>`: the scheme in any case, one space, then exactly `key`,
 // compared in constant time (of neither's length). `key` must not be empty.

@@ -4,6 +4,7 @@
 
 #include "codec.h"
 #include "frame_deflate.h"
+#include "sse_frame.h"
 
 namespace rtpush {
 
@@ -48,7 +49,11 @@ bool Hub::unsubscribe(Subscription* sub) {
 
 const FrameRef& Hub::frame_for(const Message& msg, Encoding encoding) {
   FrameRef& f = msg.frames[static_cast<std::size_t>(encoding)];
-  if (!f) {
+  if (!f && encoding == Encoding::Sse) {
+    // The JSON frame wrapped as an event: JSON is encoded once whether
+    // WebSocket subscribers, SSE listeners or both receive it.
+    f = sse_message_frame(msg.id_text, *frame_for(msg, Encoding::Json));
+  } else if (!f) {
     ServerFrame frame;
     frame.type = ServerFrameType::Message;
     frame.channel = msg.channel;
@@ -62,7 +67,7 @@ const FrameRef& Hub::frame_for(const Message& msg, Encoding encoding) {
 
 const FrameRef& Hub::frame_for(const Message& msg, Encoding encoding, bool deflate) {
   const FrameRef& plain = frame_for(msg, encoding);
-  if (!deflate) return plain;
+  if (!deflate || encoding == Encoding::Sse) return plain;  // an event stream is never compressed
   FrameRef& d = msg.deflated[static_cast<std::size_t>(encoding)];
   if (!d) {
     d = deflate_frame(*plain);

@@ -121,7 +121,10 @@ std::string Metrics::render(const std::string& node, const Gauges& g) const {
   out.reserve(4096);
   header(&out, "rtpush_node_info", "gauge", "This node's name.");
   out += "rtpush_node_info{node=\"" + escape_label_value(node) + "\"} 1\n";
-  gauge(&out, "rtpush_connections_active", "Open WebSocket connections.", static_cast<double>(g.connections_active));
+  gauge(&out, "rtpush_connections_active", "Open connections: WebSocket and Server-Sent Events.",
+        static_cast<double>(g.connections_active));
+  gauge(&out, "rtpush_sse_connections_active", "Of rtpush_connections_active, Server-Sent Events listeners.",
+        static_cast<double>(g.sse_connections_active));
   counter(&out, "rtpush_connections_total", "WebSocket connections accepted.", connections_total);
   gauge(&out, "rtpush_channels_active", "Channels with local subscribers.", static_cast<double>(g.channels_active));
   gauge(&out, "rtpush_send_queue_bytes", "Bytes queued to all connections, not yet written.",

@@ -33,7 +33,8 @@ class Histogram {
 
 // Values read at scrape time rather than counted.
 struct Gauges {
-  std::size_t connections_active = 0;
+  std::size_t connections_active = 0;      // WebSocket connections and SSE listeners
+  std::size_t sse_connections_active = 0;  // of which SSE listeners
   std::size_t channels_active = 0;
   std::size_t send_queue_bytes = 0;
   // History held in this node's memory (embedded broker; not shown with

@@ -375,7 +375,10 @@ std::string Node::metrics_text() const {
   Gauges g;
   g.connections_active = sessions_.size();
   g.channels_active = hub_.channel_count();
-  for (const auto& [serial, s] : sessions_) g.send_queue_bytes += s->queue().bytes();
+  for (const auto& [serial, s] : sessions_) {
+    g.send_queue_bytes += s->queue().bytes();
+    if (s->encoding() == Encoding::Sse) ++g.sse_connections_active;
+  }
   if (const std::optional<HistoryStats> h = broker_->history_stats()) {
     g.has_history = true;
     g.history_bytes = h->bytes;
@@ -450,7 +453,9 @@ void Node::tick() {
   const std::int64_t rx_timeout = options_.receive_timeout_secs * 1000LL;
   for (auto& [serial, s] : sessions_) {
     if (s->closing()) continue;
-    if (now - s->last_activity_ms() >= timeout) {
+    // An SSE listener cannot answer a ping: a dead one is found when a
+    // write fails or the peer's FIN arrives, not by its silence.
+    if (s->encoding() != Encoding::Sse && now - s->last_activity_ms() >= timeout) {
       metrics_.count_close(CloseReason::HeartbeatTimeout);
       s->close(kCloseGoingAway, "heartbeat timeout", false);
     } else if (s->rx_in_progress() && now - s->rx_started_ms() >= rx_timeout) {

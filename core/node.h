@@ -28,6 +28,7 @@
 #include "replay_budget.h"
 #include "replayer.h"
 #include "session.h"
+#include "sse_request.h"
 #include "user_registry.h"
 
 namespace rtpush {
@@ -79,6 +80,23 @@ class Node final : public BrokerListener, private ReplayHost {
   Session* open(Connection* connection, Encoding encoding, const Admission* admitted = nullptr);
   // The connection is gone (whoever closed it). Frees the session.
   void close(Session* session);
+
+  // Server-Sent Events (node_sse.cpp; SPEC section 9): a GET sse/<channel>
+  // judged before any byte of the answer, as a WebSocket handshake and
+  // subscribe would be: origin (403), token (401; a missing one too under
+  // auth required), channel and resume point (400), namespace rules (403;
+  // 401 for an anonymous request to a namespace a token could open).
+  struct SseAdmission {
+    int http_status = 0;  // 0: admitted
+    std::string reason;
+    SseTarget target;     // channel and resume point, when admitted
+    Admission who;        // the token's identity, when one came
+  };
+  SseAdmission admit_sse(const SseRequest& request);
+  // An admitted listener whose 200 has gone out: a receive-only session
+  // (Encoding::Sse, no connection_established, no heartbeat timeout)
+  // subscribed exactly as a WebSocket subscribe with `since` would be.
+  Session* open_sse(Connection* connection, SseAdmission admitted);
 
   // One fragment of a client message, in order. A message is handled when
   // its final fragment arrives; past max-message-bytes it is refused with

@@ -8,6 +8,7 @@
 #include "http_api.h"
 #include "lws_headers.h"
 #include "lws_logger.h"
+#include "sse_stream.h"
 #include "vhost_state.h"
 
 namespace {
@@ -35,6 +36,9 @@ struct HttpExchange {
 
 struct HttpSessionData {
   HttpExchange* exchange;
+  // A GET sse/<channel> that became a stream (sse_stream.h): from its 200
+  // until the connection closes. No exchange then.
+  rtpush_lws::SseConnection* sse;
 };
 
 void end_exchange(HttpSessionData* pss) {
@@ -42,6 +46,13 @@ void end_exchange(HttpSessionData* pss) {
     lws_sul_cancel(&pss->exchange->body_timer);
     delete pss->exchange;
     pss->exchange = nullptr;
+  }
+}
+
+void end_sse(HttpSessionData* pss) {
+  if (pss && pss->sse) {
+    rtpush_lws::end_sse(pss->sse);
+    pss->sse = nullptr;
   }
 }
 
@@ -228,6 +239,17 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
         ex->request.has_origin = true;
         ex->request.origin = std::move(*v);
       }
+      if (ex->request.method == "GET" && rtpush::is_sse_path(ex->request.path)) {
+        const int rc = rtpush_lws::start_sse(wsi, *vs->node, ex->request.path, &pss->sse, &ex->response);
+        if (pss->sse || rc) {  // a stream now (or the 200 failed): no exchange
+          end_exchange(pss);
+          return rc;
+        }
+        ex->dispatched = true;  // refused: answered like any API request
+        ex->have_response = true;
+        lws_callback_on_writable(wsi);
+        return 0;
+      }
       if (!post) {
         dispatch_http(wsi, ex);
         return 0;
@@ -264,6 +286,7 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       if (!pss->exchange->dispatched && !pss->exchange->refused) dispatch_http(wsi, pss->exchange);
       return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
+      if (pss && pss->sse) return rtpush_lws::sse_writable(pss->sse);
       if (!pss || !pss->exchange || !pss->exchange->have_response) return 0;
       {
         const int rc = write_response(wsi, pss->exchange);
@@ -288,6 +311,7 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
       end_exchange(pss);
+      end_sse(pss);
       return 0;
     default:
       return 0;

@@ -9,24 +9,6 @@
 namespace rtpush_lws {
 namespace {
 
-// The first `token=` query parameter, as lws decoded it (%XX and '+').
-// Each argument is copied whole whatever its length, so a long token is
-// judged by the verifier (which refuses it past 8 KB), not cut here.
-// (lws_get_urlarg_by_name() stops at the first argument longer than its
-// buffer and would miss the token after it.)
-std::optional<std::string> token_arg(struct lws* wsi) {
-  static constexpr char kName[] = "token=";
-  constexpr std::size_t kNameLen = sizeof(kName) - 1;
-  for (int i = 0;; ++i) {
-    const int len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
-    std::string arg(static_cast<std::size_t>(len) + 1, '\0');
-    const int got = lws_hdr_copy_fragment(wsi, &arg[0], len + 1, WSI_TOKEN_HTTP_URI_ARGS, i);
-    if (got < 0) return std::nullopt;  // no more arguments
-    arg.resize(static_cast<std::size_t>(got));
-    if (arg.compare(0, kNameLen, kName) == 0) return arg.substr(kNameLen);
-  }
-}
-
 const char* status_text(int status) {
   switch (status) {
     case 400: return "Bad Request";
@@ -79,7 +61,7 @@ void write_refusal(struct lws* wsi, int status, const std::string& reason) {
 int admit_upgrade(struct lws* wsi, rtpush::Node& node, rtpush::Node::Admission** admitted) {
   *admitted = nullptr;
   const std::optional<std::string> origin = header_of(wsi, WSI_TOKEN_ORIGIN);
-  const std::optional<std::string> token = token_arg(wsi);
+  const std::optional<std::string> token = query_arg(wsi, "token=");
   rtpush::Node::Admission a = node.admit(origin ? &*origin : nullptr, token ? &*token : nullptr);
   if (a.http_status != 0) {
     write_refusal(wsi, a.http_status, a.reason);

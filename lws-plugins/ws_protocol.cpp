@@ -2,17 +2,12 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/ssl.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 
-#include <algorithm>
-#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <new>
-#include <vector>
 
 #include "vhost_state.h"
 #include "ws_deflate.h"
@@ -22,176 +17,12 @@ namespace rtpush_lws {
 
 namespace {
 
-// The WebSocket header of an unmasked server frame, written into the
-// frame's headroom (the same bytes for every subscriber, so writing them into
-// the shared buffer is harmless). Returns its length.
-std::size_t put_ws_header(rtpush::Frame& f) {
-  const std::size_t n = f.size();
-  const std::size_t h = n < 126 ? 2 : n < 65536 ? 4 : 10;
-  std::uint8_t* p = f.data() - h;
-  // FIN, RSV1 on a permessage-deflate payload (RFC 7692), text or binary
-  p[0] = 0x80 | (f.compressed() ? 0x40 : 0) | (f.binary() ? 0x2 : 0x1);
-  if (n < 126) {
-    p[1] = static_cast<std::uint8_t>(n);
-  } else if (n < 65536) {
-    p[1] = 126;
-    p[2] = static_cast<std::uint8_t>(n >> 8);
-    p[3] = static_cast<std::uint8_t>(n);
-  } else {
-    p[1] = 127;
-    for (int i = 0; i < 8; ++i) p[2 + i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(n) >> (56 - 8 * i));
-  }
-  return h;
-}
-
-// Writes the queued frames with writev(): one system call for up to
-// kBatch frames, straight from the shared buffers. (One lws_write() per
-// frame costs a send() each, and on a busy channel that syscall was most of
-// the server's time.) Only whole frames go this way; a tail the kernel did
-// not take is handed to lws, which keeps it and sends it before anything
-// else, so lws's own control frames never land inside ours.
-// Plain connections only: under TLS the socket carries records, not frames.
-// Returns false on a socket error; sets *full when the socket is full.
-bool writev_frames(struct lws* wsi, rtpush::SendQueue& q, bool* full) {
-  constexpr std::size_t kBatch = 64;
-  const int fd = lws_get_socket_fd(wsi);
-  while (!q.empty()) {
-    iovec iov[kBatch];
-    const std::size_t n = std::min(kBatch, q.size());
-    std::size_t total = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      rtpush::Frame& f = *q.at(i);
-      const std::size_t h = put_ws_header(f);
-      iov[i].iov_base = f.data() - h;
-      iov[i].iov_len = f.size() + h;
-      total += iov[i].iov_len;
-    }
-    const ssize_t w = ::writev(fd, iov, static_cast<int>(n));
-    if (w < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-        *full = true;
-        return true;
-      }
-      return false;
-    }
-    std::size_t left = static_cast<std::size_t>(w);
-    for (std::size_t i = 0; i < n; ++i) {
-      if (left >= iov[i].iov_len) {
-        left -= iov[i].iov_len;
-        q.pop();
-        continue;
-      }
-      if (left > 0) {  // a frame half out: lws buffers the rest (LWS_WRITE_HTTP is raw on a ws wsi)
-        auto* rest = static_cast<unsigned char*>(iov[i].iov_base) + left;
-        if (lws_write(wsi, rest, iov[i].iov_len - left, LWS_WRITE_HTTP) < 0) return false;
-        q.pop();
-      }
-      *full = true;
-      return true;
-    }
-    if (static_cast<std::size_t>(w) < total) break;
-  }
-  return true;
-}
-
-// TLS: every byte must go through the connection's SSL, so frames are
-// gathered whole (header + payload) into one buffer and written with one
-// SSL_write per kTlsGather bytes: a few 16 KB records, where a write per
-// frame would make a record and a send() each. A frame alone in the queue
-// (one message at a time: the common case of a quiet channel) is written
-// from the shared bytes, without the copy.
-//
-// While lws holds nothing of this connection, the bytes go to SSL_write on
-// lws's SSL directly: lws_write() would only add its role dispatch, its
-// checks and an ERR_clear_error() before the same SSL_write, about 2 % of the
-// server's CPU per delivery one message at a time (perf, bench/README.md
-// "TLS"). Anything but a complete write is handed to lws_write() unchanged,
-// so lws does what it always did: it retries the same bytes (which OpenSSL
-// requires after SSL_ERROR_WANT_WRITE; lws sets
-// SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER, so its copy may move), reads the error
-// queue after clearing it, keeps what the socket refuses
-// (lws_partial_buffered) and sends that first, before its own pongs and
-// closes, or reports a dead connection. SSL_write takes all or nothing (lws
-// does not set SSL_MODE_ENABLE_PARTIAL_WRITE). Once lws holds something,
-// every write goes through lws_write(), which queues it behind.
-//
-// A frame of more than half the buffer skips the copy too: it goes in
-// kTlsGather pieces, and once the socket is full the rest of it is handed to
-// lws at once, so a frame is never left half out with lws free to slip a
-// control frame into it. (lws cuts a single write at the protocol's
-// tx_packet_size and copies the remainder, even to an idle socket: hence the
-// pieces.)
-constexpr std::size_t kTlsGather = 64 * 1024;
-static_assert(kTlsGather <= kTxPacketSize, "lws would cut and copy each gathered write");
-
-bool tls_frames(struct lws* wsi, rtpush::SendQueue& q, bool* full) {
-  // Service thread only: one buffer per lws service thread, reused.
-  thread_local std::unique_ptr<unsigned char[]> storage(new unsigned char[LWS_PRE + kTlsGather]);
-  unsigned char* const gather = storage.get() + LWS_PRE;
-  SSL* const ssl = lws_get_ssl(wsi);
-  bool lws_holds = lws_partial_buffered(wsi);
-  std::size_t used = 0;
-  // Writes bytes; notes when the socket was full and lws kept some.
-  auto out = [&](unsigned char* p, std::size_t n) {
-    if (!lws_holds && ssl) {
-      const int w = SSL_write(ssl, p, static_cast<int>(n));
-      if (w > 0 && static_cast<std::size_t>(w) == n) return true;
-      if (w > 0) {  // only with partial writes, which lws does not set: the rest to lws
-        p += w;
-        n -= static_cast<std::size_t>(w);
-      }
-    }
-    if (lws_write(wsi, p, n, LWS_WRITE_HTTP) < 0) return false;
-    lws_holds = lws_partial_buffered(wsi);
-    if (lws_holds) *full = true;
-    return true;
-  };
-  while (!q.empty() && !*full) {
-    rtpush::Frame& f = *q.front();
-    const std::size_t h = put_ws_header(f);
-    unsigned char* framed = f.data() - h;
-    const std::size_t n = f.size() + h;
-    if (n <= kTlsGather / 2 && (used || q.size() > 1)) {
-      if (used + n > kTlsGather) {
-        if (!out(gather, used)) return false;
-        used = 0;
-        continue;  // the socket may be full now
-      }
-      std::memcpy(gather + used, framed, n);
-      used += n;
-      q.pop();
-      continue;
-    }
-    if (used) {  // what was gathered goes first
-      if (!out(gather, used)) return false;
-      used = 0;
-      if (*full) break;
-    }
-    std::size_t off = 0;
-    while (off < n) {
-      const std::size_t piece = *full ? n - off : std::min(kTlsGather, n - off);
-      if (!out(framed + off, piece)) return false;
-      off += piece;
-    }
-    q.pop();
-  }
-  if (used && !out(gather, used)) return false;
-  return true;
-}
-
-// Writes what is queued until the socket is full, through lws's TLS when
-// the connection has it. Returns false on a socket error; sets *full when
-// the socket is full.
-bool write_frames(struct lws* wsi, rtpush::SendQueue& q, bool* full) {
-  return lws_is_ssl(wsi) ? tls_frames(wsi, q, full) : writev_frames(wsi, q, full);
-}
-
 // Writes queued frames until the socket is full; then the ping, then the
 // close. Returns -1 to have lws close the connection.
 int write_pending(struct lws* wsi, rtpush::Node* node, rtpush::Session* s) {
   rtpush::SendQueue& q = s->queue();
   bool full = false;
-  if (!write_frames(wsi, q, &full)) return -1;
+  if (!write_frames(wsi, q, Framing::WebSocket, &full)) return -1;
   if (s->ping_due() && !full) {
     // Not empty: lws 4.1.6 drops an empty pong without telling the protocol
     // (ops-ws.c), and the pong is how a quiet client shows it is alive.
@@ -209,32 +40,6 @@ int write_pending(struct lws* wsi, rtpush::Node* node, rtpush::Session* s) {
   }
   if (!q.empty() || s->ping_due()) lws_callback_on_writable(wsi);
   return 0;
-}
-
-// Connections that got frames since the last pass of the service loop.
-// A zero-delay timer writes them all on the next pass, with writev() and no
-// detour through epoll: asking lws for a writable callback per connection
-// costs two epoll_ctl() calls and a callback each, which dominated fan-out
-// of single messages. A burst of messages still leaves as one writev() per
-// connection. What cannot be written now (socket full, lws holding a tail,
-// a ping or a close due) goes the usual way: lws_callback_on_writable().
-struct FlushList {
-  std::vector<WsConnection*> pending, flushing;
-  lws_sorted_usec_list_t timer{};
-  bool scheduled = false;
-};
-thread_local FlushList flush_list;  // per lws service thread
-
-void flush_pending(lws_sorted_usec_list_t*) {
-  FlushList& fl = flush_list;
-  fl.scheduled = false;
-  fl.flushing.swap(fl.pending);  // both keep their storage: no allocation per pass
-  for (WsConnection* c : fl.flushing)
-    if (c) {
-      c->in_flush_list = false;
-      c->flush();
-    }
-  fl.flushing.clear();
 }
 
 // The 101 that lws writes after FILTER_PROTOCOL_CONNECTION and the
@@ -334,36 +139,11 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
 
 }  // namespace
 
-WsConnection::~WsConnection() {
-  if (!in_flush_list) return;
-  // Normally in `pending` at flush_slot; were it closed while a flush pass
-  // runs, it would be in `flushing`: never leave a dangling pointer.
-  FlushList& fl = flush_list;
-  if (flush_slot < fl.pending.size() && fl.pending[flush_slot] == this) {
-    fl.pending[flush_slot] = nullptr;
-    return;
-  }
-  for (WsConnection*& c : fl.flushing)
-    if (c == this) c = nullptr;
-}
-
-void WsConnection::request_write() {
-  if (in_flush_list) return;
-  FlushList& fl = flush_list;
-  in_flush_list = true;
-  flush_slot = static_cast<std::uint32_t>(fl.pending.size());
-  fl.pending.push_back(this);
-  if (!fl.scheduled) {
-    fl.scheduled = true;
-    lws_sul_schedule(lws_get_context(wsi_), lws_get_tsi(wsi_), &fl.timer, flush_pending, 1);
-  }
-}
-
 void WsConnection::flush() {
   rtpush::Session* s = session;
   if (!s) return;
   bool full = lws_partial_buffered(wsi_);  // lws still holds a tail: it goes first
-  if (!full && !s->closing() && !write_frames(wsi_, s->queue(), &full)) {
+  if (!full && !s->closing() && !write_frames(wsi_, s->queue(), Framing::WebSocket, &full)) {
     lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);  // socket error
     return;
   }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "frame_writer.h"
 #include "node.h"
 #include "wire.h"
 
@@ -16,26 +17,17 @@ int ws_callback(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_re
 // The core's view of one lws WebSocket connection. Lives inside the
 // connection's lws per-session memory (WsSessionData): one allocation per
 // connection, not two.
-class WsConnection final : public rtpush::Connection {
+class WsConnection final : public FlushedConnection {
  public:
-  WsConnection(struct lws* wsi, rtpush::Node* n) : node(n), wsi_(wsi) {}
-  ~WsConnection() override;
-  // Frames, a ping or a close are waiting: see FlushList.
-  void request_write() override;
+  WsConnection(struct lws* wsi, rtpush::Node* n) : FlushedConnection(wsi), node(n) {}
   void request_close() override {
     lws_callback_on_writable(wsi_);
     // A peer that stopped reading never becomes writable: drop it anyway.
     lws_set_timeout(wsi_, PENDING_TIMEOUT_CLOSE_SEND, 5);
   }
-  void flush();
-  struct lws* wsi() const { return wsi_; }
+  void flush() override;
   rtpush::Node* node;
   rtpush::Session* session = nullptr;
-  std::uint32_t flush_slot = 0;  // 32 bits: the flush list holds connections of one thread
-  bool in_flush_list = false;
-
- private:
-  struct lws* wsi_;
 };
 
 // Per-connection lws memory, allocated (zeroed) by lws before the filter

@@ -12,8 +12,12 @@
 
 namespace rtpush {
 
-enum class Encoding : std::uint8_t { Json = 0, MsgPack = 1, Protobuf = 2 };
-inline constexpr std::size_t kEncodingCount = 3;
+// Sse: a Server-Sent Events listener (GET sse/<channel>, docs/protocol.md
+// "Server-Sent Events"): receive-only, its frames are the JSON frames
+// wrapped as events (sse_frame.h). An encoding like the others so that a
+// message's SSE bytes are built once and shared like every other frame.
+enum class Encoding : std::uint8_t { Json = 0, MsgPack = 1, Protobuf = 2, Sse = 3 };
+inline constexpr std::size_t kEncodingCount = 4;
 
 enum class ErrorCode : std::uint8_t {
   InvalidJson,

@@ -51,6 +51,17 @@ void check_frame(Encoding e, const FrameRef& f) {
       rtpush__v1__frame__free_unpacked(m, nullptr);
       break;
     }
+    case Encoding::Sse: {
+      // One event: its lines (id:, event:, data:) then the blank line, and
+      // the data line the JSON frame whatever the payload held.
+      check(bytes.size() >= 2 && bytes.substr(bytes.size() - 2) == "\n\n");
+      const std::size_t data = bytes.find("\ndata: ");
+      check(data != std::string_view::npos);
+      const std::string_view json = bytes.substr(data + 7, bytes.size() - data - 9);
+      check(json.find('\n') == std::string_view::npos && json.find('\r') == std::string_view::npos);
+      check(json_valid(json));
+      break;
+    }
   }
 }
 
@@ -88,12 +99,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   f.id = "1-0";
   f.data = &d.request.data;
   f.timestamp = 1.5;
-  for (Encoding e : {Encoding::Json, Encoding::MsgPack, Encoding::Protobuf}) check_frame(e, codec_for(e)->encode(f));
+  for (Encoding e : {Encoding::Json, Encoding::MsgPack, Encoding::Protobuf, Encoding::Sse})
+    check_frame(e, codec_for(e)->encode(f));
   ServerFrame ack;  // the ref, echoed in every encoding
   ack.type = ServerFrameType::Published;
   ack.channel = d.request.channel;
   ack.id = "1-0";
   ack.ref = d.request.ref;
-  for (Encoding e : {Encoding::Json, Encoding::MsgPack, Encoding::Protobuf}) check_frame(e, codec_for(e)->encode(ack));
+  for (Encoding e : {Encoding::Json, Encoding::MsgPack, Encoding::Protobuf, Encoding::Sse})
+    check_frame(e, codec_for(e)->encode(ack));
   return 0;
 }

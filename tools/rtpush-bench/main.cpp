@@ -27,6 +27,9 @@
 // the first connect to the last connection_established.
 //
 // --tls: every connection speaks TLS (wss://), certificate not verified.
+// --receivers sse: fanout's and latency's receivers are Server-Sent Events
+// listeners (GET /sse/<channel> on a mount at "/") instead of WebSockets
+// (bench/sse.sh); default ws.
 // --burst: fanout's publisher writes the publishes it sends at once in one
 // write (one TLS record), as they would share a TCP segment.
 //
@@ -49,6 +52,7 @@ namespace {
 struct Opts {
   std::string mode, host = "127.0.0.1", channel = "bench", role = "all", since, token;
   bool mix = false;  // --encodings mix: receiver i speaks encoding i % 3
+  bool sse = false;  // --receivers sse: receivers are GET sse/<channel> listeners
   bool tls = false;  // --tls: wss:// (bench/tls.sh)
   bool burst = false;  // --burst: fanout's publisher sends each window's publishes in one write
   std::vector<int> ports = {7681};
@@ -84,6 +88,7 @@ int usage() {
                "usage: rtpush-bench idle|fanout --port P --connections N [--host H] [--channel C]\n"
                "       [--messages M] [--payload-bytes B] [--window W] [--hold S] [--timeout S]\n"
                "       [--role all|receivers|publisher] [--rate R] [--token T] [--tls] [--burst]\n"
+               "       [--receivers ws|sse]\n"
                "       rtpush-bench latency --port P1[,P2] --connections N --messages M --rate R\n"
                "       rtpush-bench replay --port P --channel C --since ID --messages M\n"
                "       rtpush-bench subscribe --port P --channels H --messages K\n"
@@ -114,6 +119,14 @@ std::string subscribe_frame(int encoding, const std::string& channel) {
 // of the three encodings (just enough parsing for the benchmark).
 enum class Kind { Message, Subscribed, Established, Published, Other };
 Kind kind_of(int encoding, std::string_view f, std::string_view* id) {
+  if (encoding == 3) {  // an SSE event: "id: ID\nevent: message\ndata: ..." or "event: subscribed\n..."
+    if (starts_with(f, "id: ")) {
+      *id = f.substr(4, f.find('\n') - 4);
+      return Kind::Message;
+    }
+    if (starts_with(f, "event: subscribed")) return Kind::Subscribed;
+    return Kind::Other;
+  }
   if (encoding == 0) {
     if (starts_with(f, "{\"type\":\"message\"")) {
       auto at = f.find("\"id\":\"");
@@ -157,6 +170,11 @@ bool open_receivers(bench::Client& cl, const Opts& o, int* subscribed) {
   const int batch = 500;  // paced so the listen backlog is not overrun
   for (int done = 0; done < o.connections; done += batch) {
     const int n = std::min(batch, o.connections - done);
+    if (o.sse) {  // no subscribe to send: the stream's first event is `subscribed`
+      cl.connect_sse(n, o.ports[done % o.ports.size()], "/sse/" + o.channel);
+      cl.run(30000, [&] { return *subscribed + cl.failed_count() >= done + n; });
+      continue;
+    }
     for (int i = 0; i < n; ++i) {
       const int encoding = o.mix ? (done + i) % 3 : 0;
       cl.connect(1, o.ports[(done + i) % o.ports.size()], kProtocols[encoding]);
@@ -166,7 +184,7 @@ bool open_receivers(bench::Client& cl, const Opts& o, int* subscribed) {
     cl.run(30000, [&] { return cl.open_count() + cl.failed_count() >= want; });
   }
   for (auto& c : cl.conns())
-    if (c.open) cl.send_frame(c, subscribe_frame(c.encoding, o.channel), c.encoding != 0);
+    if (c.open && !c.sse) cl.send_frame(c, subscribe_frame(c.encoding, o.channel), c.encoding != 0);
   cl.run(60000, [&] { return *subscribed + cl.failed_count() >= o.connections; });
   return *subscribed == o.connections;
 }
@@ -186,7 +204,8 @@ int main(int argc, char** argv) {
       {"rate", required_argument, nullptr, 'R'},       {"since", required_argument, nullptr, 's'},
       {"encodings", required_argument, nullptr, 'e'}, {"channels", required_argument, nullptr, 'C'},
       {"token", required_argument, nullptr, 'T'},      {"tls", no_argument, nullptr, 'S'},
-      {"burst", no_argument, nullptr, 'B'},            {nullptr, 0, nullptr, 0}};
+      {"burst", no_argument, nullptr, 'B'},            {"receivers", required_argument, nullptr, 'V'},
+      {nullptr, 0, nullptr, 0}};
   optind = 2;
   bool messages_given = false;
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
@@ -208,6 +227,7 @@ int main(int argc, char** argv) {
       case 'T': o.token = optarg; break;
       case 'S': o.tls = true; break;
       case 'B': o.burst = true; break;
+      case 'V': o.sse = std::string(optarg) == "sse"; break;
       default: return usage();
     }
   }

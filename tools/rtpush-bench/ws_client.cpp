@@ -60,40 +60,52 @@ void Client::connect(int n, int port, const std::string& protocol) {
       "GET " + path_ + " HTTP/1.1\r\nHost: " + host_ + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
       "Sec-WebSocket-Protocol: " + (protocol.empty() ? protocol_ : protocol) + "\r\n\r\n";
+  for (int i = 0; i < n; ++i) open_socket(conns_.emplace_back(), port, request);
+}
+
+void Client::connect_sse(int n, int port, const std::string& target) {
+  const std::string request =
+      "GET " + target + " HTTP/1.1\r\nHost: " + host_ + "\r\nAccept: text/event-stream\r\n\r\n";
+  for (int i = 0; i < n; ++i) {
+    Conn& c = conns_.emplace_back();
+    c.sse = true;
+    c.encoding = 3;
+    open_socket(c, port, request);
+  }
+}
+
+void Client::open_socket(Conn& c, int port, const std::string& request) {
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(static_cast<uint16_t>(port ? port : port_));
   inet_pton(AF_INET, host_.c_str(), &sa.sin_addr);
-  for (int i = 0; i < n; ++i) {
-    Conn& c = conns_.emplace_back();
-    c.fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (c.fd < 0) { ++failed_; c.closed = true; continue; }
-    int one = 1;
-    setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    // Blocking connect on loopback is immediate; then non-blocking I/O.
-    if (::connect(c.fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-      fail(c);
-      continue;
-    }
-    if (tls_) {  // blocking handshake, then non-blocking like the rest
-      c.ssl = SSL_new(tls_);
-      SSL_set_fd(c.ssl, c.fd);
-      if (SSL_connect(c.ssl) != 1) {
-        ERR_clear_error();
-        fail(c);
-        continue;
-      }
-    }
-    if (!write_all(c, request.data(), request.size())) {
-      fail(c);
-      continue;
-    }
-    fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) | O_NONBLOCK);
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.ptr = &c;
-    epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev);
+  c.fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (c.fd < 0) { ++failed_; c.closed = true; return; }
+  int one = 1;
+  setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // Blocking connect on loopback is immediate; then non-blocking I/O.
+  if (::connect(c.fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    fail(c);
+    return;
   }
+  if (tls_) {  // blocking handshake, then non-blocking like the rest
+    c.ssl = SSL_new(tls_);
+    SSL_set_fd(c.ssl, c.fd);
+    if (SSL_connect(c.ssl) != 1) {
+      ERR_clear_error();
+      fail(c);
+      return;
+    }
+  }
+  if (!write_all(c, request.data(), request.size())) {
+    fail(c);
+    return;
+  }
+  fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) | O_NONBLOCK);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = &c;
+  epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev);
 }
 
 void Client::hold_writes(Conn& c) { holding_ = &c; }
@@ -140,7 +152,35 @@ void Client::send_frame(Conn& c, std::string_view text, bool binary) {
   if (!write_all(c, frame.data(), frame.size())) fail(c);
 }
 
+// An event stream: the 200's headers once, then events ending in a blank
+// line; each goes to on_text without it (comments too: ": ping").
+void Client::parse_sse(Conn& c, const char* data, std::size_t len) {
+  std::string joined;
+  if (!c.partial.empty()) {
+    joined = std::move(c.partial);
+    joined.append(data, len);
+    c.partial.clear();
+    data = joined.data();
+    len = joined.size();
+  }
+  std::string_view v(data, len);
+  if (!c.open) {
+    auto end = v.find("\r\n\r\n");
+    if (end == std::string_view::npos) { c.partial.assign(data, len); return; }
+    if (v.substr(0, 12).find("200") == std::string_view::npos) { fail(c); return; }
+    c.open = true;
+    ++open_;
+    v.remove_prefix(end + 4);
+  }
+  for (auto end = v.find("\n\n"); end != std::string_view::npos; end = v.find("\n\n")) {
+    on_text_(c, v.substr(0, end + 1));
+    v.remove_prefix(end + 2);
+  }
+  if (!v.empty()) c.partial.assign(v.data(), v.size());
+}
+
 void Client::parse(Conn& c, const char* data, std::size_t len) {
+  if (c.sse) return parse_sse(c, data, len);
   std::string joined;
   if (!c.partial.empty()) {
     joined = std::move(c.partial);

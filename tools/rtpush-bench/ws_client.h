@@ -26,7 +26,8 @@ struct Conn {
   std::string partial;    // an incomplete frame carried to the next read
   std::uint64_t messages = 0;
   std::string last_id;    // id of the last "message" frame (for order checks)
-  int encoding = 0;       // 0 rtpush-json, 1 rtpush-msgpack, 2 rtpush-protobuf
+  int encoding = 0;       // 0 rtpush-json, 1 rtpush-msgpack, 2 rtpush-protobuf, 3 SSE
+  bool sse = false;       // a GET sse/<channel> listener: events, not WebSocket frames
   bool order_ok = true;
 };
 
@@ -39,6 +40,9 @@ class Client {
   // Starts n connections (connect + handshake request), to `port` (or the
   // client's port when 0), asking for `protocol` (or the client's).
   void connect(int n, int port = 0, const std::string& protocol = {});
+  // Starts n Server-Sent Events listeners: GET `target` ("/sse/<channel>"),
+  // each event handed to on_text without its blank line (bench/sse.sh).
+  void connect_sse(int n, int port, const std::string& target);
   // The request target of later handshakes ("/" by default), e.g.
   // "/?token=T" to present a token (bench/auth.sh).
   void set_path(std::string path) { path_ = std::move(path); }
@@ -62,6 +66,8 @@ class Client {
  private:
   void on_readable(Conn& c);
   void parse(Conn& c, const char* data, std::size_t len);
+  void parse_sse(Conn& c, const char* data, std::size_t len);
+  void open_socket(Conn& c, int port, const std::string& request);
   void fail(Conn& c);
   bool write_all(Conn& c, const char* data, std::size_t len);
 

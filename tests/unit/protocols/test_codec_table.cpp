@@ -134,6 +134,7 @@ std::optional<std::string> write(Encoding e, const std::vector<Member>& members)
     case Encoding::Json: return write_json(members);
     case Encoding::MsgPack: return write_msgpack(members);
     case Encoding::Protobuf: return write_protobuf(members);
+    case Encoding::Sse: break;  // receive-only: no client frames (test_sse_frame.cpp)
   }
   return std::nullopt;
 }
