@@ -13,10 +13,20 @@ function defaultUrl() {
   return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/";
 }
 
-function showState(state) {
+function showState(state, detail) {
   const out = $("state");
   out.textContent = state;
   out.dataset.state = state;
+  let why = "";
+  if (state === "disconnected" && detail) {
+    why = "close " + detail.code + (detail.reason ? " " + detail.reason : "");
+    why += detail.retrying ? ", retrying in " + (detail.delay / 1000).toFixed(1) + " s" : ", stopped";
+  }
+  $("state-detail").textContent = why;
+}
+
+function showError(err) {
+  $("error").textContent = err ? "error: " + (err.code ? err.code + " " : "") + err.message : "";
 }
 
 function showMessage(msg) {
@@ -36,10 +46,15 @@ function showMessage(msg) {
   if (atBottom) list.scrollTop = list.scrollHeight;
 }
 
-// Subscribes `channel` on the current client and wires its row's
-// "recovered" cell: "-" until a resubscribe after a reconnect reports it.
+// Subscribes `channel` on the current client and wires its row: marked
+// subscribed each time the server confirms it (on every connection), and
+// its "recovered" cell "-" until a resubscribe after a reconnect reports it.
 function attach(channel, item) {
+  item.dataset.subscribed = "false";
   const sub = client.subscribe(channel, showMessage);
+  sub.on("subscribed", () => {
+    item.dataset.subscribed = "true";
+  });
   sub.on("recovered", (recovered) => {
     const cell = item.querySelector(".recovered");
     cell.textContent = String(recovered);
@@ -82,7 +97,14 @@ function connect() {
     token: token || undefined,
     encoding: "json",
   });
-  client.on("state", showState);
+  client.on("state", (state, detail) => {
+    showState(state, detail);
+    if (state === "connecting") {
+      for (const entry of subscriptions.values()) entry.item.dataset.subscribed = "false";
+    }
+  });
+  client.on("error", showError);
+  showError(null);
   for (const [channel, entry] of subscriptions) entry.sub = attach(channel, entry.item);
 }
 
