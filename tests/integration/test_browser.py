@@ -250,17 +250,19 @@ class DemoPage(unittest.IsolatedAsyncioTestCase):
 
     async def test_files_served_with_their_types(self):
         """Over one keep-alive connection, as a browser fetches a page:
-        each file whole, with its type, and the API between them."""
+        each file whole, with its type, the API between them, and a 404
+        for a file that is not there."""
         import http.client
         conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=10)
         try:
-            for path, kind in (("/demo/", "text/html"), ("/demo/style.css", "text/css"), ("/health", "json"),
-                               ("/js/rtpush.js", "javascript"), ("/demo/app.js", "javascript"),
-                               ("/health", "json")):
+            for path, status, kind in (("/demo/missing.js", 404, "text/html"), ("/demo/", 200, "text/html"),
+                                       ("/demo/style.css", 200, "text/css"), ("/health", 200, "json"),
+                                       ("/js/rtpush.js", 200, "javascript"), ("/demo/app.js", 200, "javascript"),
+                                       ("/js/missing.js", 404, "text/html"), ("/health", 200, "json")):
                 conn.request("GET", path)
                 r = conn.getresponse()
                 body = r.read()
-                self.assertEqual(r.status, 200, path)
+                self.assertEqual(r.status, status, path)
                 self.assertIn(kind, r.getheader("Content-Type"), path)  # a module needs a JavaScript type
                 self.assertEqual(len(body), int(r.getheader("Content-Length")), path)
         finally:
