@@ -298,8 +298,10 @@ class DemoPage(unittest.IsolatedAsyncioTestCase):
                             "the page did not show the lost connection")
         down = await asyncio.to_thread(publish_while_down, self.redis.url, "news", [{"n": 2}, {"n": 3}, {"n": 4}])
         await asyncio.to_thread(self.server.restart)
+        back = time.time()
         await page.wait_for("document.getElementById('state').dataset.state === 'connected'",
                             "the page did not reconnect after the node restarted")
+        print("page: connected again %.2f s after the node was back (its backoff)" % (time.time() - back))
         live = self.server.publish_http("news", {"n": 5})
         await page.wait_for("!!document.querySelector('#messages li[data-id=\"%s\"]')" % live,
                             "no live message after the reconnect")
@@ -341,7 +343,9 @@ class DemoPage(unittest.IsolatedAsyncioTestCase):
         await page.wait_for("sse.errors > 0", "the EventSource did not see the node go")
         down = await asyncio.to_thread(publish_while_down, self.redis.url, "feed", [{"n": 3}, {"n": 4}])
         await asyncio.to_thread(self.server.restart)
+        back = time.time()
         await page.wait_for("sse.subscribed.length === 2", "the EventSource did not reconnect")
+        print("EventSource: resubscribed %.2f s after the node was back" % (time.time() - back))
         live = self.server.publish_http("feed", {"n": 5})
         await page.wait_for("sse.messages.some(([id]) => id === %s)" % json.dumps(live), "no live message")
 
