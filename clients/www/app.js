@@ -33,7 +33,10 @@ function showMessage(msg) {
   const item = document.createElement("li");
   item.dataset.channel = msg.channel;
   item.dataset.id = msg.id;
-  for (const [cls, text] of [["channel", msg.channel], ["id", msg.id], ["data", JSON.stringify(msg.data)]]) {
+  // A payload that was not JSON (published as MessagePack bin or protobuf
+  // bytes) arrives as base64 text: say so rather than show it as a string.
+  const data = msg.encoding === "base64" ? "base64 " + msg.data : JSON.stringify(msg.data);
+  for (const [cls, text] of [["channel", msg.channel], ["id", msg.id], ["data", data]]) {
     const span = document.createElement(cls === "data" ? "code" : "span");
     span.className = cls;
     span.textContent = text;
