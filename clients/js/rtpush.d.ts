@@ -35,6 +35,8 @@ export interface RtpushOptions {
   stableAfterMs?: number;
   /** a token function's token is refreshed this long before its exp (at most halfway); 30000 */
   refreshBeforeMs?: number;
+  /** gets what a callback or listener threw; default: the browser's reportError, else rethrown from a microtask */
+  reportError?: (err: unknown) => void;
 }
 
 export interface DisconnectDetail {

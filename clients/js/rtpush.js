@@ -18,6 +18,7 @@
  *   backoffCapMs?: number,
  *   stableAfterMs?: number,
  *   refreshBeforeMs?: number,
+ *   reportError?: (err: unknown) => void,
  * }} RtpushOptions
  */
 
@@ -66,38 +67,48 @@ function decodeUtf8(binary) {
   return new TextDecoder().decode(new Uint8Array([...binary].map((c) => c.charCodeAt(0))));
 }
 
-/** A tiny event emitter: listeners' exceptions are rethrown later, outside
- * the client's own bookkeeping, so one bad listener cannot break it. */
+/** A tiny event emitter. A listener's exception is handed to `report`
+ * (rethrown later by default), outside the client's own bookkeeping, so one
+ * bad listener can neither break the client nor starve the others. */
 class Emitter {
-  constructor() {
+  /** @param {(err: unknown) => void} report */
+  constructor(report) {
     /** @type {Map<string, Set<Function>>} */
     this._listeners = new Map();
+    this._report = report;
   }
 
-  /** @returns {() => void} removes the listener */
+  /** @param {string} event @param {Function} fn @returns {() => void} removes the listener */
   on(event, fn) {
     if (!this._listeners.has(event)) this._listeners.set(event, new Set());
     this._listeners.get(event).add(fn);
     return () => this.off(event, fn);
   }
 
+  /** @param {string} event @param {Function} fn */
   off(event, fn) {
     this._listeners.get(event)?.delete(fn);
   }
 
   _emit(event, ...args) {
-    for (const fn of [...(this._listeners.get(event) || [])]) callSafely(fn, args);
+    for (const fn of [...(this._listeners.get(event) || [])]) this._call(fn, args);
+  }
+
+  _call(fn, args) {
+    try {
+      fn(...args);
+    } catch (err) {
+      this._report(err);
+    }
   }
 }
 
-function callSafely(fn, args) {
-  try {
-    fn(...args);
-  } catch (err) {
-    queueMicrotask(() => {
-      throw err;
-    });
-  }
+/** Browsers' reportError (to window.onerror), else a throw from a microtask. */
+function defaultReport(err) {
+  if (typeof globalThis.reportError === "function") return globalThis.reportError(err);
+  queueMicrotask(() => {
+    throw err;
+  });
 }
 
 /** One `subscribe` call. Events: "subscribed" ({position}, each time the
@@ -107,7 +118,7 @@ function callSafely(fn, args) {
 export class Subscription extends Emitter {
   /** @param {RtpushClient} client @param {string} channel @param {(msg: RtpushMessage) => void} callback */
   constructor(client, channel, callback) {
-    super();
+    super(client._report);
     this.channel = channel;
     this._client = client;
     this._callback = callback;
@@ -124,7 +135,7 @@ export class Subscription extends Emitter {
 export class RtpushClient extends Emitter {
   /** @param {string} url @param {RtpushOptions} [options] */
   constructor(url, options = {}) {
-    super();
+    super(options.reportError || defaultReport);
     if ((options.encoding || "json") !== "json") throw new Error(`rtpush: encoding ${options.encoding} is not supported`);
     this.url = url;
     this._token = options.token;
@@ -411,7 +422,7 @@ export class RtpushClient extends Emitter {
     ch.last = ch.cursor = String(f.id);
     const msg = { channel: f.channel, id: f.id, data: f.data, timestamp: f.timestamp };
     if (f.encoding) msg.encoding = f.encoding;
-    for (const sub of [...ch.subs]) callSafely(sub._callback, [msg]);
+    for (const sub of [...ch.subs]) this._call(sub._callback, [msg]);
   }
 }
 

@@ -283,3 +283,49 @@ test("a subscribe while connected is sent at once; while disconnected, on connec
   assert.deepEqual(WS.last().sentOfType("subscribe").map((f) => f.channel), ["early", "late"]);
   client.close();
 });
+
+test("a throwing callback does not stop delivery to the others, nor the client", async () => {
+  const thrown = [];
+  const { WS, client } = setup({ reportError: (e) => thrown.push(e.message) });
+  await flush();
+  const got = [];
+  client.subscribe("c", () => {
+    throw new Error("app bug");
+  });
+  client.subscribe("c", (m) => got.push(m.id));
+  client.on("state", () => {
+    throw new Error("listener bug");
+  });
+  WS.last().open();
+  WS.last().receive({ type: "subscribed", channel: "c", position: null });
+  WS.last().receive({ type: "message", channel: "c", id: "1-0", data: 1, timestamp: 1 });
+  WS.last().receive({ type: "message", channel: "c", id: "2-0", data: 2, timestamp: 1 });
+  assert.deepEqual(got, ["1-0", "2-0"]);
+  assert.deepEqual(thrown, ["listener bug", "app bug", "app bug"]); // reported, not swallowed
+  client.close();
+});
+
+test("close() while the token function is pending: no connection is made", async () => {
+  let release;
+  const { WS, client } = setup({ token: () => new Promise((r) => (release = r)) });
+  await flush();
+  client.close();
+  release("t");
+  await flush();
+  assert.equal(WS.instances.length, 0);
+});
+
+test("a failing token function is reported and retried with backoff", async () => {
+  let calls = 0;
+  const { clock, WS, client, errors } = setup({ token: async () => {
+    if (++calls === 1) throw new Error("auth server down");
+    return "ok";
+  } });
+  await flush();
+  assert.equal(WS.instances.length, 0);
+  assert.ok(errors.some((e) => e.code === "TOKEN" && /auth server down/.test(e.message)));
+  await clock.advance(500);
+  assert.equal(WS.instances.length, 1);
+  assert.match(WS.last().url, /token=ok$/);
+  client.close();
+});
