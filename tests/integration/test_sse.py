@@ -7,6 +7,8 @@ gone), heartbeat comments, the slow-listener bound, tokens and namespaces
 SSE listeners, over TLS, and across two nodes sharing a Redis."""
 import asyncio
 import json
+import os
+import signal
 import socket
 import ssl
 import time
@@ -336,6 +338,22 @@ class SseOverHttp2(unittest.TestCase):
             self.assertEqual(h2_get_status(server.port, server.cert_path, "/sse/h2"), 421)
             self.assertIn("refusing Server-Sent Events over HTTP/2", server.log_text())
             self.assertEqual(h2_get_status(server.port, server.cert_path, "/health"), 200)  # the API serves on h2
+
+
+class SseShutdown(unittest.TestCase):
+    def test_stream_ends_when_the_node_stops(self):
+        """SIGTERM: the node closes the listener's connection (the end of a
+        close-delimited body, which EventSource answers by reconnecting),
+        promptly and without a crash."""
+        server = Server().start()
+        s = SseStream(server, "sse-stop")
+        s.next_event()
+        started = time.time()
+        os.killpg(server.proc.pid, signal.SIGTERM)  # as systemd stop does
+        self.assertTrue(s.closed_within(10))
+        self.assertLess(time.time() - started, 10)
+        s.close()
+        server.stop()
 
 
 class SseAcrossNodes(unittest.TestCase):
