@@ -243,10 +243,11 @@ class DemoPage(unittest.IsolatedAsyncioTestCase):
         await self.page.navigate("http://127.0.0.1:%d/demo/" % self.server.port)
         await self.page.wait_for("document.getElementById('state').dataset.state === 'connected'",
                                  "the demo page did not connect")
-        # every state the page shows from now on, in order
-        await self.page.eval("""window.statesShown = [];
-            new MutationObserver(() => statesShown.push(document.getElementById('state').dataset.state))
-              .observe(document.getElementById('state'), {attributes: true, childList: true, subtree: true})""")
+        # every state the page shows from now on, in order: each change's old
+        # value (two changes in one task still give two records), then the last
+        await self.page.eval("""window.statesBefore = [];
+            new MutationObserver(records => records.forEach(r => statesBefore.push(r.oldValue)))
+              .observe(document.getElementById('state'), {attributeFilter: ['data-state'], attributeOldValue: true})""")
 
     async def test_files_served_with_their_types(self):
         """Over one keep-alive connection, as a browser fetches a page:
@@ -302,6 +303,9 @@ class DemoPage(unittest.IsolatedAsyncioTestCase):
         await page.wait_for("document.getElementById('state').dataset.state === 'connected'",
                             "the page did not reconnect after the node restarted")
         print("page: connected again %.2f s after the node was back (its backoff)" % (time.time() - back))
+        await page.wait_for("""[...document.querySelectorAll('#subscriptions li')].every(li =>
+                               li.dataset.subscribed === 'true' && li.querySelector('.recovered').textContent !== '-')""",
+                            "the page did not show both channels resubscribed with their `recovered`")
         live = self.server.publish_http("news", {"n": 5})
         await page.wait_for("!!document.querySelector('#messages li[data-id=\"%s\"]')" % live,
                             "no live message after the reconnect")
@@ -311,8 +315,8 @@ class DemoPage(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(news, [(first, '{"n":1}'), (down[0], '{"n":2}'), (down[1], '{"n":3}'),
                                 (down[2], '{"n":4}'), (live, '{"n":5}')])  # in order, none missing or twice
         self.assertEqual([(i, d) for i, c, d in shown if c == "sport"], [(sport_id, '{"score":"2-1"}')])
-        states = await page.eval("statesShown")
-        self.assertIn("disconnected", states)
+        states = await page.eval("statesBefore.concat(document.getElementById('state').dataset.state)")
+        self.assertIn("disconnected", states, states)
         self.assertEqual(states[-1], "connected")
         recovered = await page.eval("""Object.fromEntries([...document.querySelectorAll('#subscriptions li')]
                                        .map(li => [li.dataset.channel, li.querySelector('.recovered').textContent]))""")
