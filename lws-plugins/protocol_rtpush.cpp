@@ -297,6 +297,12 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
         if (rc || close) return -1;
         return lws_http_transaction_completed(wsi) ? -1 : 0;
       }
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+      // A file of a file:// mount (the demo page) was served by lws on this
+      // vhost's first protocol. As lws's own dummy callback does, end the
+      // transaction: otherwise the next request of a keep-alive connection
+      // is answered with the last file's stale headers and no body.
+      return lws_http_transaction_completed(wsi) ? -1 : 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
       // A WebSocket upgrade asking for this protocol: the vhost's core is
       // HTTP only (docs/protocol.md "HTTP API"). Accepted, it would be a connection that

@@ -114,6 +114,15 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
       return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
       return c ? write_pending(wsi, c->node, c->session) : -1;
+    case LWS_CALLBACK_HTTP:
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+      // The vhost's default protocol ("default": "1") is the one lws binds
+      // plain HTTP connections to, so the file:// mounts (the demo page)
+      // report here: a file served (the transaction must end, or the next
+      // request of the keep-alive connection gets the last file's stale
+      // headers and no body) or no such file (LWS_CALLBACK_HTTP: 404).
+      // lws's own dummy callback does exactly that.
+      return lws_callback_http_dummy(wsi, reason, pss, in, len);
     case LWS_CALLBACK_CLOSED:
       if (pss) {  // an upgrade that failed between the filter and ESTABLISHED
         delete pss->admitted;

@@ -47,17 +47,19 @@ def free_port():
 class Server:
     """One lwsws node. Use as a context manager."""
 
-    def __init__(self, mount="/", files=None, tls=False, vhost=None, **options):
+    def __init__(self, mount="/", files=None, tls=False, vhost=None, mounts=None, **options):
         """`files`: {option: text}, for options naming a file (jwt_secret_file,
         channels_file, ...): each text is written into the server's own
         directory and the option set to its path. `tls`: the vhost serves
         wss:// and https:// with a self-signed certificate made now, which
         this Server's clients trust (`ssl_context`). `vhost`: more lwsws
-        vhost settings ({"alpn": "http/1.1"})."""
+        vhost settings ({"alpn": "http/1.1"}). `mounts`: more lwsws mounts
+        after the `callback://rtpush` one (file:// mounts of the demo page)."""
         self.port = free_port()
         self.tls = tls
         self.vhost_extra = dict(vhost or {})
         self.mount = mount
+        self.extra_mounts = list(mounts or [])
         self.options = {k.replace("_", "-"): str(v) for k, v in options.items()}
         self.dir = tempfile.mkdtemp(prefix="rtpush-it-")
         for option, text in (files or {}).items():
@@ -90,7 +92,7 @@ class Server:
         return "%s://127.0.0.1:%d/" % ("wss" if self.tls else "ws", self.port)
 
     def write_conf(self):
-        os.makedirs(os.path.join(self.dir, "conf.d"))
+        os.makedirs(os.path.join(self.dir, "conf.d"), exist_ok=True)  # again on restart()
         glob = {"server-string": "rtpush", "plugin-dir": PLUGIN_DIR, "count-threads": "1", "rlimit-nofile": "20000",
                 "max-http-header-pool": "256"}
         if self.tls:
@@ -98,7 +100,7 @@ class Server:
         with open(os.path.join(self.dir, "conf"), "w") as f:
             json.dump({"global": glob}, f)
         vhost = {"name": "rtpush", "port": str(self.port), "interface": "127.0.0.1",
-                 "mounts": [{"mountpoint": self.mount, "origin": "callback://rtpush"}],
+                 "mounts": [{"mountpoint": self.mount, "origin": "callback://rtpush"}] + self.extra_mounts,
                  "ws-protocols": [{"rtpush": self.options}, {"rtpush-json": {"default": "1"}},
                                   {"rtpush-msgpack": {}}, {"rtpush-protobuf": {}}]}
         if self.tls:
@@ -187,6 +189,11 @@ class Server:
             except ConnectionRefusedError:
                 return True
         wait_until(refused, 10, "the killed node still accepts connections")
+
+    def restart(self):
+        """After kill(): the same node started again on the same port and
+        directory, as a supervisor restarts a crashed node."""
+        return self.start()
 
     def stop(self):
         if self.proc is None:
