@@ -1,0 +1,265 @@
+"""A node per core: the systemd units pass `systemd-analyze verify`, and
+the configurations `rtpush-nodes` writes for two nodes really serve: two
+lwsws started from them and nginx with the generated site carry a WebSocket
+subscription on one node and HTTP publishes from either node (Redis between
+them)."""
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import unittest
+import urllib.request
+
+import websockets
+
+from rtpush_harness import LWSWS, PLUGIN_DIR, PREFIX, Redis, recv_type, wait_until
+
+SYSTEMD_DIR = os.path.join(PREFIX, "share", "rtpush", "systemd")
+GENERATOR = os.path.join(PREFIX, "bin", "rtpush-nodes")
+UNIT_LWSWS = "/opt/lwsws/bin/lwsws"  # the path both units run
+
+
+def consecutive_free_ports(count, first=8400, last=8449):
+    """`count` adjacent free ports in this test's range (the generator numbers
+    nodes from one base port, so free_port() does not fit)."""
+    for base in range(first, last - count + 2):
+        socks = []
+        try:
+            for port in range(base, base + count):
+                socks.append(socket.socket())
+                socks[-1].bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no %d adjacent free ports in %d..%d" % (count, first, last))
+
+
+def service_section(path):
+    """The [Service] settings of a unit file as {key: [values]}, comments out."""
+    settings, section = {}, None
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("["):
+                section = line
+            elif section == "[Service]" and line and not line.startswith("#"):
+                key, value = line.split("=", 1)
+                settings.setdefault(key, []).append(value)
+    return settings
+
+
+class Units(unittest.TestCase):
+    def verify(self, *units):
+        """systemd-analyze verify on copies of the installed units. The copies
+        live in a temporary directory (verify loads a unit from the path
+        given, and the template's instance rtpush@node1.service from the
+        template beside it). verify also checks that ExecStart's binary is
+        executable: where /opt/lwsws is not this lwsws (a custom
+        LWSWS_PREFIX), the copy runs the lwsws under test instead, so the
+        check means the same thing on every machine."""
+        tmp = tempfile.mkdtemp(prefix="rtpush-units-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        for name in ("rtpush.service", "rtpush@.service"):
+            with open(os.path.join(SYSTEMD_DIR, name)) as f:
+                text = f.read()
+            if not os.access(UNIT_LWSWS, os.X_OK):
+                text = text.replace(UNIT_LWSWS, os.path.abspath(LWSWS))
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write(text)
+        run = subprocess.run(["systemd-analyze", "verify", "--man=no"] + ["./" + u for u in units],
+                             cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # An unknown or misspelt setting is only a warning (exit status 0):
+        # any line about our units fails the test too.
+        ours = [l for l in run.stdout.splitlines() if "rtpush" in l]
+        self.assertEqual((run.returncode, ours), (0, []), run.stdout)
+
+    def test_both_units_verify(self):
+        self.verify("rtpush.service", "rtpush@node1.service")
+
+    def test_the_template_runs_its_own_config_directory_and_stops_the_whole_group(self):
+        unit = service_section(os.path.join(SYSTEMD_DIR, "rtpush@.service"))
+        self.assertEqual(unit["ExecStart"], [UNIT_LWSWS + " -c /etc/rtpush/nodes/%i"])
+        # lwsws's first process dies at once on SIGTERM; the serving child
+        # does the graceful stop, so it must get the signal too.
+        self.assertEqual(unit["KillMode"], ["control-group"])
+        self.assertEqual(unit["ExecReload"], ["/bin/kill -HUP $MAINPID"])
+        self.assertEqual(unit["Restart"], ["on-failure"])
+
+    def test_the_single_node_unit_keeps_the_template_settings(self):
+        one = service_section(os.path.join(SYSTEMD_DIR, "rtpush.service"))
+        many = service_section(os.path.join(SYSTEMD_DIR, "rtpush@.service"))
+        for unit in (one, many):
+            unit.pop("ExecStart")
+            unit.pop("SyslogIdentifier")
+        self.assertEqual(one, many)
+
+
+class GeneratedNode:
+    """lwsws started from a directory rtpush-nodes wrote."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        with open(os.path.join(directory, "conf.d", "rtpush")) as f:
+            self.port = int(json.load(f)["vhosts"][0]["port"])
+        self.log = open(os.path.join(directory, "lwsws.log"), "w")
+        self.proc = subprocess.Popen([LWSWS, "-c", directory], stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+    def health(self):
+        with urllib.request.urlopen("http://127.0.0.1:%d/health" % self.port, timeout=2) as r:
+            return json.loads(r.read())
+
+    def wait_serving(self):
+        def up():
+            if self.proc.poll() is not None:
+                raise RuntimeError("lwsws exited:\n" + open(self.log.name).read()[-2000:])
+            try:
+                self.health()
+                return True
+            except OSError:
+                return False
+        wait_until(up, 15, "a generated node did not start")
+
+    def stop(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+        try:  # the serving child may outlive the first process
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        self.log.close()
+
+
+class Generator(unittest.IsolatedAsyncioTestCase):
+    def generate(self, *args):
+        out = tempfile.mkdtemp(prefix="rtpush-nodes-")
+        self.addCleanup(shutil.rmtree, out, ignore_errors=True)
+        run = subprocess.run([GENERATOR, "--prefix", PREFIX, "--out", out] + list(args),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return out, run
+
+    def test_bad_arguments_are_refused_with_status_2(self):
+        for args in (["--nodes", "0"], ["--nodes", "two"], ["--base-port", "70000"],
+                     ["--nodes", "2"],  # two nodes without Redis cannot share messages
+                     ["--nodes", "2", "--redis", "localhost:6379"],
+                     ["--nodes", "2", "--redis", "redis://127.0.0.1:6379", "--base-port", "8080"]):
+            out, run = self.generate(*args)
+            self.assertEqual(run.returncode, 2, (args, run.stdout, run.stderr))
+            self.assertIn("rtpush-nodes: error:", run.stderr)
+            self.assertEqual(os.listdir(out), [], "nothing written for %s" % args)
+
+    async def test_two_generated_nodes_serve_behind_the_generated_nginx_site(self):
+        with Redis() as redis:
+            base = consecutive_free_ports(2)
+            listen = consecutive_free_ports(1, 8450, 8460)
+            out, run = self.generate("--nodes", "2", "--base-port", str(base), "--redis", redis.url,
+                                     "--listen", str(listen))
+            self.assertEqual(run.returncode, 0, run.stderr)
+            self.assertIn("systemctl enable --now rtpush@node1 rtpush@node2", run.stdout)
+
+            names = sorted(os.listdir(os.path.join(out, "nodes")))
+            self.assertEqual(names, ["node1", "node2"])
+            confs = []
+            for name in names:
+                with open(os.path.join(out, "nodes", name, "conf")) as f:
+                    glob = json.load(f)["global"]
+                with open(os.path.join(out, "nodes", name, "conf.d", "rtpush")) as f:
+                    vhost = json.load(f)["vhosts"][0]
+                self.assertEqual(glob["plugin-dir"], os.path.abspath(PLUGIN_DIR))
+                confs.append((vhost["port"], vhost["ws-protocols"][0]["rtpush"]))
+            self.assertEqual([port for port, _ in confs], [str(base), str(base + 1)])
+            self.assertEqual([opts["redis"] for _, opts in confs], [redis.url] * 2)
+            node_ids = [opts["node-id"] for _, opts in confs]
+            self.assertEqual(len(set(node_ids)), 2, node_ids)
+
+            nodes = [GeneratedNode(os.path.join(out, "nodes", name)) for name in names]
+            nginx = None
+            try:
+                for node in nodes:
+                    node.wait_serving()
+                nginx = self.start_nginx(os.path.join(out, "nginx", "rtpush-upstream.conf"), listen)
+                await self.subscribe_and_publish_across_nodes(listen, set(node_ids))
+            finally:
+                if nginx:
+                    os.killpg(nginx.pid, signal.SIGKILL)
+                    nginx.wait()
+                for node in nodes:
+                    node.stop()
+
+    def start_nginx(self, site_path, listen):
+        """nginx with the generated site inside http {}, as
+        /etc/nginx/sites-enabled/ puts it; `nginx -t` first."""
+        d = os.path.dirname(site_path)
+        with open(site_path) as f:
+            site = f.read()
+        self.assertEqual(len(re.findall(r"^\s*server 127\.0\.0\.1:\d+ ", site, re.M)), 2, site)
+        conf = ("%sworker_processes 1;\nerror_log %s/error.log info;\npid %s/nginx.pid;\n"
+                "events { worker_connections 1024; }\nhttp {\n access_log off;\n"
+                " client_body_temp_path %s/body; proxy_temp_path %s/proxy; fastcgi_temp_path %s/fcgi;\n"
+                " uwsgi_temp_path %s/uwsgi; scgi_temp_path %s/scgi;\n include %s;\n}\n"
+                % ("user root;\n" if os.geteuid() == 0 else "", d, d, d, d, d, d, d, site_path))
+        with open(os.path.join(d, "nginx.conf"), "w") as f:
+            f.write(conf)
+        cmd = ["nginx", "-p", d, "-e", os.path.join(d, "error.log"), "-c", os.path.join(d, "nginx.conf")]
+        test = subprocess.run(cmd + ["-t"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.assertEqual(test.returncode, 0, test.stdout)
+        proc = subprocess.Popen(cmd + ["-g", "daemon off;"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+        def up():
+            with urllib.request.urlopen("http://127.0.0.1:%d/health" % listen, timeout=2) as r:
+                return r.status == 200
+        try:
+            wait_until(up, 10, "nginx did not start")
+        except RuntimeError:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+        return proc
+
+    async def subscribe_and_publish_across_nodes(self, listen, node_ids):
+        # nginx spreads connections over the upstream: four subscribers land
+        # on both nodes (hello names the node).
+        subscribers = []
+        for _ in range(4):
+            ws = await websockets.connect("ws://127.0.0.1:%d/" % listen, subprotocols=["rtpush-json"])
+            hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            await ws.send(json.dumps({"type": "subscribe", "channel": "units"}))
+            await recv_type(ws, "subscribed")
+            subscribers.append((ws, hello["node"]))
+        self.assertEqual({node for _, node in subscribers}, node_ids)
+        try:
+            # Each HTTP publish goes to one node (round robin: both take
+            # some); every subscriber gets every message, in order.
+            ids = []
+            for i in range(6):
+                req = urllib.request.Request("http://127.0.0.1:%d/publish/units" % listen,
+                                             data=json.dumps({"i": i}).encode(), method="POST",
+                                             headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    self.assertEqual(r.status, 200)
+                    ids.append(json.loads(r.read())["id"])
+            for ws, node in subscribers:
+                got = []
+                while len(got) < len(ids):
+                    msg = await recv_type(ws, "message")
+                    got.append((msg["id"], msg["data"]["i"]))
+                self.assertEqual(got, list(zip(ids, range(6))), "subscriber on " + node)
+        finally:
+            await asyncio.gather(*(ws.close() for ws, _ in subscribers))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
