@@ -3,7 +3,9 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include "build_info.h"
 #include "persistence.h"
+#include "process_stats.h"
 
 namespace rtpush {
 
@@ -20,6 +22,8 @@ std::string escape_label_value(std::string_view value) {
   }
   return out;
 }
+
+const char* build_version() { return RTPUSH_BUILD_VERSION; }
 
 const char* auth_failure_name(AuthFailure f) {
   switch (f) {
@@ -69,6 +73,11 @@ void gauge(std::string* out, const char* name, const char* help, double v) {
   line(out, "%s %.17g\n", name, v);
 }
 
+void counter_f(std::string* out, const char* name, const char* help, double v) {
+  header(out, name, "counter", help);
+  line(out, "%s %.17g\n", name, v);
+}
+
 unsigned long long ull(std::uint64_t v) { return static_cast<unsigned long long>(v); }
 
 // The PostgreSQL writer's block: rows, batches, errors, backlog and lag, the
@@ -101,6 +110,18 @@ void render_pg(std::string* out, const StoreStats& st, bool up, std::uint64_t re
           "Messages read back from PostgreSQL for replays past the hot history.", replay_rows);
 }
 
+// Prometheus' standard process metrics (the names its own client libraries
+// use), so stock dashboards and alerts work on a node.
+void render_process(std::string* out, const ProcessStats& p) {
+  counter_f(out, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", p.cpu_seconds);
+  gauge(out, "process_resident_memory_bytes", "Resident memory size in bytes.", p.resident_bytes);
+  gauge(out, "process_virtual_memory_bytes", "Virtual memory size in bytes.", p.virtual_bytes);
+  gauge(out, "process_open_fds", "Number of open file descriptors.", p.open_fds);
+  gauge(out, "process_max_fds", "Maximum number of open file descriptors.", p.max_fds);
+  gauge(out, "process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+        p.start_time_seconds);
+}
+
 }  // namespace
 
 void Histogram::render(std::string* out, const char* name, const char* help) const {
@@ -121,6 +142,12 @@ std::string Metrics::render(const std::string& node, const Gauges& g) const {
   out.reserve(4096);
   header(&out, "rtpush_node_info", "gauge", "This node's name.");
   out += "rtpush_node_info{node=\"" + escape_label_value(node) + "\"} 1\n";
+  header(&out, "rtpush_build_info", "gauge", "This build's version.");
+  out += "rtpush_build_info{version=\"" + escape_label_value(build_version()) + "\"} 1\n";
+  if (g.redis_up) {
+    header(&out, "rtpush_redis_up", "gauge", "Redis reachable (1) or not (0).");
+    line(&out, "rtpush_redis_up %d\n", *g.redis_up ? 1 : 0);
+  }
   gauge(&out, "rtpush_connections_active", "Open connections: WebSocket and Server-Sent Events.",
         static_cast<double>(g.connections_active));
   gauge(&out, "rtpush_sse_connections_active", "Of rtpush_connections_active, Server-Sent Events listeners.",
@@ -187,6 +214,7 @@ std::string Metrics::render(const std::string& node, const Gauges& g) const {
   counter(&out, "rtpush_http_requests_total", "HTTP API requests.", http_requests);
   processing.render(&out, "rtpush_message_processing_seconds", "Time to handle one client frame, decode to done (fan-out included).");
   if (g.pg) render_pg(&out, *g.pg, g.pg_up, archive_rows);
+  if (g.process) render_process(&out, *g.process);
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -11,7 +12,12 @@
 
 namespace rtpush {
 
-struct StoreStats;  // persistence.h
+struct StoreStats;    // persistence.h
+struct ProcessStats;  // process_stats.h
+
+// This build's version: the CMake project version, with `git describe`'s
+// commit when configured from a git checkout ("0.1.0+g559ab50").
+const char* build_version();
 
 // `value` as a Prometheus label value, quotes not included: backslash,
 // double quote and newline escaped (the text format's rules).
@@ -47,6 +53,11 @@ struct Gauges {
   // With postgres: the writer's figures (the rtpush_pg_* block); null without.
   const StoreStats* pg = nullptr;
   bool pg_up = false;  // PostgreSQL reachable
+  // With redis: whether it is reachable (rtpush_redis_up); nullopt without.
+  std::optional<bool> redis_up;
+  // This process's CPU, memory and descriptors (process_*); null when /proc
+  // could not be read.
+  const ProcessStats* process = nullptr;
 };
 
 // Why the server closed a connection.

@@ -12,6 +12,7 @@
 
 #include "codec.h"
 #include "payload_size.h"
+#include "process_stats.h"
 
 namespace rtpush {
 
@@ -392,6 +393,9 @@ std::string Node::metrics_text() const {
     g.pg = &pg;
     g.pg_up = persistence_->state() == BackendState::Up;
   }
+  if (const BackendState redis = broker_->state(); redis != BackendState::Off) g.redis_up = redis == BackendState::Up;
+  const std::optional<ProcessStats> process = read_process_stats();
+  if (process) g.process = &*process;
   return metrics_.render(options_.node_id, g);
 }
 
