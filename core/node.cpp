@@ -294,12 +294,13 @@ void Node::send_unsubscribed(Session* s, std::string_view channel) {
 std::string Node::backlog_full() const {
   if (!persistence_ || persistence_->local_backlog() < options_.pg_backlog_rows) {
     if (std::exchange(backlog_refusing_, false))
-      log_.notice("postgres backlog below pg-backlog-rows: publishing again");
+      log_.event(LogLevel::Notice, "publish_resumed", {{"limit", "pg-backlog-rows"}});
     return {};
   }
   if (!std::exchange(backlog_refusing_, true))
-    log_.warn("%zu rows wait for postgres (pg-backlog-rows): publishes are refused until it catches up",
-              options_.pg_backlog_rows);
+    log_.event(LogLevel::Warn, "publish_paused",
+               {{"limit", "pg-backlog-rows"}, {"rows_waiting", options_.pg_backlog_rows},
+                {"cause", "postgres is behind: publishes are refused until it catches up"}});
   return "postgres is behind: " + std::to_string(options_.pg_backlog_rows) +
          " rows wait for it (pg-backlog-rows); nothing was published";
 }
@@ -446,6 +447,7 @@ void Node::refuse(Session* s, ErrorCode code, std::string_view message, std::str
 void Node::drop_slow(Session* s) {
   ++metrics_.slow_consumers;
   metrics_.count_close(CloseReason::SlowConsumer);
+  log_.sampled(LogLevel::Notice, "slow_consumer_closed", "", {{"connection", s->id()}, {"limit", "send-queue-bytes"}});
   s->close(kClosePolicy, "send queue over send-queue-bytes", true);
 }
 

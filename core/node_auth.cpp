@@ -48,7 +48,7 @@ Node::Admission Node::admit(const std::string* origin, const std::string* token)
     for (const std::string& o : auth_.allowed_origins) allowed = allowed || ascii_iequal(*origin, o);
     if (!allowed) {
       // Info, not warn: any web page can make a browser try this.
-      log_.info("WebSocket handshake refused: origin not in allowed-origins");
+      log_.event(LogLevel::Info, "auth_refused", {{"reason", "origin"}, {"on", "a WebSocket handshake"}});
       metrics_.count_auth_failure(AuthFailure::ForeignOrigin);
       a.http_status = 403;
       a.reason = "origin not allowed";
@@ -81,14 +81,17 @@ void Node::opened(Session* s, const Admission* admitted) {
 const char* Node::accept_token(std::string_view token, const std::string& who, auth::TokenClaims* claims) {
   if (!auth_.verifier) {
     metrics_.count_auth_failure(AuthFailure::NoKey);
-    log_.warn("token refused (%s) on %s: no jwt-secret-file or jwt-public-key-file", kNoKeyReason, who.c_str());
+    // Warn: the vhost is misconfigured, not just one client wrong.
+    log_.sampled(LogLevel::Warn, "auth_refused", kNoKeyReason,
+                 {{"reason", kNoKeyReason}, {"on", who}, {"cause", "no jwt-secret-file or jwt-public-key-file"}});
     return kNoKeyReason;
   }
   auth::TokenResult r = auth_.verifier->verify(token, now_seconds());
   if (!r.ok()) {
     metrics_.count_token_refused(r.refusal);
     const char* reason = auth::token_refusal_name(r.refusal);
-    log_.warn("token refused (%s) on %s", reason, who.c_str());
+    // Sampled: anyone can send bad tokens at will.
+    log_.sampled(LogLevel::Notice, "auth_refused", reason, {{"reason", reason}, {"on", who}});
     return reason;
   }
   *claims = std::move(r.claims);
@@ -106,7 +109,8 @@ void Node::auth_request(Session* s, const ClientRequest& req) {
     // A connection is one user for its life: what it subscribed to was
     // granted to that user.
     metrics_.count_auth_failure(AuthFailure::UserMismatch);
-    log_.warn("auth frame for another user refused on connection %s", s->id().c_str());
+    log_.sampled(LogLevel::Notice, "auth_refused", "user_mismatch",
+                 {{"reason", "user_mismatch"}, {"on", "connection " + s->id()}});
     unauthorized(s, "token is for another user", req.ref);
     return;
   }
@@ -190,7 +194,7 @@ void Node::expire_auth() {
     s->set_expiry_key(0);
     if (s->closing()) continue;
     metrics_.count_auth_failure(AuthFailure::ConnectionExpired);
-    log_.info("connection %s closed: its token expired", s->id().c_str());
+    log_.event(LogLevel::Info, "auth_refused", {{"reason", "connection_expired"}, {"on", "connection " + s->id()}});
     unauthorized(s, "token expired", {});
   }
   const std::int64_t steady = clocks_.steady_ms();

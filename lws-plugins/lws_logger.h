@@ -35,18 +35,33 @@ inline void emit(rtpush::LogLevel level, std::string_view line) {
 }
 
 // `io`: the vhost's I/O thread, or null when it has none (then every line
-// is logged on the service thread: no other thread logs then). Call it on
-// the service thread.
-inline rtpush::Logger lws_logger(rtpush::IoThread* io) {
+// is logged on the service thread: no other thread logs then). `node`: the
+// node's name, at the start of every event line (none before the options
+// name it). Call it on the service thread.
+inline rtpush::Logger lws_logger(rtpush::IoThread* io, std::string node = {}) {
   rtpush::LogLevel level = rtpush::LogLevel::Err;  // the most detailed one lws shows
   if (lwsl_visible(LLL_WARN)) level = rtpush::LogLevel::Warn;
   if (lwsl_visible(LLL_NOTICE)) level = rtpush::LogLevel::Notice;
   if (lwsl_visible(LLL_INFO)) level = rtpush::LogLevel::Info;
   const std::thread::id service = std::this_thread::get_id();
   return rtpush::Logger(level, [io, service](rtpush::LogLevel l, std::string_view line) {
-    if (std::this_thread::get_id() == service || !io) return emit(l, line);
-    io->deliver([l, text = std::string(line)] { emit(l, text); });
-  });
+           if (std::this_thread::get_id() == service || !io) return emit(l, line);
+           io->deliver([l, text = std::string(line)] { emit(l, text); });
+         })
+      .for_node(std::move(node));
+}
+
+// One event line from the plugin itself, on the service thread, where no
+// node's Logger is at hand (a vhost refused before it has one, a callback
+// that failed): the same format as the core's (logger.h). Called from
+// catch blocks and timer callbacks: it never throws (a line that cannot be
+// formatted, out of memory, is lost).
+inline void log_event(rtpush::LogLevel level, std::string_view event, rtpush::LogFields fields,
+                      std::string node = {}) noexcept {
+  try {
+    lws_logger(nullptr, std::move(node)).event(level, event, fields);
+  } catch (...) {
+  }
 }
 
 }  // namespace rtpush_lws

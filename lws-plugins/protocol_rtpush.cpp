@@ -61,7 +61,7 @@ void tick(lws_sorted_usec_list_t* sul) {
   try {
     vs->node->tick();
   } catch (const std::exception& e) {
-    lwsl_err("rtpush: heartbeat sweep failed: %s\n", e.what());
+    rtpush_lws::log_event(rtpush::LogLevel::Err, "sweep_failed", {{"sweep", "heartbeat"}, {"cause", e.what()}});
   }
   lws_sul_schedule(vs->context, 0, &vs->tick, ::tick, LWS_US_PER_SEC);
 }
@@ -71,7 +71,7 @@ void auth_sweep(lws_sorted_usec_list_t* sul) {
   try {
     vs->node->expire_auth();
   } catch (const std::exception& e) {
-    lwsl_err("rtpush: token expiry sweep failed: %s\n", e.what());
+    rtpush_lws::log_event(rtpush::LogLevel::Err, "sweep_failed", {{"sweep", "token_expiry"}, {"cause", e.what()}});
   }
   lws_sul_schedule(vs->context, 0, &vs->auth_sweep, ::auth_sweep, rtpush_lws::kAuthSweepUs);
 }
@@ -84,9 +84,10 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
   rtpush::OptionList values;
   for (; pvo; pvo = pvo->next) values.emplace_back(pvo->name, pvo->value ? pvo->value : "");
   rtpush::OptionsResult parsed = rtpush::parse_options(values, rtpush::default_node_id());
-  for (const std::string& w : parsed.warnings) lwsl_warn("rtpush: %s\n", w.c_str());
+  for (const std::string& w : parsed.warnings)
+    rtpush_lws::log_event(rtpush::LogLevel::Warn, "config_warning", {{"vhost", lws_get_vhost_name(vh)}, {"cause", w}});
   if (!parsed.ok) {
-    lwsl_err("rtpush: vhost %s: %s\n", lws_get_vhost_name(vh), parsed.error.c_str());
+    rtpush_lws::log_event(rtpush::LogLevel::Err, "config_refused", {{"vhost", lws_get_vhost_name(vh)}, {"cause", parsed.error}});
     return -1;
   }
   const rtpush::Options& o = parsed.options;
@@ -98,9 +99,10 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
   std::string why;
   std::unique_ptr<rtpush::Vhost> core =
       rtpush::Vhost::build(o, lws_get_count_threads(cx), [cx] { lws_cancel_service(cx); },
-                           [](rtpush::IoThread* io) { return rtpush_lws::lws_logger(io); }, &why);
+                           [node = o.node_id](rtpush::IoThread* io) { return rtpush_lws::lws_logger(io, node); }, &why);
   if (!core) {
-    lwsl_err("rtpush: vhost %s: %s\n", lws_get_vhost_name(vh), why.c_str());
+    rtpush_lws::log_event(rtpush::LogLevel::Err, "config_refused", {{"vhost", lws_get_vhost_name(vh)}, {"cause", why}},
+                          o.node_id);
     return -1;
   }
   vs->core = core.release();
@@ -112,13 +114,19 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
   // auth required needs a key): an open vhost does not wake for it.
   if (vs->node->auth().verifier)
     lws_sul_schedule(vs->context, 0, &vs->auth_sweep, auth_sweep, rtpush_lws::kAuthSweepUs);
-  lwsl_notice("rtpush: vhost %s: node %s, broker %s, history %zu\n", lws_get_vhost_name(vh), o.node_id.c_str(),
-              o.redis.empty() ? "embedded" : o.redis.c_str(), o.history_size);
+  // Never the postgres conninfo: it may hold a password.
+  rtpush_lws::log_event(rtpush::LogLevel::Notice, "node_start",
+                        {{"vhost", lws_get_vhost_name(vh)},
+                         {"broker", o.redis.empty() ? "embedded" : o.redis.c_str()},
+                         {"postgres", o.postgres.empty() ? "off" : "on"},
+                         {"history", o.history_size}},
+                        o.node_id);
   return 0;
 }
 
 void destroy_vhost(VhostState* vs) {
   if (!vs || !vs->core) return;
+  rtpush_lws::log_event(rtpush::LogLevel::Notice, "node_stop", {}, vs->node->options().node_id);
   lws_sul_cancel(&vs->tick);
   lws_sul_cancel(&vs->auth_sweep);
   vs->node = nullptr;
@@ -322,9 +330,9 @@ int callback_rtpush(struct lws* wsi, enum lws_callback_reasons reason, void* use
   try {
     return dispatch(wsi, reason, user, in, len);
   } catch (const std::exception& e) {
-    lwsl_err("rtpush: %s\n", e.what());
+    rtpush_lws::log_event(rtpush::LogLevel::Err, "callback_failed", {{"cause", e.what()}});
   } catch (...) {
-    lwsl_err("rtpush: unknown error\n");
+    rtpush_lws::log_event(rtpush::LogLevel::Err, "callback_failed", {{"cause", "unknown error"}});
   }
   return -1;
 }

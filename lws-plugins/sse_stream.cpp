@@ -4,6 +4,7 @@
 #include <string>
 
 #include "lws_headers.h"
+#include "lws_logger.h"
 #include "sse_frame.h"
 
 namespace rtpush_lws {
@@ -71,7 +72,9 @@ int start_sse(struct lws* wsi, rtpush::Node& node, const std::string& path, SseC
     // h2 flow control, and the write path writes whole frames to the
     // socket (docs/transport.md). Refused as a WebSocket over h2 is: 421
     // lets a client retry on a connection of its own.
-    lwsl_warn("rtpush: refusing Server-Sent Events over HTTP/2; set the vhost's \"alpn\" to \"http/1.1\"\n");
+    rtpush_lws::log_event(rtpush::LogLevel::Warn, "http2_refused",
+                          {{"what", "sse"},
+                           {"cause", "refusing Server-Sent Events over HTTP/2; set the vhost's alpn to http/1.1"}});
     *refusal = rtpush::http_error(421, "Server-Sent Events are served over HTTP/1.1 only (the vhost's alpn)");
     return 0;
   }

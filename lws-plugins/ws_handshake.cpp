@@ -5,6 +5,7 @@
 #include <string>
 
 #include "lws_headers.h"
+#include "lws_logger.h"
 
 namespace rtpush_lws {
 namespace {
@@ -53,7 +54,7 @@ void write_refusal(struct lws* wsi, int status, const std::string& reason) {
   out += head + "\r\n" + body;
   auto* p = reinterpret_cast<unsigned char*>(&out[LWS_PRE]);
   if (lws_write(wsi, p, out.size() - LWS_PRE, LWS_WRITE_HTTP) < 0)
-    lwsl_info("rtpush: could not write the %d refusing a WebSocket upgrade\n", status);
+    rtpush_lws::log_event(rtpush::LogLevel::Info, "refusal_unsent", {{"status", status}});
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <memory>
 #include <new>
 
+#include "lws_logger.h"
 #include "vhost_state.h"
 #include "ws_deflate.h"
 #include "ws_handshake.h"
@@ -67,8 +68,10 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
       // connection; `"alpn": "http/1.1"` on the vhost keeps browsers on a
       // WebSocket of its own (docs/architecture.md "The write path").
       if (lws_get_network_wsi(wsi) != wsi) {
-        lwsl_warn("rtpush: refusing a WebSocket over HTTP/2 (RFC 8441); set the vhost's \"alpn\" to "
-                  "\"http/1.1\" so that clients open it over HTTP/1.1\n");
+        rtpush_lws::log_event(rtpush::LogLevel::Warn, "http2_refused",
+                              {{"what", "websocket"},
+                               {"cause", "refusing a WebSocket over HTTP/2 (RFC 8441); set the vhost's alpn to "
+                                         "http/1.1 so that clients open it over HTTP/1.1"}});
         // 421: not on this connection; a client may try again on a new one.
         lws_return_http_status(wsi, 421, nullptr);
         return 1;
@@ -86,7 +89,8 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
     case LWS_CALLBACK_ESTABLISHED: {
       rtpush::Node* node = node_of(wsi);
       if (!node) {
-        lwsl_err("rtpush: this vhost has a WebSocket protocol of rtpush but no \"rtpush\" protocol\n");
+        rtpush_lws::log_event(rtpush::LogLevel::Err, "config_refused",
+                              {{"cause", "this vhost has a WebSocket protocol of rtpush but no rtpush protocol"}});
         return -1;
       }
       c = new (pss->storage) WsConnection(wsi, node);
@@ -159,9 +163,9 @@ int ws_callback(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_re
   try {
     return dispatch(encoding, wsi, reason, static_cast<WsSessionData*>(user), in, len);
   } catch (const std::exception& e) {
-    lwsl_err("rtpush: closing a connection after an error: %s\n", e.what());
+    rtpush_lws::log_event(rtpush::LogLevel::Err, "connection_failed", {{"cause", e.what()}});
   } catch (...) {
-    lwsl_err("rtpush: closing a connection after an unknown error\n");
+    rtpush_lws::log_event(rtpush::LogLevel::Err, "connection_failed", {{"cause", "unknown error"}});
   }
   return -1;
 }

@@ -89,7 +89,8 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
     RedisLink::Events events;
     events.up = [this] {
       if (std::exchange(down_logged, false))
-        log.notice("redis (persistence hand-off): connected again to %s:%d", addr.host.c_str(), addr.port);
+        log.event(LogLevel::Notice, "backend_up",
+                  {{"backend", "redis_handoff"}, {"addr", addr.host + ":" + std::to_string(addr.port)}});
       start();
     };
     events.down = [this](const std::string& why) { link_down(why); };
@@ -99,8 +100,9 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
 
   void link_down(const std::string& why) {
     if (!std::exchange(down_logged, true))
-      log.err("redis (persistence hand-off) unavailable (%s:%d): %s; rows wait in redis, reconnecting",
-              addr.host.c_str(), addr.port, why.c_str());
+      log.event(LogLevel::Err, "backend_down",
+                {{"backend", "redis_handoff"}, {"addr", addr.host + ":" + std::to_string(addr.port)}, {"cause", why},
+                 {"action", "rows wait in redis, reconnecting"}});
   }
 
   // Logs the first of a run of refused reads with Redis's answer, and the
@@ -108,9 +110,11 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
   bool refused(const redisReply* r, const char* what, bool* logged) {
     const bool error = r->type == REDIS_REPLY_ERROR;
     if (error && !std::exchange(*logged, true))
-      log.err("redis (persistence hand-off) refused %s: %.*s; rows wait in redis", what, static_cast<int>(r->len),
-              r->str);
-    if (!error && std::exchange(*logged, false)) log.notice("redis (persistence hand-off): %s works again", what);
+      log.event(LogLevel::Err, "backend_refused",
+                {{"backend", "redis_handoff"}, {"command", what}, {"cause", std::string_view(r->str, r->len)},
+                 {"action", "rows wait in redis"}});
+    if (!error && std::exchange(*logged, false))
+      log.event(LogLevel::Notice, "backend_up", {{"backend", "redis_handoff"}, {"command", what}});
     return error;
   }
 

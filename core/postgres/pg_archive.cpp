@@ -61,8 +61,8 @@ MessagePtr row_message(const Logger& log, const PGresult* r, int row, const std:
     // broken JSON.
     m->payload.kind = json_valid(m->payload.bytes) ? PayloadKind::Json : PayloadKind::Binary;
     if (m->payload.kind == PayloadKind::Binary)
-      log.warn("postgres: row %s of channel %s is not strict JSON; delivered as binary", m->id_text.c_str(),
-               channel.c_str());
+      log.event(LogLevel::Warn, "binary_fallback",
+                {{"source", "postgres"}, {"id", m->id_text}, {"channel", channel}, {"cause", "not strict JSON"}});
   } else {
     m->payload.kind = PayloadKind::Binary;
     std::size_t n = 0;
@@ -82,8 +82,10 @@ PgArchive::PgArchive(std::string conninfo, IoThread* io, Logger log)
 
 void PgArchive::reading(bool ok, const std::string& why) {
   if (!ok && !std::exchange(down_logged_, true))
-    log_.err("postgres archive unavailable: %s; replays past the hot history fail until it answers", why.c_str());
-  if (ok && std::exchange(down_logged_, false)) log_.notice("postgres archive: reading again");
+    log_.event(LogLevel::Err, "backend_down",
+               {{"backend", "postgres_archive"}, {"cause", why},
+                {"action", "replays past the hot history fail until it answers"}});
+  if (ok && std::exchange(down_logged_, false)) log_.event(LogLevel::Notice, "backend_up", {{"backend", "postgres_archive"}});
 }
 
 PgArchive::~PgArchive() {

@@ -164,8 +164,7 @@ struct PgStore::IoSide {
 
   void recovered() {
     if (!std::exchange(down_logged, false)) return;
-    log.notice("postgres: writing again (%llu rows waiting)",
-        static_cast<unsigned long long>(backlog.load()));
+    log.event(LogLevel::Notice, "backend_up", {{"backend", "postgres"}, {"rows_waiting", backlog.load()}});
   }
 
   // The link failed, or PostgreSQL failed for no row's fault: drop the
@@ -177,8 +176,9 @@ struct PgStore::IoSide {
     link->reset();
     set_up(false);
     if (!std::exchange(down_logged, true))
-      log.err("postgres unavailable: %s; %llu rows wait in memory, retrying with backoff", why.c_str(),
-          static_cast<unsigned long long>(backlog.load()));
+      log.event(LogLevel::Err, "backend_down",
+                {{"backend", "postgres"}, {"cause", why}, {"rows_waiting", backlog.load()},
+                 {"action", "retrying with backoff"}});
     if (closing || ev_is_active(&retry_timer)) return;
     ev_timer_set(&retry_timer, backoff.next(), 0);
     ev_timer_start(io->loop(), &retry_timer);
@@ -288,8 +288,9 @@ struct PgStore::IoSide {
     } else {
       ++dead_letters;
       const Row& row = done.rows.front();
-      log.warn("postgres refused message %s of channel %s (SQLSTATE %s: %s); it is in rtpush_dead_letters",
-          row.id.c_str(), row.channel.c_str(), done.refusal_state.c_str(), done.refusal.c_str());
+      log.event(LogLevel::Warn, "dead_letter",
+                {{"id", row.id}, {"channel", row.channel}, {"table", "rtpush_dead_letters"},
+                 {"sqlstate", done.refusal_state}, {"cause", done.refusal}});
     }
     backlog -= done.rows.size();
     resolved += done.rows.size();

@@ -45,8 +45,8 @@ MessagePtr make_message(const Logger& log, const std::string& channel, std::stri
   // as the bytes it is (base64 to JSON clients), never as broken JSON.
   if (m->payload.kind == PayloadKind::Json && !json_valid(data)) {
     m->payload.kind = PayloadKind::Binary;
-    log.warn("redis: entry %.*s of channel %s is not strict JSON; delivered as binary",
-        static_cast<int>(id_text.size()), id_text.data(), channel.c_str());
+    log.event(LogLevel::Warn, "binary_fallback",
+              {{"source", "redis"}, {"id", id_text}, {"channel", channel}, {"cause", "not strict JSON"}});
   }
   m->timestamp = static_cast<double>(id->ms) / 1000.0;  // Redis's clock when it was added
   return m;
@@ -130,7 +130,9 @@ struct RedisBroker::IoSide {
   void link_failed(const std::string& why) {
     if (closing) return;
     if (!std::exchange(down_logged, true))
-      log.err("redis unavailable (%s:%d): %s; reconnecting with backoff", addr.host.c_str(), addr.port, why.c_str());
+      log.event(LogLevel::Err, "backend_down",
+                {{"backend", "redis"}, {"addr", addr.host + ":" + std::to_string(addr.port)}, {"cause", why},
+                 {"action", "reconnecting with backoff"}});
     set_state(BackendState::Down);
     for (auto& [name, ch] : channels) ch.confirmed = false;
     if (cmd) cmd->drop();
@@ -138,7 +140,9 @@ struct RedisBroker::IoSide {
   }
 
   void link_up() {
-    if (std::exchange(down_logged, false)) log.notice("redis: connected again to %s:%d", addr.host.c_str(), addr.port);
+    if (std::exchange(down_logged, false))
+      log.event(LogLevel::Notice, "backend_up",
+                {{"backend", "redis"}, {"addr", addr.host + ":" + std::to_string(addr.port)}});
     set_state(BackendState::Up);
     register_node(true);
     sub->push_command({"SUBSCRIBE", redis::kControlTopic});
@@ -354,7 +358,8 @@ struct RedisBroker::IoSide {
     // now rather than when its heartbeat lapses. The loop does not run
     // again, so not through `cmd`: a blocking command, bounded in time.
     if (cmd && cmd->up() && !blocking_command(addr, drop_users_command(), kStopTimeoutMs))
-      log.warn("redis: could not drop this node's users' connections at stop; they lapse with its heartbeat");
+      log.event(LogLevel::Warn, "stop_cleanup_failed",
+                {{"backend", "redis"}, {"cause", "could not drop this node's users' connections; they lapse with its heartbeat"}});
     cmd.reset();  // runs pending callbacks with no reply
     sub.reset();
   }

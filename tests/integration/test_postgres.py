@@ -71,11 +71,14 @@ class Persistence(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(m["rtpush_pg_lag_seconds"], 0)
             # the operator sees the outage once, with libpq's cause, however
             # many reconnects failed, and once its end
-            wait_until(lambda: "postgres: writing again" in node.log_tail(100000), 5, "recovery not logged")
+            # (one event line each: docs/operations.md "Logs")
+            up = "event=backend_up backend=postgres "
+            wait_until(lambda: up in node.log_tail(100000), 5, "recovery not logged")
             log = node.log_tail(100000)
-            self.assertEqual(len(re.findall(r"rtpush: postgres unavailable: \w", log)), 1, log)
-            self.assertEqual(log.count("rtpush: postgres unavailable"), 1, log)
-            self.assertEqual(log.count("rtpush: postgres: writing again"), 1, log)
+            self.assertEqual(len(re.findall(r"rtpush: node=\S+ event=backend_down backend=postgres cause=\"?\w", log)),
+                             1, log)
+            self.assertEqual(log.count("event=backend_down backend=postgres "), 1, log)
+            self.assertEqual(log.count(up), 1, log)
 
     async def test_batches_by_size_and_by_age(self):
         with Postgres() as pg, Server(postgres=pg.conninfo, pg_batch_size=100, pg_flush_ms=1500) as node:

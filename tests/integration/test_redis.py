@@ -181,13 +181,14 @@ class RedisOutages(unittest.IsolatedAsyncioTestCase):
                 # the operator sees the outage once, with hiredis's cause,
                 # however many reconnects failed, and once its end
                 for _ in range(50):  # written when the service thread drains the I/O thread's results
-                    if "redis: connected again" in node.log_tail(100000):
+                    if "event=backend_up backend=redis " in node.log_tail(100000):
                         break
                     await asyncio.sleep(0.1)
                 log = node.log_tail(100000)
-                self.assertEqual(len(re.findall(r"rtpush: redis unavailable \(127\.0\.0\.1:\d+\): \w", log)), 1, log)
-                self.assertEqual(log.count("rtpush: redis unavailable"), 1, log)
-                self.assertEqual(log.count("rtpush: redis: connected again"), 1, log)
+                self.assertEqual(len(re.findall(
+                    r"rtpush: node=\S+ event=backend_down backend=redis addr=127\.0\.0\.1:\d+ cause=\"?\w", log)), 1, log)
+                self.assertEqual(log.count("event=backend_down backend=redis "), 1, log)
+                self.assertEqual(log.count("event=backend_up backend=redis "), 1, log)
         finally:
             redis.stop()
 

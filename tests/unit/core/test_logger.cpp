@@ -117,6 +117,47 @@ static void level_and_format(void**) {
                       "could not connect Is the server running?");
 }
 
+// Events are one line of key=value fields: the node first when the Logger
+// has one, values quoted (\" and \\ escaped) when not a plain word,
+// multi-line causes on one line.
+static void events_are_key_value_lines(void**) {
+  Captured c;
+  rtpush::Logger log = c.logger(LogLevel::Notice).for_node("n1");
+  log.event(LogLevel::Err, "backend_down",
+            {{"backend", "redis"}, {"addr", "127.0.0.1:6379"}, {"cause", "Connection refused"}, {"rows", 7}});
+  assert_int_equal(c.count(LogLevel::Err,
+                           "node=n1 event=backend_down backend=redis addr=127.0.0.1:6379 cause=\"Connection refused\" rows=7"),
+                   1);
+  assert_string_equal(c.lines.back().second.c_str(),
+                      "node=n1 event=backend_down backend=redis addr=127.0.0.1:6379 cause=\"Connection refused\" rows=7");
+  log.event(LogLevel::Info, "past_the_level", {});
+  assert_int_equal(c.lines.size(), 1);
+  // A Logger without a node: no node field.
+  c.logger().event(LogLevel::Notice, "x", {{"k", ""}});
+  assert_string_equal(c.lines.back().second.c_str(), "event=x k=\"\"");
+  assert_string_equal(rtpush::log_value("say \"hi\"\\\n\tnow").c_str(), "\"say \\\"hi\\\"\\\\ now\"");
+  assert_string_equal(rtpush::log_value("a=b").c_str(), "\"a=b\"");  // '=' would split the field
+  assert_string_equal(rtpush::log_value("pg-backlog-rows").c_str(), "pg-backlog-rows");
+  assert_string_equal(rtpush::format_event("e", {{"a", 1}, {"b", "two words"}}).c_str(), "event=e a=1 b=\"two words\"");
+}
+
+// Events a client causes at will: one line a second per (event, key), the
+// next line counts what was dropped.
+static void sampled_events_do_not_flood(void**) {
+  Captured c;
+  rtpush::Logger log = c.logger(LogLevel::Notice);
+  rtpush::Logger copy = log;  // copies share the sampling
+  for (int i = 0; i < 100; ++i) (i % 2 ? copy : log).sampled(LogLevel::Notice, "auth_refused", "expired", {{"reason", "expired"}});
+  log.sampled(LogLevel::Notice, "auth_refused", "malformed", {{"reason", "malformed"}});  // another key: its own line
+  assert_int_equal(c.count(LogLevel::Notice, "event=auth_refused reason=expired"), 1);
+  assert_int_equal(c.count(LogLevel::Notice, "event=auth_refused reason=malformed"), 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1050));
+  log.sampled(LogLevel::Notice, "auth_refused", "expired", {{"reason", "expired"}});
+  assert_string_equal(c.lines.back().second.c_str(), "event=auth_refused reason=expired suppressed=99");
+  log.sampled(LogLevel::Info, "below_level", "", {});  // past the level: nothing, no slot
+  assert_int_equal(c.lines.size(), 3);
+}
+
 static void redis_outage_logged_once_with_cause_then_recovery(void**) {
   Captured c;
   const int port = free_port();
@@ -128,15 +169,15 @@ static void redis_outage_logged_once_with_cause_then_recovery(void**) {
     // Nothing listens: the connect fails, and again at each backoff (0.05 to
     // 0.1 s, then growing): several attempts in a second, one line.
     std::this_thread::sleep_for(std::chrono::milliseconds(1200));
-    assert_int_equal(c.count(LogLevel::Err, "redis unavailable"), 1);
+    assert_int_equal(c.count(LogLevel::Err, "event=backend_down backend=redis "), 1);
     assert_int_equal(c.count(LogLevel::Err, "Connection refused"), 1);  // hiredis's errstr: the cause
-    assert_int_equal(c.count(LogLevel::Notice, "connected again"), 0);
+    assert_int_equal(c.count(LogLevel::Notice, "event=backend_up"), 0);
 
     // Redis comes up: one line saying so.
     const int listener = listen_on(port);
     assert_true(listener >= 0);
     assert_true(wait_until([&] { return broker.state() == rtpush::BackendState::Up; }, 10));
-    assert_int_equal(c.count(LogLevel::Notice, "redis: connected again"), 1);
+    assert_int_equal(c.count(LogLevel::Notice, "event=backend_up backend=redis "), 1);
 
     // It goes away: the disconnect is logged, with its cause, once.
     std::vector<int> accepted;
@@ -144,13 +185,13 @@ static void redis_outage_logged_once_with_cause_then_recovery(void**) {
       if (fd >= 0) accepted.push_back(fd);
     for (int fd : accepted) close(fd);
     close(listener);
-    assert_true(wait_until([&] { return c.count(LogLevel::Err, "redis unavailable") == 2; }, 5));
+    assert_true(wait_until([&] { return c.count(LogLevel::Err, "event=backend_down backend=redis ") == 2; }, 5));
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    assert_int_equal(c.count(LogLevel::Err, "redis unavailable"), 2);
-    assert_int_equal(c.count(LogLevel::Notice, "connected again"), 1);
+    assert_int_equal(c.count(LogLevel::Err, "event=backend_down backend=redis "), 2);
+    assert_int_equal(c.count(LogLevel::Notice, "event=backend_up"), 1);
   }
   io.drain();
-  if (c.count(LogLevel::Err, "redis unavailable") != 2) fail_msg("%s", c.all().c_str());
+  if (c.count(LogLevel::Err, "event=backend_down backend=redis ") != 2) fail_msg("%s", c.all().c_str());
 }
 
 static void postgres_outage_logged_once_with_cause(void**) {
@@ -160,7 +201,7 @@ static void postgres_outage_logged_once_with_cause(void**) {
     rtpush::PgStore store("host=127.0.0.1 port=" + std::to_string(free_port()) + " connect_timeout=2", 10, 10, &io,
                           c.logger());
     std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // several retries
-    assert_int_equal(c.count(LogLevel::Err, "postgres unavailable"), 1);
+    assert_int_equal(c.count(LogLevel::Err, "event=backend_down backend=postgres "), 1);
     assert_int_equal(c.count(LogLevel::Err, "Connection refused"), 1);  // libpq's message, on one line
     assert_int_equal(c.count(LogLevel::Err, "\n"), 0);
   }
@@ -182,7 +223,7 @@ static void postgres_archive_outage_logged_once_with_cause(void**) {
       assert_true(wait_until([&] { io.drain(); return answered == i + 1; }, 5));
     }
   }
-  assert_int_equal(c.count(LogLevel::Err, "postgres archive unavailable"), 1);
+  assert_int_equal(c.count(LogLevel::Err, "event=backend_down backend=postgres_archive "), 1);
   assert_int_equal(c.count(LogLevel::Err, "Connection refused"), 1);
 }
 
@@ -214,6 +255,8 @@ static void node_logs_the_backlog_refusal_once(void**) {
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(level_and_format),
+      cmocka_unit_test(events_are_key_value_lines),
+      cmocka_unit_test(sampled_events_do_not_flood),
       cmocka_unit_test(redis_outage_logged_once_with_cause_then_recovery),
       cmocka_unit_test(postgres_outage_logged_once_with_cause),
       cmocka_unit_test(postgres_archive_outage_logged_once_with_cause),
