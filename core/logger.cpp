@@ -51,6 +51,7 @@ std::string format_event(std::string_view event, LogFields fields) {
   std::string out = "event=";
   out += log_value(event);
   for (const LogField& f : fields) {
+    if (f.value.empty()) continue;  // a field that does not apply here is left out
     out.push_back(' ');
     out += f.key;
     out.push_back('=');

@@ -48,7 +48,8 @@ using LogFields = std::initializer_list<LogField>;
 // space (libpq's messages span lines).
 std::string log_value(std::string_view value);
 
-// "event=NAME k1=v1 k2=v2", values through log_value.
+// "event=NAME k1=v1 k2=v2", values through log_value; a field whose value
+// is empty is left out.
 std::string format_event(std::string_view event, LogFields fields);
 
 struct LogSamples;  // logger.cpp

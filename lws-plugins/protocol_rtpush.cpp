@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "config_refusal.h"
 #include "http_api.h"
 #include "lws_headers.h"
 #include "lws_logger.h"
@@ -87,7 +88,10 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
   for (const std::string& w : parsed.warnings)
     rtpush_lws::log_event(rtpush::LogLevel::Warn, "config_warning", {{"vhost", lws_get_vhost_name(vh)}, {"cause", w}});
   if (!parsed.ok) {
-    rtpush_lws::log_event(rtpush::LogLevel::Err, "config_refused", {{"vhost", lws_get_vhost_name(vh)}, {"cause", parsed.error}});
+    const rtpush::ConfigRefusal about = rtpush::config_refusal(parsed.error, values);
+    rtpush_lws::log_event(rtpush::LogLevel::Err, "config_refused",
+                          {{"vhost", lws_get_vhost_name(vh)}, {"option", about.option}, {"path", about.path},
+                           {"cause", parsed.error}});
     return -1;
   }
   const rtpush::Options& o = parsed.options;
@@ -101,7 +105,10 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
       rtpush::Vhost::build(o, lws_get_count_threads(cx), [cx] { lws_cancel_service(cx); },
                            [node = o.node_id](rtpush::IoThread* io) { return rtpush_lws::lws_logger(io, node); }, &why);
   if (!core) {
-    rtpush_lws::log_event(rtpush::LogLevel::Err, "config_refused", {{"vhost", lws_get_vhost_name(vh)}, {"cause", why}},
+    const rtpush::ConfigRefusal about = rtpush::config_refusal(why, values);
+    rtpush_lws::log_event(rtpush::LogLevel::Err, "config_refused",
+                          {{"vhost", lws_get_vhost_name(vh)}, {"option", about.option}, {"path", about.path},
+                           {"cause", why}},
                           o.node_id);
     return -1;
   }

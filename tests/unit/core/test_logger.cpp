@@ -132,9 +132,10 @@ static void events_are_key_value_lines(void**) {
                       "node=n1 event=backend_down backend=redis addr=127.0.0.1:6379 cause=\"Connection refused\" rows=7");
   log.event(LogLevel::Info, "past_the_level", {});
   assert_int_equal(c.lines.size(), 1);
-  // A Logger without a node: no node field.
-  c.logger().event(LogLevel::Notice, "x", {{"k", ""}});
-  assert_string_equal(c.lines.back().second.c_str(), "event=x k=\"\"");
+  // A Logger without a node: no node field; an empty field is left out.
+  c.logger().event(LogLevel::Notice, "x", {{"k", ""}, {"v", "1"}});
+  assert_string_equal(c.lines.back().second.c_str(), "event=x v=1");
+  assert_string_equal(rtpush::log_value("").c_str(), "\"\"");
   assert_string_equal(rtpush::log_value("say \"hi\"\\\n\tnow").c_str(), "\"say \\\"hi\\\"\\\\ now\"");
   assert_string_equal(rtpush::log_value("a=b").c_str(), "\"a=b\"");  // '=' would split the field
   assert_string_equal(rtpush::log_value("pg-backlog-rows").c_str(), "pg-backlog-rows");
