@@ -6,6 +6,7 @@
 #include <string>
 
 #include "config_refusal.h"
+#include "graceful_stop.h"
 #include "http_api.h"
 #include "lws_headers.h"
 #include "lws_logger.h"
@@ -121,6 +122,7 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
   // auth required needs a key): an open vhost does not wake for it.
   if (vs->node->auth().verifier)
     lws_sul_schedule(vs->context, 0, &vs->auth_sweep, auth_sweep, rtpush_lws::kAuthSweepUs);
+  rtpush_lws::graceful_stop_attach(vs);  // SIGTERM and SIGINT stop gracefully (graceful_stop.h)
   // Never the postgres conninfo: it may hold a password.
   rtpush_lws::log_event(rtpush::LogLevel::Notice, "node_start",
                         {{"vhost", lws_get_vhost_name(vh)},
@@ -136,6 +138,7 @@ void destroy_vhost(VhostState* vs) {
   rtpush_lws::log_event(rtpush::LogLevel::Notice, "node_stop", {}, vs->node->options().node_id);
   lws_sul_cancel(&vs->tick);
   lws_sul_cancel(&vs->auth_sweep);
+  rtpush_lws::graceful_stop_detach(vs);
   vs->node = nullptr;
   vs->io = nullptr;
   delete vs->core;  // the node, its backends, then the I/O thread (vhost.h)
@@ -235,6 +238,7 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:  // the I/O thread has results for us
       if (vs && vs->io && vs->node) vs->io->drain();
+      rtpush_lws::graceful_stop_poll(vs);  // or a stop signal woke us
       return 0;
 
     case LWS_CALLBACK_HTTP: {
