@@ -56,7 +56,7 @@ for run in $(seq "$RUNS"); do
   rows=$(sql "SELECT count(*) FROM rtpush_messages")
   # The bench's log level (-d 3) shows errors: the stop logs one when it
   # could not finish within stop-timeout-secs.
-  incomplete=$(grep -c "stop incomplete" "$log" || true)
+  incomplete=$(grep -c "event=stop_incomplete" "$log" || true)
   awk -v r="$run" -v s="$start" -v e="$end" -v c="$open" -v w="${waiting:-?}" -v n="$rows" -v k="$incomplete" \
     'BEGIN { printf "run=%d connections=%d rows_waiting_at_signal=%s seconds_to_exit=%.3f rows_in_postgres=%d incomplete=%d\n", r, c, w, e - s, n, k }'
   stop_node

@@ -6,6 +6,8 @@
 #include <exception>
 #include <utility>
 
+#include "lws_logger.h"
+
 namespace rtpush_lws {
 
 namespace {
@@ -46,7 +48,6 @@ void exit_process() {
   // unmapped code.
   signal(SIGTERM, SIG_IGN);
   sigaction(SIGINT, &g_lwsws_sigint, nullptr);
-  lwsl_notice("rtpush: stopped; lwsws destroys the context and exits\n");
   raise(SIGINT);
 }
 
@@ -56,8 +57,6 @@ void vhost_done(VhostState* vs) {
   if (++g_vhosts_done >= g_vhosts) exit_process();
 }
 
-const char* vhost_name(VhostState* vs) { return vs->node ? vs->node->node_id().c_str() : "?"; }
-
 void step(VhostState* vs);
 
 void run_step(lws_sorted_usec_list_t* sul) {
@@ -65,7 +64,7 @@ void run_step(lws_sorted_usec_list_t* sul) {
   try {  // no exception crosses into lws
     step(vs);
   } catch (const std::exception& e) {
-    lwsl_err("rtpush: graceful stop: %s\n", e.what());
+    log_event(rtpush::LogLevel::Err, "stop_error", {{"cause", e.what()}});
     vhost_done(vs);
   }
 }
@@ -87,10 +86,10 @@ void step(VhostState* vs) {
       // tries the next node) instead of accepted and closed.
       lws_context_deprecate(vs->context, nullptr);
     }
-    lwsl_notice("rtpush: node %s: signal %d: stopping within %u s: %zu connections closed with 1012, "
-                "%llu rows to write to PostgreSQL\n",
-                vhost_name(vs), g_signal.load(), node->options().stop_timeout_secs, node->connection_count(),
-                static_cast<unsigned long long>(node->unwritten_rows()));
+    log_event(rtpush::LogLevel::Notice, "stop_begin",
+              {{"signal", g_signal.load()}, {"timeout_secs", node->options().stop_timeout_secs},
+               {"connections", node->connection_count()}, {"rows_waiting", node->unwritten_rows()}},
+              node->node_id());
     node->begin_stop();
   }
   const double left_secs = static_cast<double>(vs->stop_deadline - now) / LWS_US_PER_SEC;
@@ -104,14 +103,15 @@ void step(VhostState* vs) {
     });
   }
   if (vs->flushed && vs->flush_ok) {
-    lwsl_notice("rtpush: node %s: every accepted message is written; stopped\n", vhost_name(vs));
+    log_event(rtpush::LogLevel::Notice, "stop_done", {}, node->node_id());  // every accepted row is written
     return vhost_done(vs);
   }
   if (left_secs <= 0 || vs->flushed) {
     // Never silently: what the stop could not do in stop-timeout-secs.
-    lwsl_err("rtpush: node %s: stop incomplete after stop-timeout-secs: %zu connections still open (dropped), "
-             "%llu accepted rows not written to PostgreSQL (lost)\n",
-             vhost_name(vs), node->connection_count(), static_cast<unsigned long long>(node->unwritten_rows()));
+    log_event(rtpush::LogLevel::Err, "stop_incomplete",
+              {{"cause", "stop-timeout-secs"}, {"connections_dropped", node->connection_count()},
+               {"rows_lost", node->unwritten_rows()}},
+              node->node_id());
     return vhost_done(vs);
   }
   schedule_step(vs, kStepUs);

@@ -379,8 +379,10 @@ PgStore::~PgStore() {
   // Here, on the service thread, so the line is written now (from the I/O
   // thread it would be delivered to a drain that no longer comes).
   if (const std::uint64_t lost = side->backlog.load())
-    side->log.err("postgres: stopping with %llu accepted rows not written (PostgreSQL %s): they are lost",
-                  static_cast<unsigned long long>(lost), side->state.load() == BackendState::Up ? "too slow" : "down");
+    side->log.event(LogLevel::Err, "rows_lost",
+                    {{"backend", "postgres"}, {"rows", lost},
+                     {"cause", side->state.load() == BackendState::Up ? "too slow" : "down"},
+                     {"action", "stopping"}});
 }
 
 void PgStore::flush_now() {
