@@ -1,12 +1,26 @@
 #include "io_thread.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 namespace rtpush {
 
 IoThread::IoThread(std::function<void()> wake) : loop_(ev_loop_new(EVFLAG_AUTO)), wake_(std::move(wake)) {
   ev_async_init(&async_, &IoThread::on_async);
   async_.data = this;
   ev_async_start(loop_, &async_);
+  // The process's stop and reload signals must reach the lws service
+  // thread, never this one: lwsws's handlers and the graceful stop's
+  // (lws-plugins/graceful_stop.cpp) call lws, which is not safe from here.
+  // The new thread inherits the mask in force when it is created.
+  sigset_t stop_signals, before;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, &before);
   thread_ = std::thread([this] { ev_run(loop_, 0); });
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
 }
 
 IoThread::~IoThread() {

@@ -139,7 +139,20 @@ Session* Node::open(Connection* connection, Encoding encoding, const Admission* 
   f.heartbeat_interval = options_.heartbeat_secs;
   f.timestamp = now_seconds();
   send(raw, f);
+  // Its handshake began before the stop: it learns at once to go elsewhere.
+  if (stopping_) raw->close(kCloseServiceRestart, "service restart", false);
   return raw;
+}
+
+void Node::begin_stop() {
+  if (std::exchange(stopping_, true)) return;
+  if (persistence_) persistence_->flush_now();
+  for (auto& [serial, s] : sessions_) s->close(kCloseServiceRestart, "service restart", false);
+}
+
+void Node::flush_persistence(double timeout_secs, std::function<void(bool)> done) {
+  if (!persistence_) return done(true);
+  persistence_->flush(timeout_secs, std::move(done));
 }
 
 void Node::close(Session* s) {

@@ -39,6 +39,10 @@ struct Clocks {
   static Clocks system();
 };
 
+// The WebSocket close code of a graceful stop (RFC 6455's registry: Service
+// Restart): the client should reconnect, to another node or this one later.
+inline constexpr std::uint16_t kCloseServiceRestart = 1012;
+
 class Node final : public BrokerListener, private ReplayHost {
  public:
   // `persistence` (may be null) keeps messages past the hot history
@@ -150,6 +154,22 @@ class Node final : public BrokerListener, private ReplayHost {
   void disconnect_user(const std::string& user, std::function<void(std::size_t)> done);
 
   std::size_t connection_count() const { return sessions_.size(); }
+
+  // Graceful stop (SIGTERM; docs/operations.md "Stopping a node"). Every
+  // session is closed with 1012 (service restart) once its queued frames are
+  // written, an SSE stream ends the same way, and a connection that opens
+  // from now on (a handshake already under way) is closed at once; PostgreSQL
+  // stops waiting for pg-flush-ms. Idempotent.
+  void begin_stop();
+  bool stopping() const { return stopping_; }
+  // done(true) once every message accepted so far is written to PostgreSQL
+  // (or, with Redis, held by the hand-off and what this node took of it
+  // committed), done(false) when that did not happen within `timeout_secs`.
+  // Without PostgreSQL: done(true) at once. `done` may run later.
+  void flush_persistence(double timeout_secs, std::function<void(bool)> done);
+  // Rows accepted by this node that PostgreSQL does not have yet and that
+  // only this process holds (the embedded broker's batch and backlog).
+  std::uint64_t unwritten_rows() const { return persistence_ ? persistence_->local_backlog() : 0; }
   const Metrics& metrics() const { return metrics_; }
   Hub& hub() { return hub_; }
   const ReplayBudget& replay_budget() const { return replayer_.budget(); }
@@ -225,6 +245,7 @@ class Node final : public BrokerListener, private ReplayHost {
   // After everything it reads from; holds the replays and their budget.
   Replayer replayer_;
   std::uint64_t next_serial_ = 1;
+  bool stopping_ = false;  // begin_stop() was called
   std::unordered_map<std::uint64_t, std::unique_ptr<Session>> sessions_;
   // Authenticated sessions by user (user_authenticated() .. close()).
   UserRegistry users_;

@@ -70,6 +70,7 @@ Session* Node::open_sse(Connection* connection, SseAdmission admitted) {
   }
   metrics_.count_received(req.type);
   subscribe(s, req);
+  if (stopping_) s->close(kCloseServiceRestart, "service restart", false);  // as open() does
   return s;
 }
 

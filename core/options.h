@@ -28,6 +28,10 @@ struct Options {
   unsigned receive_timeout_secs = 10;            // an unfinished message or HTTP body
   std::size_t pg_backlog_rows = 1000000;         // rows waiting for PostgreSQL, at most
   std::size_t replay_memory_bytes = 67108864;    // messages held by all replays together
+  // SIGTERM/SIGINT: the longest a graceful stop takes (closing connections,
+  // writing accepted rows to PostgreSQL) before the node exits anyway;
+  // well under systemd's TimeoutStopSec (90 s). docs/operations.md.
+  unsigned stop_timeout_secs = 10;
   // Identity and permissions (SPEC section 8; README "Security"). Files are
   // read by Vhost::build (auth/auth_settings.h), not here.
   std::string jwt_secret_file;

@@ -57,6 +57,15 @@ class Persistence {
   virtual void read_page(const std::string& channel, StreamId after, StreamId before, std::size_t limit,
                          std::size_t max_bytes, PageDone done) = 0;
 
+  // Graceful stop (Node::begin_stop): from now on rows are written as soon
+  // as the writer is free, without waiting for pg-flush-ms.
+  virtual void flush_now() {}
+  // Graceful stop: as settle(), within `timeout_secs` instead of its own bound.
+  virtual void flush(double timeout_secs, Settled done) {
+    (void)timeout_secs;
+    settle(std::move(done));
+  }
+
   // What `health` reports as "postgres".
   virtual BackendState state() const = 0;
   virtual StoreStats stats() const = 0;

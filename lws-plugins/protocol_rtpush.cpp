@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "graceful_stop.h"
 #include "http_api.h"
 #include "lws_headers.h"
 #include "lws_logger.h"
@@ -112,6 +113,7 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
   // auth required needs a key): an open vhost does not wake for it.
   if (vs->node->auth().verifier)
     lws_sul_schedule(vs->context, 0, &vs->auth_sweep, auth_sweep, rtpush_lws::kAuthSweepUs);
+  rtpush_lws::graceful_stop_attach(vs);  // SIGTERM and SIGINT stop gracefully (graceful_stop.h)
   lwsl_notice("rtpush: vhost %s: node %s, broker %s, history %zu\n", lws_get_vhost_name(vh), o.node_id.c_str(),
               o.redis.empty() ? "embedded" : o.redis.c_str(), o.history_size);
   return 0;
@@ -121,6 +123,7 @@ void destroy_vhost(VhostState* vs) {
   if (!vs || !vs->core) return;
   lws_sul_cancel(&vs->tick);
   lws_sul_cancel(&vs->auth_sweep);
+  rtpush_lws::graceful_stop_detach(vs);
   vs->node = nullptr;
   vs->io = nullptr;
   delete vs->core;  // the node, its backends, then the I/O thread (vhost.h)
@@ -220,6 +223,7 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:  // the I/O thread has results for us
       if (vs && vs->io && vs->node) vs->io->drain();
+      rtpush_lws::graceful_stop_poll(vs);  // or a stop signal woke us
       return 0;
 
     case LWS_CALLBACK_HTTP: {

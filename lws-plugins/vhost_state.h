@@ -22,6 +22,14 @@ struct VhostState {
   // Token expiry and the auth-required deadline (Node::expire_auth), every
   // kAuthSweepUs; scheduled only on a vhost that can accept tokens.
   lws_sorted_usec_list_t auth_sweep;
+  // Graceful stop (graceful_stop.h): its steps, run by a timer.
+  lws_sorted_usec_list_t stop_step;
+  lws_usec_t stop_deadline;  // stop-timeout-secs after the signal
+  bool stop_begun;           // the connections were told 1012
+  bool flush_begun;          // Node::flush_persistence was asked
+  bool flushed;              // ... and answered
+  bool flush_ok;             // ... that every row is written
+  bool stop_done;            // this vhost is ready for the context's destroy
 };
 
 // 200 ms: a connection whose token expires is closed well within a second

@@ -49,6 +49,10 @@ class PgDirectPersistence final : public PgPersistence {
       : PgPersistence(conninfo, batch_size, flush_ms, io, log) {}
   void accept(const Message& m) override { store_.append(m); }
   void settle(Settled done) override { store_.settle(std::move(done)); }
+  // Graceful stop: the pending batch and the backlog are written now; what
+  // PostgreSQL has not taken by the deadline is logged as lost (~PgStore).
+  void flush_now() override { store_.flush_now(); }
+  void flush(double timeout_secs, Settled done) override { store_.settle(std::move(done), timeout_secs); }
   std::uint64_t local_backlog() const override { return store_.backlog(); }
 };
 
@@ -60,6 +64,9 @@ class PgFedPersistence final : public PgPersistence {
       : PgPersistence(conninfo, batch_size, flush_ms, io, log),
         feed_(redis, consumer, batch_size, flush_ms, backlog_rows, &store_, io, log) {}
   void accept(const Message&) override {}  // the publish script put it in the hand-off Stream
+  // Graceful stop: the rows wait in the Redis hand-off, not here; settling
+  // lets the batches this node took from it commit and be acknowledged
+  // (unacknowledged ones another node claims).
   void settle(Settled done) override { feed_.settle(std::move(done)); }
   std::uint64_t local_backlog() const override { return 0; }
 

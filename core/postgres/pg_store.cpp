@@ -48,7 +48,6 @@ namespace {
 
 constexpr int kParamsPerRow = 7;
 constexpr std::size_t kMaxBatch = 100000;  // one statement: bounded by memory, not parameters
-constexpr double kSettleSecs = 5;  // settle(): how long to wait for the rows before giving up
 
 double steady_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -100,6 +99,7 @@ struct PgStore::IoSide {
   double flush_secs;
   bool in_flight = false;  // a write, dead letter or probe awaits its answer
   bool closing = false;
+  bool draining = false;  // flush_now(): a graceful stop writes without waiting
   bool down_logged = false;  // the outage was logged; log the recovery once
   Backoff backoff;
   ev_timer flush_timer{}, retry_timer{};
@@ -196,7 +196,10 @@ struct PgStore::IoSide {
   void gather() {
     if (gathering.empty()) return;
     const double age = steady_seconds() - gathering.front().queued_at;
-    if (gathering.size() < batch && age < flush_secs) {
+    // Draining, a batch goes when the writer is free: rows arriving while
+    // one is in flight gather into the next, not one statement each.
+    const bool now = draining && jobs.empty();
+    if (!now && gathering.size() < batch && age < flush_secs) {
       if (!ev_is_active(&flush_timer)) {
         ev_timer_set(&flush_timer, flush_secs - age, 0);
         ev_timer_start(io->loop(), &flush_timer);
@@ -372,6 +375,19 @@ PgStore::~PgStore() {
     ev_timer_stop(side->io->loop(), &side->settle_timer);
     side->link.reset();  // closes the connection; a query in flight is dropped uncalled
   });
+  // Here, on the service thread, so the line is written now (from the I/O
+  // thread it would be delivered to a drain that no longer comes).
+  if (const std::uint64_t lost = side->backlog.load())
+    side->log.err("postgres: stopping with %llu accepted rows not written (PostgreSQL %s): they are lost",
+                  static_cast<unsigned long long>(lost), side->state.load() == BackendState::Up ? "too slow" : "down");
+}
+
+void PgStore::flush_now() {
+  IoSide* side = io_side_.get();
+  io_->post([side] {
+    side->draining = true;
+    side->pump();
+  });
 }
 
 void PgStore::append(const Message& m) {
@@ -414,11 +430,11 @@ void PgStore::submit(std::vector<PgRow> rows, std::function<void()> committed) {
   side->pump();
 }
 
-void PgStore::settle(std::function<void(bool)> done) {
+void PgStore::settle(std::function<void(bool)> done, double timeout_secs) {
   IoSide* side = io_side_.get();
-  io_->post([side, done = std::move(done)] {
+  io_->post([side, timeout_secs, done = std::move(done)] {
     auto back = [io = side->io, done](bool ok) { io->deliver([done, ok] { done(ok); }); };
-    side->settling.add(side->accepted, steady_seconds() + kSettleSecs, std::move(back));
+    side->settling.add(side->accepted, steady_seconds() + timeout_secs, std::move(back));
     side->check_settled();
   });
 }

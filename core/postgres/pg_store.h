@@ -43,7 +43,9 @@ class PgStore {
   // Over `link` (a fake in unit tests); used and destroyed on the I/O thread.
   PgStore(std::unique_ptr<PgConnection> link, std::size_t batch_size, unsigned flush_ms, IoThread* io,
           Logger log = Logger::to_stderr());
-  ~PgStore();  // stops on the I/O thread, waits
+  // Stops on the I/O thread, waits; logs the rows it could not write (a
+  // stop while PostgreSQL is down): they are lost, never silently.
+  ~PgStore();
   PgStore(const PgStore&) = delete;
   PgStore& operator=(const PgStore&) = delete;
 
@@ -56,7 +58,12 @@ class PgStore {
   // Service thread: runs `done(true)` on the service thread once every row
   // appended or submitted before the call is committed (or dead-lettered),
   // or done(false) after a few seconds without (an outage).
-  void settle(std::function<void(bool)> done);
+  // `timeout_secs`: how long before done(false) (graceful stop: what is left
+  // of stop-timeout-secs).
+  void settle(std::function<void(bool)> done, double timeout_secs = 5);
+  // Service thread, graceful stop: rows no longer wait for pg-flush-ms or a
+  // full batch; each batch goes as soon as the one before it is written.
+  void flush_now();
   // Any thread.
   BackendState state() const;
   // Any thread: rows accepted and not yet written or dead-lettered.
