@@ -11,6 +11,7 @@ import asyncio
 import ctypes
 import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -119,7 +120,20 @@ class GracefulStop(unittest.IsolatedAsyncioTestCase):
 
             op, payload = frame()  # connection_established
             self.assertEqual(json.loads(payload)["type"], "connection_established")
+            # An SSE listener too: its stream ends (the body is close-delimited).
+            sse = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            sse.sendall(b"GET /sse/stopping HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
+            events = b""
+            while b"event: subscribed" not in events:
+                events += sse.recv(65536)
             status, seconds = sigterm(server)
+            while True:
+                chunk = sse.recv(65536)  # ConnectionResetError here would be a reset
+                if not chunk:
+                    break
+                events += chunk
+            sse.close()
+            self.assertIn(b" 200 ", events.split(b"\r\n")[0])
             while op != 0x8:
                 op, payload = frame()
             code = struct.unpack(">H", payload[:2])[0]
@@ -174,6 +188,10 @@ class GracefulStop(unittest.IsolatedAsyncioTestCase):
                 self.assert_clean_exit(server, status, seconds)
                 log = server.log_text()
                 forget_process(server)
+                # The signal did find rows waiting in memory (else this tests nothing).
+                waiting = re.search(r"(\d+) rows to write to PostgreSQL", log)
+                self.assertIsNotNone(waiting, log[-3000:])
+                self.assertGreater(int(waiting.group(1)), 0)
                 rows = [r[0] for r in pg.query("SELECT id FROM rtpush_messages WHERE channel = 'stop-embedded' "
                                                "ORDER BY id_ms, id_seq")]
                 self.assertEqual(rows, published, log[-3000:])
@@ -269,6 +287,7 @@ class GracefulStop(unittest.IsolatedAsyncioTestCase):
         await asyncio.gather(follow(0), follow(1), stop_one())
         await loop.run_in_executor(None, feeder.join)
         published = cli.stdout.read().split()
+        cli.stdout.close()
         self.assertEqual(cli.wait(), 0)
         for ws, _ in clients:
             await ws.close()
