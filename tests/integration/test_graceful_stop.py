@@ -22,7 +22,7 @@ import unittest
 
 import websockets
 
-from rtpush_harness import PUBLISH_CLI, Nginx, Postgres, Redis, Server, recv_type
+from rtpush_harness import PUBLISH_CLI, Nginx, Postgres, Redis, Server, recv_type, wait_until
 
 PR_SET_CHILD_SUBREAPER = 36
 STOP_BOUND = 15  # seconds: stop-timeout-secs is 10 by default, plus lwsws's own exit
@@ -205,6 +205,25 @@ class GracefulStop(unittest.IsolatedAsyncioTestCase):
                     self.assertEqual(int(count[0][0]), len(published))
                 finally:
                     again.stop()
+            finally:
+                server.cleanup() if server.proc is None else server.stop()
+
+    def test_with_postgresql_down_the_stop_ends_in_time_and_says_what_it_lost(self):
+        with Postgres() as pg:
+            server = Server(postgres=pg.conninfo, stop_timeout_secs=2).start()
+            try:
+                wait_until(lambda: json.loads(server.get("health")[1])["postgres"] == "up", 10, "postgres up")
+                pg.stop()
+                for i in range(5):
+                    server.publish_http("stop-pg-down", {"i": i})
+                status, seconds = sigterm(server)
+                log = server.log_text()
+                forget_process(server)
+                self.assertTrue(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, log[-3000:]))
+                self.assertLess(seconds, 2 + 5, log[-3000:])  # the bound, and lwsws's exit
+                self.assertIn("stop incomplete after stop-timeout-secs: 0 connections still open (dropped), "
+                              "5 accepted rows not written to PostgreSQL (lost)", log)
+                self.assertIn("postgres: stopping with 5 accepted rows not written (PostgreSQL down)", log)
             finally:
                 server.cleanup() if server.proc is None else server.stop()
 
