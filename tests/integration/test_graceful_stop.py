@@ -53,13 +53,14 @@ def serving_child(server):
     raise RuntimeError("lwsws has no serving child")
 
 
-def sigterm(server):
-    """SIGTERM to the node's process group, as systemd and the README do.
-    Returns (the serving child's exit status, seconds from the signal to its
-    exit); the root process is reaped too."""
+def sigterm(server, sig=signal.SIGTERM):
+    """SIGTERM (or `sig`) to the node's process group, as systemd and the
+    README do. Returns (the serving child's exit status, seconds from the
+    signal to its exit); the root process is reaped too. The harness's
+    stop() afterwards finds the group gone and checks sanitizer reports."""
     child = serving_child(server)
     start = time.monotonic()
-    os.killpg(server.proc.pid, signal.SIGTERM)
+    os.killpg(server.proc.pid, sig)
     server.proc.wait(timeout=10)
     while True:
         pid, status = os.waitpid(child, os.WNOHANG)
@@ -70,11 +71,6 @@ def sigterm(server):
             os.waitpid(child, 0)
             raise AssertionError("the serving process did not exit within %d s" % (STOP_BOUND + 15))
         time.sleep(0.02)
-
-
-def forget_process(server):
-    """The node is gone: the harness's stop() must not signal anything."""
-    server.proc = None
 
 
 class GracefulStop(unittest.IsolatedAsyncioTestCase):
@@ -154,6 +150,22 @@ class GracefulStop(unittest.IsolatedAsyncioTestCase):
         finally:
             server.stop()
 
+    async def test_sigint_stops_the_same_way(self):
+        # lwsws's root answers SIGINT itself: 2 s later it SIGTERMs the
+        # serving child and exits 0; the child's stop must go on regardless.
+        server = Server().start()
+        try:
+            ws, _ = await server.connect()
+            status, seconds = await asyncio.get_running_loop().run_in_executor(None, sigterm, server, signal.SIGINT)
+            with self.assertRaises(websockets.ConnectionClosed) as closed:
+                while True:
+                    await ws.recv()
+            self.assertEqual(closed.exception.rcvd.code, 1012)
+            self.assertEqual(server.proc.returncode, 0)  # the root, after its 2 s
+            self.assert_clean_exit(server, status, seconds)
+        finally:
+            server.stop()
+
     def test_embedded_broker_writes_its_pending_batch_before_it_exits(self):
         # A large batch and the longest pg-flush-ms: at the signal, rows
         # wait in memory for the batch to fill or age.
@@ -187,7 +199,6 @@ class GracefulStop(unittest.IsolatedAsyncioTestCase):
                 publisher.join()
                 self.assert_clean_exit(server, status, seconds)
                 log = server.log_text()
-                forget_process(server)
                 # The signal did find rows waiting in memory (else this tests nothing).
                 waiting = re.search(r"(\d+) rows to write to PostgreSQL", log)
                 self.assertIsNotNone(waiting, log[-3000:])
@@ -206,7 +217,7 @@ class GracefulStop(unittest.IsolatedAsyncioTestCase):
                 finally:
                     again.stop()
             finally:
-                server.cleanup() if server.proc is None else server.stop()
+                server.stop()
 
     def test_with_postgresql_down_the_stop_ends_in_time_and_says_what_it_lost(self):
         with Postgres() as pg:
@@ -218,14 +229,13 @@ class GracefulStop(unittest.IsolatedAsyncioTestCase):
                     server.publish_http("stop-pg-down", {"i": i})
                 status, seconds = sigterm(server)
                 log = server.log_text()
-                forget_process(server)
                 self.assertTrue(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, log[-3000:]))
                 self.assertLess(seconds, 2 + 5, log[-3000:])  # the bound, and lwsws's exit
                 self.assertIn("stop incomplete after stop-timeout-secs: 0 connections still open (dropped), "
                               "5 accepted rows not written to PostgreSQL (lost)", log)
                 self.assertIn("postgres: stopping with 5 accepted rows not written (PostgreSQL down)", log)
             finally:
-                server.cleanup() if server.proc is None else server.stop()
+                server.stop()
 
     async def test_sigterm_mid_stream_through_nginx_with_redis_and_postgres(self):
         messages = 3000
@@ -239,7 +249,7 @@ class GracefulStop(unittest.IsolatedAsyncioTestCase):
                     await self.stream_through_a_stop(redis, pg, nginx, nodes, messages)
             finally:
                 for s in nodes.values():
-                    s.cleanup() if s.proc is None else s.stop()
+                    s.stop()
 
     async def stream_through_a_stop(self, redis, pg, nginx, nodes, messages):
         closes = []
@@ -312,7 +322,6 @@ class GracefulStop(unittest.IsolatedAsyncioTestCase):
             await ws.close()
         server = nodes[stopped]
         self.assert_clean_exit(server, *stop_result)
-        forget_process(server)
         self.assertEqual(len(published), messages)
         # The stopped node's clients were told 1012, none saw anything else.
         self.assertTrue(closes, "no client was connected to the stopped node")
