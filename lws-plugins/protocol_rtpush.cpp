@@ -6,6 +6,7 @@
 #include <string>
 
 #include "graceful_stop.h"
+#include "reload_drain.h"
 #include "http_api.h"
 #include "lws_headers.h"
 #include "lws_logger.h"
@@ -114,6 +115,7 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
   if (vs->node->auth().verifier)
     lws_sul_schedule(vs->context, 0, &vs->auth_sweep, auth_sweep, rtpush_lws::kAuthSweepUs);
   rtpush_lws::graceful_stop_attach(vs);  // SIGTERM and SIGINT stop gracefully (graceful_stop.h)
+  rtpush_lws::reload_drain_attach(vs->context);  // SIGHUP: the old child ends (reload_drain.h)
   lwsl_notice("rtpush: vhost %s: node %s, broker %s, history %zu\n", lws_get_vhost_name(vh), o.node_id.c_str(),
               o.redis.empty() ? "embedded" : o.redis.c_str(), o.history_size);
   return 0;
@@ -124,6 +126,7 @@ void destroy_vhost(VhostState* vs) {
   lws_sul_cancel(&vs->tick);
   lws_sul_cancel(&vs->auth_sweep);
   rtpush_lws::graceful_stop_detach(vs);
+  rtpush_lws::reload_drain_detach();
   vs->node = nullptr;
   vs->io = nullptr;
   delete vs->core;  // the node, its backends, then the I/O thread (vhost.h)
