@@ -95,9 +95,15 @@ class Subscriber:
     async def close(self):
         # Closed, not cancelled: a cancel racing a frame's arrival can be
         # swallowed by wait_for (Python 3.11), and the reader would go on.
+        # The reader may be reconnecting (a 1012) meanwhile: close whatever
+        # client it holds until it has returned.
         self.stopping = True
-        await self.client.close()
-        await self.task
+        while True:
+            await self.client.close()
+            try:
+                return await asyncio.wait_for(asyncio.shield(self.task), 1)
+            except asyncio.TimeoutError:
+                continue
 
     async def reconnect(self):
         """The documented reconnect: close, connect again with `since`."""
