@@ -7,6 +7,7 @@
 
 #include "config_refusal.h"
 #include "graceful_stop.h"
+#include "reload_drain.h"
 #include "http_api.h"
 #include "lws_headers.h"
 #include "lws_logger.h"
@@ -123,6 +124,7 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
   if (vs->node->auth().verifier)
     lws_sul_schedule(vs->context, 0, &vs->auth_sweep, auth_sweep, rtpush_lws::kAuthSweepUs);
   rtpush_lws::graceful_stop_attach(vs);  // SIGTERM and SIGINT stop gracefully (graceful_stop.h)
+  rtpush_lws::reload_drain_attach(vs->context);  // SIGHUP: the old child ends (reload_drain.h)
   // Never the postgres conninfo: it may hold a password.
   rtpush_lws::log_event(rtpush::LogLevel::Notice, "node_start",
                         {{"vhost", lws_get_vhost_name(vh)},
@@ -139,6 +141,7 @@ void destroy_vhost(VhostState* vs) {
   lws_sul_cancel(&vs->tick);
   lws_sul_cancel(&vs->auth_sweep);
   rtpush_lws::graceful_stop_detach(vs);
+  rtpush_lws::reload_drain_detach();
   vs->node = nullptr;
   vs->io = nullptr;
   delete vs->core;  // the node, its backends, then the I/O thread (vhost.h)

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 
@@ -332,20 +333,43 @@ struct RedisBroker::IoSide {
         {"ZADD", redis::kNodesKey, std::to_string(now), node_id});
     command([](redisReply*) {}, {"HSET", redis::kConfigKey, "history-size", std::to_string(history),
                                  "history-ttl-secs", std::to_string(ttl_secs)});
+    // Did another process with this node-id drop our registrations (the
+    // other lwsws child during a reload, at its start or after an outage)?
+    // Then write them again, without dropping its own.
+    command(
+        [this](redisReply* r) {
+          if (!r || r->type == REDIS_REPLY_ERROR || closing) return;
+          const long long now_gen = r->type == REDIS_REPLY_STRING ? std::atoll(text(r).c_str()) : 0;
+          if (registered_gen && now_gen != *registered_gen) {
+            registered_gen = now_gen;
+            for (auto& args : users.registration_commands(node_id)) command([](redisReply*) {}, args);
+          }
+        },
+        {"GET", redis::kNodeGenPrefix + node_id});
     command([](redisReply*) {}, {"HSET", redis::kNodeInfoKey, node_id, std::to_string(connections.load())});
     command([](redisReply*) {}, {"EVAL", redis::kPruneNodesScript, "2", redis::kNodesKey, redis::kNodeInfoKey,
-                                 std::to_string(now - kNodeTtlMs), redis::kNodeConnsPrefix, redis::kUserPrefix});
+                                 std::to_string(now - kNodeTtlMs), redis::kNodeConnsPrefix, redis::kUserPrefix,
+                                 redis::kNodeGenPrefix});
   }
 
   std::vector<std::string> drop_users_command() const {
-    return {"EVAL", redis::kDropNodeUsersScript, "1", redis::kNodeConnsPrefix + node_id, redis::kUserPrefix};
+    return {"EVAL", redis::kDropNodeUsersScript, "2", redis::kNodeConnsPrefix + node_id,
+            redis::kNodeGenPrefix + node_id, redis::kUserPrefix};
   }
+  // The drop count (rtpush:node-gen:NODE) after this process's last drop:
+  // unset until then. A different count at a heartbeat means another
+  // process with this node-id dropped our registrations.
+  std::optional<long long> registered_gen;
 
   // Replaces whatever Redis holds for this node with the local copy: what
   // was closed while the link was down (its HDEL failed) goes, what is open
   // comes back. Readers may miss this node's users between the two steps.
   void register_users() {
-    command([](redisReply*) {}, drop_users_command());
+    command(
+        [this](redisReply* r) {
+          if (r && r->type == REDIS_REPLY_INTEGER) registered_gen = r->integer;
+        },
+        drop_users_command());
     for (auto& args : users.registration_commands(node_id)) command([](redisReply*) {}, args);
   }
 
@@ -354,10 +378,13 @@ struct RedisBroker::IoSide {
   void shutdown() {
     closing = true;
     ev_timer_stop(io->loop(), &registry_timer);
-    // A clean stop takes this node's users' connections out of the registry
-    // now rather than when its heartbeat lapses. The loop does not run
-    // again, so not through `cmd`: a blocking command, bounded in time.
-    if (cmd && cmd->up() && !blocking_command(addr, drop_users_command(), kStopTimeoutMs))
+    // A clean stop takes this process's users' connections out of the
+    // registry now rather than when its heartbeat lapses: exactly those it
+    // registered, not the node's whole hash, which during a reload also
+    // holds the new lwsws child's (same node-id). The loop does not run
+    // again, so not through `cmd`: blocking commands, bounded in time.
+    if (cmd && cmd->up() && users.size() > 0 &&
+        !blocking_commands(addr, users.removal_commands(node_id), kStopTimeoutMs))
       log.event(LogLevel::Warn, "stop_cleanup_failed",
                 {{"backend", "redis"}, {"cause", "could not drop this node's users' connections; they lapse with its heartbeat"}});
     cmd.reset();  // runs pending callbacks with no reply

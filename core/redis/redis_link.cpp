@@ -127,6 +127,11 @@ void RedisLink::push_command(const std::vector<std::string>& args) {
 }
 
 bool blocking_command(const RedisAddress& address, const std::vector<std::string>& args, int timeout_ms) {
+  return blocking_commands(address, {args}, timeout_ms);
+}
+
+bool blocking_commands(const RedisAddress& address, const std::vector<std::vector<std::string>>& commands,
+                       int timeout_ms) {
   const timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
   redisContext* c = redisConnectWithTimeout(address.host.c_str(), address.port, tv);
   if (!c || c->err) {
@@ -146,7 +151,8 @@ bool blocking_command(const RedisAddress& address, const std::vector<std::string
     if (r) freeReplyObject(r);
     return ok;
   };
-  const bool ok = (address.db == 0 || run({"SELECT", std::to_string(address.db)})) && run(args);
+  bool ok = address.db == 0 || run({"SELECT", std::to_string(address.db)});
+  for (std::size_t i = 0; ok && i < commands.size(); ++i) ok = run(commands[i]);
   redisFree(c);
   return ok;
 }

@@ -74,6 +74,10 @@ class RedisLink {
 // for the reply). False when it did not get a reply that is not an error.
 // Blocks the calling thread: only at shutdown, inside run_and_wait().
 bool blocking_command(const RedisAddress& address, const std::vector<std::string>& args, int timeout_ms);
+// The same for several commands on one connection, in order; stops at the
+// first that fails.
+bool blocking_commands(const RedisAddress& address, const std::vector<std::vector<std::string>>& commands,
+                       int timeout_ms);
 
 // A reply's string (or status) as text; empty for any other reply, or none.
 inline std::string text(const redisReply* r) {

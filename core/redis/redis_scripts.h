@@ -36,6 +36,10 @@
 //   rtpush:node-conns:NODE hash connection_id -> USER: what NODE registered,
 //                          so its entries can be dropped without a scan when
 //                          it stops or is found dead
+//   rtpush:node-gen:NODE   counter: how many times NODE's whole registration
+//                          was dropped (kDropNodeUsersScript). Two lwsws
+//                          children share a node-id during a reload: each
+//                          writes its users again when the other dropped them
 //   rtpush:control         pub/sub topic every node listens to:
 //                          "disconnect-user USER" (redis_users.h)
 #pragma once
@@ -53,6 +57,7 @@ inline constexpr const char* kPersistKey = "rtpush:persist";
 inline constexpr const char* kPersistGroup = "writers";
 inline constexpr const char* kUserPrefix = "rtpush:user:";
 inline constexpr const char* kNodeConnsPrefix = "rtpush:node-conns:";
+inline constexpr const char* kNodeGenPrefix = "rtpush:node-gen:";
 inline constexpr const char* kControlTopic = "rtpush:control";
 
 // Publish atomically: append to the stream, trim it to the history size
@@ -181,15 +186,18 @@ return out
 
 // Drops every registration of one node: its stop, its re-registration after
 // an outage (what was closed meanwhile must not stay), or its death (the
-// prune below). KEYS: rtpush:node-conns:NODE. ARGV: the user prefix.
-// Returns how many were dropped.
+// prune below). KEYS: rtpush:node-conns:NODE, rtpush:node-gen:NODE.
+// ARGV: the user prefix. Counts the drop in rtpush:node-gen:NODE and returns
+// that count: another process with the same node-id (the other lwsws child
+// during a reload) sees it change at its next heartbeat and writes its own
+// users again.
 inline constexpr const char* kDropNodeUsersScript = R"lua(
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
   redis.call('HDEL', ARGV[1] .. all[i + 1], all[i])
 end
 redis.call('DEL', KEYS[1])
-return #all / 2
+return redis.call('INCR', KEYS[2])
 )lua";
 
 // Drops the nodes silent past the cutoff (ARGV[1], ms) from the registry,
@@ -197,7 +205,8 @@ return #all / 2
 // longer in rtpush:nodes at all), so neither grows with every node that
 // ever ran, and their users' connections (as kDropNodeUsersScript). One
 // script: nothing can re-register in between. KEYS: rtpush:nodes,
-// rtpush:node-info. ARGV: cutoff, node-conns prefix, user prefix.
+// rtpush:node-info. ARGV: cutoff, node-conns prefix, user prefix,
+// node-gen prefix.
 inline constexpr const char* kPruneNodesScript = R"lua(
 local cutoff = tonumber(ARGV[1])
 local gone = 0
@@ -211,6 +220,7 @@ for _, node in ipairs(redis.call('HKEYS', KEYS[2])) do
       redis.call('HDEL', ARGV[3] .. all[i + 1], all[i])
     end
     redis.call('DEL', conns)
+    if ARGV[4] then redis.call('DEL', ARGV[4] .. node) end
     gone = gone + 1
   end
 end

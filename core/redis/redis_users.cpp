@@ -80,4 +80,27 @@ std::vector<std::vector<std::string>> LocalUsers::registration_commands(const st
   return cmds;
 }
 
+std::vector<std::vector<std::string>> LocalUsers::removal_commands(const std::string& node) const {
+  std::vector<std::vector<std::string>> cmds;
+  std::vector<std::string> conns;  // HDEL rtpush:node-conns:NODE, being filled
+  auto flush_conns = [&] {
+    if (conns.size() > 2) cmds.push_back(std::move(conns));
+    conns = {"HDEL", kNodeConnsPrefix + node};
+  };
+  flush_conns();
+  for (const auto& [user, connections] : by_user_) {
+    std::vector<std::string> entries;
+    for (const auto& [id, at] : connections) {
+      if (entries.empty()) entries = {"HDEL", kUserPrefix + user};
+      entries.push_back(id);
+      if (entries.size() - 2 == kFieldsPerCommand) cmds.push_back(std::move(entries)), entries.clear();
+      conns.push_back(id);
+      if (conns.size() - 2 == kFieldsPerCommand) flush_conns();
+    }
+    if (!entries.empty()) cmds.push_back(std::move(entries));
+  }
+  flush_conns();
+  return cmds;
+}
+
 }  // namespace rtpush::redis

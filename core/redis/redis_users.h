@@ -49,6 +49,12 @@ class LocalUsers {
   // ones were dropped): HSET rtpush:user:USER per user and HSET
   // rtpush:node-conns:NODE, in chunks of kFieldsPerCommand fields.
   std::vector<std::vector<std::string>> registration_commands(const std::string& node) const;
+  // The commands that remove exactly these registrations of `node` (HDEL,
+  // same chunks), and no other: at a clean stop. During a reload (SIGHUP)
+  // the old lwsws child and the new one register under the same node-id;
+  // dropping the whole rtpush:node-conns:NODE would take the new child's
+  // users out of the registry (docs/operations.md).
+  std::vector<std::vector<std::string>> removal_commands(const std::string& node) const;
 
  private:
   // user -> connection_id -> connected_at

@@ -195,6 +195,45 @@ class Server:
         directory, as a supervisor restarts a crashed node."""
         return self.start()
 
+    def children(self):
+        """PIDs of lwsws's serving children (the watcher's direct children)."""
+        if self.proc is None:
+            return []
+        out = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            # pid (comm) state ppid ...: comm may hold spaces, split after it
+            fields = stat[stat.rindex(")") + 2:].split()
+            if fields[0] != "Z" and int(fields[1]) == self.proc.pid:
+                out.append(int(entry))
+        return sorted(out)
+
+    def reload(self, timeout=20):
+        """SIGHUP to the lwsws watcher, as `systemctl reload` does: it passes
+        the signal to its serving child, which closes its listening socket
+        and drains, and forks a new child. Returns (old children, new child)
+        once the new child serves health."""
+        old = self.children()
+        os.kill(self.proc.pid, signal.SIGHUP)
+        fresh = []
+
+        def new_child_serves():
+            fresh[:] = [p for p in self.children() if p not in old]
+            if not fresh:
+                return False
+            try:
+                return self.get("health")[0] == 200
+            except OSError:
+                return False
+        wait_until(new_child_serves, timeout, "no new lwsws child serves after SIGHUP:\n" + self.log_tail())
+        return old, fresh[0]
+
     def stop(self):
         if self.proc is None:
             return

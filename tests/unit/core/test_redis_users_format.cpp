@@ -117,6 +117,28 @@ static void registration_commands_write_everything_in_bounded_chunks(void**) {
   assert_true(conns.at("s1") == "7" && conns.at("b5") == "big user");
 }
 
+// A stop removes exactly this process's registrations, from both hashes, in
+// bounded commands: never the node's whole hash, which during a reload also
+// holds the other lwsws child's (same node-id).
+static void removal_commands_remove_exactly_what_was_registered(void**) {
+  LocalUsers u;
+  const std::size_t many = LocalUsers::kFieldsPerCommand + 2;
+  for (std::size_t i = 0; i < many; ++i) u.add("big user", "b" + std::to_string(i), 10);
+  u.add("7", "s1", 20);
+  std::map<std::string, std::set<std::string>> removed;
+  for (const auto& cmd : u.removal_commands("node-a")) {
+    assert_true(cmd.size() >= 3);
+    assert_string_equal(cmd[0].c_str(), "HDEL");
+    assert_true(cmd.size() - 2 <= LocalUsers::kFieldsPerCommand);
+    for (std::size_t i = 2; i < cmd.size(); ++i) assert_true(removed[cmd[1]].insert(cmd[i]).second);
+  }
+  assert_int_equal(removed.size(), 3);
+  assert_int_equal(removed[std::string(kUserPrefix) + "big user"].size(), many);
+  assert_true(removed[std::string(kUserPrefix) + "7"] == std::set<std::string>{"s1"});
+  assert_int_equal(removed[std::string(kNodeConnsPrefix) + "node-a"].size(), many + 1);
+  assert_true(LocalUsers{}.removal_commands("node-a").empty());
+}
+
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(an_entry_keeps_any_node_name),
@@ -124,6 +146,7 @@ int main() {
       cmocka_unit_test(the_scripts_reply_reads_as_connections),
       cmocka_unit_test(local_users_count_adds_and_removes),
       cmocka_unit_test(registration_commands_write_everything_in_bounded_chunks),
+      cmocka_unit_test(removal_commands_remove_exactly_what_was_registered),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
