@@ -24,6 +24,7 @@ CHANNEL = "storm"
 # the small one (plus a little for noise). Walking per-connection lists in
 # stock lws made it 1.6x at 6,000 and 4x at 15,000 (docs/transport.md).
 MAX_RATIO = 1.35
+ROUNDS = 2
 
 
 def serving_pid(server):
@@ -73,16 +74,25 @@ class Storm(unittest.TestCase):
 
     def test_storms_are_answered_in_linear_time_and_leave_the_node_serving(self):
         with Server() as server:
-            client, small_us = self.storm(server, SMALL, 0, 1)
-            self.closing_storm(server, client)
+            # Two rounds, and the least CPU of each size is compared: noise
+            # only ever adds to it (a busy CI host, other processes' loopback
+            # traffic charged to the serving process), and one such spike in
+            # a single round failed this test once with the node linear.
+            smalls, bigs = [], []
+            for _ in range(ROUNDS):
+                client, small_us = self.storm(server, SMALL, 0, 1)
+                self.closing_storm(server, client)
+                smalls.append(small_us)
 
-            client, big_us = self.storm(server, BIG, 1, 0)
-            print("server CPU per connection: %d at once %.1f us, %d at once %.1f us"
-                  % (SMALL, small_us, BIG, big_us))
-            # Every one of them is subscribed: one publish reaches all.
-            server.publish_http(CHANNEL, {"after": "storm"})
-            out = self.closing_storm(server, client)
-            self.assertIn("delivered=%d expected=%d" % (BIG, BIG), out)
+                client, big_us = self.storm(server, BIG, 1, 0)
+                bigs.append(big_us)
+                # Every one of them is subscribed: one publish reaches all.
+                server.publish_http(CHANNEL, {"after": "storm"})
+                out = self.closing_storm(server, client)
+                self.assertIn("delivered=%d expected=%d" % (BIG, BIG), out)
+            small_us, big_us = min(smalls), min(bigs)
+            print("server CPU per connection: %d at once %s us, %d at once %s us"
+                  % (SMALL, ", ".join("%.1f" % u for u in smalls), BIG, ", ".join("%.1f" % u for u in bigs)))
 
             # The node still serves new clients, and counted every connection.
             async def still_serving():
@@ -93,7 +103,7 @@ class Storm(unittest.TestCase):
                 self.assertEqual((await recv_type(ws, "message"))["id"], msg_id)
                 await ws.close()
             asyncio.run(still_serving())
-            self.assertEqual(server.metrics()["rtpush_connections_total"], SMALL + BIG + 1)
+            self.assertEqual(server.metrics()["rtpush_connections_total"], ROUNDS * (SMALL + BIG) + 1)
 
             if not ASAN_RUNTIME:  # sanitizers change every cost: the ratio means nothing there
                 self.assertLessEqual(big_us, MAX_RATIO * small_us + 5,
