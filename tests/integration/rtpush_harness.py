@@ -38,6 +38,18 @@ def sanitizer_reports(directory):
 PUBLISH_CLI = os.path.join(PREFIX, "bin", "rtpush-publish")
 
 
+def lwsws_env(report_dir):
+    """The environment to start lwsws in: in the sanitizer build the ASan
+    runtime is preloaded (lwsws is not built with it) and reports go to
+    files in `report_dir` (sanitizer_reports() reads them)."""
+    env = dict(os.environ)
+    if ASAN_RUNTIME:
+        env["LD_PRELOAD"] = ASAN_RUNTIME
+        env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1:log_path=%s/asan" % report_dir
+        env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:log_path=%s/ubsan" % report_dir
+    return env
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -113,14 +125,9 @@ class Server:
     def launch(self):
         """Starts lwsws without waiting for it to serve."""
         self.write_conf()
-        env = dict(os.environ)
-        if ASAN_RUNTIME:  # the sanitizer build: reports go to files, checked in stop()
-            env["LD_PRELOAD"] = ASAN_RUNTIME
-            env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1:log_path=%s/asan" % self.dir
-            env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:log_path=%s/ubsan" % self.dir
         with open(self.log_path, "w") as log:
             self.proc = subprocess.Popen([LWSWS, "-c", self.dir, "-d", "1031"], stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True, env=env)
+                                         stderr=subprocess.STDOUT, start_new_session=True, env=lwsws_env(self.dir))
 
     def start(self):
         self.launch()

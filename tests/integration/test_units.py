@@ -17,7 +17,7 @@ import urllib.request
 
 import websockets
 
-from rtpush_harness import LWSWS, PLUGIN_DIR, PREFIX, Redis, recv_type, wait_until
+from rtpush_harness import LWSWS, PLUGIN_DIR, PREFIX, Redis, lwsws_env, recv_type, sanitizer_reports, wait_until
 
 SYSTEMD_DIR = os.path.join(PREFIX, "share", "rtpush", "systemd")
 GENERATOR = os.path.join(PREFIX, "bin", "rtpush-nodes")
@@ -111,7 +111,7 @@ class GeneratedNode:
             self.port = int(json.load(f)["vhosts"][0]["port"])
         self.log = open(os.path.join(directory, "lwsws.log"), "w")
         self.proc = subprocess.Popen([LWSWS, "-c", directory], stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, env=lwsws_env(directory))
 
     def health(self):
         with urllib.request.urlopen("http://127.0.0.1:%d/health" % self.port, timeout=2) as r:
@@ -140,6 +140,9 @@ class GeneratedNode:
             pass
         self.proc.wait()
         self.log.close()
+        reports = sanitizer_reports(self.dir)
+        if reports:
+            raise AssertionError("sanitizer reports from lwsws:\n" + reports)
 
 
 class Generator(unittest.IsolatedAsyncioTestCase):
