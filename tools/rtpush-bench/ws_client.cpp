@@ -152,26 +152,48 @@ void Client::send_frame(Conn& c, std::string_view text, bool binary) {
   if (!write_all(c, frame.data(), frame.size())) fail(c);
 }
 
+namespace {
+
+// This read's bytes after those an earlier read left incomplete (taken from
+// c.partial); `joined` holds the two when there were any.
+std::string_view with_partial(Conn& c, const char* data, std::size_t len, std::string& joined) {
+  if (c.partial.empty()) return {data, len};
+  joined = std::move(c.partial);
+  joined.append(data, len);
+  c.partial.clear();
+  return joined;
+}
+
+}  // namespace
+
+// Before the connection is open: the answer's headers, up to the blank
+// line. True once they are complete with `status` (the connection opens,
+// *at is where what follows them starts); false while they are incomplete
+// (kept for the next read) or when the status is another (failed).
+bool Client::read_headers(Conn& c, std::string_view v, std::string_view status, std::size_t* at) {
+  const auto end = v.find("\r\n\r\n");
+  if (end == std::string_view::npos) {
+    c.partial.assign(v.data(), v.size());
+    return false;
+  }
+  if (v.substr(0, 12).find(status) == std::string_view::npos) {
+    fail(c);
+    return false;
+  }
+  c.open = true;
+  ++open_;
+  *at = end + 4;
+  return true;
+}
+
 // An event stream: the 200's headers once, then events ending in a blank
 // line; each goes to on_text without it (comments too: ": ping").
 void Client::parse_sse(Conn& c, const char* data, std::size_t len) {
   std::string joined;
-  if (!c.partial.empty()) {
-    joined = std::move(c.partial);
-    joined.append(data, len);
-    c.partial.clear();
-    data = joined.data();
-    len = joined.size();
-  }
-  std::string_view v(data, len);
-  if (!c.open) {
-    auto end = v.find("\r\n\r\n");
-    if (end == std::string_view::npos) { c.partial.assign(data, len); return; }
-    if (v.substr(0, 12).find("200") == std::string_view::npos) { fail(c); return; }
-    c.open = true;
-    ++open_;
-    v.remove_prefix(end + 4);
-  }
+  std::string_view v = with_partial(c, data, len, joined);
+  std::size_t at = 0;
+  if (!c.open && !read_headers(c, v, "200", &at)) return;
+  v.remove_prefix(at);
   for (auto end = v.find("\n\n"); end != std::string_view::npos; end = v.find("\n\n")) {
     on_text_(c, v.substr(0, end + 1));
     v.remove_prefix(end + 2);
@@ -182,23 +204,11 @@ void Client::parse_sse(Conn& c, const char* data, std::size_t len) {
 void Client::parse(Conn& c, const char* data, std::size_t len) {
   if (c.sse) return parse_sse(c, data, len);
   std::string joined;
-  if (!c.partial.empty()) {
-    joined = std::move(c.partial);
-    joined.append(data, len);
-    c.partial.clear();
-    data = joined.data();
-    len = joined.size();
-  }
+  const std::string_view all = with_partial(c, data, len, joined);
+  data = all.data();
+  len = all.size();
   std::size_t at = 0;
-  if (!c.open) {
-    std::string_view v(data, len);
-    auto end = v.find("\r\n\r\n");
-    if (end == std::string_view::npos) { c.partial.assign(data, len); return; }
-    if (v.substr(0, 12).find("101") == std::string_view::npos) { fail(c); return; }
-    c.open = true;
-    ++open_;
-    at = end + 4;
-  }
+  if (!c.open && !read_headers(c, all, "101", &at)) return;
   while (len - at >= 2) {
     const auto* p = reinterpret_cast<const unsigned char*>(data + at);
     const int op = p[0] & 0x0f;

@@ -67,6 +67,7 @@ class Client {
   void on_readable(Conn& c);
   void parse(Conn& c, const char* data, std::size_t len);
   void parse_sse(Conn& c, const char* data, std::size_t len);
+  bool read_headers(Conn& c, std::string_view v, std::string_view status, std::size_t* at);
   void open_socket(Conn& c, int port, const std::string& request);
   void fail(Conn& c);
   bool write_all(Conn& c, const char* data, std::size_t len);
