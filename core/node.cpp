@@ -122,7 +122,7 @@ bool Node::permitted(Session* s, std::string_view channel, auth::Action action, 
   return false;
 }
 
-Session* Node::open(Connection* connection, Encoding encoding, const Admission* admitted) {
+Session* Node::add_session(Connection* connection, Encoding encoding, const Admission* admitted) {
   const std::int64_t now = clocks_.steady_ms();
   auto s = std::make_unique<Session>(next_serial_++, new_connection_id(), encoding, connection,
                                      options_.send_queue_bytes, now);
@@ -132,6 +132,11 @@ Session* Node::open(Connection* connection, Encoding encoding, const Admission* 
   ++metrics_.connections_total;
   broker_->local_connections(sessions_.size());
   opened(raw, admitted);
+  return raw;
+}
+
+Session* Node::open(Connection* connection, Encoding encoding, const Admission* admitted) {
+  Session* raw = add_session(connection, encoding, admitted);
 
   ServerFrame f;
   f.type = ServerFrameType::ConnectionEstablished;

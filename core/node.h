@@ -213,6 +213,10 @@ class Node final : public BrokerListener, private ReplayHost {
   std::string new_connection_id();
   double now_seconds() const { return static_cast<double>(clocks_.wall_ms()) / 1000.0; }
 
+  // What open() and open_sse() share: the session, counted, its heartbeat
+  // scheduled, its identity set (opened()).
+  Session* add_session(Connection* connection, Encoding encoding, const Admission* admitted);
+
   // Identity (node_auth.cpp). An auth frame: authenticate, refresh, or
   // refuse (UNAUTHORIZED, 1008).
   void auth_request(Session* s, const ClientRequest& req);

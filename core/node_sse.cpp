@@ -50,15 +50,7 @@ Node::SseAdmission Node::admit_sse(const SseRequest& request) {
 }
 
 Session* Node::open_sse(Connection* connection, SseAdmission admitted) {
-  const std::int64_t now = clocks_.steady_ms();
-  auto owned = std::make_unique<Session>(next_serial_++, new_connection_id(), Encoding::Sse, connection,
-                                         options_.send_queue_bytes, now);
-  owned->schedule_ping(now + options_.heartbeat_secs * 1000LL);
-  Session* s = owned.get();
-  sessions_.emplace(s->serial(), std::move(owned));
-  ++metrics_.connections_total;
-  broker_->local_connections(sessions_.size());
-  opened(s, &admitted.who);
+  Session* s = add_session(connection, Encoding::Sse, &admitted.who);
   // The one subscribe path: replay (Redis Streams, then PostgreSQL), the
   // seam to live, `recovered` in the subscribed event.
   ClientRequest req;
