@@ -233,6 +233,8 @@ class Node final : public BrokerListener, private ReplayHost {
   void unauthorized(Session* s, std::string_view message, std::string_view ref);
   // Sets `s`'s identity from accepted claims and its expiry deadline.
   void set_identity(Session* s, auth::TokenClaims claims);
+  // Who a verified token says the bearer is (its expiry aside).
+  static auth::Identity identity_of(auth::TokenClaims claims);
   // Takes `s` out of both deadline maps (close, authenticate, refresh).
   void forget_expiry(Session* s);
   void forget_auth_deadline(Session* s);

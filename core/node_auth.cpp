@@ -140,16 +140,21 @@ void Node::unauthorized(Session* s, std::string_view message, std::string_view r
   s->close(kClosePolicy, "unauthorized", false);  // the error frame goes first
 }
 
-void Node::set_identity(Session* s, auth::TokenClaims claims) {
-  forget_expiry(s);
-  forget_auth_deadline(s);
+auth::Identity Node::identity_of(auth::TokenClaims claims) {
   auth::Identity who;
   who.authenticated = true;
   who.user = std::move(claims.user);
   who.channels = std::move(claims.channels);
   who.publish = std::move(claims.publish);
-  s->set_identity(std::move(who), claims.expires);
-  if (const std::uint64_t at = expiry_key(claims.expires)) {
+  return who;
+}
+
+void Node::set_identity(Session* s, auth::TokenClaims claims) {
+  forget_expiry(s);
+  forget_auth_deadline(s);
+  const auto expires = claims.expires;
+  s->set_identity(identity_of(std::move(claims)), expires);
+  if (const std::uint64_t at = expiry_key(expires)) {
     expiries_.emplace(at, s->serial());
     s->set_expiry_key(at);
   }

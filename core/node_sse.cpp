@@ -29,13 +29,7 @@ Node::SseAdmission Node::admit_sse(const SseRequest& request) {
     a.reason = "a token is required (query parameter token)";
     return a;
   }
-  auth::Identity who;
-  if (a.who.authenticated) {
-    who.authenticated = true;
-    who.user = a.who.claims.user;
-    who.channels = a.who.claims.channels;
-    who.publish = a.who.claims.publish;
-  }
+  const auth::Identity who = a.who.authenticated ? identity_of(a.who.claims) : auth::Identity::anonymous();
   // The same check as a WebSocket subscribe (Node::permitted), answered
   // with 403 instead of error FORBIDDEN, counted the same way.
   // An anonymous request the rules would let a token through is told so
