@@ -225,6 +225,12 @@ FlushedConnection::~FlushedConnection() {
     if (c == this) c = nullptr;
 }
 
+void FlushedConnection::request_close() {
+  lws_callback_on_writable(wsi_);
+  // A peer that stopped reading never becomes writable: drop it anyway.
+  lws_set_timeout(wsi_, PENDING_TIMEOUT_CLOSE_SEND, 5);
+}
+
 void FlushedConnection::request_write() {
   if (in_flush_list) return;
   FlushList& fl = flush_list;

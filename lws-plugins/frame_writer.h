@@ -34,6 +34,9 @@ class FlushedConnection : public rtpush::Connection {
   FlushedConnection(const FlushedConnection&) = delete;
   FlushedConnection& operator=(const FlushedConnection&) = delete;
   void request_write() override;
+  // What is queued goes first (flush(), then the writable callback), then
+  // the connection closes; a peer that stopped reading is dropped anyway.
+  void request_close() override;
   virtual void flush() = 0;
   struct lws* wsi() const { return wsi_; }
   std::uint32_t flush_slot = 0;  // 32 bits: the flush list holds connections of one thread

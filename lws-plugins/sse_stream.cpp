@@ -42,12 +42,6 @@ bool write_stream_headers(struct lws* wsi) {
 
 }  // namespace
 
-void SseConnection::request_close() {
-  lws_callback_on_writable(wsi_);
-  // A peer that stopped reading never becomes writable: drop it anyway.
-  lws_set_timeout(wsi_, PENDING_TIMEOUT_CLOSE_SEND, 5);
-}
-
 void SseConnection::flush() {
   rtpush::Session* s = session;
   if (!s) return;

@@ -20,8 +20,8 @@ class SseConnection final : public FlushedConnection {
  public:
   SseConnection(struct lws* wsi, rtpush::Node* n) : FlushedConnection(wsi), node(n) {}
   // Closing (slow consumer, token expired, user disconnected): what is
-  // queued goes first, then the stream ends (the socket is closed).
-  void request_close() override;
+  // queued goes first, then sse_writable() ends the stream (the socket is
+  // closed); request_close() is FlushedConnection's.
   void flush() override;
   rtpush::Node* node;
   rtpush::Session* session = nullptr;

@@ -20,11 +20,6 @@ int ws_callback(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_re
 class WsConnection final : public FlushedConnection {
  public:
   WsConnection(struct lws* wsi, rtpush::Node* n) : FlushedConnection(wsi), node(n) {}
-  void request_close() override {
-    lws_callback_on_writable(wsi_);
-    // A peer that stopped reading never becomes writable: drop it anyway.
-    lws_set_timeout(wsi_, PENDING_TIMEOUT_CLOSE_SEND, 5);
-  }
   void flush() override;
   rtpush::Node* node;
   rtpush::Session* session = nullptr;
