@@ -42,7 +42,7 @@ struct WsSessionData {
   bool deflate;
   bool open;  // `storage` holds a live WsConnection
   // TCP_CORK is on from an admitted handshake until ESTABLISHED has written
-  // `connection_established` (ws_protocol.cpp, hold_handshake_answer).
+  // `connection_established` (ws_protocol.cpp, set_cork).
   bool corked;
   WsConnection* connection() { return open ? reinterpret_cast<WsConnection*>(storage) : nullptr; }
 };
