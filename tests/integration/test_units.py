@@ -17,7 +17,8 @@ import urllib.request
 
 import websockets
 
-from rtpush_harness import LWSWS, PLUGIN_DIR, PREFIX, Redis, lwsws_env, recv_type, sanitizer_reports, wait_until
+from rtpush_harness import (LWSWS, PLUGIN_DIR, PREFIX, Redis, lwsws_env, nginx_conf, recv_type, sanitizer_reports,
+                            start_nginx, wait_until)
 
 SYSTEMD_DIR = os.path.join(PREFIX, "share", "rtpush", "systemd")
 GENERATOR = os.path.join(PREFIX, "bin", "rtpush-nodes")
@@ -192,7 +193,7 @@ class Generator(unittest.IsolatedAsyncioTestCase):
             try:
                 for node in nodes:
                     node.wait_serving()
-                nginx = self.start_nginx(os.path.join(out, "nginx", "rtpush-upstream.conf"), listen)
+                nginx = self.serve_generated_site(os.path.join(out, "nginx", "rtpush-upstream.conf"), listen)
                 await self.subscribe_and_publish_across_nodes(listen, set(node_ids))
             finally:
                 if nginx:
@@ -201,36 +202,17 @@ class Generator(unittest.IsolatedAsyncioTestCase):
                 for node in nodes:
                     node.stop()
 
-    def start_nginx(self, site_path, listen):
+    def serve_generated_site(self, site_path, listen):
         """nginx with the generated site inside http {}, as
         /etc/nginx/sites-enabled/ puts it; `nginx -t` first."""
         d = os.path.dirname(site_path)
         with open(site_path) as f:
             site = f.read()
         self.assertEqual(len(re.findall(r"^\s*server 127\.0\.0\.1:\d+ ", site, re.M)), 2, site)
-        conf = ("%sworker_processes 1;\nerror_log %s/error.log info;\npid %s/nginx.pid;\n"
-                "events { worker_connections 1024; }\nhttp {\n access_log off;\n"
-                " client_body_temp_path %s/body; proxy_temp_path %s/proxy; fastcgi_temp_path %s/fcgi;\n"
-                " uwsgi_temp_path %s/uwsgi; scgi_temp_path %s/scgi;\n include %s;\n}\n"
-                % ("user root;\n" if os.geteuid() == 0 else "", d, d, d, d, d, d, d, site_path))
-        with open(os.path.join(d, "nginx.conf"), "w") as f:
-            f.write(conf)
-        cmd = ["nginx", "-p", d, "-e", os.path.join(d, "error.log"), "-c", os.path.join(d, "nginx.conf")]
+        cmd = nginx_conf(d, " include %s;" % site_path)
         test = subprocess.run(cmd + ["-t"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.assertEqual(test.returncode, 0, test.stdout)
-        proc = subprocess.Popen(cmd + ["-g", "daemon off;"], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-
-        def up():
-            with urllib.request.urlopen("http://127.0.0.1:%d/health" % listen, timeout=2) as r:
-                return r.status == 200
-        try:
-            wait_until(up, 10, "nginx did not start")
-        except RuntimeError:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            raise
-        return proc
+        return start_nginx(cmd, listen)
 
     async def subscribe_and_publish_across_nodes(self, listen, node_ids):
         # nginx spreads connections over the upstream: four subscribers land
