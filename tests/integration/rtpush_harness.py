@@ -16,6 +16,7 @@ import ssl
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -689,6 +690,52 @@ async def subscribe(ws, channel, since=None):
         frame["since"] = since
     await ws.send(json.dumps(frame))
     return await recv_type(ws, "subscribed")
+
+
+async def subscribe_through(url, channel, since=None):
+    """Connects and subscribes as a real client behind a proxy does: retries
+    the whole of it, a connection that drops during the subscribe included
+    (nginx may still reach a dying node for a moment). Returns (ws, the node
+    hello names, the `subscribed` answer)."""
+    import websockets
+    frame = {"type": "subscribe", "channel": channel}
+    if since:
+        frame["since"] = since
+    for _ in range(100):
+        try:
+            ws = await websockets.connect(url, subprotocols=["rtpush-json"])
+            hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            await ws.send(json.dumps(frame))
+            return ws, hello["node"], await recv_type(ws, "subscribed")
+        except (OSError, websockets.WebSocketException, asyncio.TimeoutError):
+            await asyncio.sleep(0.1)
+    raise AssertionError("could not reconnect through nginx")
+
+
+class FedPublisher:
+    """rtpush-publish --redis on `channel`, fed {"i": n} for n < count, a
+    line every ~0.5 ms from a thread: a steady stream while a test breaks
+    something."""
+
+    def __init__(self, redis_url, channel, count):
+        self.cli = subprocess.Popen([PUBLISH_CLI, "--redis", redis_url, "--channel", channel],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+        def feed():
+            for i in range(count):
+                self.cli.stdin.write('{"i":%d}\n' % i)
+                self.cli.stdin.flush()
+                time.sleep(0.0005)
+            self.cli.stdin.close()
+        self.feeder = threading.Thread(target=feed)
+        self.feeder.start()
+
+    def finish(self):
+        """Waits until all is fed; (the ids it printed, its exit status)."""
+        self.feeder.join()
+        published = self.cli.stdout.read().split()
+        self.cli.stdout.close()
+        return published, self.cli.wait()
 
 
 def wait_until(ready, seconds, what):
