@@ -51,6 +51,25 @@ def lwsws_env(report_dir):
     return env
 
 
+def stop_process_group(proc, timeout):
+    """SIGTERM to lwsws's process group, up to `timeout` seconds for `proc`
+    (the watcher) to exit, then SIGKILL to the group: the serving child may
+    outlive the watcher."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -245,18 +264,7 @@ class Server:
     def stop(self):
         if self.proc is None:
             return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-        try:  # the serving child may outlive the watcher: kill the group
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        stop_process_group(self.proc, 10)
         self.proc = None
         reports = sanitizer_reports(self.dir)
         self.cleanup()

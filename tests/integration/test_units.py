@@ -18,7 +18,7 @@ import urllib.request
 import websockets
 
 from rtpush_harness import (LWSWS, PLUGIN_DIR, PREFIX, Redis, lwsws_env, nginx_conf, recv_type, sanitizer_reports,
-                            start_nginx, wait_until)
+                            start_nginx, stop_process_group, wait_until)
 
 SYSTEMD_DIR = os.path.join(PREFIX, "share", "rtpush", "systemd")
 GENERATOR = os.path.join(PREFIX, "bin", "rtpush-nodes")
@@ -130,16 +130,7 @@ class GeneratedNode:
         wait_until(up, 15, "a generated node did not start")
 
     def stop(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            pass
-        try:  # the serving child may outlive the first process
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait()
+        stop_process_group(self.proc, 15)
         self.log.close()
         reports = sanitizer_reports(self.dir)
         if reports:
