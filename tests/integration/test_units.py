@@ -149,11 +149,22 @@ class Generator(unittest.IsolatedAsyncioTestCase):
         for args in (["--nodes", "0"], ["--nodes", "two"], ["--base-port", "70000"],
                      ["--nodes", "2"],  # two nodes without Redis cannot share messages
                      ["--nodes", "2", "--redis", "localhost:6379"],
-                     ["--nodes", "2", "--redis", "redis://127.0.0.1:6379", "--base-port", "8080"]):
+                     ["--nodes", "2", "--redis", "redis://127.0.0.1:6379", "--base-port", "8080"],
+                     # one past each bound
+                     ["--nodes", "257", "--redis", "redis://127.0.0.1:6379"], ["--base-port", "65536"],
+                     ["--nodes", "2", "--redis", "redis://127.0.0.1:6379", "--base-port", "65535"]):
             out, run = self.generate(*args)
             self.assertEqual(run.returncode, 2, (args, run.stdout, run.stderr))
             self.assertIn("rtpush-nodes: error:", run.stderr)
             self.assertEqual(os.listdir(out), [], "nothing written for %s" % args)
+
+    def test_arguments_at_their_bounds_are_accepted(self):
+        for args, nodes in ((["--nodes", "256", "--redis", "redis://127.0.0.1:6379", "--base-port", "9000"], 256),
+                            (["--nodes", "1", "--base-port", "65535"], 1),
+                            (["--nodes", "2", "--redis", "redis://127.0.0.1:6379", "--base-port", "65534"], 2)):
+            out, run = self.generate(*args)
+            self.assertEqual(run.returncode, 0, (args, run.stderr))
+            self.assertEqual(len(os.listdir(os.path.join(out, "nodes"))), nodes, args)
 
     async def test_two_generated_nodes_serve_behind_the_generated_nginx_site(self):
         with Redis() as redis:
