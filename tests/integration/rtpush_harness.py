@@ -52,9 +52,9 @@ def lwsws_env(report_dir):
 
 
 def stop_process_group(proc, timeout):
-    """SIGTERM to lwsws's process group, up to `timeout` seconds for `proc`
-    (the watcher) to exit, then SIGKILL to the group: the serving child may
-    outlive the watcher."""
+    """SIGTERM to the process group `proc` leads (started with
+    start_new_session), up to `timeout` seconds for `proc` to exit, then
+    SIGKILL to the group: lwsws's serving child may outlive the watcher."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
     except ProcessLookupError:
