@@ -34,16 +34,22 @@ JSON
  "mounts":[{"mountpoint":"/","origin":"callback://rtpush"}],
  "ws-protocols":[{"rtpush":{$opts}},{"rtpush-json":{"default":"1"}},{"rtpush-msgpack":{}},{"rtpush-protobuf":{}}]}]}
 JSON
-  setsid "$LWSWS" -c "$dir" -d 3 >"$dir/log" 2>&1 &
+  NODE_DIRS+=("$dir")
+  run_node "$dir" "$scheme://127.0.0.1:$port"
+}
+
+# run_node DIR URL: lwsws -c DIR in its own process group (stop_node stops
+# it), logging to DIR/log; returns once URL/health answers.
+run_node() {
+  setsid "$LWSWS" -c "$1" -d 3 >"$1/log" 2>&1 &
   NODE_PID=$!
   disown "$NODE_PID"
   NODE_PIDS+=("$NODE_PID")
-  NODE_DIRS+=("$dir")
   for _ in $(seq 100); do
-    curl -skf "$scheme://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0
+    curl -skf "$2/health" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
-  echo "lwsws did not start:"; cat "$dir/log"; exit 1
+  echo "lwsws did not start:"; cat "$1/log"; exit 1
 }
 
 # start_redis PORT: a redis-server of our own, no persistence.

@@ -37,18 +37,12 @@ trap stop_everything EXIT
 
 # start_nodes K: K nodes and nginx, from rtpush-nodes' output.
 start_nodes() {
-  local k=$1 dir i
+  local k=$1 i
   GEN_DIR=$(mktemp -d /tmp/rtpush-bench-nodes.XXXXXX)
   "$GENERATOR" --nodes "$k" --base-port "$PORT" --redis "redis://127.0.0.1:$RPORT" \
     --prefix "$RTPUSH_PREFIX" --listen "$NGINX_PORT" --out "$GEN_DIR" >/dev/null
   for i in $(seq "$k"); do
-    dir=$GEN_DIR/nodes/node$i
-    setsid "$LWSWS" -c "$dir" -d 3 >"$dir/log" 2>&1 &
-    NODE_PID=$!
-    disown "$NODE_PID"
-    NODE_PIDS+=("$NODE_PID")
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$((PORT + i - 1))/health" >/dev/null && break; sleep 0.1; done
-    curl -sf "http://127.0.0.1:$((PORT + i - 1))/health" >/dev/null || { echo "node$i did not start:"; cat "$dir/log"; exit 1; }
+    run_node "$GEN_DIR/nodes/node$i" "http://127.0.0.1:$((PORT + i - 1))"
   done
   # The generated site inside http {}, as in /etc/nginx/sites-enabled/.
   local d=$GEN_DIR/nginx

@@ -213,7 +213,7 @@ export class RtpushClient extends Emitter {
   /** Closes for good: no reconnect; pending publishes are rejected. */
   close() {
     this._closed = true;
-    this._clearTimers();
+    this._cancel("_timer");
     const ws = this._ws;
     this._dropConnection();
     if (ws) ws.close(1000);
@@ -230,7 +230,7 @@ export class RtpushClient extends Emitter {
       token = await this._freshToken();
     } catch (err) {
       if (generation !== this._generation || this._closed) return;
-      this._emit("error", withCode(new Error(`rtpush: the token function failed: ${err && err.message}`), "TOKEN"));
+      this._emit("error", tokenError(err));
       this._retry({ code: 0, reason: "no token" });
       return;
     }
@@ -273,7 +273,7 @@ export class RtpushClient extends Emitter {
   }
 
   _onOpen() {
-    this._clearOpenTimer();
+    this._cancel("_openTimer");
     this._openedAt = this._now();
     this._serverTimeMs = null;
     this._setState("connected");
@@ -319,27 +319,22 @@ export class RtpushClient extends Emitter {
     }, delay);
   }
 
-  _clearOpenTimer() {
-    if (this._openTimer !== null) this._clearTimeout(this._openTimer);
-    this._openTimer = null;
+  /** Cancels the timer held in this[field] (_timer, _openTimer, _refreshTimer), if any. */
+  _cancel(field) {
+    if (this[field] !== null) this._clearTimeout(this[field]);
+    this[field] = null;
   }
 
   _dropConnection() {
-    this._clearOpenTimer();
+    this._cancel("_openTimer");
     this._generation++;
     this._ws = null;
-    if (this._refreshTimer !== null) this._clearTimeout(this._refreshTimer);
-    this._refreshTimer = null;
+    this._cancel("_refreshTimer");
     const pending = [...this._pending.values()];
     this._pending.clear();
     for (const p of pending) {
       p.reject(withCode(new Error("rtpush: connection lost before the publish was answered: it may or may not have been published"), "CONNECTION_LOST"));
     }
-  }
-
-  _clearTimers() {
-    if (this._timer !== null) this._clearTimeout(this._timer);
-    this._timer = null;
   }
 
   _setState(state, detail) {
@@ -357,8 +352,7 @@ export class RtpushClient extends Emitter {
   /** Sends a fresh token in an `auth` frame a little before `exp` (seconds):
    * refreshBeforeMs before it, or halfway there for a short-lived token. */
   _scheduleRefresh(exp) {
-    if (this._refreshTimer !== null) this._clearTimeout(this._refreshTimer);
-    this._refreshTimer = null;
+    this._cancel("_refreshTimer");
     if (exp == null || typeof this._token !== "function") return;
     const left = exp * 1000 - this._now();
     const delay = Math.max(0, left - Math.min(this._refreshBefore, left / 2));
@@ -371,7 +365,7 @@ export class RtpushClient extends Emitter {
       } catch (err) {
         // The server closes the connection at expiry (1008); reconnecting
         // then calls the function again.
-        this._emit("error", withCode(new Error(`rtpush: the token function failed: ${err && err.message}`), "TOKEN"));
+        this._emit("error", tokenError(err));
         return;
       }
       if (generation !== this._generation || this.state !== "connected") return;
@@ -447,6 +441,10 @@ export class RtpushClient extends Emitter {
     if (f.encoding) msg.encoding = f.encoding;
     for (const sub of [...ch.subs]) this._call(sub._callback, [msg]);
   }
+}
+
+function tokenError(cause) {
+  return withCode(new Error(`rtpush: the token function failed: ${cause && cause.message}`), "TOKEN");
 }
 
 function withCode(err, code, reason) {

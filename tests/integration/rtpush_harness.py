@@ -16,6 +16,7 @@ import ssl
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -48,6 +49,25 @@ def lwsws_env(report_dir):
         env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1:log_path=%s/asan" % report_dir
         env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:log_path=%s/ubsan" % report_dir
     return env
+
+
+def stop_process_group(proc, timeout):
+    """SIGTERM to the process group `proc` leads (started with
+    start_new_session), up to `timeout` seconds for `proc` to exit, then
+    SIGKILL to the group: lwsws's serving child may outlive the watcher."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def free_port():
@@ -244,18 +264,7 @@ class Server:
     def stop(self):
         if self.proc is None:
             return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-        try:  # the serving child may outlive the watcher: kill the group
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        stop_process_group(self.proc, 10)
         self.proc = None
         reports = sanitizer_reports(self.dir)
         self.cleanup()
@@ -427,6 +436,40 @@ class Redis:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def nginx_conf(d, http_body):
+    """Writes d/nginx.conf, everything nginx writes kept in `d`, with
+    `http_body` inside http {} (a site's text, or an include of its file);
+    returns the command that runs it (add -t or -g "daemon off;")."""
+    conf = ("%sworker_processes 1;\nerror_log %s/error.log info;\npid %s/nginx.pid;\n"
+            "events { worker_connections 8192; }\nhttp {\n access_log off;\n"
+            " client_body_temp_path %s/body; proxy_temp_path %s/proxy; fastcgi_temp_path %s/fcgi;\n"
+            " uwsgi_temp_path %s/uwsgi; scgi_temp_path %s/scgi;\n%s\n}\n"
+            % ("user root;\n" if os.geteuid() == 0 else "", d, d, d, d, d, d, d, http_body))
+    with open(os.path.join(d, "nginx.conf"), "w") as f:
+        f.write(conf)
+    return ["nginx", "-p", d, "-e", os.path.join(d, "error.log"), "-c", os.path.join(d, "nginx.conf")]
+
+
+def start_nginx(command, port):
+    """Runs nginx_conf()'s command in its own process group; returns the
+    process once /health answers through `port` (killed, and its error log
+    raised, when it does not)."""
+    proc = subprocess.Popen(command + ["-g", "daemon off;"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+    def up():
+        with urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=2) as r:
+            return r.status == 200
+    try:
+        wait_until(up, 10, "nginx did not start")
+    except RuntimeError:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        with open(command[command.index("-e") + 1], errors="replace") as f:
+            raise RuntimeError("nginx did not start:\n" + f.read()[-2000:])
+    return proc
+
+
 class Nginx:
     """nginx in front of nodes, from the installed site file
     (share/rtpush/nginx/rtpush.conf) with this test's ports put in."""
@@ -448,24 +491,7 @@ class Nginx:
         lines = [l for l in site.splitlines(True) if not l.strip().startswith("server 127.0.0.1:")]
         site = "".join(lines).replace("upstream rtpush_nodes {\n", "upstream rtpush_nodes {\n" + upstream)
         site = site.replace("listen 8080;", "listen 127.0.0.1:%d;" % self.port)
-        d = self.dir
-        conf = ("%sworker_processes 1;\nerror_log %s/error.log info;\npid %s/nginx.pid;\n"
-                "events { worker_connections 8192; }\nhttp {\n access_log off;\n"
-                " client_body_temp_path %s/body; proxy_temp_path %s/proxy; fastcgi_temp_path %s/fcgi;\n"
-                " uwsgi_temp_path %s/uwsgi; scgi_temp_path %s/scgi;\n%s\n}\n"
-                % ("user root;\n" if os.geteuid() == 0 else "", d, d, d, d, d, d, d, site))
-        with open(os.path.join(d, "nginx.conf"), "w") as f:
-            f.write(conf)
-        self.proc = subprocess.Popen(["nginx", "-p", d, "-e", os.path.join(d, "error.log"), "-c",
-                                      os.path.join(d, "nginx.conf"), "-g", "daemon off;"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
-        def up():
-            with urllib.request.urlopen("http://127.0.0.1:%d/health" % self.port, timeout=2) as r:
-                return r.status == 200
-        try:
-            wait_until(up, 10, "nginx did not start")
-        except RuntimeError:
-            raise RuntimeError("nginx did not start:\n" + open(os.path.join(d, "error.log")).read()[-2000:])
+        self.proc = start_nginx(nginx_conf(self.dir, site), self.port)
         return self
 
     def stop(self):
@@ -674,6 +700,52 @@ async def subscribe(ws, channel, since=None):
     return await recv_type(ws, "subscribed")
 
 
+async def subscribe_through(url, channel, since=None):
+    """Connects and subscribes as a real client behind a proxy does: retries
+    the whole of it, a connection that drops during the subscribe included
+    (nginx may still reach a dying node for a moment). Returns (ws, the node
+    hello names, the `subscribed` answer)."""
+    import websockets
+    frame = {"type": "subscribe", "channel": channel}
+    if since:
+        frame["since"] = since
+    for _ in range(100):
+        try:
+            ws = await websockets.connect(url, subprotocols=["rtpush-json"])
+            hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            await ws.send(json.dumps(frame))
+            return ws, hello["node"], await recv_type(ws, "subscribed")
+        except (OSError, websockets.WebSocketException, asyncio.TimeoutError):
+            await asyncio.sleep(0.1)
+    raise AssertionError("could not reconnect through nginx")
+
+
+class FedPublisher:
+    """rtpush-publish --redis on `channel`, fed {"i": n} for n < count, a
+    line every ~0.5 ms from a thread: a steady stream while a test breaks
+    something."""
+
+    def __init__(self, redis_url, channel, count):
+        self.cli = subprocess.Popen([PUBLISH_CLI, "--redis", redis_url, "--channel", channel],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+        def feed():
+            for i in range(count):
+                self.cli.stdin.write('{"i":%d}\n' % i)
+                self.cli.stdin.flush()
+                time.sleep(0.0005)
+            self.cli.stdin.close()
+        self.feeder = threading.Thread(target=feed)
+        self.feeder.start()
+
+    def finish(self):
+        """Waits until all is fed; (the ids it printed, its exit status)."""
+        self.feeder.join()
+        published = self.cli.stdout.read().split()
+        self.cli.stdout.close()
+        return published, self.cli.wait()
+
+
 def wait_until(ready, seconds, what):
     """Polls `ready()` (exceptions count as not ready) until it is true."""
     deadline = time.time() + seconds
@@ -842,6 +914,47 @@ class RawWebSocket:
 
     def close(self):
         self.sock.close()
+
+
+# -- HTTP/2 by hand ------------------------------------------------------------
+def h2_frame(kind, flags, stream, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
+
+
+def hpack_literal(name, value):
+    """A header as HPACK's literal without indexing, new name, no Huffman."""
+    n, v = name.encode(), value.encode()
+    return b"\x00" + bytes([len(n)]) + n + bytes([len(v)]) + v
+
+
+def h2_frames(port, cafile, first=b""):
+    """An HTTP/2 connection over TLS (ALPN h2), preface, empty SETTINGS and
+    `first` (frames to send at once) sent: yields (socket, kind, flags, stream, payload) for each frame the
+    server sends, the socket to answer on. Frames are read whole; the
+    connection closes when the caller stops iterating."""
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.set_alpn_protocols(["h2"])
+    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5),
+                         server_hostname="127.0.0.1") as s:
+        assert s.selected_alpn_protocol() == "h2", s.selected_alpn_protocol()
+        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0) + first)
+        buf = b""
+        while True:
+            while len(buf) < 9 or len(buf) < 9 + int.from_bytes(buf[:3], "big"):
+                chunk = s.recv(65536)
+                assert chunk, "closed before the stream was answered"
+                buf += chunk
+            n = int.from_bytes(buf[:3], "big")
+            kind, flags, stream, body = buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF, buf[9:9 + n]
+            buf = buf[9 + n:]
+            yield s, kind, flags, stream, body
+
+
+def h2_status(headers_payload):
+    """:status of a HEADERS frame's payload (lws answers with literal
+    headers, no Huffman)."""
+    i = headers_payload.index(b":status") + len(b":status")
+    return int(headers_payload[i + 1:i + 1 + headers_payload[i]])
 
 
 # -- identity: tokens, handshakes, raw HTTP ------------------------------------

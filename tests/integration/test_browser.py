@@ -18,7 +18,6 @@ import itertools
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -27,7 +26,7 @@ import urllib.request
 
 import websockets
 
-from rtpush_harness import PREFIX, PUBLISH_CLI, Redis, Server
+from rtpush_harness import PREFIX, PUBLISH_CLI, Redis, Server, stop_process_group
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 OUTPUT_DIR = os.environ.get("RTPUSH_TEST_OUTPUT") or os.path.join(os.path.dirname(PREFIX), "test-output", "browser")
@@ -106,16 +105,7 @@ class Chromium:
 
     def stop(self):
         if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                pass
-            try:  # renderers and zygotes may outlive the browser process: the whole group
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait()
+            stop_process_group(self.proc, 10)  # renderers and zygotes may outlive the browser process
             self.proc = None
             self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)

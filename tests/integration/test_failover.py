@@ -4,14 +4,12 @@ killed with SIGKILL, the client reconnects through nginx with `since`, and
 what it received equals what was published: no gap, no duplicate."""
 import asyncio
 import json
-import subprocess
-import threading
 import time
 import unittest
 
 import websockets
 
-from rtpush_harness import PUBLISH_CLI, Nginx, Redis, Server, recv_type
+from rtpush_harness import FedPublisher, Nginx, Redis, Server, recv_type, subscribe_through
 
 MESSAGES = 4000
 
@@ -24,41 +22,13 @@ class Failover(unittest.IsolatedAsyncioTestCase):
             nodes = {"node-a": a, "node-b": b}
 
             async def connect_and_subscribe(since=None):
-                # Like a real client: retry the whole reconnect, including a
-                # connection that drops during the subscribe (nginx may still
-                # reach the dying node for a moment).
-                for _ in range(100):
-                    try:
-                        ws = await websockets.connect(nginx.ws_url, subprotocols=["rtpush-json"])
-                        hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
-                        frame = {"type": "subscribe", "channel": "failover"}
-                        if since:
-                            frame["since"] = since
-                        await ws.send(json.dumps(frame))
-                        ack = await recv_type(ws, "subscribed")
-                        break
-                    except (OSError, websockets.WebSocketException, asyncio.TimeoutError):
-                        await asyncio.sleep(0.1)
-                else:
-                    self.fail("could not reconnect through nginx")
+                ws, node, ack = await subscribe_through(nginx.ws_url, "failover", since)
                 if since:
                     self.assertIs(ack["recovered"], True)
-                return ws, hello["node"]
+                return ws, node
 
             ws, node = await connect_and_subscribe()
-            # The publisher: rtpush-publish --redis, fed a line every ~0.5 ms.
-            cli = subprocess.Popen([PUBLISH_CLI, "--redis", redis.url, "--channel", "failover"],
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-            def feed():
-                for i in range(MESSAGES):
-                    cli.stdin.write('{"i":%d}\n' % i)
-                    cli.stdin.flush()
-                    time.sleep(0.0005)
-                cli.stdin.close()
-
-            feeder = threading.Thread(target=feed)
-            feeder.start()
+            publisher = FedPublisher(redis.url, "failover", MESSAGES)
             received, killed, reconnects = [], None, 0
             deadline = time.time() + 120
             while len(received) < MESSAGES and time.time() < deadline:
@@ -73,9 +43,8 @@ class Failover(unittest.IsolatedAsyncioTestCase):
                 if len(received) == MESSAGES // 3 and not killed:
                     nodes[node].kill()  # crash the node serving this client
                     killed = node
-            feeder.join()
-            published = cli.stdout.read().split()
-            self.assertEqual(cli.wait(), 0)
+            published, status = publisher.finish()
+            self.assertEqual(status, 0)
             await ws.close()
             self.assertIsNotNone(killed)
             self.assertGreaterEqual(reconnects, 1)

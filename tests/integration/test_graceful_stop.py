@@ -15,14 +15,13 @@ import re
 import signal
 import socket
 import struct
-import subprocess
 import threading
 import time
 import unittest
 
 import websockets
 
-from rtpush_harness import PUBLISH_CLI, Nginx, Postgres, Redis, Server, recv_type, wait_until
+from rtpush_harness import FedPublisher, Nginx, Postgres, Redis, Server, subscribe_through, wait_until
 
 PR_SET_CHILD_SUBREAPER = 36
 STOP_BOUND = 15  # seconds: stop-timeout-secs is 10 by default, plus lwsws's own exit
@@ -254,38 +253,14 @@ class GracefulStop(unittest.IsolatedAsyncioTestCase):
         closes = []
 
         async def connect_and_subscribe(since=None):
-            for _ in range(100):
-                try:
-                    ws = await websockets.connect(nginx.ws_url, subprotocols=["rtpush-json"])
-                    hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
-                    frame = {"type": "subscribe", "channel": "graceful"}
-                    if since:
-                        frame["since"] = since
-                    await ws.send(json.dumps(frame))
-                    ack = await recv_type(ws, "subscribed")
-                    break
-                except (OSError, websockets.WebSocketException, asyncio.TimeoutError):
-                    await asyncio.sleep(0.1)
-            else:
-                self.fail("could not reconnect through nginx")
+            ws, node, ack = await subscribe_through(nginx.ws_url, "graceful", since)
             if since:
                 self.assertIs(ack["recovered"], True)
-            return ws, hello["node"]
+            return ws, node
 
         # Two clients, so that one is on each node whichever nginx picks.
         clients = [list(await connect_and_subscribe()) for _ in range(2)]
-        cli = subprocess.Popen([PUBLISH_CLI, "--redis", redis.url, "--channel", "graceful"],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-        def feed():
-            for i in range(messages):
-                cli.stdin.write('{"i":%d}\n' % i)
-                cli.stdin.flush()
-                time.sleep(0.0005)
-            cli.stdin.close()
-
-        feeder = threading.Thread(target=feed)
-        feeder.start()
+        publisher = FedPublisher(redis.url, "graceful", messages)
         received = [[] for _ in clients]
         stopped, stop_result = None, None
         loop = asyncio.get_running_loop()
@@ -313,10 +288,8 @@ class GracefulStop(unittest.IsolatedAsyncioTestCase):
             stop_result = await loop.run_in_executor(None, sigterm, nodes[stopped])
 
         await asyncio.gather(follow(0), follow(1), stop_one())
-        await loop.run_in_executor(None, feeder.join)
-        published = cli.stdout.read().split()
-        cli.stdout.close()
-        self.assertEqual(cli.wait(), 0)
+        published, status = await loop.run_in_executor(None, publisher.finish)
+        self.assertEqual(status, 0)
         for ws, _ in clients:
             await ws.close()
         server = nodes[stopped]

@@ -12,7 +12,6 @@ import subprocess
 import threading
 import time
 import unittest
-import urllib.request
 
 from rtpush_harness import Redis, Server, id_pair, wait_until
 
@@ -30,6 +29,7 @@ class NodeClient:
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines = queue.Queue()
         self.seen = []
+        self.exited = False
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
@@ -37,35 +37,37 @@ class NodeClient:
             self.lines.put(json.loads(line))
         self.lines.put(None)
 
+    def arrivals(self, seconds):
+        """Events as they arrive, for up to `seconds`, each kept in `seen`;
+        ends early once the process has exited (`exited`)."""
+        deadline = time.time() + seconds
+        while not self.exited and time.time() < deadline:
+            try:
+                event = self.lines.get(timeout=max(0.01, deadline - time.time()))
+            except queue.Empty:
+                return
+            if event is None:
+                self.exited = True
+                return
+            self.seen.append(event)
+            yield event
+
     def wait_for(self, ready, timeout=20, what="an event"):
         """The first event, from the start, for which ready(event) holds."""
         for event in self.seen:
             if ready(event):
                 return event
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                event = self.lines.get(timeout=max(0.01, deadline - time.time()))
-            except queue.Empty:
-                break
-            if event is None:
-                raise AssertionError("the node client exited: %s\n%s" % (self.proc.wait(), self.proc.stderr.read()))
-            self.seen.append(event)
+        for event in self.arrivals(timeout):
             if ready(event):
                 return event
+        if self.exited:
+            raise AssertionError("the node client exited: %s\n%s" % (self.proc.wait(), self.proc.stderr.read()))
         raise AssertionError("no %s within %ss; events: %s" % (what, timeout, self.seen[-20:]))
 
     def drain(self, seconds):
         """Collects events for `seconds` more."""
-        deadline = time.time() + seconds
-        while time.time() < deadline:
-            try:
-                event = self.lines.get(timeout=max(0.01, deadline - time.time()))
-            except queue.Empty:
-                break
-            if event is None:
-                break
-            self.seen.append(event)
+        for _ in self.arrivals(seconds):
+            pass
 
     def events(self, kind, **match):
         return [e for e in self.seen if e["event"] == kind and all(e.get(k) == v for k, v in match.items())]

@@ -14,7 +14,6 @@ within 3 s + stop-timeout-secs, and (Redis, same node-id) the old child's
 exit leaves the new child's users registered."""
 import asyncio
 import json
-import os
 import time
 import unittest
 import urllib.error

@@ -10,13 +10,12 @@ import json
 import os
 import signal
 import socket
-import ssl
 import time
 import unittest
 import urllib.parse
 
-from rtpush_harness import ENCODINGS, Client, Nginx, Redis, Server, ServerCase, mint_hs256, wait_until
-from test_tls import h2_frame, hpack_literal
+from rtpush_harness import (ENCODINGS, Client, Nginx, Redis, Server, ServerCase, h2_frame, h2_frames, h2_status,
+                            hpack_literal, mint_hs256, wait_until)
 
 SECRET = "it-sse-secret"
 RULES = {"namespaces": {"private": {"subscribe": "none", "publish": "any"},
@@ -318,32 +317,16 @@ class SseTls(ServerCase, unittest.TestCase):
 
 
 def h2_get_status(port, cafile, path):
-    """A GET over an HTTP/2 stream, by hand: the stream's :status (lws
-    answers with literal headers, no Huffman)."""
-    ctx = ssl.create_default_context(cafile=cafile)
-    ctx.set_alpn_protocols(["h2"])
-    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5),
-                         server_hostname="127.0.0.1") as s:
-        assert s.selected_alpn_protocol() == "h2", s.selected_alpn_protocol()
-        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0))
-        headers = b"".join(hpack_literal(k, v) for k, v in [
-            (":method", "GET"), (":scheme", "https"), (":path", path), (":authority", "127.0.0.1"),
-            ("accept", "text/event-stream")])
-        s.sendall(h2_frame(1, 5, 1, headers))  # END_STREAM | END_HEADERS
-        buf = b""
-        while True:
-            while len(buf) < 9 or len(buf) < 9 + int.from_bytes(buf[:3], "big"):
-                chunk = s.recv(65536)
-                assert chunk, "closed before the stream was answered"
-                buf += chunk
-            n = int.from_bytes(buf[:3], "big")
-            kind, flags, stream, body = buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF, buf[9:9 + n]
-            buf = buf[9 + n:]
-            if kind == 4 and not flags & 1:
-                s.sendall(h2_frame(4, 1, 0))
-            elif kind == 1 and stream == 1:
-                i = body.index(b":status") + len(b":status")
-                return int(body[i + 1:i + 1 + body[i]])
+    """A GET over an HTTP/2 stream, by hand: the stream's :status."""
+    headers = b"".join(hpack_literal(k, v) for k, v in [
+        (":method", "GET"), (":scheme", "https"), (":path", path), (":authority", "127.0.0.1"),
+        ("accept", "text/event-stream")])
+    request = h2_frame(1, 5, 1, headers)  # END_STREAM | END_HEADERS
+    for s, kind, flags, stream, body in h2_frames(port, cafile, request):
+        if kind == 4 and not flags & 1:
+            s.sendall(h2_frame(4, 1, 0))
+        elif kind == 1 and stream == 1:
+            return h2_status(body)
 
 
 class SseOverHttp2(unittest.TestCase):

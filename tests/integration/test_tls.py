@@ -5,12 +5,11 @@ in every encoding, with what the fast write path does on plain connections:
 bursts, 1 MB messages, a reader that pauses and resumes."""
 import asyncio
 import json
-import socket
 import ssl
-import struct
 import unittest
 
-from rtpush_harness import ENCODINGS, Client, RawWebSocket, Server, ServerCase
+from rtpush_harness import (ENCODINGS, Client, RawWebSocket, Server, ServerCase, h2_frame, h2_frames, h2_status,
+                            hpack_literal)
 
 SIZES = [10, 200, 5000, 70000, 300]  # small and large frames mixed: gathered, and written on their own
 MEGABYTE = "x" * 1_000_000
@@ -169,49 +168,25 @@ class TlsPausedReader(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(m.get("rtpush_slow_consumers_total", 0), 0)
 
 
-def h2_frame(kind, flags, stream, payload=b""):
-    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
-
-
-def hpack_literal(name, value):
-    """A header as HPACK's literal without indexing, new name, no Huffman."""
-    n, v = name.encode(), value.encode()
-    return b"\x00" + bytes([len(n)]) + n + bytes([len(v)]) + v
-
-
-def h2_websocket_status(port, context):
+def h2_websocket_status(port, cafile):
     """Opens a WebSocket over HTTP/2 (RFC 8441 extended CONNECT) by hand; returns
-    the stream's :status (lws answers with literal headers, no Huffman)."""
-    ctx = ssl.create_default_context(cafile=context)
-    ctx.set_alpn_protocols(["h2"])
-    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5),
-                         server_hostname="127.0.0.1") as s:
-        assert s.selected_alpn_protocol() == "h2", s.selected_alpn_protocol()
-        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0))
-        headers = b"".join(hpack_literal(k, v) for k, v in [
-            (":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "https"), (":path", "/"),
-            (":authority", "127.0.0.1"), ("sec-websocket-version", "13"), ("sec-websocket-protocol", "rtpush-json")])
-        buf, sent = b"", False
-        while True:
-            while len(buf) < 9 or len(buf) < 9 + int.from_bytes(buf[:3], "big"):
-                chunk = s.recv(65536)
-                assert chunk, "closed before the stream was answered"
-                buf += chunk
-            n = int.from_bytes(buf[:3], "big")
-            kind, flags, stream, body = buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF, buf[9:9 + n]
-            buf = buf[9 + n:]
-            if kind == 4 and not flags & 1:  # the server's SETTINGS: ack, then ask
-                enables_connect = any(body[i:i + 6] == b"\x00\x08\x00\x00\x00\x01" for i in range(0, len(body), 6))
-                assert enables_connect, "lws no longer offers extended CONNECT: this test tests nothing"
-                s.sendall(h2_frame(4, 1, 0))
-                if not sent:
-                    s.sendall(h2_frame(1, 4, 1, headers))
-                    sent = True
-            elif kind == 1 and stream == 1:
-                i = body.index(b":status") + len(b":status")
-                return int(body[i + 1:i + 1 + body[i]])
-            elif kind == 3 and stream == 1:
-                return 0  # RST_STREAM: refused without a status
+    the stream's :status, 0 when the stream is reset without one."""
+    headers = b"".join(hpack_literal(k, v) for k, v in [
+        (":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "https"), (":path", "/"),
+        (":authority", "127.0.0.1"), ("sec-websocket-version", "13"), ("sec-websocket-protocol", "rtpush-json")])
+    sent = False
+    for s, kind, flags, stream, body in h2_frames(port, cafile):
+        if kind == 4 and not flags & 1:  # the server's SETTINGS: ack, then ask
+            enables_connect = any(body[i:i + 6] == b"\x00\x08\x00\x00\x00\x01" for i in range(0, len(body), 6))
+            assert enables_connect, "lws no longer offers extended CONNECT: this test tests nothing"
+            s.sendall(h2_frame(4, 1, 0))
+            if not sent:
+                s.sendall(h2_frame(1, 4, 1, headers))
+                sent = True
+        elif kind == 1 and stream == 1:
+            return h2_status(body)
+        elif kind == 3 and stream == 1:
+            return 0  # RST_STREAM: refused without a status
 
 
 class TlsWebSocketOverHttp2(unittest.IsolatedAsyncioTestCase):

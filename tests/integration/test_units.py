@@ -17,7 +17,8 @@ import urllib.request
 
 import websockets
 
-from rtpush_harness import LWSWS, PLUGIN_DIR, PREFIX, Redis, lwsws_env, recv_type, sanitizer_reports, wait_until
+from rtpush_harness import (LWSWS, PLUGIN_DIR, PREFIX, Redis, lwsws_env, nginx_conf, recv_type, sanitizer_reports,
+                            start_nginx, stop_process_group, wait_until)
 
 SYSTEMD_DIR = os.path.join(PREFIX, "share", "rtpush", "systemd")
 GENERATOR = os.path.join(PREFIX, "bin", "rtpush-nodes")
@@ -129,16 +130,7 @@ class GeneratedNode:
         wait_until(up, 15, "a generated node did not start")
 
     def stop(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            pass
-        try:  # the serving child may outlive the first process
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait()
+        stop_process_group(self.proc, 15)
         self.log.close()
         reports = sanitizer_reports(self.dir)
         if reports:
@@ -157,11 +149,22 @@ class Generator(unittest.IsolatedAsyncioTestCase):
         for args in (["--nodes", "0"], ["--nodes", "two"], ["--base-port", "70000"],
                      ["--nodes", "2"],  # two nodes without Redis cannot share messages
                      ["--nodes", "2", "--redis", "localhost:6379"],
-                     ["--nodes", "2", "--redis", "redis://127.0.0.1:6379", "--base-port", "8080"]):
+                     ["--nodes", "2", "--redis", "redis://127.0.0.1:6379", "--base-port", "8080"],
+                     # one past each bound
+                     ["--nodes", "257", "--redis", "redis://127.0.0.1:6379"], ["--base-port", "65536"],
+                     ["--nodes", "2", "--redis", "redis://127.0.0.1:6379", "--base-port", "65535"]):
             out, run = self.generate(*args)
             self.assertEqual(run.returncode, 2, (args, run.stdout, run.stderr))
             self.assertIn("rtpush-nodes: error:", run.stderr)
             self.assertEqual(os.listdir(out), [], "nothing written for %s" % args)
+
+    def test_arguments_at_their_bounds_are_accepted(self):
+        for args, nodes in ((["--nodes", "256", "--redis", "redis://127.0.0.1:6379", "--base-port", "9000"], 256),
+                            (["--nodes", "1", "--base-port", "65535"], 1),
+                            (["--nodes", "2", "--redis", "redis://127.0.0.1:6379", "--base-port", "65534"], 2)):
+            out, run = self.generate(*args)
+            self.assertEqual(run.returncode, 0, (args, run.stderr))
+            self.assertEqual(len(os.listdir(os.path.join(out, "nodes"))), nodes, args)
 
     async def test_two_generated_nodes_serve_behind_the_generated_nginx_site(self):
         with Redis() as redis:
@@ -192,7 +195,7 @@ class Generator(unittest.IsolatedAsyncioTestCase):
             try:
                 for node in nodes:
                     node.wait_serving()
-                nginx = self.start_nginx(os.path.join(out, "nginx", "rtpush-upstream.conf"), listen)
+                nginx = self.serve_generated_site(os.path.join(out, "nginx", "rtpush-upstream.conf"), listen)
                 await self.subscribe_and_publish_across_nodes(listen, set(node_ids))
             finally:
                 if nginx:
@@ -201,36 +204,17 @@ class Generator(unittest.IsolatedAsyncioTestCase):
                 for node in nodes:
                     node.stop()
 
-    def start_nginx(self, site_path, listen):
+    def serve_generated_site(self, site_path, listen):
         """nginx with the generated site inside http {}, as
         /etc/nginx/sites-enabled/ puts it; `nginx -t` first."""
         d = os.path.dirname(site_path)
         with open(site_path) as f:
             site = f.read()
         self.assertEqual(len(re.findall(r"^\s*server 127\.0\.0\.1:\d+ ", site, re.M)), 2, site)
-        conf = ("%sworker_processes 1;\nerror_log %s/error.log info;\npid %s/nginx.pid;\n"
-                "events { worker_connections 1024; }\nhttp {\n access_log off;\n"
-                " client_body_temp_path %s/body; proxy_temp_path %s/proxy; fastcgi_temp_path %s/fcgi;\n"
-                " uwsgi_temp_path %s/uwsgi; scgi_temp_path %s/scgi;\n include %s;\n}\n"
-                % ("user root;\n" if os.geteuid() == 0 else "", d, d, d, d, d, d, d, site_path))
-        with open(os.path.join(d, "nginx.conf"), "w") as f:
-            f.write(conf)
-        cmd = ["nginx", "-p", d, "-e", os.path.join(d, "error.log"), "-c", os.path.join(d, "nginx.conf")]
+        cmd = nginx_conf(d, " include %s;" % site_path)
         test = subprocess.run(cmd + ["-t"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.assertEqual(test.returncode, 0, test.stdout)
-        proc = subprocess.Popen(cmd + ["-g", "daemon off;"], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-
-        def up():
-            with urllib.request.urlopen("http://127.0.0.1:%d/health" % listen, timeout=2) as r:
-                return r.status == 200
-        try:
-            wait_until(up, 10, "nginx did not start")
-        except RuntimeError:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            raise
-        return proc
+        return start_nginx(cmd, listen)
 
     async def subscribe_and_publish_across_nodes(self, listen, node_ids):
         # nginx spreads connections over the upstream: four subscribers land
