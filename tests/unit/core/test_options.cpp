@@ -27,6 +27,7 @@ static void defaults_match_the_spec(void**) {
   assert_int_equal(o.receive_timeout_secs, 10);
   assert_int_equal(o.pg_backlog_rows, 1000000);
   assert_int_equal(o.replay_memory_bytes, 67108864);
+  assert_int_equal(o.stop_timeout_secs, 10);
   // SPEC section 8: with none of the identity options, everything is open.
   assert_true(o.jwt_secret_file.empty() && o.jwt_public_key_file.empty());
   assert_true(o.jwt_audience.empty() && o.jwt_issuer.empty());
@@ -171,6 +172,22 @@ static void compression_is_on_or_off(void**) {
   }
 }
 
+// stop-timeout-secs: 1 to 60 (README), both ends accepted and read, just
+// outside either refused by name. Past 60 the stop could outlast systemd's
+// TimeoutStopSec (90 s) and be SIGKILLed with rows unwritten.
+static void stop_timeout_secs_is_1_to_60(void**) {
+  for (unsigned secs : {1u, 60u}) {
+    auto r = parse_options({{"stop-timeout-secs", std::to_string(secs)}}, "d");
+    assert_true(r.ok);
+    assert_int_equal(r.options.stop_timeout_secs, secs);
+  }
+  for (const char* bad : {"0", "61", "-1", "1.5", ""}) {
+    auto r = parse_options({{"stop-timeout-secs", bad}}, "d");
+    assert_false(r.ok);
+    assert_non_null(strstr(r.error.c_str(), "stop-timeout-secs"));
+  }
+}
+
 // The largest value of each bounded option is accepted: the README's ranges.
 static void upper_bounds_are_accepted(void**) {
   auto r = parse_options({{"pg-flush-ms", "2000"}, {"pg-batch-size", "100000"}, {"history-size", "10000000"},
@@ -190,6 +207,7 @@ int main() {
       cmocka_unit_test(bad_values_are_errors_that_name_the_option),
       cmocka_unit_test(unknown_options_warn_and_lws_ones_pass),
       cmocka_unit_test(upper_bounds_are_accepted),
+      cmocka_unit_test(stop_timeout_secs_is_1_to_60),
       cmocka_unit_test(compression_is_on_or_off),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
