@@ -56,46 +56,36 @@ bool LocalUsers::remove(const std::string& user, const std::string& connection_i
 }
 
 std::vector<std::vector<std::string>> LocalUsers::registration_commands(const std::string& node) const {
-  std::vector<std::vector<std::string>> cmds;
-  std::vector<std::string> conns;  // HSET rtpush:node-conns:NODE, being filled
-  auto flush_conns = [&] {
-    if (conns.size() > 2) cmds.push_back(std::move(conns));
-    conns = {"HSET", kNodeConnsPrefix + node};
-  };
-  flush_conns();
-  for (const auto& [user, connections] : by_user_) {
-    std::vector<std::string> entries;
-    for (const auto& [id, at] : connections) {
-      if (entries.empty()) entries = {"HSET", kUserPrefix + user};
-      entries.push_back(id);
-      entries.push_back(user_entry(node, at));
-      if (entries.size() - 2 == 2 * kFieldsPerCommand) cmds.push_back(std::move(entries)), entries.clear();
-      conns.push_back(id);
-      conns.push_back(user);
-      if (conns.size() - 2 == 2 * kFieldsPerCommand) flush_conns();
-    }
-    if (!entries.empty()) cmds.push_back(std::move(entries));
-  }
-  flush_conns();
-  return cmds;
+  return commands(node, /*write=*/true);
 }
 
 std::vector<std::vector<std::string>> LocalUsers::removal_commands(const std::string& node) const {
+  return commands(node, /*write=*/false);
+}
+
+// One walk for both: HSET writes each field with its value (the user's hash
+// the entry, the node's hash the user), HDEL names the field alone; either
+// way at most kFieldsPerCommand fields a command.
+std::vector<std::vector<std::string>> LocalUsers::commands(const std::string& node, bool write) const {
+  const char* verb = write ? "HSET" : "HDEL";
+  const std::size_t full = (write ? 2 : 1) * kFieldsPerCommand;  // arguments after verb and key
   std::vector<std::vector<std::string>> cmds;
-  std::vector<std::string> conns;  // HDEL rtpush:node-conns:NODE, being filled
+  std::vector<std::string> conns;  // rtpush:node-conns:NODE, being filled
   auto flush_conns = [&] {
     if (conns.size() > 2) cmds.push_back(std::move(conns));
-    conns = {"HDEL", kNodeConnsPrefix + node};
+    conns = {verb, kNodeConnsPrefix + node};
   };
   flush_conns();
   for (const auto& [user, connections] : by_user_) {
     std::vector<std::string> entries;
     for (const auto& [id, at] : connections) {
-      if (entries.empty()) entries = {"HDEL", kUserPrefix + user};
+      if (entries.empty()) entries = {verb, kUserPrefix + user};
       entries.push_back(id);
-      if (entries.size() - 2 == kFieldsPerCommand) cmds.push_back(std::move(entries)), entries.clear();
+      if (write) entries.push_back(user_entry(node, at));
+      if (entries.size() - 2 == full) cmds.push_back(std::move(entries)), entries.clear();
       conns.push_back(id);
-      if (conns.size() - 2 == kFieldsPerCommand) flush_conns();
+      if (write) conns.push_back(user);
+      if (conns.size() - 2 == full) flush_conns();
     }
     if (!entries.empty()) cmds.push_back(std::move(entries));
   }

@@ -57,6 +57,8 @@ class LocalUsers {
   std::vector<std::vector<std::string>> removal_commands(const std::string& node) const;
 
  private:
+  // HSET (write) or HDEL of every registration, chunked as above.
+  std::vector<std::vector<std::string>> commands(const std::string& node, bool write) const;
   // user -> connection_id -> connected_at
   std::unordered_map<std::string, std::unordered_map<std::string, double>> by_user_;
   std::size_t size_ = 0;
