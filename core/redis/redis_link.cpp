@@ -126,10 +126,6 @@ void RedisLink::push_command(const std::vector<std::string>& args) {
   if (connected_) argv_command(ctx_, &RedisLink::on_push, nullptr, args);
 }
 
-bool blocking_command(const RedisAddress& address, const std::vector<std::string>& args, int timeout_ms) {
-  return blocking_commands(address, {args}, timeout_ms);
-}
-
 bool blocking_commands(const RedisAddress& address, const std::vector<std::vector<std::string>>& commands,
                        int timeout_ms) {
   const timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};

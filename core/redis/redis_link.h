@@ -68,14 +68,12 @@ class RedisLink {
   ev_timer retry_{};
 };
 
-// One command on a short-lived blocking connection, for a backend being
-// destroyed: its I/O thread's loop will not run again, so an async command
-// would never be written. Gives up after `timeout_ms` (connect, and again
-// for the reply). False when it did not get a reply that is not an error.
-// Blocks the calling thread: only at shutdown, inside run_and_wait().
-bool blocking_command(const RedisAddress& address, const std::vector<std::string>& args, int timeout_ms);
-// The same for several commands on one connection, in order; stops at the
-// first that fails.
+// Commands, in order, on one short-lived blocking connection, for a backend
+// being destroyed: its I/O thread's loop will not run again, so an async
+// command would never be written. Gives up after `timeout_ms` (connect, and
+// again for each reply). False when one did not get a reply that is not an
+// error (the rest are not sent). Blocks the calling thread: only at
+// shutdown, inside run_and_wait().
 bool blocking_commands(const RedisAddress& address, const std::vector<std::vector<std::string>>& commands,
                        int timeout_ms);
 
