@@ -90,7 +90,7 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
     events.up = [this] {
       if (std::exchange(down_logged, false))
         log.event(LogLevel::Notice, "backend_up",
-                  {{"backend", "redis_handoff"}, {"addr", addr.host + ":" + std::to_string(addr.port)}});
+                  {{"backend", "redis_handoff"}, {"addr", addr.host_port()}});
       start();
     };
     events.down = [this](const std::string& why) { link_down(why); };
@@ -101,7 +101,7 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
   void link_down(const std::string& why) {
     if (!std::exchange(down_logged, true))
       log.event(LogLevel::Err, "backend_down",
-                {{"backend", "redis_handoff"}, {"addr", addr.host + ":" + std::to_string(addr.port)}, {"cause", why},
+                {{"backend", "redis_handoff"}, {"addr", addr.host_port()}, {"cause", why},
                  {"action", "rows wait in redis, reconnecting"}});
   }
 

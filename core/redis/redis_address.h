@@ -12,6 +12,8 @@ struct RedisAddress {
   int db = 0;
   // nullopt (and *error) when `url` is not redis://host[:port][/db].
   static std::optional<RedisAddress> parse(std::string_view url, std::string* error);
+  // "host:port", as the log events' `addr` field shows it.
+  std::string host_port() const { return host + ":" + std::to_string(port); }
 };
 
 }  // namespace rtpush

@@ -132,7 +132,7 @@ struct RedisBroker::IoSide {
     if (closing) return;
     if (!std::exchange(down_logged, true))
       log.event(LogLevel::Err, "backend_down",
-                {{"backend", "redis"}, {"addr", addr.host + ":" + std::to_string(addr.port)}, {"cause", why},
+                {{"backend", "redis"}, {"addr", addr.host_port()}, {"cause", why},
                  {"action", "reconnecting with backoff"}});
     set_state(BackendState::Down);
     for (auto& [name, ch] : channels) ch.confirmed = false;
@@ -143,7 +143,7 @@ struct RedisBroker::IoSide {
   void link_up() {
     if (std::exchange(down_logged, false))
       log.event(LogLevel::Notice, "backend_up",
-                {{"backend", "redis"}, {"addr", addr.host + ":" + std::to_string(addr.port)}});
+                {{"backend", "redis"}, {"addr", addr.host_port()}});
     set_state(BackendState::Up);
     register_node(true);
     sub->push_command({"SUBSCRIBE", redis::kControlTopic});

@@ -13,6 +13,7 @@ static void parses_the_forms(void**) {
   assert_string_equal(a->host.c_str(), "10.1.2.3");
   assert_int_equal(a->port, 6380);
   assert_int_equal(a->db, 4);
+  assert_string_equal(a->host_port().c_str(), "10.1.2.3:6380");
   a = RedisAddress::parse("redis://cache.internal", &why);
   assert_true(a && a->host == "cache.internal" && a->port == 6379 && a->db == 0);
   a = RedisAddress::parse("redis://127.0.0.1:7000", &why);
