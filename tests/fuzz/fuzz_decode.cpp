@@ -17,6 +17,7 @@
 #include "codec.h"
 #include "json_text.h"
 #include "fuzz_node.h"
+#include "fuzz_sse_event.h"
 #include "rtpush.pb-c.h"
 
 using namespace rtpush;
@@ -54,12 +55,7 @@ void check_frame(Encoding e, const FrameRef& f) {
     case Encoding::Sse: {
       // One event: its lines (id:, event:, data:) then the blank line, and
       // the data line the JSON frame whatever the payload held.
-      check(bytes.size() >= 2 && bytes.substr(bytes.size() - 2) == "\n\n");
-      const std::size_t data = bytes.find("\ndata: ");
-      check(data != std::string_view::npos);
-      const std::string_view json = bytes.substr(data + 7, bytes.size() - data - 9);
-      check(json.find('\n') == std::string_view::npos && json.find('\r') == std::string_view::npos);
-      check(json_valid(json));
+      check(fuzz::well_formed_sse_event(bytes));
       break;
     }
   }

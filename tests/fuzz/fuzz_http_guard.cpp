@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "fuzz_field.h"
 #include "fuzz_node.h"
 #include "http_api.h"
 #include "node.h"
@@ -26,17 +27,9 @@ std::unique_ptr<Node> guarded_node() {
   return node;
 }
 
-// Takes one length-prefixed field off the front of [p, end).
-std::string field(const std::uint8_t*& p, const std::uint8_t* end) {
-  if (p == end) return {};
-  std::size_t n = *p++;
-  if (n > static_cast<std::size_t>(end - p)) n = static_cast<std::size_t>(end - p);
-  std::string s(reinterpret_cast<const char*>(p), n);
-  p += n;
-  return s;
-}
-
 }  // namespace
+
+using fuzz::field;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static std::unique_ptr<Node> node = guarded_node();

@@ -12,8 +12,9 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_field.h"
 #include "fuzz_node.h"
-#include "json_text.h"
+#include "fuzz_sse_event.h"
 #include "node.h"
 
 using namespace rtpush;
@@ -32,26 +33,14 @@ std::unique_ptr<Node> ruled_node() {
   return node;
 }
 
-std::string field(const std::uint8_t*& p, const std::uint8_t* end) {
-  if (p == end) return {};
-  std::size_t n = *p++;
-  if (n > static_cast<std::size_t>(end - p)) n = static_cast<std::size_t>(end - p);
-  std::string s(reinterpret_cast<const char*>(p), n);
-  p += n;
-  return s;
-}
-
 void check_event(std::string_view e) {
   if (e == ": ping\n\n") return;
-  check(e.size() >= 2 && e.substr(e.size() - 2) == "\n\n");
-  const std::size_t data = e.find("\ndata: ");
-  check(data != std::string_view::npos);
-  const std::string_view json = e.substr(data + 7, e.size() - data - 9);
-  check(json.find('\n') == std::string_view::npos && json.find('\r') == std::string_view::npos);
-  check(json_valid(json));
+  check(fuzz::well_formed_sse_event(e));
 }
 
 }  // namespace
+
+using fuzz::field;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static std::unique_ptr<Node> node = ruled_node();
