@@ -29,6 +29,19 @@ struct FakeClocks {
   }
 };
 
+// A Node on the embedded broker with clocks the test moves, from `opts`
+// (which must be valid): what the core tests without a backend start from.
+struct MemoryNode {
+  FakeClocks clocks;
+  std::unique_ptr<rtpush::Node> node;
+  explicit MemoryNode(const rtpush::OptionList& opts = {}) {
+    rtpush::OptionsResult parsed = rtpush::parse_options(opts, "test-node");
+    assert_true(parsed.ok);
+    auto broker = std::make_unique<rtpush::MemoryBroker>(parsed.options.history_size, [this] { return clocks.wall; });
+    node = std::make_unique<rtpush::Node>(parsed.options, std::move(broker), clocks.clocks());
+  }
+};
+
 // A MemoryBroker whose history() answers only when release() is called, the
 // way a Redis broker answers later while live messages keep flowing.
 class DeferredBroker final : public rtpush::Broker {

@@ -18,15 +18,8 @@ using namespace rtpush;
 
 namespace {
 
-struct World {
-  FakeClocks clocks;
-  std::unique_ptr<Node> node;
-  explicit World(OptionList opts = {}) {
-    OptionsResult parsed = parse_options(opts, "test-node");
-    assert_true(parsed.ok);
-    auto broker = std::make_unique<MemoryBroker>(parsed.options.history_size, [this] { return clocks.wall; });
-    node = std::make_unique<Node>(parsed.options, std::move(broker), clocks.clocks());
-  }
+struct World : MemoryNode {
+  using MemoryNode::MemoryNode;
   Session* connect(FakeConnection* c) { return open_session(*node, c); }
 };
 

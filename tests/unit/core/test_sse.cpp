@@ -13,15 +13,7 @@ using namespace rtpush;
 
 namespace {
 
-struct World {
-  FakeClocks clocks;
-  std::unique_ptr<Node> node;
-  explicit World(OptionList opts = {}) {
-    Options o = parse_options(opts, "test-node").options;
-    node = std::make_unique<Node>(o, std::make_unique<MemoryBroker>(o.history_size, [this] { return clocks.wall; }),
-                                  clocks.clocks());
-  }
-};
+using World = MemoryNode;
 
 SseRequest get(const std::string& path) {
   SseRequest r;
