@@ -70,14 +70,15 @@ class Node final : public BrokerListener, private ReplayHost {
   // Origin header (`origin` null when it carries none: not a browser)
   // against allowed-origins, then the URL's `token` query parameter (null
   // when absent) against the vhost's keys. Refused: 403 (origin) or 401
-  // (token), counted and logged (never the token's text).
+  // (token), counted and logged (never the token's text) with `on` saying
+  // what was refused (a GET sse/<channel> asks the same questions).
   struct Admission {
     int http_status = 0;         // 0: admitted; else the HTTP status refusing the upgrade
     std::string reason;          // when refused: says why, for the response body
     bool authenticated = false;  // a valid token came with the handshake
     auth::TokenClaims claims;    // when authenticated
   };
-  Admission admit(const std::string* origin, const std::string* token);
+  Admission admit(const std::string* origin, const std::string* token, const char* on = "a WebSocket handshake");
 
   // A WebSocket connection was established; sends connection_established.
   // `admitted`: what admit() said of its handshake (null: anonymous).

@@ -41,14 +41,14 @@ std::uint64_t expiry_key(const std::optional<double>& exp) {
 
 }  // namespace
 
-Node::Admission Node::admit(const std::string* origin, const std::string* token) {
+Node::Admission Node::admit(const std::string* origin, const std::string* token, const char* on) {
   Admission a;
   if (origin && !auth_.allowed_origins.empty()) {
     bool allowed = false;
     for (const std::string& o : auth_.allowed_origins) allowed = allowed || ascii_iequal(*origin, o);
     if (!allowed) {
       // Info, not warn: any web page can make a browser try this.
-      log_.event(LogLevel::Info, "auth_refused", {{"reason", "origin"}, {"on", "a WebSocket handshake"}});
+      log_.event(LogLevel::Info, "auth_refused", {{"reason", "origin"}, {"on", on}});
       metrics_.count_auth_failure(AuthFailure::ForeignOrigin);
       a.http_status = 403;
       a.reason = "origin not allowed";
@@ -56,7 +56,7 @@ Node::Admission Node::admit(const std::string* origin, const std::string* token)
     }
   }
   if (token) {
-    if (const char* refused = accept_token(*token, "a WebSocket handshake", &a.claims)) {
+    if (const char* refused = accept_token(*token, on, &a.claims)) {
       a.http_status = 401;
       a.reason = std::string("token refused: ") + refused;
       a.claims = {};

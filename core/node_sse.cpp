@@ -9,7 +9,8 @@ namespace rtpush {
 
 Node::SseAdmission Node::admit_sse(const SseRequest& request) {
   SseAdmission a;
-  a.who = admit(request.origin ? &*request.origin : nullptr, request.token ? &*request.token : nullptr);
+  a.who = admit(request.origin ? &*request.origin : nullptr, request.token ? &*request.token : nullptr,
+                "a Server-Sent Events request");
   if (a.who.http_status) {
     a.http_status = a.who.http_status;
     a.reason = a.who.reason;

@@ -162,6 +162,29 @@ static void a_refused_handshake_token_is_401_counted_and_logged_without_its_text
   assert_int_equal(nokeys.failures("no_key"), 1);
 }
 
+// The auth_refused line says what was refused: a WebSocket handshake or a
+// GET sse/<channel> (same origin and token checks, docs/operations.md).
+static void a_refusal_names_the_request_it_refused(void**) {
+  World ws(OptionList{{"allowed-origins", "https://app.example.com"}});
+  const std::string foreign = "https://evil.example", garbage = "not-a-token";
+  assert_int_equal(ws.node->admit(&foreign, nullptr).http_status, 403);
+  assert_int_equal(ws.node->admit(nullptr, &garbage).http_status, 401);
+  assert_true(ws.logged("event=auth_refused reason=origin on=\"a WebSocket handshake\""));
+  assert_true(ws.logged("event=auth_refused reason=malformed on=\"a WebSocket handshake\""));
+
+  World sse(OptionList{{"allowed-origins", "https://app.example.com"}});
+  SseRequest req;
+  req.path = "sse/news";
+  req.origin = foreign;
+  assert_int_equal(sse.node->admit_sse(req).http_status, 403);
+  req.origin.reset();
+  req.token = garbage;
+  assert_int_equal(sse.node->admit_sse(req).http_status, 401);
+  assert_true(sse.logged("event=auth_refused reason=origin on=\"a Server-Sent Events request\""));
+  assert_true(sse.logged("event=auth_refused reason=malformed on=\"a Server-Sent Events request\""));
+  assert_false(sse.logged("WebSocket"));
+}
+
 static void every_failure_reason_is_rendered_from_the_start(void**) {
   World w;
   for (const char* r : {"too_large", "malformed", "bad_header", "alg_none", "alg_not_allowed", "bad_signature",
@@ -394,6 +417,7 @@ int main() {
       cmocka_unit_test(origins_are_checked_at_the_handshake),
       cmocka_unit_test(a_handshake_token_authenticates_the_connection),
       cmocka_unit_test(a_refused_handshake_token_is_401_counted_and_logged_without_its_text),
+      cmocka_unit_test(a_refusal_names_the_request_it_refused),
       cmocka_unit_test(every_failure_reason_is_rendered_from_the_start),
       cmocka_unit_test(an_auth_frame_authenticates_then_refreshes),
       cmocka_unit_test(an_auth_frame_for_another_user_closes),
