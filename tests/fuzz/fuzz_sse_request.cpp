@@ -1,10 +1,10 @@
 // libFuzzer target: a GET sse/<channel> as the core judges it
 // (Node::admit_sse, parse_sse_target) and, when admitted, the listener it
 // opens (Node::open_sse: replay, subscribed event), through a whole Node on
-// the embedded broker with a channels-file rule set. Input: a selector byte
-// (which of the optional fields are present), then four length-prefixed
-// fields (path, since, Last-Event-ID, token; one length byte each, a
-// missing field empty). Every event the listener is sent must be one
+// the embedded broker with a channels-file rule set and allowed-origins.
+// Input: a selector byte (which of the optional fields are present), then
+// five length-prefixed fields (path, since, Last-Event-ID, token, Origin;
+// one length byte each, a missing field empty). Every event the listener is sent must be one
 // well-formed event whose data line is JSON.
 #include <cstddef>
 #include <cstdint>
@@ -29,6 +29,7 @@ std::unique_ptr<Node> ruled_node() {
   std::unique_ptr<Node> node = fuzz::small_node();
   auth::AuthSettings settings;
   settings.rules.namespaces["private"] = auth::NamespaceRules{auth::Rule::none, auth::Rule::none};
+  settings.allowed_origins = {"https://app.example.com"};
   node->set_auth(std::move(settings));
   return node;
 }
@@ -51,10 +52,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint8_t sel = *p++;
   SseRequest req;
   req.path = field(p, end);
-  std::string since = field(p, end), last = field(p, end), token = field(p, end);
+  std::string since = field(p, end), last = field(p, end), token = field(p, end), origin = field(p, end);
   if (sel & 1) req.since = since;
   if (sel & 2) req.last_event_id = last;
   if (sel & 4) req.token = token;
+  if (sel & 8) req.origin = origin;
   const SseTarget t = parse_sse_target(req);
   check(t.http_status == 0 || t.http_status == 400);
   check(t.http_status != 0 || valid_channel(t.channel));
