@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "cmocka_cpp.h"
 #include "metrics.h"
@@ -18,27 +19,25 @@ static const char kStat[] =
     "15449 (lwsws) S 15445 15445 10910 0 -1 4194304 100 0 0 0 1234 567 0 0 20 0 3 0 2476778 3133440 387 "
     "18446744073709551615 94013534285824 94013534305705 140732917801824 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
 
-static void parses_a_real_line(void**) {
-  const std::optional<ProcStat> s = parse_proc_stat(kStat);
+// `text` parses, to these five fields.
+static void assert_stat(std::string_view text, std::uint64_t utime, std::uint64_t stime, std::uint64_t starttime,
+                        std::uint64_t vsize, std::uint64_t rss) {
+  const std::optional<ProcStat> s = parse_proc_stat(text);
   assert_true(s.has_value());
-  assert_int_equal(s->utime_ticks, 1234);
-  assert_int_equal(s->stime_ticks, 567);
-  assert_int_equal(s->starttime_ticks, 2476778);
-  assert_int_equal(s->vsize_bytes, 3133440);
-  assert_int_equal(s->rss_pages, 387);
+  assert_int_equal(s->utime_ticks, utime);
+  assert_int_equal(s->stime_ticks, stime);
+  assert_int_equal(s->starttime_ticks, starttime);
+  assert_int_equal(s->vsize_bytes, vsize);
+  assert_int_equal(s->rss_pages, rss);
 }
+
+static void parses_a_real_line(void**) { assert_stat(kStat, 1234, 567, 2476778, 3133440, 387); }
 
 // The command name may hold spaces and ')' (a thread named so): fields
 // count from the last ')'.
 static void command_names_with_spaces_and_parens(void**) {
   const std::string line = std::string("7 (a) b (c)) R 1 1 1 0 -1 0 0 0 0 0 10 20 0 0 20 0 1 0 300 4096 2 0\n");
-  const std::optional<ProcStat> s = parse_proc_stat(line);
-  assert_true(s.has_value());
-  assert_int_equal(s->utime_ticks, 10);
-  assert_int_equal(s->stime_ticks, 20);
-  assert_int_equal(s->starttime_ticks, 300);
-  assert_int_equal(s->vsize_bytes, 4096);
-  assert_int_equal(s->rss_pages, 2);
+  assert_stat(line, 10, 20, 300, 4096, 2);
 }
 
 static void refuses_what_is_not_a_stat_line(void**) {
