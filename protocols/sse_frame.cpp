@@ -1,7 +1,5 @@
 #include "sse_frame.h"
 
-#include "json_codec.h"
-
 namespace rtpush {
 
 namespace {
@@ -51,8 +49,7 @@ DecodeResult SseCodec::decode(std::string_view, bool, std::size_t) const {
 }
 
 FrameRef SseCodec::encode(const ServerFrame& frame) const {
-  static const JsonCodec json;
-  const FrameRef j = json.encode(frame);
+  const FrameRef j = codec_for(Encoding::Json)->encode(frame);
   // A message's event carries its id, so EventSource sends it back as
   // Last-Event-ID when it reconnects.
   const std::string_view id = frame.type == ServerFrameType::Message ? frame.id : std::string_view{};
