@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "lws_logger.h"
+#include "systemd_watchdog.h"
 
 namespace rtpush_lws {
 
@@ -30,8 +31,10 @@ constexpr lws_usec_t kStepUs = 20 * LWS_US_PER_MS;
 // writes a byte to lws's event pipe (the call the I/O thread makes too; it
 // logs only at lws's info level, which lwsws's default does not show). The
 // I/O threads block these signals (io_thread.cpp), so this runs on the
-// service thread, whatever it was doing.
+// service thread, whatever it was doing, or on the watchdog's thread when
+// the service thread takes no signal (systemd_watchdog.h).
 extern "C" void on_stop_signal(int sig) {
+  watchdog_stop_requested();  // the last resort counts from the first signal
   struct lws_context* cx = g_context.load();
   if (!cx) return;  // exiting already: a second SIGTERM changes nothing
   g_signal.store(sig);
@@ -133,7 +136,11 @@ void install(struct lws_context* cx) {
 void graceful_stop_attach(VhostState* vs) {
   if (!g_installed) install(vs->context);
   ++g_vhosts;
+  // Its thread: WATCHDOG=1 to systemd, and the exit when this stop is stuck.
+  watchdog_attach(vs->context, vs->node->options().stop_timeout_secs);
 }
+
+bool graceful_stop_signalled() { return g_signal.load() != 0; }
 
 void graceful_stop_poll(VhostState* vs) {
   if (!g_signal.load() || !vs || !vs->node || vs->stop_begun || vs->stop_done) return;
@@ -153,6 +160,7 @@ void graceful_stop_detach(VhostState* vs) {
     sigaction(SIGTERM, &g_lwsws_sigterm, nullptr);
     sigaction(SIGINT, &g_lwsws_sigint, nullptr);
   }
+  watchdog_detach();  // after the handlers: none can reach it any more
 }
 
 }  // namespace rtpush_lws

@@ -19,6 +19,9 @@
 //               is left is logged): lwsws's own SIGINT handler goes back and
 //               SIGINT is raised, so lwsws destroys the context its usual way
 //               (PROTOCOL_DESTROY: node, backends, I/O thread) and exits 0
+//   last resort stop-timeout-secs + 2 s after the signal, a process still
+//               here (its service loop stuck) exits 1 from the watchdog's
+//               thread (systemd_watchdog.h)
 //
 // Service thread only, but the signal handler.
 #pragma once
@@ -34,6 +37,10 @@ void graceful_stop_attach(VhostState* vs);
 // LWS_CALLBACK_EVENT_WAIT_CANCELLED: begins the vhost's stop when a signal
 // came. Cheap otherwise.
 void graceful_stop_poll(VhostState* vs);
+// True once a stop signal came (SIGTERM, SIGINT, or the reload drain's own
+// SIGINT): the listen sockets this process closes from then on are the
+// stop's, not a reload's (reload_drain.h).
+bool graceful_stop_signalled();
 // PROTOCOL_DESTROY, before the core is deleted.
 void graceful_stop_detach(VhostState* vs);
 

@@ -1,14 +1,18 @@
 // rtpush: the core of a vhost and its HTTP API. Its per-vhost options
 // (README.md "Options") configure the Node; mount it with "origin": "callback://rtpush".
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "config_refusal.h"
 #include "graceful_stop.h"
 #include "reload_drain.h"
 #include "http_api.h"
+#include "http_exchange.h"
 #include "lws_headers.h"
 #include "lws_logger.h"
 #include "sse_stream.h"
@@ -19,26 +23,28 @@ namespace {
 using rtpush_lws::header_of;
 using rtpush_lws::VhostState;
 
-// One HTTP request/response on a connection bound to this protocol.
-struct HttpExchange {
-  explicit HttpExchange(struct lws* w) : wsi(w) {}
+struct HttpSessionData;
+
+// One HTTP request and its answer on a connection bound to this protocol:
+// what is decided per request is rtpush::HttpExchange's (http_exchange.h),
+// pipelining included; this adds what ties it to lws.
+struct Exchange {
+  Exchange(struct lws* w, HttpSessionData* o) : wsi(w), owner(o) {}
   struct lws* wsi;
-  rtpush::HttpRequest request;
-  bool dispatched = false;
-  bool have_response = false;
-  // Answered here, not by the core (408, 411): the body is not (all) read,
-  // so the connection is closed after the answer instead of kept alive.
-  bool refused = false;
-  rtpush::HttpResponse response;
+  HttpSessionData* owner;
+  rtpush::HttpExchange http;
   // receive-timeout-secs for the body. lws's own body timeout restarts on
   // every chunk, so a body dribbled a byte at a time would never end.
   lws_sorted_usec_list_t body_timer{};
+  // The connection's reading is paused (lws_rx_flow_control) until the
+  // answer: lws 4.1.6 then services no event of it, WRITEABLE included.
+  bool paused = false;
   // respond() may run after the connection is gone: it checks this first.
-  std::shared_ptr<HttpExchange*> anchor = std::make_shared<HttpExchange*>(this);
+  std::shared_ptr<Exchange*> anchor = std::make_shared<Exchange*>(this);
 };
 
 struct HttpSessionData {
-  HttpExchange* exchange;
+  Exchange* exchange;
   // A GET sse/<channel> that became a stream (sse_stream.h): from its 200
   // until the connection closes. No exchange then.
   rtpush_lws::SseConnection* sse;
@@ -148,6 +154,13 @@ void destroy_vhost(VhostState* vs) {
   vs->core = nullptr;
 }
 
+// The request's Content-Length (lws has checked it is a number), or -1
+// without one.
+long long content_length_of(struct lws* wsi) {
+  const std::optional<std::string> v = header_of(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+  return v ? std::strtoll(v->c_str(), nullptr, 10) : -1;
+}
+
 std::string method_of(struct lws* wsi) {
   static const struct { enum lws_token_indexes token; const char* name; } kMethods[] = {
       {WSI_TOKEN_GET_URI, "GET"}, {WSI_TOKEN_POST_URI, "POST"}, {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
@@ -159,39 +172,9 @@ std::string method_of(struct lws* wsi) {
   return "GET";
 }
 
-// Answers `status` now and closes the connection once it is written.
-void refuse_http(HttpExchange* ex, int status, const char* message) {
-  if (ex->have_response) return;
-  lws_sul_cancel(&ex->body_timer);
-  ex->refused = true;
-  ex->response = rtpush::HttpResponse{};
-  ex->response.status = status;
-  ex->response.body = std::string("{\"error\":\"") + message + "\"}";
-  ex->have_response = true;
-  lws_callback_on_writable(ex->wsi);
-}
-
-void body_timed_out(lws_sorted_usec_list_t* sul) {
-  auto* ex = lws_container_of(sul, HttpExchange, body_timer);
-  refuse_http(ex, 408, "request body not complete within receive-timeout-secs");
-}
-
-void dispatch_http(struct lws* wsi, HttpExchange* ex) {
-  ex->dispatched = true;
-  rtpush::Node* node = rtpush_lws::node_of(wsi);
-  std::weak_ptr<HttpExchange*> anchor = ex->anchor;
-  rtpush::HttpApi(*node).handle(ex->request, [wsi, anchor](rtpush::HttpResponse r) {
-    auto alive = anchor.lock();
-    if (!alive || !*alive) return;  // the client went away first
-    (*alive)->response = std::move(r);
-    (*alive)->have_response = true;
-    lws_callback_on_writable(wsi);
-  });
-}
-
-int write_response(struct lws* wsi, HttpExchange* ex) {
-  const rtpush::HttpResponse& r = ex->response;
-  const bool head = ex->request.method == "HEAD";
+int write_response(struct lws* wsi, Exchange* ex) {
+  const rtpush::HttpResponse& r = ex->http.response();
+  const bool head = ex->http.request().method == "HEAD";
   std::size_t head_room = 512;
   for (const auto& h : r.headers) head_room += h.first.size() + h.second.size() + 4;
   std::string out(LWS_PRE + head_room + r.body.size(), '\0');
@@ -204,7 +187,7 @@ int write_response(struct lws* wsi, HttpExchange* ex) {
     return -1;
   // HTTP/1.1 is keep-alive unless told otherwise; a refused request's body
   // is left unread, so the connection cannot carry another request.
-  if (ex->refused && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+  if (ex->http.closes() && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
                                                   reinterpret_cast<const unsigned char*>("close"), 5, &p, end))
     return -1;
   // What the core adds (a 401's WWW-Authenticate), as it says them.
@@ -222,6 +205,59 @@ int write_response(struct lws* wsi, HttpExchange* ex) {
     if (lws_write(wsi, body, r.body.size(), LWS_WRITE_HTTP_FINAL) < 0) return -1;
   }
   return 0;
+}
+
+// Writes the answer and ends the exchange; then the connection reads the
+// next request, or closes. Returns what a callback returns (-1: close).
+int finish(struct lws* wsi, HttpSessionData* pss) {
+  Exchange* ex = pss->exchange;
+  const int rc = write_response(wsi, ex);
+  const bool close = ex->http.closes();  // a paused connection's answer always closes
+  // Before completing: completion may unbind this protocol and free pss.
+  end_exchange(pss);
+  // lws flushes what it holds of the answer, then shuts the socket down.
+  if (rc || close) return -1;
+  return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+// An answer for the connection: written at WRITEABLE; or now, when its
+// reading is paused (a followed request whose answer came late), since lws
+// services nothing of it then. Its answer closes the connection.
+void answered(Exchange* ex) {
+  lws_sul_cancel(&ex->body_timer);
+  struct lws* wsi = ex->wsi;
+  if (!ex->paused) {
+    lws_callback_on_writable(wsi);
+    return;
+  }
+  if (finish(wsi, ex->owner)) lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
+// In a callback of the connection: another request waits behind the
+// exchange's (http_exchange.h). Its answer goes now if it is here, with
+// `Connection: close`; else reading pauses until it comes. Returns what
+// the callback returns.
+int followed(struct lws* wsi, HttpSessionData* pss) {
+  Exchange* ex = pss->exchange;
+  ex->http.followed();
+  if (ex->http.has_answer()) return finish(wsi, pss);
+  if (ex->http.pause_reading() && !std::exchange(ex->paused, true)) lws_rx_flow_control(wsi, 0);
+  return 0;
+}
+
+void body_timed_out(lws_sorted_usec_list_t* sul) {
+  auto* ex = lws_container_of(sul, Exchange, body_timer);
+  if (ex->http.refuse(408, "request body not complete within receive-timeout-secs")) answered(ex);
+}
+
+void dispatch_http(struct lws* wsi, Exchange* ex) {
+  rtpush::Node* node = rtpush_lws::node_of(wsi);
+  std::weak_ptr<Exchange*> anchor = ex->anchor;
+  rtpush::HttpApi(*node).handle(ex->http.request(), [anchor](rtpush::HttpResponse r) {
+    auto alive = anchor.lock();
+    if (!alive || !*alive) return;  // the client went away first
+    if ((*alive)->http.answer(std::move(r))) answered(*alive);
+  });
 }
 
 int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len) {
@@ -246,44 +282,46 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
 
     case LWS_CALLBACK_HTTP: {
       if (!vs || !vs->node || !pss) return -1;
+      // A request after a stream's head: the stream never ends, so nothing
+      // can follow it on this connection.
+      if (pss->sse) return -1;
+      // The next head while this connection's answer is unwritten: lws
+      // read a pipelined request (http_exchange.h).
+      if (pss->exchange && pss->exchange->http.complete()) return followed(wsi, pss);
       end_exchange(pss);  // keep-alive: a new request on the same connection
-      auto* ex = new HttpExchange(wsi);
+      auto* ex = new Exchange(wsi, pss);
       pss->exchange = ex;
-      ex->request.method = method_of(wsi);
-      const bool post = ex->request.method == "POST";
+      rtpush::HttpRequest& req = ex->http.request();
+      req.method = method_of(wsi);
       // lws passes the path after the mountpoint ("publish/c" under "/",
       // "/publish/c" under "/api"); the core strips leading slashes.
-      ex->request.path.assign(static_cast<const char*>(in), in ? len : 0);
+      req.path.assign(static_cast<const char*>(in), in ? len : 0);
       // For api-key-file and allowed-origins (README "Security"): the core decides.
       if (std::optional<std::string> v = header_of(wsi, WSI_TOKEN_HTTP_AUTHORIZATION))
-        ex->request.authorization = std::move(*v);
+        req.authorization = std::move(*v);
       if (std::optional<std::string> v = header_of(wsi, WSI_TOKEN_ORIGIN)) {
-        ex->request.has_origin = true;
-        ex->request.origin = std::move(*v);
+        req.has_origin = true;
+        req.origin = std::move(*v);
       }
-      if (ex->request.method == "GET" && rtpush::is_sse_path(ex->request.path)) {
-        const int rc = rtpush_lws::start_sse(wsi, *vs->node, ex->request.path, &pss->sse, &ex->response);
+      if (req.method == "GET" && rtpush::is_sse_path(req.path)) {
+        rtpush::HttpResponse refusal;
+        const int rc = rtpush_lws::start_sse(wsi, *vs->node, req.path, &pss->sse, &refusal);
         if (pss->sse || rc) {  // a stream now (or the 200 failed): no exchange
           end_exchange(pss);
           return rc;
         }
-        ex->dispatched = true;  // refused: answered like any API request
-        ex->have_response = true;
-        lws_callback_on_writable(wsi);
+        if (ex->http.answer(std::move(refusal))) answered(ex);  // refused like any API request
         return 0;
       }
-      if (!post) {
-        dispatch_http(wsi, ex);
-        return 0;
-      }
-      // lws 4.1.6 does not decode chunked bodies: without Content-Length it
-      // would read up to 100 MB of whatever comes as the body. Refuse it
-      // before reading any (any Transfer-Encoding: with Content-Length too,
-      // the two would disagree on where the request ends).
-      if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) == 0 ||
-          lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) != 0) {
-        refuse_http(ex, 411, "a body needs Content-Length");
-        return 0;
+      switch (ex->http.begin(content_length_of(wsi), lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) != 0)) {
+        case rtpush::HttpExchange::Start::Dispatch:
+          dispatch_http(wsi, ex);
+          return 0;
+        case rtpush::HttpExchange::Start::Refuse:
+          answered(ex);
+          return 0;
+        case rtpush::HttpExchange::Start::ReadBody:
+          break;
       }
       // The body arrives in HTTP_BODY; it is handled at HTTP_BODY_COMPLETION,
       // or refused with 408 when it is not all in within receive-timeout-secs.
@@ -292,33 +330,25 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       return 0;
     }
     case LWS_CALLBACK_HTTP_BODY: {
-      HttpExchange* ex = pss ? pss->exchange : nullptr;
+      Exchange* ex = pss ? pss->exchange : nullptr;
       if (!ex) return -1;
-      if (ex->refused) return 0;  // answered already: the rest is dropped
       // Past max-message-bytes the rest is read and dropped; the answer is 413.
-      if (ex->request.body.size() + len > vs->node->options().max_message_bytes)
-        ex->request.body_too_large = true;
-      else
-        ex->request.body.append(static_cast<const char*>(in), len);
+      ex->http.body(std::string_view(static_cast<const char*>(in), len), vs->node->options().max_message_bytes);
       return 0;
     }
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
       if (!pss || !pss->exchange) return -1;
+      // lws 4.1.6 says it again for each service of a pipelined request
+      // still buffered: only the first counts.
+      if (!pss->exchange->http.body_complete())  // lws says it again: a request follows
+        return pss->exchange->http.complete() ? followed(wsi, pss) : 0;
       lws_sul_cancel(&pss->exchange->body_timer);
-      if (!pss->exchange->dispatched && !pss->exchange->refused) dispatch_http(wsi, pss->exchange);
+      dispatch_http(wsi, pss->exchange);
       return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
       if (pss && pss->sse) return rtpush_lws::sse_writable(pss->sse);
-      if (!pss || !pss->exchange || !pss->exchange->have_response) return 0;
-      {
-        const int rc = write_response(wsi, pss->exchange);
-        const bool close = pss->exchange->refused;
-        // Before completing: completion may unbind this protocol and free pss.
-        end_exchange(pss);
-        // lws flushes what it holds of the answer, then shuts the socket down.
-        if (rc || close) return -1;
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
-      }
+      if (!pss || !pss->exchange || !pss->exchange->http.has_answer()) return 0;
+      return finish(wsi, pss);
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
       // A file of a file:// mount (the demo page) was served by lws on this
       // vhost's first protocol. As lws's own dummy callback does, end the

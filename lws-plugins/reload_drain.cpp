@@ -1,5 +1,6 @@
 #include "reload_drain.h"
 
+#include "graceful_stop.h"
 #include "lws_logger.h"
 
 #include <signal.h>
@@ -19,6 +20,9 @@ struct Watch {
 
 void check(lws_sorted_usec_list_t*) {
   if (g_watch.raised || !g_watch.cx) return;
+  // A stop closes the listen sockets too (lws_context_deprecate): that is
+  // not a reload, and the stop ends this process by itself.
+  if (graceful_stop_signalled()) return;
   if (lws_context_is_deprecated(g_watch.cx)) {
     const lws_usec_t now = lws_now_usecs();
     if (!g_watch.deprecated_at) {

@@ -149,6 +149,27 @@ class GracefulStop(unittest.IsolatedAsyncioTestCase):
         finally:
             server.stop()
 
+    def test_a_long_stop_logs_its_own_cause_not_a_reload(self):
+        """A stop that waits for PostgreSQL (down) until stop-timeout-secs:
+        longer than the reload drain's watch period, which once took the
+        stop's own closing of the listen sockets for a SIGHUP."""
+        with Postgres() as pg:
+            server = Server(postgres=pg.conninfo, stop_timeout_secs=5).start()
+            try:
+                wait_until(lambda: json.loads(server.get("health")[1])["postgres"] == "up", 10, "postgres up")
+                pg.stop()
+                server.publish_http("long-stop", {"i": 1})
+                status, seconds = sigterm(server)
+                log = server.log_text()
+                self.assertGreater(seconds, 3.5, "the stop was too short to show the fault:\n" + log[-3000:])
+                self.assertTrue(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, log[-3000:]))
+                self.assertLess(seconds, 5 + 5, log[-3000:])
+                self.assertRegex(log, r"event=stop_begin signal=15 ")
+                self.assertNotIn("event=reload_drain", log)
+                self.assertNotIn("SIGHUP", log)
+            finally:
+                server.stop()
+
     async def test_sigint_stops_the_same_way(self):
         # lwsws's root answers SIGINT itself: 2 s later it SIGTERMs the
         # serving child and exits 0; the child's stop must go on regardless.
