@@ -5,16 +5,16 @@
 // The input after its first byte is what the client sends. A small model of
 // lws 4.1.6's HTTP/1 server plays lws's part: it parses a request head,
 // reads a Content-Length body (for any method), reports body completion
-// again on every pass while the connection reads and the answer is not
-// written (lws's buffer list is serviced again at once), and reads the next
-// request as soon as reading is allowed. The first byte's low bit makes
-// every answer asynchronous (delivered a pass later, as a broker's is).
+// again while bytes wait behind it, reads the next head as soon as a
+// body-less request is dispatched, and services nothing of a connection
+// whose reading is paused. The first byte's low bit makes every answer
+// asynchronous (delivered a pass later, as a broker's is).
 //
 // It traps when the protocol would:
-//  - spin: passes that make no progress while it still reads;
-//  - lose or reorder an answer: a head read while the answer to the
-//    previous request is not written, or answers out of order;
-//  - answer a request twice, or never.
+//  - spin: passes that make no progress while the connection still reads;
+//  - take a request while the previous answer is unwritten, answer out of
+//    order, keep a connection open after a request found followed;
+//  - dispatch or answer a request twice, or close owing an answer.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -94,10 +94,12 @@ std::optional<Head> parse_head(std::string_view& in) {
   return h;
 }
 
-// The connection as lws and the protocol handle it together.
-class Connection {
+// The connection as lws and the protocol (lws-plugins/protocol_rtpush.cpp)
+// handle it together. lws is modelled at its worst: while the connection
+// reads and bytes wait in its buffer, it services them before WRITEABLE.
+class Conn {
  public:
-  Connection(Node& node, std::string_view in, bool async) : node_(node), in_(in), async_(async) {}
+  Conn(Node& node, std::string_view in, bool async) : node_(node), in_(in), async_(async) {}
 
   void run() {
     int idle = 0;
@@ -105,77 +107,93 @@ class Connection {
       if (pass()) {
         idle = 0;
       } else if (++idle > kMaxIdlePasses) {
-        // Nothing moved: fine when the protocol waits with reading paused
-        // or the input is used up; a spin when lws would service it again.
-        if (reading() && (lws_body_done_ || !in_.empty())) fail();
+        // Nothing moved: fine while reading is paused for a late answer or
+        // the input is used up; a spin when lws would service it again.
+        if (!paused_ && (lws_body_done_ || !in_.empty())) fail();
         break;
       }
     }
-    if (ex_ && ex_->has_answer() && !closed_) fail();  // an answer never written
+    if (closed_ && ex_) fail();  // closed with an answer owed but not written
   }
 
  private:
-  bool reading() const { return !ex_ || !ex_->reading_paused(); }
-
   // One service pass; true when it made progress.
   bool pass() {
-    if (pending_) {  // the broker's answer arrives
+    if (pending_) {  // the broker's answer arrives (IoThread::drain)
       HttpResponse r = std::move(*pending_);
       pending_.reset();
-      if (ex_) ex_->answer(std::move(r));
+      if (ex_ && ex_->answer(std::move(r))) answered();
       return true;
     }
-    if (ex_ && ex_->has_answer()) return write();
-    if (!reading()) return false;
-    if (lws_body_done_) {
-      // lws: LRS_BODY with nothing remaining, serviced again.
-      if (ex_->body_complete()) dispatch();
-      return false;
-    }
-    if (body_left_) {
-      if (in_.empty()) return false;
+    if (paused_) return false;  // lws services nothing of the connection
+    if (lws_body_done_ && ex_) {
+      // lws: LRS_BODY with nothing remaining, and more bytes behind it.
+      if (!in_.empty()) {
+        if (ex_->body_complete()) fail();  // completed twice
+        if (!ex_->complete()) fail();
+        followed();
+        return true;
+      }
+    } else if (body_left_ && !in_.empty()) {
       const std::size_t n = std::min(body_left_, in_.size());
-      ex_->body(in_.substr(0, n), kMaxBody);
+      if (ex_) ex_->body(in_.substr(0, n), kMaxBody);
       in_.remove_prefix(n);
       body_left_ -= n;
-      if (!body_left_) {
-        lws_body_done_ = true;
-        if (ex_->body_complete()) dispatch();
-      }
+      if (!body_left_) body_done();
+      return true;
+    } else if (!body_left_ && !in_.empty()) {
+      return read_head();
+    }
+    if (writable_ && ex_ && ex_->has_answer()) {  // WRITEABLE
+      writable_ = false;
+      finish();
       return true;
     }
-    if (in_.empty()) return false;
-    return read_head();
+    return false;
+  }
+
+  // The plugin's BODY_COMPLETION.
+  void body_done() {
+    lws_body_done_ = true;
+    if (!ex_) return;
+    if (ex_->body_complete()) {
+      dispatch();
+    } else if (ex_->complete()) {
+      followed();
+    }
   }
 
   bool read_head() {
     std::optional<Head> h = parse_head(in_);
-    if (!h) {
+    if (!h) {  // lws answers a bad head itself and closes
       closed_ = true;
+      ex_.reset();
       return false;
     }
-    // The protocol ends the previous exchange at a new head: its answer
-    // would be lost, and the answers out of order.
-    if (ex_) fail();
+    body_left_ = h->content_length ? h->length : 0;
+    lws_body_done_ = false;
+    if (ex_) {
+      // The next head while the answer is unwritten: the protocol does
+      // not take the new request.
+      if (!ex_->complete()) fail();
+      followed();
+      return true;
+    }
     ex_ = std::make_unique<HttpExchange>();
     ++requests_;
     HttpRequest& req = ex_->request();
     req.method = h->method;
     req.path = h->path;
     req.authorization = h->authorization;
-    body_left_ = h->content_length ? h->length : 0;
-    lws_body_done_ = false;
-    switch (ex_->begin(h->content_length, h->transfer_encoding)) {
+    switch (ex_->begin(h->content_length ? static_cast<long long>(h->length) : -1, h->transfer_encoding)) {
       case HttpExchange::Start::Dispatch:
         dispatch();
         break;
       case HttpExchange::Start::Refuse:
+        answered();
         break;
       case HttpExchange::Start::ReadBody:
-        if (!body_left_) {  // lws: no body to read, completion at once
-          lws_body_done_ = true;
-          if (ex_->body_complete()) dispatch();
-        }
+        if (!body_left_) body_done();  // lws: no body to read, completion at once
         break;
     }
     return true;
@@ -188,30 +206,46 @@ class Connection {
       if (n != requests_ || r.status < 200 || r.status > 599) fail();
       if (async_) {
         pending_ = std::move(r);
-      } else if (!ex_->answer(std::move(r))) {
+      } else if (ex_->answer(std::move(r))) {
+        answered();
+      } else {
         fail();  // answered twice
       }
     });
   }
 
-  // WRITEABLE: the answer goes out; then the next request, or the close.
-  bool write() {
-    if (++answered_ != requests_) fail();  // one answer per request, in order
-    if (ex_->closes()) {
-      closed_ = true;
+  // The plugin's answered(): at WRITEABLE, or now when reading is paused.
+  void answered() {
+    if (paused_) {
+      finish();
     } else {
-      // lws_http_transaction_completed: a body not read to its end is
-      // read and dropped by lws before the next head.
-      if (body_left_) {
-        const std::size_t n = std::min(body_left_, in_.size());
-        in_.remove_prefix(n);
-        body_left_ -= n;
-        if (body_left_) closed_ = true;  // the input ends inside it
-      }
-      lws_body_done_ = false;
+      writable_ = true;
     }
+  }
+
+  // The plugin's followed().
+  void followed() {
+    ex_->followed();
+    if (!ex_->closes()) fail();
+    if (ex_->has_answer()) {
+      finish();
+    } else if (ex_->pause_reading()) {
+      paused_ = true;
+    }
+  }
+
+  // The plugin's finish(): the answer goes out; then the next request, or the close.
+  void finish() {
+    if (++answered_ != requests_) fail();  // one answer per request, in order
+    const bool close = ex_->closes();
     ex_.reset();
-    return true;
+    if (close) {
+      closed_ = true;
+      return;
+    }
+    if (paused_) fail();  // a paused connection's answer always closes
+    // lws_http_transaction_completed: a body not read to its end is read and dropped.
+    lws_body_done_ = false;
   }
 
   Node& node_;
@@ -221,6 +255,8 @@ class Connection {
   std::optional<HttpResponse> pending_;
   std::size_t body_left_ = 0;
   bool lws_body_done_ = false;
+  bool paused_ = false;
+  bool writable_ = false;
   bool closed_ = false;
   int requests_ = 0, dispatched_ = 0, answered_ = 0;
 };
@@ -230,7 +266,7 @@ class Connection {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static World w;
   if (size == 0) return 0;
-  Connection c(*w.node, std::string_view(reinterpret_cast<const char*>(data + 1), size - 1), data[0] & 1);
+  Conn c(*w.node, std::string_view(reinterpret_cast<const char*>(data + 1), size - 1), data[0] & 1);
   c.run();
   return 0;
 }

@@ -94,6 +94,17 @@ class Units(unittest.TestCase):
         self.assertEqual(unit["ExecReload"], ["/bin/kill -HUP $MAINPID"])
         self.assertEqual(unit["Restart"], ["on-failure"])
 
+    def test_both_units_restart_a_node_whose_service_loop_is_stuck(self):
+        # SPEC 17: the watchdog; NotifyAccess=all because lwsws's forked
+        # serving child, not the main process, sends WATCHDOG=1.
+        for name in ("rtpush.service", "rtpush@.service"):
+            unit = service_section(os.path.join(SYSTEMD_DIR, name))
+            self.assertEqual(unit.get("WatchdogSec"), ["30"], name)
+            self.assertEqual(unit.get("NotifyAccess"), ["all"], name)
+            # the last-resort exit (stop-timeout-secs + 2 s, 10 by default)
+            # comes before systemd's SIGKILL
+            self.assertGreater(int(unit["TimeoutStopSec"][0]), 10 + 2, name)
+
     def test_the_single_node_unit_keeps_the_template_settings(self):
         one = service_section(os.path.join(SYSTEMD_DIR, "rtpush.service"))
         many = service_section(os.path.join(SYSTEMD_DIR, "rtpush@.service"))
