@@ -186,7 +186,8 @@ int write_response(struct lws* wsi, Exchange* ex) {
                                    reinterpret_cast<const unsigned char*>("no-store"), 8, &p, end))
     return -1;
   // HTTP/1.1 is keep-alive unless told otherwise; a refused request's body
-  // is left unread, so the connection cannot carry another request.
+  // is left unread, and a followed one has requests behind it that lws
+  // would misread (http_exchange.h): the connection carries no more.
   if (ex->http.closes() && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
                                                   reinterpret_cast<const unsigned char*>("close"), 5, &p, end))
     return -1;
