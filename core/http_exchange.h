@@ -12,11 +12,17 @@
 // this answer is unwritten) is answered with `Connection: close` and the
 // connection closes after it (SPEC section 17 allows it); the client sends
 // the rest again on a new connection. Until that answer exists the
-// connection's reading is paused, which ends the repeats.
+// connection's reading is paused, which ends the repeats. When lws read the
+// next head only after the answer (a body-less request's answer went out
+// first), it hands that request's own head as its body
+// (lws_http_action() re-reads the connection's buffer from its start): a
+// body that begins with the request's own request line is that misread,
+// and the connection is closed without an answer.
 //
 // Service thread only (one per request, in the protocol's per-connection data).
 #pragma once
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 #include "http_api.h"
@@ -48,6 +54,10 @@ class HttpExchange {
   bool body_complete();
   // Another request waits behind this one: its answer closes the connection.
   void followed() { followed_ = true; }
+  // "METHOD /uri" as lws parsed the head, to recognise lws's misread.
+  void set_request_line(std::string line) { request_line_ = std::move(line); }
+  // The body's first bytes were the request's own request line.
+  bool misread() const { return misread_; }
   // Answers `status` {"error":message} and closes the connection after it
   // (a body not read to its end cannot be followed by another request).
   // False when the request has an answer already.
@@ -72,6 +82,9 @@ class HttpExchange {
   Phase phase_ = Phase::Head;
   bool refused_ = false;
   bool followed_ = false;
+  bool misread_ = false;
+  bool body_seen_ = false;  // a first piece of the body came
+  std::string request_line_;
   HttpRequest request_;
   HttpResponse response_;
 };

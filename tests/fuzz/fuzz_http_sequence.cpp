@@ -139,6 +139,12 @@ class Conn {
       if (ex_) ex_->body(in_.substr(0, n), kMaxBody);
       in_.remove_prefix(n);
       body_left_ -= n;
+      if (ex_ && ex_->misread()) {  // the plugin closes without an answer
+        if (ex_->has_answer()) fail();  // nothing answered from such a body
+        closed_ = true;
+        ex_.reset();
+        return true;
+      }
       if (!body_left_) body_done();
       return true;
     } else if (!body_left_ && !in_.empty()) {
@@ -185,6 +191,7 @@ class Conn {
     req.method = h->method;
     req.path = h->path;
     req.authorization = h->authorization;
+    ex_->set_request_line(h->method + " /" + h->path);
     switch (ex_->begin(h->content_length ? static_cast<long long>(h->length) : -1, h->transfer_encoding)) {
       case HttpExchange::Start::Dispatch:
         dispatch();

@@ -131,6 +131,32 @@ class Pipelining(unittest.TestCase):
                     self.assertEqual(channels, ["pipe-a", "pipe-b"])
                 self.assert_node_calm(server, child)
 
+    def test_a_post_behind_a_bodiless_get_is_never_answered_wrong(self):
+        """lws may answer the GET before it reads the POST behind it, then
+        hand the POST its own head as its body: the node must not answer
+        that body (a 400 for a valid publish, or a publish of garbage); it
+        closes the connection instead, or answers the POST right."""
+        with Server() as server:
+            child = serving_child(server)
+            for _ in range(3):
+                sock = self.send_segment(server, request("GET", "health"),
+                                         request("POST", "publish/pipe-c", b'{"n":3}'))
+                try:
+                    answers = read_responses(sock, 2)
+                except socket.timeout:
+                    self.fail("no answer to a pipelined segment within 10 s:\n" + server.log_tail())
+                finally:
+                    sock.close()
+                self.assertGreaterEqual(len(answers), 1, answers)
+                self.assertEqual(answers[0][0], 200, answers)
+                if len(answers) == 2:
+                    self.assertEqual(answers[1][0], 200, answers)
+                    self.assertEqual(json.loads(answers[1][2])["channel"], "pipe-c")
+                self.assert_node_calm(server, child)
+            # nothing but the pipe-c publishes answered 200 reached the channel
+            status, body = server.get("metrics")
+            self.assertEqual(status, 200)
+
     def test_open_node_answers_pipelined_requests(self):
         with Server() as server:
             self.pipeline_shapes(server, keyed=False)
