@@ -132,7 +132,9 @@ class Conn {
         if (ex_->body_complete()) fail();  // completed twice
         if (!ex_->complete()) fail();
         followed();
-        return true;
+        // Unless the protocol closed or paused, lws does this again: the
+        // pass counts as idle, and enough of them are a spin.
+        return closed_ || paused_;
       }
     } else if (body_left_ && !in_.empty()) {
       const std::size_t n = std::min(body_left_, in_.size());
