@@ -7,7 +7,8 @@
 
 namespace rtpush_lws {
 
-// One connection's view, kept between two looks (once a second).
+// One connection's view, kept between two looks (once a second, on the
+// service thread: Node::tick through SseConnection::output_taken).
 struct TcpProgress {
   std::uint64_t acked = 0;  // tcpi_bytes_acked at the last look
   // True when the peer acknowledged bytes since the last look, or nothing
