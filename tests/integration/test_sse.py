@@ -241,7 +241,9 @@ class SseHistoryGone(ServerCase, unittest.TestCase):
 
 
 class SseSlowListener(ServerCase, unittest.IsolatedAsyncioTestCase):
-    server_options = {"send_queue_bytes": 65536, "max_message_bytes": 65536}
+    # The publisher sends 12 MB as fast as it can: past receive-bytes-per-sec
+    # (burst twice max-message-bytes), which is not what this test is about.
+    server_options = {"send_queue_bytes": 65536, "max_message_bytes": 65536, "receive_bytes_per_sec": 1 << 30}
 
     async def test_slow_listener_closed_others_keep_receiving(self):
         ch = "sse-slow"
