@@ -120,42 +120,48 @@ static void frames_count_as_history(void**) {
   assert_true(extra >= 5000);
 }
 
+// Two brokers fed the same message, one through a plain JSON subscriber's
+// fan-out and one through a permessage-deflate subscriber's.
+struct PlainAndDeflated {
+  Clock c;
+  MemoryBroker plain{10, [this] { return c.wall; }, limits(1 << 30)};
+  MemoryBroker deflated{10, [this] { return c.wall; }, limits(1 << 30)};
+  EncodingListener e;
+  DeflatingListener d;
+  PlainAndDeflated() {
+    plain.set_listener(&e);
+    deflated.set_listener(&d);
+  }
+  // The message as the deflating broker holds it.
+  MessagePtr publish_both(const std::string& value) {
+    publish(plain, "a", value);
+    return publish(deflated, "a", value);
+  }
+  std::size_t extra() { return deflated.history_stats()->bytes - plain.history_stats()->bytes; }
+};
+
+constexpr std::size_t kJson = static_cast<std::size_t>(Encoding::Json);
+
 // The compressed twin a deflating subscriber makes is held by the history
 // as much as the plain frame (it was not counted: RSS 38% over the budget).
 static void deflated_frames_count_as_history(void**) {
-  Clock c;
-  MemoryBroker plain(10, [&] { return c.wall; }, limits(1 << 30));
-  MemoryBroker deflated(10, [&] { return c.wall; }, limits(1 << 30));
-  EncodingListener e;
-  DeflatingListener d;
-  plain.set_listener(&e);
-  deflated.set_listener(&d);
-  const std::string value = half_compressible(200000, 1);
-  publish(plain, "a", value);
-  MessagePtr m = publish(deflated, "a", value);
-  const FrameRef& z = m->deflated[static_cast<std::size_t>(Encoding::Json)];
+  PlainAndDeflated b;
+  MessagePtr m = b.publish_both(half_compressible(200000, 1));
+  const FrameRef& z = m->deflated[kJson];
   assert_non_null(z.get());
-  assert_true(z.get() != m->frames[static_cast<std::size_t>(Encoding::Json)].get());  // compressing paid
-  const std::size_t extra = deflated.history_stats()->bytes - plain.history_stats()->bytes;
-  assert_true(extra >= z->size());
-  assert_true(extra <= z->size() + 4096 + 64);  // its block, whole pages, and no more
-  assert_int_equal(deflated.history_stats()->bytes, MemoryBroker::channel_cost("a") + MemoryBroker::message_cost(*m));
+  assert_true(z.get() != m->frames[kJson].get());  // compressing paid
+  assert_true(b.extra() >= z->size());
+  assert_true(b.extra() <= z->size() + 4096 + 64);  // its block, whole pages, and no more
+  assert_int_equal(b.deflated.history_stats()->bytes, MemoryBroker::channel_cost("a") + MemoryBroker::message_cost(*m));
 }
 
 // A deflated "twin" that is the plain frame itself (compressing did not
 // pay) is one block: counted once.
 static void shared_twin_counts_once(void**) {
-  Clock c;
-  MemoryBroker plain(10, [&] { return c.wall; }, limits(1 << 30));
-  MemoryBroker deflated(10, [&] { return c.wall; }, limits(1 << 30));
-  EncodingListener e;
-  DeflatingListener d;
-  plain.set_listener(&e);
-  deflated.set_listener(&d);
-  publish(plain, "a", "1");
-  MessagePtr m = publish(deflated, "a", "1");
-  assert_true(m->deflated[static_cast<std::size_t>(Encoding::Json)].get() == m->frames[static_cast<std::size_t>(Encoding::Json)].get());
-  assert_int_equal(deflated.history_stats()->bytes, plain.history_stats()->bytes);
+  PlainAndDeflated b;
+  MessagePtr m = b.publish_both("1");
+  assert_true(m->deflated[kJson].get() == m->frames[kJson].get());
+  assert_int_equal(b.extra(), 0);
 }
 
 // history-channel-bytes: a channel keeps at most that many payload bytes,
