@@ -14,6 +14,7 @@ import unittest
 import zlib
 
 from rtpush_harness import RawWebSocket, Server
+from test_history import listening_pid
 
 PMD = "permessage-deflate"
 
@@ -28,12 +29,6 @@ def deflate(data):
 def heartbeat_of_size(n):
     head = '{"type":"heartbeat","pad":"'
     return (head + "a" * (n - len(head) - 2) + '"}').encode()
-
-
-def service_pid(server):
-    """The lwsws process that serves (the one holding the listening socket)."""
-    from test_history import listening_pid
-    return listening_pid(server)
 
 
 def thread_cpu(pid):
@@ -68,7 +63,7 @@ def ack_latency(ws):
 class CompressedFlood(unittest.TestCase):
     def test_compressed_flood_is_closed_with_1008_and_the_node_stays_responsive(self):
         with Server(compression="on") as server:
-            pid = service_pid(server)
+            pid = listening_pid(server)  # its main thread is the service thread
             other = RawWebSocket(server.port)
             flood = RawWebSocket(server.port, extensions=PMD)
             self.assertTrue(flood.headers.get("sec-websocket-extensions", "").startswith(PMD), flood.headers)
