@@ -17,7 +17,9 @@ REDIS_DIR=
 # NODE_TLS=DIR: the vhost serves TLS with DIR/cert.pem and DIR/key.pem.
 start_node() {
   local port=$1; shift
-  local opts='"history-size":"1000"' k v dir tls_global= tls_vhost= scheme=http
+  # receive-bytes-per-sec at its top: a benchmark's one publisher connection
+  # carries the whole load, far past the 1 MiB/s a client gets by default.
+  local opts='"history-size":"1000","receive-bytes-per-sec":"1099511627776"' k v dir tls_global= tls_vhost= scheme=http
   while [ $# -gt 0 ]; do k=$1; v=$2; shift 2; opts="$opts,\"$k\":\"$v\""; done
   if [ -n "${NODE_TLS:-}" ]; then
     tls_global=',"init-ssl":"yes"'

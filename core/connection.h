@@ -13,6 +13,12 @@ class Connection {
   // close as soon as possible, and drop the connection if that cannot
   // happen within a few seconds (a stuck peer).
   virtual void request_close() = 0;
+  // Whether the peer took output since the last call: bytes acknowledged,
+  // or none left waiting for it. Asked once a second of SSE listeners
+  // (Node::tick), which cannot answer a ping: one whose output stands
+  // still for heartbeat-timeout-secs has stopped reading or vanished. A
+  // transport that cannot tell says true.
+  virtual bool output_taken() { return true; }
 };
 
 }  // namespace rtpush

@@ -25,6 +25,9 @@ std::size_t block(std::size_t n) {
   return n >= MemoryBroker::kLargeBlock ? (n + kPage - 1) / kPage * kPage : n;
 }
 
+// One encoded frame: a single block (Frame::make), headroom included.
+std::size_t frame_block(const Frame& f) { return block(sizeof(Frame) + kFrameHeadroom + f.size()); }
+
 // Heap bytes of a string beyond the object itself (none when short).
 std::size_t string_heap(const std::string& s) { return s.capacity() > 15 ? block(s.capacity() + 1) : 0; }
 
@@ -39,8 +42,12 @@ std::size_t MemoryBroker::message_cost(const Message& m) {
   std::size_t n = sizeof(Message) + 16 + kMallocHeader;
   n += sizeof(Retained) + 2 * sizeof(void*) + kMallocHeader + sizeof(void*);
   n += string_heap(m.channel) + string_heap(m.id_text) + string_heap(m.payload.bytes);
-  for (const FrameRef& f : m.frames)
-    if (f) n += block(sizeof(Frame) + kFrameHeadroom + f->size());
+  for (std::size_t e = 0; e < kEncodingCount; ++e) {
+    if (const FrameRef& f = m.frames[e]) n += frame_block(*f);
+    // The compressed twin made for permessage-deflate subscribers; one
+    // that is the plain frame itself (compressing did not pay) is counted.
+    if (const FrameRef& d = m.deflated[e]; d && d.get() != m.frames[e].get()) n += frame_block(*d);
+  }
   return n;
 }
 
@@ -87,7 +94,10 @@ void MemoryBroker::publish(const std::string& channel, Payload payload, PublishD
     log.ring.push_back(order_.insert(order_.end(), Retained{ptr, message_cost(*ptr), &log}));
     kept = &*log.ring.back();
     bytes_ += kept->bytes;
+    log.payload_bytes += ptr->payload.bytes.size();
     if (log.ring.size() > history_size_) drop_oldest(log);
+    fit_channel(log);
+    if (log.ring.empty()) kept = nullptr;  // larger than history-channel-bytes alone
   } else {
     log.evicted = ptr->id;
   }
@@ -106,6 +116,7 @@ void MemoryBroker::drop_oldest(ChannelLog& log) {
   Order::iterator it = log.ring.front();
   log.evicted = it->msg->id;
   bytes_ -= it->bytes;
+  log.payload_bytes -= it->msg->payload.bytes.size();
   order_.erase(it);
   log.ring.pop_front();
 }
@@ -139,6 +150,10 @@ void MemoryBroker::fit_budget() {
       break;
     }
   }
+}
+
+void MemoryBroker::fit_channel(ChannelLog& log) {
+  while (log.payload_bytes > limits_.channel_bytes && !log.ring.empty()) drop_oldest(log);
 }
 
 void MemoryBroker::expire(std::uint64_t now_ms) {

@@ -6,6 +6,9 @@
 //   history-ttl-secs      a channel's whole log is freed this long after its
 //                         last publish (channels ordered by last publish, so
 //                         expiry looks only at the front)
+// and one per channel:
+//   history-channel-bytes past it the channel's own oldest messages are
+//                         dropped (a running sum of its payload bytes)
 // Delivers synchronously. One node only.
 #pragma once
 #include <cstdint>
@@ -22,6 +25,7 @@ namespace rtpush {
 struct HistoryLimits {
   std::size_t memory_bytes = 268435456;  // history-memory-bytes
   std::uint64_t ttl_ms = 86400000;       // history-ttl-secs * 1000; 0: forever
+  std::size_t channel_bytes = 67108864;  // history-channel-bytes: payload bytes per channel
 };
 
 class MemoryBroker final : public Broker {
@@ -69,6 +73,7 @@ class MemoryBroker final : public Broker {
     StreamId last;                      // newest id issued (zero: none yet)
     StreamId evicted;                   // newest id dropped from this log (zero: none)
     std::uint64_t last_publish_ms = 0;
+    std::size_t payload_bytes = 0;     // of the messages in `ring`
     std::deque<Order::iterator> ring;  // this channel's part of order_, oldest first
     std::list<ChannelLog*>::iterator by_publish;
   };
@@ -78,6 +83,7 @@ class MemoryBroker final : public Broker {
   void drop_log(ChannelLog& log);     // the whole channel
   void recount(Retained& r);          // frames encoded since it was counted
   void fit_budget();
+  void fit_channel(ChannelLog& log);  // history-channel-bytes
   void expire(std::uint64_t now_ms);
 
   std::size_t history_size_;

@@ -184,7 +184,7 @@ std::string Metrics::render(const std::string& node, const Gauges& g) const {
 
   header(&out, "rtpush_connections_closed_total", "counter", "Connections the server closed, by reason.");
   static const char* kReasons[] = {"heartbeat_timeout", "slow_consumer", "message_too_large", "receive_timeout",
-                                   "unauthorized"};
+                                   "unauthorized", "receive_rate"};
   static_assert(std::size(kReasons) == static_cast<std::size_t>(CloseReason::kCount));
   for (std::size_t i = 0; i < closed.size(); ++i)
     line(&out, "rtpush_connections_closed_total{reason=\"%s\"} %llu\n", kReasons[i],

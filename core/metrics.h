@@ -67,6 +67,7 @@ enum class CloseReason : std::uint8_t {
   MessageTooLarge,
   ReceiveTimeout,
   Unauthorized,  // 1008 after UNAUTHORIZED: refused token, other user, no auth in time, expiry
+  ReceiveRate,   // 1008: past receive-bytes-per-sec
   kCount
 };
 

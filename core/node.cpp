@@ -176,9 +176,12 @@ Session* Node::find(std::uint64_t serial) const {
   return it == sessions_.end() ? nullptr : it->second.get();
 }
 
-void Node::receive(Session* s, std::string_view fragment, bool first, bool final, bool binary) {
-  s->touch(clocks_.steady_ms());
-  if (s->closing()) return;
+bool Node::receive(Session* s, std::string_view fragment, bool first, bool final, bool binary) {
+  const std::int64_t now = clocks_.steady_ms();
+  s->touch(now);
+  if (s->receive_refused()) return false;
+  if (s->closing()) return true;
+  if (!within_receive_rate(s, fragment.size(), now)) return false;
   std::string& rx = s->rx_buffer();
   if (first) {
     rx.clear();
@@ -193,7 +196,7 @@ void Node::receive(Session* s, std::string_view fragment, bool first, bool final
   if (s->rx_discarding()) {
     s->add_rx_discarded(fragment.size());
     if (final || s->rx_discarded() > 16 * options_.max_message_bytes) close_too_big(s);
-    return;
+    return true;
   }
   const std::size_t total = rx.size() + fragment.size();
   if (total > options_.max_message_bytes) {
@@ -202,17 +205,35 @@ void Node::receive(Session* s, std::string_view fragment, bool first, bool final
     send_error(s, ErrorCode::MessageTooLarge,
                "message is larger than max-message-bytes (" + std::to_string(options_.max_message_bytes) + ")", {});
     if (final) close_too_big(s);
-    return;
+    return true;
   }
   if (first && final) {  // the common case: no copy
     handle(s, fragment, binary);
-    return;
+    return true;
   }
   rx.append(fragment);
-  if (!final) return;
+  if (!final) return true;
   std::string message;
   message.swap(rx);  // the buffer goes with the message: idle sessions hold none
   handle(s, message, binary);
+  return true;
+}
+
+bool Node::within_receive_rate(Session* s, std::size_t bytes, std::int64_t now_ms) {
+  if (s->receive_bucket().take(bytes, options_.receive_bytes_per_sec, 2 * std::uint64_t{options_.max_message_bytes},
+                               now_ms))
+    return true;
+  // Nothing more of this client is read: what it queued (answers to the
+  // flood) is dropped so the close goes out first, and the message being
+  // put together is freed.
+  s->refuse_receive();
+  s->rx_end();
+  std::string().swap(s->rx_buffer());
+  metrics_.count_close(CloseReason::ReceiveRate);
+  log_.sampled(LogLevel::Notice, "receive_rate_closed", "",
+               {{"connection", s->id()}, {"limit", "receive-bytes-per-sec"}});
+  s->close(kClosePolicy, "receive-bytes-per-sec exceeded", true);
+  return false;
 }
 
 void Node::close_too_big(Session* s) {
@@ -220,7 +241,12 @@ void Node::close_too_big(Session* s) {
   s->close(kCloseTooBig, "message too large", false);
 }
 
-void Node::pong(Session* s) { s->touch(clocks_.steady_ms()); }
+bool Node::pong(Session* s, std::size_t bytes) {
+  const std::int64_t now = clocks_.steady_ms();
+  s->touch(now);
+  if (s->receive_refused()) return false;
+  return s->closing() || within_receive_rate(s, bytes, now);
+}
 
 void Node::handle(Session* s, std::string_view bytes, bool binary) {
   const auto started = std::chrono::steady_clock::now();
@@ -477,11 +503,15 @@ void Node::tick() {
   const std::int64_t rx_timeout = options_.receive_timeout_secs * 1000LL;
   for (auto& [serial, s] : sessions_) {
     if (s->closing()) continue;
-    // An SSE listener cannot answer a ping: a dead one is found when a
-    // write fails or the peer's FIN arrives, not by its silence.
-    if (s->encoding() != Encoding::Sse && now - s->last_activity_ms() >= timeout) {
+    // An SSE listener cannot answer a ping: it is alive while its output
+    // (a ping every heartbeat-secs at least) is being taken. One that
+    // stopped reading or vanished is closed as a silent WebSocket is; its
+    // queue is dropped, as nothing would ever write it.
+    const bool sse = s->encoding() == Encoding::Sse;
+    if (sse && s->connection()->output_taken()) s->touch(now);
+    if (now - s->last_activity_ms() >= timeout) {
       metrics_.count_close(CloseReason::HeartbeatTimeout);
-      s->close(kCloseGoingAway, "heartbeat timeout", false);
+      s->close(kCloseGoingAway, "heartbeat timeout", sse);
     } else if (s->rx_in_progress() && now - s->rx_started_ms() >= rx_timeout) {
       // A client that keeps answering pings could otherwise hold an
       // unfinished message (up to max-message-bytes) for ever.

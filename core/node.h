@@ -106,8 +106,12 @@ class Node final : public BrokerListener, private ReplayHost {
   // One fragment of a client message, in order. A message is handled when
   // its final fragment arrives; past max-message-bytes it is refused with
   // MESSAGE_TOO_LARGE, and closed with 1009 once that message has ended.
-  void receive(Session* session, std::string_view fragment, bool first, bool final, bool binary);
-  void pong(Session* session);
+  // Every byte (pongs too) counts against receive-bytes-per-sec as it
+  // arrives, however the message is fragmented or compressed: false once
+  // the session is over it (closing, 1008), and the transport must then
+  // stop reading from it at once.
+  bool receive(Session* session, std::string_view fragment, bool first, bool final, bool binary);
+  bool pong(Session* session, std::size_t bytes = 0);
   // The transport wrote some of the session's queue: a replay waiting for
   // room (Session::awaiting_drain()) resumes once it is down to a quarter.
   void written(Session* session);
@@ -210,6 +214,9 @@ class Node final : public BrokerListener, private ReplayHost {
   // Logs when refusing begins and when it ends.
   std::string backlog_full() const;
   void close_too_big(Session* s);
+  // Spends `bytes` of the session's receive-bytes-per-sec; false (and the
+  // session closing, 1008) once it is over.
+  bool within_receive_rate(Session* s, std::size_t bytes, std::int64_t now_ms);
   Session* find(std::uint64_t serial) const override;
   std::string new_connection_id();
   double now_seconds() const { return static_cast<double>(clocks_.wall_ms()) / 1000.0; }

@@ -143,6 +143,8 @@ OptionsResult parse_options(const OptionList& values, const std::string& default
       {"receive-timeout-secs", 1, 86400, &rx_timeout},
       {"pg-backlog-rows", 1, 1'000'000'000, &o.pg_backlog_rows},
       {"replay-memory-bytes", 1 << 20, std::size_t{1} << 40, &o.replay_memory_bytes},
+      {"history-channel-bytes", 0, std::size_t{1} << 40, &o.history_channel_bytes},
+      {"receive-bytes-per-sec", 1, std::size_t{1} << 40, &o.receive_bytes_per_sec},
       // Up to 60 s: systemd's default TimeoutStopSec is 90 s, and the stop
       // must end before systemd's SIGKILL does it.
       {"stop-timeout-secs", 1, 60, &stop_timeout},

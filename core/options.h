@@ -28,6 +28,11 @@ struct Options {
   unsigned receive_timeout_secs = 10;            // an unfinished message or HTTP body
   std::size_t pg_backlog_rows = 1000000;         // rows waiting for PostgreSQL, at most
   std::size_t replay_memory_bytes = 67108864;    // messages held by all replays together
+  std::size_t history_channel_bytes = 67108864;  // payload bytes of history one channel keeps
+  // What one WebSocket connection may make the node read and parse a
+  // second, after permessage-deflate (a token bucket, burst twice
+  // max-message-bytes); past it: close 1008.
+  std::size_t receive_bytes_per_sec = 1048576;
   // SIGTERM/SIGINT: the longest a graceful stop takes (closing connections,
   // writing accepted rows to PostgreSQL) before the node exits anyway;
   // well under systemd's TimeoutStopSec (90 s). docs/operations.md.

@@ -154,6 +154,16 @@ class Session {
 
   // publish-rate (Node::publish).
   TokenBucket& publish_bucket() { return publish_bucket_; }
+  // receive-bytes-per-sec (Node::receive). Once over it the session is
+  // closing and the transport stops reading at once (`receive_refused`),
+  // so the peer cannot make the node inflate or parse any more.
+  ByteBucket& receive_bucket() { return receive_bucket_; }
+  bool receive_refused() const { return receive_refused_; }
+  void refuse_receive() { receive_refused_ = true; }
+
+  // The transport (Node::tick asks an SSE listener's whether its output
+  // is still being taken).
+  Connection* connection() const { return connection_; }
 
  private:
   std::uint64_t serial_;
@@ -169,6 +179,7 @@ class Session {
   bool rx_in_progress_ = false;
   bool awaiting_drain_ = false;
   bool deflate_ = false;
+  bool receive_refused_ = false;
   // Set once, when closing: a pointer until then (8 bytes, not 32).
   std::unique_ptr<std::string> close_reason_;
   static const std::string kNoReason;
@@ -176,6 +187,7 @@ class Session {
   std::size_t rx_discarded_ = 0;
   std::int64_t rx_started_ms_ = 0;
   TokenBucket publish_bucket_;
+  ByteBucket receive_bucket_;
   // Everything identity and its deadlines: made when the connection
   // authenticates or is given a deadline, so an anonymous connection (most
   // of them on an open vhost) pays one pointer, not ~130 bytes; dropped

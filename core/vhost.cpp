@@ -38,6 +38,7 @@ std::unique_ptr<Vhost> Vhost::build(const Options& o, int service_threads, std::
     HistoryLimits limits;
     limits.memory_bytes = o.history_memory_bytes;
     limits.ttl_ms = std::uint64_t{o.history_ttl_secs} * 1000;
+    limits.channel_bytes = o.history_channel_bytes;
     broker = std::make_unique<MemoryBroker>(o.history_size, clocks.wall_ms, limits);
   } else {
     std::string why;
@@ -46,7 +47,8 @@ std::unique_ptr<Vhost> Vhost::build(const Options& o, int service_threads, std::
       *error = "redis: " + why;
       return nullptr;
     }
-    broker = std::make_unique<RedisBroker>(*redis, o.node_id, o.history_size, o.history_ttl_secs, v->io_.get(), log);
+    broker = std::make_unique<RedisBroker>(*redis, o.node_id, o.history_size, o.history_ttl_secs, v->io_.get(), log,
+                                           o.history_channel_bytes);
   }
   std::unique_ptr<Persistence> persistence;
   if (!o.postgres.empty()) {

@@ -57,6 +57,16 @@ void SseConnection::flush() {
   if (!s->queue().empty() || s->ping_due() || s->closing()) lws_callback_on_writable(wsi_);
 }
 
+void SseConnection::request_close() {
+  if (session && session->queue().empty() && !lws_partial_buffered(wsi_)) {
+    lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    return;
+  }
+  FlushedConnection::request_close();
+}
+
+bool SseConnection::output_taken() { return progress.taken(lws_get_socket_fd(wsi_)); }
+
 int start_sse(struct lws* wsi, rtpush::Node& node, const std::string& path, SseConnection** listener,
               rtpush::HttpResponse* refusal) {
   *listener = nullptr;

@@ -11,6 +11,7 @@
 #include "frame_writer.h"
 #include "http_api.h"
 #include "node.h"
+#include "tcp_progress.h"
 
 namespace rtpush_lws {
 
@@ -23,8 +24,13 @@ class SseConnection final : public FlushedConnection {
   // queued goes first, then sse_writable() ends the stream (the socket is
   // closed); request_close() is FlushedConnection's.
   void flush() override;
+  // Nothing left to write (the queue dropped: it stopped reading, or went
+  // too slow): the stream ends now, not after lws's 5 s close timeout.
+  void request_close() override;
+  bool output_taken() override;
   rtpush::Node* node;
   rtpush::Session* session = nullptr;
+  TcpProgress progress;
 };
 
 // A GET for sse/<channel> at LWS_CALLBACK_HTTP. Admitted: the 200 and its

@@ -55,6 +55,17 @@ void set_cork(struct lws* wsi, bool on) {
   ::setsockopt(lws_get_socket_fd(wsi), IPPROTO_TCP, TCP_CORK, &v, sizeof v);
 }
 
+// Past receive-bytes-per-sec: the close goes out now and the connection is
+// dropped, so lws reads (and inflates) nothing more of it. lws inflates one
+// read's worth at most after this (ws_deflate.h), calling RECEIVE for each
+// piece, which lands here again at once.
+int refuse_input(struct lws* wsi, rtpush::Session* s) {
+  const std::string& why = s->close_reason();
+  lws_close_reason(wsi, static_cast<enum lws_close_status>(s->close_code()),
+                   reinterpret_cast<unsigned char*>(const_cast<char*>(why.data())), why.size());
+  return -1;
+}
+
 int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reasons reason,
              WsSessionData* pss, void* in, size_t len) {
   WsConnection* c = pss ? pss->connection() : nullptr;
@@ -110,11 +121,12 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
       return confirm_extension(wsi, static_cast<const char*>(in), pss);
     case LWS_CALLBACK_RECEIVE:
       if (!c) return -1;
-      c->node->receive(c->session, std::string_view(static_cast<const char*>(in), len),
-                       lws_is_first_fragment(wsi), lws_is_final_fragment(wsi), lws_frame_is_binary(wsi));
+      if (!c->node->receive(c->session, std::string_view(static_cast<const char*>(in), len),
+                            lws_is_first_fragment(wsi), lws_is_final_fragment(wsi), lws_frame_is_binary(wsi)))
+        return refuse_input(wsi, c->session);
       return 0;
     case LWS_CALLBACK_RECEIVE_PONG:
-      if (c) c->node->pong(c->session);
+      if (c && !c->node->pong(c->session, len)) return refuse_input(wsi, c->session);
       return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
       return c ? write_pending(wsi, c->node, c->session) : -1;

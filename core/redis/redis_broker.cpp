@@ -91,6 +91,7 @@ struct RedisBroker::IoSide {
   std::size_t history;
   unsigned ttl_secs;   // history-ttl-secs: the channel's keys expire after it
   std::string ttl_ms;  // the same, as the scripts take it
+  std::string channel_bytes;  // history-channel-bytes, as the publish script takes it
   // Two links: a subscribed connection can run nothing but (UN)SUBSCRIBE.
   // Either failing drops the other, so that both start over together.
   std::unique_ptr<RedisLink> cmd;  // scripts, reads, registry
@@ -332,7 +333,8 @@ struct RedisBroker::IoSide {
         },
         {"ZADD", redis::kNodesKey, std::to_string(now), node_id});
     command([](redisReply*) {}, {"HSET", redis::kConfigKey, "history-size", std::to_string(history),
-                                 "history-ttl-secs", std::to_string(ttl_secs)});
+                                 "history-ttl-secs", std::to_string(ttl_secs), "history-channel-bytes",
+                                 channel_bytes});
     // Did another process with this node-id drop our registrations (the
     // other lwsws child during a reload, at its start or after an outage)?
     // Then write them again, without dropping its own.
@@ -393,11 +395,12 @@ struct RedisBroker::IoSide {
 };
 
 RedisBroker::RedisBroker(RedisAddress address, std::string node_id, std::size_t history_size,
-                         unsigned history_ttl_secs, IoThread* io, Logger log)
+                         unsigned history_ttl_secs, IoThread* io, Logger log, std::size_t history_channel_bytes)
     : io_(io),
       io_side_(new IoSide(this, io, std::move(address), std::move(node_id), history_size, history_ttl_secs,
                           std::move(log))) {
   IoSide* side = io_side_.get();
+  side->channel_bytes = std::to_string(history_channel_bytes);
   ev_timer_init(&side->registry_timer, &IoSide::on_registry_timer, kRegistryEverySecs, kRegistryEverySecs);
   side->registry_timer.data = side;
   io_->post([side] {
@@ -458,9 +461,10 @@ void RedisBroker::publish(const std::string& channel, Payload payload, PublishDo
             done(res);
           });
         },
-        {"EVAL", redis::kPublishScript, "5", redis::kStreamPrefix + channel, redis::kEpochKey,
-         redis::kTrimmedPrefix + channel, redis::kPersistKey, redis::kConfigKey, std::to_string(side->history),
-         kind, data->bytes, redis::kLivePrefix + channel, channel, side->ttl_ms});
+        {"EVAL", redis::kPublishScript, "6", redis::kStreamPrefix + channel, redis::kEpochKey,
+         redis::kTrimmedPrefix + channel, redis::kPersistKey, redis::kConfigKey, redis::kBytesPrefix + channel,
+         std::to_string(side->history), kind, data->bytes, redis::kLivePrefix + channel, channel, side->ttl_ms,
+         side->channel_bytes});
     *sent = true;
   });
 }

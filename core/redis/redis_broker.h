@@ -33,8 +33,9 @@ class RedisBroker final : public Broker {
   // history_ttl_secs: the channel's keys expire this long after its last
   // publish (0: never); the same value on every node.
   // `log`: outages (once, with hiredis's errstr) and recoveries.
+  // history_channel_bytes: the payload bytes one channel's stream keeps.
   RedisBroker(RedisAddress address, std::string node_id, std::size_t history_size, unsigned history_ttl_secs,
-              IoThread* io, Logger log = Logger::to_stderr());
+              IoThread* io, Logger log = Logger::to_stderr(), std::size_t history_channel_bytes = 67108864);
   // Drops this node's users' registrations (a short blocking command), closes
   // the connections on the I/O thread, waits.
   ~RedisBroker() override;

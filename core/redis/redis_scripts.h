@@ -6,7 +6,9 @@
 //   rtpush:live:CHANNEL    the pub/sub topic that carries it live to nodes
 //   rtpush:trimmed:CHANNEL the newest id trimmed from the stream: a `since`
 //                          older than it gets recovered:false
-//   Both expire history-ttl-secs after the channel's last publish (PEXPIRE
+//   rtpush:bytes:CHANNEL   the payload bytes the stream holds: past
+//                          history-channel-bytes its oldest entries go
+//   All three expire history-ttl-secs after the channel's last publish (PEXPIRE
 //   at each publish). A stream made anew may be a channel's second life
 //   after they expired, so its trimmed starts at (now - ttl + 1)-0: every
 //   expired message was published at least ttl before now.
@@ -16,7 +18,8 @@
 //                          FLUSHALL), so it gets recovered:false
 //   rtpush:nodes           sorted set node -> last heartbeat (ms)
 //   rtpush:node-info       hash node -> connections
-//   rtpush:config          hash: history-size and history-ttl-secs (written
+//   rtpush:config          hash: history-size, history-ttl-secs and
+//                          history-channel-bytes (written
 //                          by the nodes, read by rtpush-publish --redis so it
 //                          trims and expires the same way);
 //                          persist=1 once a node with PostgreSQL is up, and
@@ -49,6 +52,7 @@ namespace rtpush::redis {
 inline constexpr const char* kStreamPrefix = "rtpush:stream:";
 inline constexpr const char* kLivePrefix = "rtpush:live:";
 inline constexpr const char* kTrimmedPrefix = "rtpush:trimmed:";
+inline constexpr const char* kBytesPrefix = "rtpush:bytes:";
 inline constexpr const char* kEpochKey = "rtpush:epoch";
 inline constexpr const char* kNodesKey = "rtpush:nodes";
 inline constexpr const char* kNodeInfoKey = "rtpush:node-info";
@@ -64,9 +68,14 @@ inline constexpr const char* kControlTopic = "rtpush:control";
 // (remembering the newest id trimmed), and announce it live.
 // When persistence is on, the message also goes to rtpush:persist, in the
 // same atomic step: what is published is never missing from PostgreSQL.
-// KEYS: stream, epoch, trimmed, persist, config. ARGV: history size, kind
-// ("j" JSON / "b" bytes), data, live topic, channel, history TTL in ms (0:
-// none). Returns the new id. The live payload is "<id> <kind><data>".
+// KEYS: stream, epoch, trimmed, persist, config, bytes. ARGV: history size,
+// kind ("j" JSON / "b" bytes), data, live topic, channel, history TTL in ms
+// (0: none), history-channel-bytes (absent: rtpush:config's, as the nodes
+// recorded it, else 64 MiB). Returns the new id. The live payload is
+// "<id> <kind><data>".
+// The stream's payload bytes are kept in KEYS[6]: past the bound its
+// oldest entries are deleted (and remembered in trimmed) until it fits,
+// the new one too when it is larger alone.
 // First, before anything is written: while rtpush:persist holds
 // persist-backlog entries (PostgreSQL is down or behind), the publish is
 // refused with an error that starts with kBacklogFullError.
@@ -88,19 +97,47 @@ if ttl > 0 and redis.call('EXISTS', KEYS[1]) == 0 then
     redis.call('SET', KEYS[3], floor .. '-0')
   end
 end
+local function data_bytes(entries)
+  local n = 0
+  for _, e in ipairs(entries) do
+    for i = 1, #e[2], 2 do
+      if e[2][i] == 'd' then n = n + #e[2][i + 1] end
+    end
+  end
+  return n
+end
+local held = 0
+if redis.call('EXISTS', KEYS[1]) == 1 then held = tonumber(redis.call('GET', KEYS[6]) or '0') end
 local drop = redis.call('XLEN', KEYS[1]) + 1 - keep
 if drop > 0 and keep > 0 then
   local old = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', drop)
   if #old > 0 then redis.call('SET', KEYS[3], old[#old][1]) end
+  held = held - data_bytes(old)
 end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', keep, '*', 'k', ARGV[2], 'd', ARGV[3])
 if keep == 0 then redis.call('SET', KEYS[3], id) end
+held = keep == 0 and 0 or math.max(held, 0) + #ARGV[3]
+local cap = tonumber(ARGV[7] or '') or tonumber(redis.call('HGET', KEYS[5], 'history-channel-bytes') or '')
+  or 67108864
+while held > cap do
+  local old = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 16)
+  if #old == 0 then held = 0 break end
+  for _, e in ipairs(old) do
+    if held <= cap then break end
+    held = held - data_bytes({e})
+    redis.call('XDEL', KEYS[1], e[1])
+    redis.call('SET', KEYS[3], e[1])
+  end
+end
+redis.call('SET', KEYS[6], held)
 if ttl > 0 then
   redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('PEXPIRE', KEYS[3], ttl)
+  redis.call('PEXPIRE', KEYS[6], ttl)
 else
   redis.call('PERSIST', KEYS[1])
   redis.call('PERSIST', KEYS[3])
+  redis.call('PERSIST', KEYS[6])
 end
 redis.call('PUBLISH', ARGV[4], id .. ' ' .. ARGV[2] .. ARGV[3])
 if redis.call('HGET', KEYS[5], 'persist') == '1' then

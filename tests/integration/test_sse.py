@@ -241,7 +241,9 @@ class SseHistoryGone(ServerCase, unittest.TestCase):
 
 
 class SseSlowListener(ServerCase, unittest.IsolatedAsyncioTestCase):
-    server_options = {"send_queue_bytes": 65536, "max_message_bytes": 65536}
+    # The publisher sends 12 MB as fast as it can: past receive-bytes-per-sec
+    # (burst twice max-message-bytes), which is not what this test is about.
+    server_options = {"send_queue_bytes": 65536, "max_message_bytes": 65536, "receive_bytes_per_sec": 1 << 30}
 
     async def test_slow_listener_closed_others_keep_receiving(self):
         ch = "sse-slow"
@@ -270,6 +272,40 @@ class SseSlowListener(ServerCase, unittest.IsolatedAsyncioTestCase):
         slow.close()
         fast.close()
         await pub.close()
+
+
+class SseStalledListener(ServerCase, unittest.TestCase):
+    """heartbeat-timeout-secs for a listener: one whose pings are not being
+    written out (it stopped reading, or vanished) is closed; one that reads
+    stays, however long it is silent."""
+    server_options = {"heartbeat_secs": 1, "heartbeat_timeout_secs": 3}
+
+    def test_listener_that_stops_reading_is_closed(self):
+        ch = "sse-stalled"
+        stalled = SseStream(self.server, ch, rcvbuf=2048)
+        stalled.next_event()
+        reading = SseStream(self.server, ch)
+        reading.next_event()
+        m = self.server.metrics()
+        before = (m["rtpush_sse_connections_active"], m["rtpush_slow_consumers_total"])
+        self.assertEqual(before[0], 2)
+        # 160 KB: fills the stalled one's window, far under send-queue-bytes (4 MiB).
+        ids = [self.server.publish_http(ch, {"i": i, "p": "x" * 16000}) for i in range(10)]
+        self.assertEqual([reading.next_event()["id"] for _ in ids], ids)
+        started = time.time()
+        wait_until(lambda: self.server.metrics()["rtpush_sse_connections_active"] == 1, 12,
+                   "a listener that stopped reading outlived heartbeat-timeout-secs")
+        print("\nstalled listener closed %.1f s after its window filled (heartbeat-timeout-secs 3)"
+              % (time.time() - started))
+        m = self.server.metrics()
+        self.assertEqual(m["rtpush_slow_consumers_total"], before[1])  # not the send-queue bound
+        self.assertGreaterEqual(m['rtpush_connections_closed_total{reason="heartbeat_timeout"}'], 1)
+        self.assertTrue(stalled.closed_within(5))
+        # The one that reads is still served, past the timeout.
+        want = self.server.publish_http(ch, "still here")
+        self.assertEqual(reading.next_event()["id"], want)
+        stalled.close()
+        reading.close()
 
 
 class SseAuth(ServerCase, unittest.TestCase):

@@ -71,15 +71,16 @@ bool RedisPublisher::publish(const std::string& json) {
   }
   const std::string stream = rtpush::redis::kStreamPrefix + channel_;
   const std::string trimmed = rtpush::redis::kTrimmedPrefix + channel_;
+  const std::string bytes = rtpush::redis::kBytesPrefix + channel_;  // the script reads the nodes' bound
   const std::string live = rtpush::redis::kLivePrefix + channel_;
   const std::string keep = std::to_string(history_);
-  const char* argv[] = {"EVALSHA", sha_.c_str(), "5", stream.c_str(), rtpush::redis::kEpochKey, trimmed.c_str(),
-                        rtpush::redis::kPersistKey, rtpush::redis::kConfigKey, keep.c_str(), "j", json.data(),
-                        live.c_str(), channel_.c_str(), ttl_ms_.c_str()};
+  const char* argv[] = {"EVALSHA", sha_.c_str(), "6", stream.c_str(), rtpush::redis::kEpochKey, trimmed.c_str(),
+                        rtpush::redis::kPersistKey, rtpush::redis::kConfigKey, bytes.c_str(), keep.c_str(), "j",
+                        json.data(), live.c_str(), channel_.c_str(), ttl_ms_.c_str()};
   constexpr int kArgs = sizeof argv / sizeof argv[0];
   size_t lens[kArgs];
   for (int i = 0; i < kArgs; ++i) lens[i] = std::char_traits<char>::length(argv[i]);
-  lens[10] = json.size();  // the data: its length, not strlen
+  lens[11] = json.size();  // the data: its length, not strlen
   redisAppendCommandArgv(ctx_.get(), kArgs, argv, lens);
   ++in_flight_;
   if (in_flight_ >= kWindow) return read_one();

@@ -56,6 +56,60 @@ static void token_bucket_bursts_then_refills(void**) {
   assert_true(one.take(1, 1000));
 }
 
+static void byte_bucket_bursts_then_refills(void**) {
+  ByteBucket b;
+  std::int64_t now = 5'000'000;
+  // rate 1000 B/s, burst 2000 B.
+  assert_true(b.take(2000, 1000, 2000, now));
+  assert_false(b.take(1, 1000, 2000, now));
+  ByteBucket c;
+  assert_true(c.take(1500, 1000, 2000, now));
+  assert_true(c.take(500, 1000, 2000, now));
+  assert_true(c.take(100, 1000, 2000, now + 100));   // 100 ms refilled 100 bytes
+  assert_false(c.take(1, 1000, 2000, now + 100));
+  // Steady at the rate goes through for ever, in pieces of any size.
+  ByteBucket d;
+  assert_true(d.take(2000, 1000, 2000, now));
+  for (int i = 1; i <= 1000; ++i) assert_true(d.take(1, 1000, 2000, now + i));
+  // A slow rate still refills (thousandths of a byte per ms).
+  ByteBucket e;
+  assert_true(e.take(10, 10, 10, now));
+  assert_false(e.take(1, 10, 10, now + 50));
+  ByteBucket f;
+  assert_true(f.take(10, 10, 10, now));
+  for (int i = 1; i <= 100; ++i) assert_true(f.take(0, 10, 10, now + i));
+  assert_true(f.take(1, 10, 10, now + 100));  // 100 ms at 10 B/s: one byte
+}
+
+// receive-bytes-per-sec: every byte counts as it arrives (fragments and
+// pongs), the burst is twice max-message-bytes, and past it the session is
+// closed with 1008 and the transport told to stop reading (false).
+static void receive_rate_closes_1008(void**) {
+  World w(OptionList{{"receive-bytes-per-sec", "10000"}, {"max-message-bytes", "4096"}});
+  FakeConnection cn, cq;
+  Session* s = w.connect(&cn);
+  Session* quiet = w.connect(&cq);
+  const std::string hb = R"({"type":"heartbeat"})";
+  // The burst, 8192 bytes, in fragments, pongs and whole messages, at one instant.
+  assert_true(w.node->receive(s, std::string(2000, ' '), true, false, false));
+  assert_true(w.node->receive(s, std::string(2000 - hb.size(), ' ') + hb, false, true, false));
+  assert_true(w.node->pong(s, 125));
+  assert_true(w.node->receive(s, std::string(4000 - hb.size(), ' ') + hb, true, true, false));
+  assert_false(s->closing());
+  // 100 ms refill 1000 bytes.
+  w.clocks.steady += 100;
+  assert_true(w.node->receive(s, std::string(1000 - hb.size(), ' ') + hb, true, true, false));
+  assert_false(s->closing());
+  assert_false(w.node->pong(s, 125));
+  assert_true(s->closing());
+  assert_int_equal(s->close_code(), 1008);
+  assert_true(s->receive_refused());
+  assert_false(w.node->receive(s, hb, true, true, false));  // nothing more is read
+  assert_false(quiet->closing());
+  assert_true(w.node->receive(quiet, hb, true, true, false));
+  assert_non_null(strstr(metrics_text(*w.node).c_str(), "rtpush_connections_closed_total{reason=\"receive_rate\"} 1\n"));
+}
+
 // A session's first subscription is held inline, the second makes an array,
 // and the list stays right through 0 -> 1 -> 2 -> 1 -> 0 -> 1.
 static void subscriptions_from_one_to_two_and_back(void**) {
@@ -258,6 +312,8 @@ int main() {
       cmocka_unit_test(channel_limit_refuses_past_it_resubscribe_free),
       cmocka_unit_test(publish_rate_refuses_over_it),
       cmocka_unit_test(unfinished_fragmented_message_closed_1008),
+      cmocka_unit_test(byte_bucket_bursts_then_refills),
+      cmocka_unit_test(receive_rate_closes_1008),
       cmocka_unit_test(node_id_escaped_in_metrics),
       cmocka_unit_test(connection_ids_are_random_uuids),
   };

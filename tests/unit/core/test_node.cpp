@@ -202,6 +202,8 @@ static void message_size_is_checked_after_reassembly(void**) {
   assert_string_equal(ok.type(0), "heartbeat_ack");
   assert_true(s->rx_buffer().capacity() < 32);  // the buffer went with the message
   // 180 bytes in 3 fragments: refused at once, closed 1009 when it ends.
+  // (A second later: within receive-bytes-per-sec, whose burst is 200 here.)
+  w.clocks.steady += 1000;
   w.node->receive(s, std::string(60, ' '), true, false, false);
   w.node->receive(s, std::string(60, ' '), false, false, false);
   Sent bad;
@@ -213,12 +215,17 @@ static void message_size_is_checked_after_reassembly(void**) {
   w.node->receive(s, std::string(60, ' '), false, true, false);
   assert_true(s->closing());
   assert_int_equal(s->close_code(), 1009);
-  // A message that never ends is cut off after 16 x max-message-bytes.
+  // A message that never ends is cut off after 16 x max-message-bytes,
+  // even sent slowly enough for receive-bytes-per-sec (a fragment a ms).
   FakeConnection c2;
   Session* s2 = w.connect(&c2);
   w.node->receive(s2, std::string(101, ' '), true, false, false);
-  for (int i = 0; i < 16; ++i) w.node->receive(s2, std::string(100, ' '), false, false, false);  // 1600 dropped
+  for (int i = 0; i < 16; ++i) {  // 1600 dropped
+    w.clocks.steady += 1;
+    w.node->receive(s2, std::string(100, ' '), false, false, false);
+  }
   assert_false(s2->closing());
+  w.clocks.steady += 1;
   w.node->receive(s2, std::string(100, ' '), false, false, false);
   assert_true(s2->closing());
   assert_int_equal(s2->close_code(), 1009);

@@ -28,6 +28,8 @@ static void defaults_match_the_spec(void**) {
   assert_int_equal(o.pg_backlog_rows, 1000000);
   assert_int_equal(o.replay_memory_bytes, 67108864);
   assert_int_equal(o.stop_timeout_secs, 10);
+  assert_int_equal(o.history_channel_bytes, 67108864);
+  assert_int_equal(o.receive_bytes_per_sec, 1048576);
   // SPEC section 8: with none of the identity options, everything is open.
   assert_true(o.jwt_secret_file.empty() && o.jwt_public_key_file.empty());
   assert_true(o.jwt_audience.empty() && o.jwt_issuer.empty());
@@ -188,6 +190,32 @@ static void stop_timeout_secs_is_1_to_60(void**) {
   }
 }
 
+// history-channel-bytes: 0 (keep nothing) to 2^40; receive-bytes-per-sec:
+// 1 to 2^40 (README). Both ends read, just outside refused by name.
+static void history_channel_and_receive_bytes_bounds(void**) {
+  constexpr std::size_t kTop = std::size_t{1} << 40;
+  for (std::size_t v : {std::size_t{0}, std::size_t{1}, kTop}) {
+    auto r = parse_options({{"history-channel-bytes", std::to_string(v)}}, "d");
+    assert_true(r.ok);
+    assert_int_equal(r.options.history_channel_bytes, v);
+  }
+  for (std::size_t v : {std::size_t{1}, kTop}) {
+    auto r = parse_options({{"receive-bytes-per-sec", std::to_string(v)}}, "d");
+    assert_true(r.ok);
+    assert_int_equal(r.options.receive_bytes_per_sec, v);
+  }
+  struct { const char* name; std::string value; } bad[] = {
+      {"history-channel-bytes", std::to_string(kTop + 1)}, {"history-channel-bytes", "-1"},
+      {"history-channel-bytes", ""}, {"receive-bytes-per-sec", "0"},
+      {"receive-bytes-per-sec", std::to_string(kTop + 1)}, {"receive-bytes-per-sec", "1e6"},
+  };
+  for (const auto& b : bad) {
+    auto r = parse_options({{b.name, b.value}}, "d");
+    assert_false(r.ok);
+    assert_non_null(strstr(r.error.c_str(), b.name));
+  }
+}
+
 // The largest value of each bounded option is accepted: the README's ranges.
 static void upper_bounds_are_accepted(void**) {
   auto r = parse_options({{"pg-flush-ms", "2000"}, {"pg-batch-size", "100000"}, {"history-size", "10000000"},
@@ -209,6 +237,7 @@ int main() {
       cmocka_unit_test(upper_bounds_are_accepted),
       cmocka_unit_test(stop_timeout_secs_is_1_to_60),
       cmocka_unit_test(compression_is_on_or_off),
+      cmocka_unit_test(history_channel_and_receive_bytes_bounds),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
