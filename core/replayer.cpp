@@ -30,6 +30,7 @@ Replay* Replayer::find(const Subscription* sub) {
 void Replayer::start(Session* s, Subscription* sub, std::optional<StreamId> since) {
   // Room for the history's first page now, or none: then the broker answers
   // without messages and the replay reads its pages when its turn comes.
+  unanswered_.insert_or_assign(sub->id, Unanswered{s->serial(), sub->channel->name, 0});
   std::size_t page = 0;
   BudgetHold first;
   if (since && budget_.try_reserve(&first)) {
@@ -43,6 +44,7 @@ void Replayer::start(Session* s, Subscription* sub, std::optional<StreamId> sinc
 }
 
 void Replayer::forget(const Subscription* sub) {
+  unanswered_.erase(sub->id);
   first_pages_.erase(sub->id);
   budget_.cancel(sub->id);
   replays_.erase(sub->id);
@@ -216,6 +218,7 @@ void Replayer::on_history(std::uint64_t serial, const std::string& channel, std:
 
 void Replayer::announce(Session* s, Subscription* sub, bool with_since, std::optional<StreamId> position,
                         bool recovered) {
+  unanswered_.erase(sub->id);
   ServerFrame f;
   f.type = ServerFrameType::Subscribed;
   f.channel = sub->channel->name;
@@ -326,6 +329,7 @@ void Replayer::fetch_page(Session* s, Subscription* sub) {
   if (budget_.try_reserve(&grant)) return read_page(s, sub, std::move(grant));
   if (s->awaiting_drain()) return;  // blocked: it reads on once its client drains
   r.waiting = true;
+  if (!r.announced) unanswered_.erase(sub->id);  // its turn comes as others send: not a backend's silence
   budget_.wait(sub->id, [this, serial = s->serial(), channel = sub->channel->name, id = sub->id](BudgetHold g) {
     Subscription* sub = find_sub(serial, channel, id);
     Replay* r = sub ? find(sub) : nullptr;
@@ -339,6 +343,7 @@ void Replayer::fetch_page(Session* s, Subscription* sub) {
 void Replayer::read_page(Session* s, Subscription* sub, BudgetHold grant) {
   Replay& r = *find(sub);
   r.fetching = true;
+  if (!r.announced) unanswered_.try_emplace(sub->id, Unanswered{s->serial(), sub->channel->name, 0});
   const std::size_t reserved = grant.bytes();
   r.held.merge(std::move(grant));  // the replay holds the reservation until the page is in
   auto done = [this, serial = s->serial(), channel = sub->channel->name, id = sub->id, reserved](
@@ -396,6 +401,23 @@ void Replayer::on_page(std::uint64_t serial, const std::string& channel, std::ui
   if (s->awaiting_drain() && budget_.waiting() > 0) return void(shed(r));
   if (s->awaiting_drain() || s->closing()) return fetch_page(s, sub);
   pump_replay(s, sub);
+}
+
+void Replayer::tick(std::int64_t now_ms) {
+  std::vector<std::uint64_t> late;
+  for (auto& [id, u] : unanswered_) {
+    if (!u.deadline_ms) u.deadline_ms = now_ms + kAnswerMs;
+    else if (now_ms >= u.deadline_ms) late.push_back(id);
+  }
+  for (std::uint64_t id : late) {
+    auto it = unanswered_.find(id);
+    Subscription* sub = find_sub(it->second.serial, it->second.channel, id);
+    unanswered_.erase(it);
+    if (sub)
+      replay_stopped(sub, false,
+                     "no answer from the history or the archive of " + sub->channel->name +
+                         " within " + std::to_string(kAnswerMs / 1000) + " s; subscribe again");
+  }
 }
 
 void Replayer::written(Session* s) {

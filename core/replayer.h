@@ -157,6 +157,9 @@ class Replayer {
   void forget(const Subscription* sub);
   // Runs the replays waiting for budget whose turn it is.
   void wake() { budget_.wake(); }
+  // Every second (Node::tick): a subscribe a backend has not answered
+  // within kAnswerMs gets UNAVAILABLE; a late answer finds it gone.
+  void tick(std::int64_t now_ms);
 
   // The replay state machine, on its own (the tests drive it directly).
   // Starts the replay: archive pages if `archive` (ids in (since,
@@ -177,6 +180,12 @@ class Replayer {
   FanOutStats go_live(Subscription* sub, std::vector<MessagePtr> history);
   // The replay of `sub`, or nullptr when it is pending or live.
   Replay* find(const Subscription* sub);
+
+  // A subscribe is answered (`subscribed`, or UNAVAILABLE) within this
+  // long while it waits on a backend: the history, the archive settling
+  // (which gives up after 5 s itself) or the first archive page. A turn
+  // waited for replay-memory-bytes does not count: others' progress ends it.
+  static constexpr std::int64_t kAnswerMs = 10'000;
 
   const ReplayBudget& budget() const { return budget_; }
   std::size_t replaying() const { return replays_.size(); }
@@ -211,6 +220,15 @@ class Replayer {
   // The first history page's reservation of a subscription whose history
   // is being read (by Subscription::id), until its replay begins.
   std::unordered_map<std::uint64_t, BudgetHold> first_pages_;
+  // Subscribes not answered yet while a backend works for them, by
+  // Subscription::id: whose, and the steady ms by which they are answered
+  // (0 until the next tick sets it).
+  struct Unanswered {
+    std::uint64_t serial;
+    std::string channel;
+    std::int64_t deadline_ms = 0;
+  };
+  std::unordered_map<std::uint64_t, Unanswered> unanswered_;
   // The replays in progress, by Subscription::id (node-based: a Replay& stays
   // valid while others come and go).
   std::unordered_map<std::uint64_t, Replay> replays_;

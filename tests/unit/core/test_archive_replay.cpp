@@ -177,6 +177,70 @@ static void settle_failure_is_unavailable(void**) {
   assert_int_equal(after.size(), 0);
 }
 
+// Issue 20: a backend that never answers (settle, or the first page) must
+// not leave a subscribe unanswered: UNAVAILABLE within the bound, and a late
+// answer changes nothing.
+static void expect_unavailable_after_the_bound(World& w) {
+  w.node->tick();  // the bound starts counting
+  w.clocks.steady += Replayer::kAnswerMs - 1000;
+  w.node->tick();
+  Sent early;
+  drain(w.subscriber, &early);
+  assert_int_equal(early.size(), 0);  // still within it
+  w.clocks.steady += 2000;
+  w.node->tick();
+  Sent out;
+  drain(w.subscriber, &out);
+  assert_int_equal(out.size(), 1);
+  assert_string_equal(out.type(0), "error");
+  assert_string_equal(out.str(0, "code"), "UNAVAILABLE");
+}
+
+static void settle_never_answered_is_unavailable_within_the_bound(void**) {
+  World w;
+  w.publish(10);
+  w.subscribe_since(0);
+  expect_unavailable_after_the_bound(w);
+  w.persistence->answer_settle(true);  // too late: no page is read, nothing is sent
+  assert_int_equal(w.persistence->reads.size(), 0);
+  w.publish(1);
+  Sent after;
+  drain(w.subscriber, &after);
+  assert_int_equal(after.size(), 0);
+}
+
+static void first_page_never_answered_is_unavailable_within_the_bound(void**) {
+  World w;
+  w.publish(10);
+  w.subscribe_since(0);
+  w.persistence->answer_settle(true);
+  assert_int_equal(w.persistence->reads.size(), 1);
+  expect_unavailable_after_the_bound(w);
+  w.persistence->answer_read(5);  // too late
+  w.publish(1);
+  Sent after;
+  drain(w.subscriber, &after);
+  assert_int_equal(after.size(), 0);
+}
+
+static void a_slow_replay_after_subscribed_is_not_cut(void**) {
+  World w;
+  w.publish(10);
+  w.subscribe_since(0);
+  w.persistence->answer_settle(true);
+  w.persistence->answer_read(2);
+  Sent first;
+  drain(w.subscriber, &first);
+  assert_string_equal(first.type(0), "subscribed");
+  w.node->tick();
+  w.clocks.steady += 2 * Replayer::kAnswerMs;  // its client's pace, or a slow page: not a missing answer
+  w.node->tick();
+  w.persistence->answer_read(100);
+  Sent rest;
+  drain(w.subscriber, &rest);
+  assert_int_equal(message_ids(rest, 0).size(), 7);  // 3..6 from the archive, 7..9 hot
+}
+
 static void page_failure_mid_replay_is_unavailable_and_unsubscribed(void**) {
   World w;
   w.publish(10);
@@ -231,6 +295,9 @@ int main() {
       cmocka_unit_test(settle_then_pages_then_hot_history_then_live),
       cmocka_unit_test(settle_failure_is_unavailable),
       cmocka_unit_test(page_failure_mid_replay_is_unavailable_and_unsubscribed),
+      cmocka_unit_test(settle_never_answered_is_unavailable_within_the_bound),
+      cmocka_unit_test(first_page_never_answered_is_unavailable_within_the_bound),
+      cmocka_unit_test(a_slow_replay_after_subscribed_is_not_cut),
       cmocka_unit_test(within_hot_history_needs_no_archive),
       cmocka_unit_test(local_backlog_at_the_bound_refuses_publish),
   };
