@@ -257,7 +257,8 @@ void Replayer::start_replay(Session* s, Subscription* sub, std::optional<StreamI
   start.history = std::move(h.messages);
   begin(sub, std::move(start));
   Replay& r = *find(sub);
-  r.gap_known = r.gap_at_start = gap_known && !archive;
+  r.gap_known = gap_known && !archive;
+  r.gap_at_start = !h.recovered && !archive;  // announced: a rewind to `since` meets that gap again
   if (archive && h.position) r.settled_to = *h.position;
   if (!r.archive_done) {  // `subscribed` goes with the first page
     r.announced = false;

@@ -87,7 +87,7 @@ struct Replay {
   // first): a replay that sheds its pages (Replayer::shed) reads on from it.
   StreamId sent_to;
   bool sent_any = false;
-  bool gap_at_start = false;  // gap_known as the replay began
+  bool gap_at_start = false;  // recovered:false was announced: the gap after `since` is known
   // The archive was settled for this replay: it holds every message up to
   // `settled_to` (the position when the history was read), so pages shed
   // within that range are read again from it.
