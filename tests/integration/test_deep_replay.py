@@ -55,7 +55,7 @@ class WithRedis(unittest.IsolatedAsyncioTestCase):
                 Server(redis=redis.url, postgres=pg.conninfo, history_size=100, node_id="db") as b:
             wait_until(lambda: redis.command("HGET", "rtpush:config", "persist") == "$1", 10, "persist on")
             ids = publish_cli(redis, "deep", [{"n": i} for i in range(20000)])
-            ws, _ = await a.connect()
+            ws, _ = await a.connect(ping_interval=None)  # see AfterOutageAndCrash.round
             ack = await subscribe(ws, "deep", since=ids[99])
             self.assertIs(ack["recovered"], True)
             self.assertEqual(ack["position"], ids[-1])
