@@ -499,6 +499,7 @@ void Node::tick() {
   broker_->expire();
   expire_auth();
   const std::int64_t now = clocks_.steady_ms();
+  replayer_.tick(now);
   const std::int64_t timeout = options_.heartbeat_timeout_secs * 1000LL;
   const std::int64_t rx_timeout = options_.receive_timeout_secs * 1000LL;
   for (auto& [serial, s] : sessions_) {

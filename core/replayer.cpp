@@ -30,6 +30,7 @@ Replay* Replayer::find(const Subscription* sub) {
 void Replayer::start(Session* s, Subscription* sub, std::optional<StreamId> since) {
   // Room for the history's first page now, or none: then the broker answers
   // without messages and the replay reads its pages when its turn comes.
+  unanswered_.insert_or_assign(sub->id, Unanswered{s->serial(), sub->channel->name, 0});
   std::size_t page = 0;
   BudgetHold first;
   if (since && budget_.try_reserve(&first)) {
@@ -43,6 +44,7 @@ void Replayer::start(Session* s, Subscription* sub, std::optional<StreamId> sinc
 }
 
 void Replayer::forget(const Subscription* sub) {
+  unanswered_.erase(sub->id);
   first_pages_.erase(sub->id);
   budget_.cancel(sub->id);
   replays_.erase(sub->id);
@@ -58,7 +60,10 @@ std::size_t weight(const std::vector<MessagePtr>& messages) {
 
 void Replayer::begin(Subscription* sub, ReplayStart start) {
   Replay r;
+  r.sub = sub;
   r.read_to = start.since;
+  r.sent_to = start.since;
+  r.archived = start.archive;
   r.hot_done = !start.more_history;
   r.held = std::move(start.held);
   if (start.history_counted) r.held.resize(weight(start.history));
@@ -110,6 +115,10 @@ ReplayStep Replayer::pump(Subscription* sub, FanOutStats* stats) {
       MessagePtr& slot = r.ready[r.next++];
       const MessagePtr msg = std::move(slot);  // sent: the replay keeps no reference
       if (r.ready_counted) r.held.release(message_bytes(*msg));
+      if (!r.from_parked) {
+        r.sent_to = msg->id;
+        r.sent_any = true;
+      }
       const std::uint64_t before = stats->delivered;
       const SendResult res = hub_.deliver(sub, msg, stats);
       if (!r.from_parked) stats->replayed += stats->delivered - before;
@@ -209,6 +218,7 @@ void Replayer::on_history(std::uint64_t serial, const std::string& channel, std:
 
 void Replayer::announce(Session* s, Subscription* sub, bool with_since, std::optional<StreamId> position,
                         bool recovered) {
+  unanswered_.erase(sub->id);
   ServerFrame f;
   f.type = ServerFrameType::Subscribed;
   f.channel = sub->channel->name;
@@ -248,6 +258,8 @@ void Replayer::start_replay(Session* s, Subscription* sub, std::optional<StreamI
   begin(sub, std::move(start));
   Replay& r = *find(sub);
   r.gap_known = gap_known && !archive;
+  r.gap_at_start = !h.recovered && !archive;  // announced: a rewind to `since` meets that gap again
+  if (archive && h.position) r.settled_to = *h.position;
   if (!r.archive_done) {  // `subscribed` goes with the first page
     r.announced = false;
     r.position = h.position;
@@ -263,8 +275,48 @@ void Replayer::pump_replay(Session* s, Subscription* sub) {
   metrics_.delivered += st.delivered;
   metrics_.replayed += st.replayed;
   if (step == ReplayStep::Blocked) s->set_awaiting_drain(true);
-  if (step == ReplayStep::Blocked || step == ReplayStep::NeedPage) fetch_page(s, sub);
+  if (step == ReplayStep::Blocked && budget_.waiting() > 0) shed(*find(sub));
+  else if (step == ReplayStep::Blocked || step == ReplayStep::NeedPage) fetch_page(s, sub);
   budget_.wake();  // what was sent is free for others
+}
+
+// A replay blocked on its client gives back the pages it read and has not
+// sent, and reads on from the last message it sent once the client drains:
+// from the archive within what it was settled for (its messages are all
+// there), else from the broker's history. Not while a page is on its way
+// (on_page sheds it once it lands), nor with parked live messages unsent
+// (they hold nothing). True when bytes went back.
+bool Replayer::shed(Replay& r) {
+  if (r.fetching || r.held.bytes() == 0 || (!r.ready_counted && r.next < r.ready.size())) return false;
+  std::optional<StreamId> last;  // the newest message given back
+  if (r.next < r.ready.size()) last = r.ready.back()->id;
+  if (r.hot_counted && !r.hot.empty()) {
+    last = r.hot.back()->id;
+    r.hot.clear();
+  }
+  r.ready.clear();
+  r.next = 0;
+  r.held.resize(0);
+  if (!last) return true;
+  r.read_to = r.sent_to;
+  if (!r.sent_any) r.gap_known = r.gap_at_start;
+  const StreamId archived_to = std::min(*last, r.settled_to);
+  if (r.archived && r.sent_to < archived_to) {
+    const StreamId before = archived_to.successor();
+    r.archive_before = r.archive_done ? before : std::max(before, r.archive_before);
+    r.archive_done = false;
+    if (*last > archived_to) r.hot_done = false;
+  } else {
+    r.hot_done = false;
+  }
+  return true;
+}
+
+void Replayer::shed_blocked(const Replay* except) {
+  bool freed = false;
+  for (auto& [id, r] : replays_)
+    if (&r != except && r.sub->session->awaiting_drain()) freed = shed(r) || freed;
+  if (freed) budget_.wake();
 }
 
 // Reads the next page unless one is on its way or a page is still buffered:
@@ -276,7 +328,9 @@ void Replayer::fetch_page(Session* s, Subscription* sub) {
   if (!r.page_to_read() || r.fetching || r.waiting || r.held.bytes() >= budget_.page_bytes()) return;
   BudgetHold grant;
   if (budget_.try_reserve(&grant)) return read_page(s, sub, std::move(grant));
+  if (s->awaiting_drain()) return;  // blocked: it reads on once its client drains
   r.waiting = true;
+  if (!r.announced) unanswered_.erase(sub->id);  // its turn comes as others send: not a backend's silence
   budget_.wait(sub->id, [this, serial = s->serial(), channel = sub->channel->name, id = sub->id](BudgetHold g) {
     Subscription* sub = find_sub(serial, channel, id);
     Replay* r = sub ? find(sub) : nullptr;
@@ -284,11 +338,13 @@ void Replayer::fetch_page(Session* s, Subscription* sub) {
     r->waiting = false;
     read_page(sub->session, sub, std::move(g));
   });
+  shed_blocked(&r);  // what stalled clients hold goes to the waiters
 }
 
 void Replayer::read_page(Session* s, Subscription* sub, BudgetHold grant) {
   Replay& r = *find(sub);
   r.fetching = true;
+  if (!r.announced) unanswered_.try_emplace(sub->id, Unanswered{s->serial(), sub->channel->name, 0});
   const std::size_t reserved = grant.bytes();
   r.held.merge(std::move(grant));  // the replay holds the reservation until the page is in
   auto done = [this, serial = s->serial(), channel = sub->channel->name, id = sub->id, reserved](
@@ -343,8 +399,26 @@ void Replayer::on_page(std::uint64_t serial, const std::string& channel, std::ui
     if (!page.empty()) r.gap_known = false;
   }
   add_page(sub, std::move(page), !more, reserved);
+  if (s->awaiting_drain() && budget_.waiting() > 0) return void(shed(r));
   if (s->awaiting_drain() || s->closing()) return fetch_page(s, sub);
   pump_replay(s, sub);
+}
+
+void Replayer::tick(std::int64_t now_ms) {
+  std::vector<std::uint64_t> late;
+  for (auto& [id, u] : unanswered_) {
+    if (!u.deadline_ms) u.deadline_ms = now_ms + kAnswerMs;
+    else if (now_ms >= u.deadline_ms) late.push_back(id);
+  }
+  for (std::uint64_t id : late) {
+    auto it = unanswered_.find(id);
+    Subscription* sub = find_sub(it->second.serial, it->second.channel, id);
+    unanswered_.erase(it);
+    if (sub)
+      replay_stopped(sub, false,
+                     "no answer from the history or the archive of " + sub->channel->name +
+                         " within " + std::to_string(kAnswerMs / 1000) + " s; subscribe again");
+  }
 }
 
 void Replayer::written(Session* s) {

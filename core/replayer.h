@@ -30,7 +30,11 @@
 // counts (Replay::held) until pump() hands its messages to the send queue;
 // at most one page is read ahead. A replay whose page does not fit waits its
 // turn (FIFO) and resumes when others give bytes back: wake() after anything
-// that frees. Messages shared with the broker's memory (embedded history)
+// that frees. A replay blocked on its client's queue holds nothing another
+// waits for (SPEC 17: a client that stops reading never delays another's
+// replay): while a replay waits, every blocked one sheds the pages it read
+// and has not sent, and reads them again once its client drains; a blocked
+// replay reads ahead only with room to spare, never queueing for it. Messages shared with the broker's memory (embedded history)
 // and parked live messages (shared with fan-out) are not counted: they are
 // no copy.
 //
@@ -79,6 +83,17 @@ struct Replay {
   bool waiting = false;   // in the budget's queue for a page
   // Bytes of the counted pages not yet sent, and the page being read.
   BudgetHold held;
+  // The newest id pump() handed on from a page or the history (`since` at
+  // first): a replay that sheds its pages (Replayer::shed) reads on from it.
+  StreamId sent_to;
+  bool sent_any = false;
+  bool gap_at_start = false;  // recovered:false was announced: the gap after `since` is known
+  // The archive was settled for this replay: it holds every message up to
+  // `settled_to` (the position when the history was read), so pages shed
+  // within that range are read again from it.
+  bool archived = false;
+  StreamId settled_to;
+  Subscription* sub = nullptr;  // whose replay this is (forget() erases it first)
   // A replay from the archive answers `subscribed` only once its first page
   // is read, so a PostgreSQL failure is a plain error, not a cut-off replay.
   bool announced = true;
@@ -142,6 +157,9 @@ class Replayer {
   void forget(const Subscription* sub);
   // Runs the replays waiting for budget whose turn it is.
   void wake() { budget_.wake(); }
+  // Every second (Node::tick): a subscribe a backend has not answered
+  // within kAnswerMs gets UNAVAILABLE; a late answer finds it gone.
+  void tick(std::int64_t now_ms);
 
   // The replay state machine, on its own (the tests drive it directly).
   // Starts the replay: archive pages if `archive` (ids in (since,
@@ -163,6 +181,12 @@ class Replayer {
   // The replay of `sub`, or nullptr when it is pending or live.
   Replay* find(const Subscription* sub);
 
+  // A subscribe is answered (`subscribed`, or UNAVAILABLE) within this
+  // long while it waits on a backend: the history, the archive settling
+  // (which gives up after 5 s itself) or the first archive page. A turn
+  // waited for replay-memory-bytes does not count: others' progress ends it.
+  static constexpr std::int64_t kAnswerMs = 10'000;
+
   const ReplayBudget& budget() const { return budget_; }
   std::size_t replaying() const { return replays_.size(); }
 
@@ -181,6 +205,8 @@ class Replayer {
   void read_page(Session* s, Subscription* sub, BudgetHold grant);
   void on_page(std::uint64_t serial, const std::string& channel, std::uint64_t sub_id, std::size_t reserved, bool ok,
                std::vector<MessagePtr> page, bool more, bool gap);
+  bool shed(Replay& r);
+  void shed_blocked(const Replay* except);
   void replay_unavailable(Subscription* sub, bool started);
   void replay_stopped(Subscription* sub, bool started, const std::string& why);
 
@@ -194,6 +220,15 @@ class Replayer {
   // The first history page's reservation of a subscription whose history
   // is being read (by Subscription::id), until its replay begins.
   std::unordered_map<std::uint64_t, BudgetHold> first_pages_;
+  // Subscribes not answered yet while a backend works for them, by
+  // Subscription::id: whose, and the steady ms by which they are answered
+  // (0 until the next tick sets it).
+  struct Unanswered {
+    std::uint64_t serial;
+    std::string channel;
+    std::int64_t deadline_ms = 0;
+  };
+  std::unordered_map<std::uint64_t, Unanswered> unanswered_;
   // The replays in progress, by Subscription::id (node-based: a Replay& stays
   // valid while others come and go).
   std::unordered_map<std::uint64_t, Replay> replays_;

@@ -17,16 +17,17 @@ class Waiters {
   bool empty() const { return waiting_.empty(); }
 
   // done(true) for each whose mark `met` accepts, done(false) for each past
-  // its deadline at `now`; the rest keep waiting.
+  // its deadline at `now`; the rest keep waiting. A `done` may add() a new
+  // waiter: the list is taken out first, so none is lost or run half-moved.
   template <class Met>
   void resolve(const Met& met, double now) {
-    std::vector<Waiter> still;
-    for (Waiter& w : waiting_) {
+    std::vector<Waiter> checking;
+    checking.swap(waiting_);
+    for (Waiter& w : checking) {
       if (met(w.mark)) w.done(true);
       else if (now >= w.deadline) w.done(false);
-      else still.push_back(std::move(w));
+      else waiting_.push_back(std::move(w));
     }
-    waiting_.swap(still);
   }
 
  private:

@@ -185,6 +185,7 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
   // newer than its newest one at the start, or it is empty, every message
   // published before the start is in PostgreSQL.
   Waiters<StreamId> settling;  // each: the newest entry when it asked
+  bool polling = false;        // a check's XRANGE is on its way: one at a time
 
   void settle(std::function<void(bool)> done) {
     if (!connected()) return done(false);
@@ -194,18 +195,22 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
       const auto mark = StreamId::parse(text(r->element[0]->element[0]));
       if (!mark) return done(false);
       settling.add(*mark, steady_seconds() + kSettleSecs, done);
-      if (!ev_is_active(&settle_timer)) check_settled();
+      if (!ev_is_active(&settle_timer) && !polling) check_settled();
     });
   }
 
   void check_settled() {
+    polling = true;
     command({"XRANGE", redis::kPersistKey, "-", "+", "COUNT", "1"}, [this](redisReply* r) {
+      polling = false;
       std::optional<StreamId> oldest;
       const bool answered = r && r->type == REDIS_REPLY_ARRAY;
       if (answered && r->elements > 0) oldest = StreamId::parse(text(r->element[0]->element[0]));
       // No answer (the link is down): every waiter fails now.
       const double now = answered ? steady_seconds() : std::numeric_limits<double>::infinity();
       settling.resolve([&](const StreamId& mark) { return answered && (!oldest || *oldest > mark); }, now);
+      // Re-armed stopped: ev_timer_set() on an active watcher corrupts libev's heap.
+      ev_timer_stop(io->loop(), &settle_timer);
       if (!settling.empty()) {
         ev_timer_set(&settle_timer, kSettlePollSecs, 0);
         ev_timer_start(io->loop(), &settle_timer);

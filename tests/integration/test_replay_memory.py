@@ -12,7 +12,8 @@ import threading
 import time
 import unittest
 
-from rtpush_harness import ASAN_RUNTIME, PUBLISH_CLI, Postgres, Redis, Server, recv_json, subscribe, wait_until
+from rtpush_harness import (ASAN_RUNTIME, PUBLISH_CLI, Postgres, RawWebSocket, Redis, Server, recv_json, subscribe,
+                            wait_until)
 
 MESSAGES = 200          # history-size with Redis: the whole tail is hot
 PAD = 200 * 1024        # ~200 KB a message: a tail of ~40 MB
@@ -107,16 +108,71 @@ async def replay_all(case, node, channel, ids, first_n):
     return before, sampler, m
 
 
+def publish_tail(case, redis):
+    lines = "".join(json.dumps(v) + "\n" for v in values(MESSAGES))
+    p = subprocess.run([PUBLISH_CLI, "--redis", redis.url, "--channel", "tail"], input=lines,
+                       capture_output=True, text=True, timeout=120)
+    case.assertEqual(p.returncode, 0, p.stderr)
+    ids = p.stdout.split()
+    case.assertEqual(len(ids), MESSAGES)
+    return ids
+
+
+STALLED = 3
+
+
 class ReplayMemory(unittest.IsolatedAsyncioTestCase):
+    async def test_stalled_replays_never_delay_another_by_2s(self):
+        # SPEC 17. Three clients start a replay of the 40 MB tail and stop
+        # reading: their send queues stay full. A fourth client's replay of
+        # the last 5 messages (1 MB: pages of the same budget) must not wait
+        # for them; the stalled ones, once they read again, still get the
+        # whole tail in order.
+        with Redis() as redis, Server(redis=redis.url, history_size=MESSAGES, replay_memory_bytes=BUDGET,
+                                      send_queue_bytes=1048576, heartbeat_timeout_secs=30) as node:
+            ids = publish_tail(self, redis)
+            stalled = []
+            for _ in range(STALLED):
+                raw = RawWebSocket(node.port)
+                raw.send_text(json.dumps({"type": "subscribe", "channel": "tail", "since": ids[0]}))
+                self.assertIs(raw.wait_for("subscribed", 10)["recovered"], True)
+                stalled.append(raw)
+            # Stalled: each is blocked with its queue past half of
+            # send-queue-bytes, or waits for the budget the others hold.
+            def stalled_all():
+                m = node.metrics()
+                blocked = m["rtpush_send_queue_bytes"] // (1048576 // 2)
+                return blocked >= 2 and blocked + m["rtpush_replays_waiting"] >= STALLED
+            wait_until(stalled_all, 30, "the replays did not stall")
+            started = time.time()
+            try:
+                await asyncio.wait_for(replay(node, "tail", ids[-6], ids[-5:], list(range(MESSAGES - 5, MESSAGES))),
+                                       45)
+            except asyncio.TimeoutError:
+                pass
+            took = time.time() - started
+            print("\n  a replay beside %d stalled ones took %.2f s" % (STALLED, took), file=sys.stderr)
+            self.assertLess(took, 2)
+            for raw in stalled:  # reading again: every message, in order, once
+                raw.send_text(json.dumps({"type": "heartbeat"}))
+                got = []
+                while len(got) < MESSAGES - 1:
+                    op, payload = raw.next_frame(30)
+                    if op != 1:
+                        continue
+                    frame = json.loads(payload)
+                    if frame["type"] == "message":
+                        got.append(frame["id"])
+                self.assertEqual(got, ids[1:])
+                raw.sock.close()
+            m = node.metrics()
+            self.assertEqual(m.get("rtpush_slow_consumers_total", 0), 0)
+            wait_until(lambda: node.metrics()["rtpush_replay_bytes"] == 0, 10, "replay bytes not given back")
+
     async def test_eight_replays_of_the_redis_history(self):
         with Redis() as redis, Server(redis=redis.url, history_size=MESSAGES, replay_memory_bytes=BUDGET,
                                       send_queue_bytes=1048576) as node:
-            lines = "".join(json.dumps(v) + "\n" for v in values(MESSAGES))
-            p = subprocess.run([PUBLISH_CLI, "--redis", redis.url, "--channel", "tail"], input=lines,
-                               capture_output=True, text=True, timeout=120)
-            self.assertEqual(p.returncode, 0, p.stderr)
-            ids = p.stdout.split()
-            self.assertEqual(len(ids), MESSAGES)
+            ids = publish_tail(self, redis)
             before, seen, m = await replay_all("redis", node, "tail", ids, 0)
             # Eight copies of the tail would be 320 MB; the node holds at most
             # the budget of them, plus what the send queues hold.

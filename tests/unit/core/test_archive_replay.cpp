@@ -177,8 +177,61 @@ static void settle_failure_is_unavailable(void**) {
   assert_int_equal(after.size(), 0);
 }
 
-static void page_failure_mid_replay_is_unavailable_and_unsubscribed(void**) {
+// What the subscriber got: `frames` frames, the first error UNAVAILABLE.
+static void unavailable(World& w, std::size_t frames, Sent* out) {
+  drain(w.subscriber, out);
+  assert_int_equal(out->size(), frames);
+  assert_string_equal(out->type(0), "error");
+  assert_string_equal(out->str(0, "code"), "UNAVAILABLE");
+}
+
+// The subscription is gone: a new message does not reach it.
+static void nothing_more_arrives(World& w) {
+  w.publish(1);
+  Sent after;
+  drain(w.subscriber, &after);
+  assert_int_equal(after.size(), 0);
+}
+
+// Issue 20: a backend that never answers (settle, or the first page) must
+// not leave a subscribe unanswered: UNAVAILABLE within the bound, and a late
+// answer changes nothing.
+static void expect_unavailable_after_the_bound(World& w) {
+  w.node->tick();  // the bound starts counting
+  w.clocks.steady += Replayer::kAnswerMs - 1000;
+  w.node->tick();
+  Sent early;
+  drain(w.subscriber, &early);
+  assert_int_equal(early.size(), 0);  // still within it
+  w.clocks.steady += 2000;
+  w.node->tick();
+  Sent out;
+  unavailable(w, 1, &out);
+}
+
+static void settle_never_answered_is_unavailable_within_the_bound(void**) {
   World w;
+  w.publish(10);
+  w.subscribe_since(0);
+  expect_unavailable_after_the_bound(w);
+  w.persistence->answer_settle(true);  // too late: no page is read, nothing is sent
+  assert_int_equal(w.persistence->reads.size(), 0);
+  nothing_more_arrives(w);
+}
+
+static void first_page_never_answered_is_unavailable_within_the_bound(void**) {
+  World w;
+  w.publish(10);
+  w.subscribe_since(0);
+  w.persistence->answer_settle(true);
+  assert_int_equal(w.persistence->reads.size(), 1);
+  expect_unavailable_after_the_bound(w);
+  w.persistence->answer_read(5);  // too late
+  nothing_more_arrives(w);
+}
+
+// A replay of 10 from the first: settled, its first page (2) sent with `subscribed`.
+static void first_page_sent(World& w) {
   w.publish(10);
   w.subscribe_since(0);
   w.persistence->answer_settle(true);
@@ -187,18 +240,29 @@ static void page_failure_mid_replay_is_unavailable_and_unsubscribed(void**) {
   drain(w.subscriber, &first);
   assert_string_equal(first.type(0), "subscribed");
   assert_int_equal(message_ids(first, 1).size(), 2);
+}
+
+static void a_slow_replay_after_subscribed_is_not_cut(void**) {
+  World w;
+  first_page_sent(w);
+  w.node->tick();
+  w.clocks.steady += 2 * Replayer::kAnswerMs;  // its client's pace, or a slow page: not a missing answer
+  w.node->tick();
+  w.persistence->answer_read(100);
+  Sent rest;
+  drain(w.subscriber, &rest);
+  assert_int_equal(message_ids(rest, 0).size(), 7);  // 3..6 from the archive, 7..9 hot
+}
+
+static void page_failure_mid_replay_is_unavailable_and_unsubscribed(void**) {
+  World w;
+  first_page_sent(w);
   w.persistence->fail_read();
   Sent out;
-  drain(w.subscriber, &out);
-  assert_int_equal(out.size(), 2);
-  assert_string_equal(out.type(0), "error");
-  assert_string_equal(out.str(0, "code"), "UNAVAILABLE");
+  unavailable(w, 2, &out);
   assert_string_equal(out.type(1), "unsubscribed");
   assert_string_equal(out.str(1, "channel"), "c");
-  w.publish(1);
-  Sent after;
-  drain(w.subscriber, &after);
-  assert_int_equal(after.size(), 0);
+  nothing_more_arrives(w);
 }
 
 static void within_hot_history_needs_no_archive(void**) {
@@ -231,6 +295,9 @@ int main() {
       cmocka_unit_test(settle_then_pages_then_hot_history_then_live),
       cmocka_unit_test(settle_failure_is_unavailable),
       cmocka_unit_test(page_failure_mid_replay_is_unavailable_and_unsubscribed),
+      cmocka_unit_test(settle_never_answered_is_unavailable_within_the_bound),
+      cmocka_unit_test(first_page_never_answered_is_unavailable_within_the_bound),
+      cmocka_unit_test(a_slow_replay_after_subscribed_is_not_cut),
       cmocka_unit_test(within_hot_history_needs_no_archive),
       cmocka_unit_test(local_backlog_at_the_bound_refuses_publish),
   };

@@ -278,6 +278,41 @@ static void seams_exact_at_page_boundaries(void**) {
   assert_int_equal(w.budget().held(), 0);
 }
 
+// SPEC 17: three replays whose clients stop reading (their queues full)
+// hold pages of the whole budget; a fourth replay still completes at once
+// (they give their unsent pages back while it waits), and the stalled ones,
+// once their clients read, get their whole range, in order, each once.
+static void stalled_replays_give_their_pages_back(void**) {
+  World w(OptionList{{"history-size", "1000"}, {"replay-memory-bytes", "1048576"},
+                     {"max-message-bytes", "200000"}, {"send-queue-bytes", "100000"}});
+  FakeConnection cp, cd;
+  Session* pub = w.connect(&cp);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 60; ++i) ids.push_back(w.publish(pub, "big", blob(20000, i)));
+  std::vector<FakeConnection> conns(3);
+  std::vector<Session*> stalled;
+  for (FakeConnection& c : conns) {
+    stalled.push_back(w.connect(&c));
+    w.subscribe(stalled.back(), "big", ids[0]);
+  }
+  while (w.broker->answer() > 0) {  // pages read, nobody writes: they stall
+  }
+  Session* d = w.connect(&cd);
+  w.subscribe(d, "big", ids[54]);
+  Sent got_d;
+  for (int step = 0; step < 100; ++step)
+    if (write_out(*w.node, d, &got_d) + w.broker->answer() == 0) break;
+  assert_true(message_ids(got_d) == std::vector<std::string>(ids.begin() + 55, ids.end()));
+  std::vector<Sent> got(stalled.size());
+  for (int step = 0; step < 10000; ++step) {
+    std::size_t moved = 0;
+    for (std::size_t i = 0; i < stalled.size(); ++i) moved += write_out(*w.node, stalled[i], &got[i]);
+    if (w.broker->answer() == 0 && moved == 0) break;
+  }
+  for (const Sent& g : got) assert_true(message_ids(g) == std::vector<std::string>(ids.begin() + 1, ids.end()));
+  assert_int_equal(w.budget().held(), 0);
+}
+
 // A replay that waits its turn while more than history-size messages are
 // published has lost part of its range: it is told (UNAVAILABLE, then
 // unsubscribed), never left with a silent gap.
@@ -323,6 +358,7 @@ int main() {
       cmocka_unit_test(message_bigger_than_the_budget_goes_through),
       cmocka_unit_test(seams_exact_at_page_boundaries),
       cmocka_unit_test(trimmed_while_waiting_is_an_error_not_a_gap),
+      cmocka_unit_test(stalled_replays_give_their_pages_back),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
