@@ -6,6 +6,7 @@
 #include <string>
 
 #include "config_refusal.h"
+#include "refused_vhost.h"
 #include "graceful_stop.h"
 #include "reload_drain.h"
 #include "http_api.h"
@@ -94,7 +95,8 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
     rtpush_lws::log_event(rtpush::LogLevel::Err, "config_refused",
                           {{"vhost", lws_get_vhost_name(vh)}, {"option", about.option}, {"path", about.path},
                            {"cause", parsed.error}});
-    return -1;
+    rtpush_lws::refuse_vhost(vs, about);  // answers 503 from now on (refused_vhost.h)
+    return 0;
   }
   const rtpush::Options& o = parsed.options;
   // Results of backend I/O come back to this thread: the I/O thread wakes
@@ -112,7 +114,8 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
                           {{"vhost", lws_get_vhost_name(vh)}, {"option", about.option}, {"path", about.path},
                            {"cause", why}},
                           o.node_id);
-    return -1;
+    rtpush_lws::refuse_vhost(vs, about);
+    return 0;
   }
   vs->core = core.release();
   vs->node = &vs->core->node();
@@ -136,6 +139,7 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
 }
 
 void destroy_vhost(VhostState* vs) {
+  rtpush_lws::forget_refusal(vs);
   if (!vs || !vs->core) return;
   rtpush_lws::log_event(rtpush::LogLevel::Notice, "node_stop", {}, vs->node->options().node_id);
   lws_sul_cancel(&vs->tick);
@@ -245,11 +249,15 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       return 0;
 
     case LWS_CALLBACK_HTTP: {
-      if (!vs || !vs->node || !pss) return -1;
+      if (!vs || !(vs->node || vs->refusal) || !pss) return -1;
       end_exchange(pss);  // keep-alive: a new request on the same connection
       auto* ex = new HttpExchange(wsi);
       pss->exchange = ex;
       ex->request.method = method_of(wsi);
+      if (vs->refusal) {  // every path of a refused vhost's mount (refused_vhost.h)
+        refuse_http(ex, 503, vs->refusal->c_str());
+        return 0;
+      }
       const bool post = ex->request.method == "POST";
       // lws passes the path after the mountpoint ("publish/c" under "/",
       // "/publish/c" under "/api"); the core strips leading slashes.

@@ -4,6 +4,8 @@
 #pragma once
 #include <libwebsockets.h>
 
+#include <string>
+
 #include "frame.h"
 #include "vhost.h"
 
@@ -17,6 +19,9 @@ struct VhostState {
   rtpush::Vhost* core;         // owned; deleted at PROTOCOL_DESTROY
   rtpush::Node* node;          // core->node(), or null before init completes
   rtpush::IoThread* io;        // core->io(): the core's I/O thread, or null
+  // Set instead of core when the vhost's options were refused: the 503's
+  // text (refused_vhost.h). Owned; deleted at PROTOCOL_DESTROY.
+  std::string* refusal;
   struct lws_context* context;
   lws_sorted_usec_list_t tick;  // heartbeat sweep, once a second
   // Token expiry and the auth-required deadline (Node::expire_auth), every
