@@ -17,10 +17,7 @@ void forget_refusal(VhostState* vs) {
 }
 
 const std::string* refusal_of(struct lws* wsi) {
-  struct lws_vhost* vh = lws_get_vhost(wsi);
-  const struct lws_protocols* core = lws_vhost_name_to_protocol(vh, kCoreProtocol);
-  if (!core) return nullptr;
-  auto* vs = static_cast<VhostState*>(lws_protocol_vh_priv_get(vh, core));
+  VhostState* vs = core_state_of(wsi);
   return vs ? vs->refusal : nullptr;
 }
 

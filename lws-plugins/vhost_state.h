@@ -42,12 +42,18 @@ struct VhostState {
 // a sweep costs only what is due.
 inline constexpr lws_usec_t kAuthSweepUs = 200 * LWS_US_PER_MS;
 
-// The vhost's Node, or nullptr when the vhost lists no `rtpush` protocol.
-inline rtpush::Node* node_of(struct lws* wsi) {
+// The `rtpush` protocol's state on the wsi's vhost, or nullptr when the
+// vhost lists no `rtpush` protocol.
+inline VhostState* core_state_of(struct lws* wsi) {
   struct lws_vhost* vh = lws_get_vhost(wsi);
   const struct lws_protocols* core = lws_vhost_name_to_protocol(vh, kCoreProtocol);
   if (!core) return nullptr;
-  auto* vs = static_cast<VhostState*>(lws_protocol_vh_priv_get(vh, core));
+  return static_cast<VhostState*>(lws_protocol_vh_priv_get(vh, core));
+}
+
+// The vhost's Node, or nullptr when the vhost lists no `rtpush` protocol.
+inline rtpush::Node* node_of(struct lws* wsi) {
+  VhostState* vs = core_state_of(wsi);
   return vs ? vs->node : nullptr;
 }
 
