@@ -46,6 +46,47 @@ class DirectNode(unittest.TestCase):
             self.assertLess(max(secs for _, secs in probes), PROMPT, probes)
             self.assertEqual(same_status, 0, "the flooding address was answered: lws did not limit it")
 
+    def test_connections_of_one_address_are_bounded(self):
+        """Past the shipped ip-limit-wsi, lws closes a new connection from
+        that address as soon as it accepts it; another address connects."""
+        import json
+        import os
+        import resource
+        import select
+        import socket
+        from rtpush_harness import PREFIX
+        with open(os.path.join(PREFIX, "share", "rtpush", "lwsws", "conf")) as f:
+            limit = int(json.load(f)["global"].get("ip-limit-wsi", "0"))
+        self.assertGreater(limit, 0, "the shipped configuration sets no ip-limit-wsi")
+        extra = 50
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, limit + extra + 200)), hard))
+        with Server(shipped_global=True) as node:
+            socks = []
+            try:
+                for _ in range(limit + extra):
+                    socks.append(socket.create_connection(("127.0.0.1", node.port), timeout=5))
+                closed = set()  # lws closes them at once: wait until it has, or 5 s
+                poller = select.poll()  # select() stops at descriptor 1024
+                for s in socks:
+                    poller.register(s, select.POLLIN)
+                by_fd = {s.fileno(): s for s in socks}
+                deadline = time.monotonic() + 5
+                while len(closed) < extra and time.monotonic() < deadline:
+                    for fd, _ in poller.poll(100):
+                        poller.unregister(fd)
+                        if by_fd[fd].recv(10) == b"":
+                            closed.add(fd)
+                other = timed_get(node.port, "health", "127.0.0.2", timeout=5)
+            finally:
+                for s in socks:
+                    s.close()
+            print("direct: %d connections from one address: %d closed at once; 127.0.0.2 health %d in %.2f s"
+                  % (limit + extra, len(closed), other[0], other[1]))
+            self.assertEqual(len(closed), extra)
+            self.assertEqual(other[0], 200)
+            self.assertLess(other[1], PROMPT)
+
 
 class ThroughNginx(unittest.TestCase):
     def test_header_flood_through_nginx_keeps_no_other_out(self):
