@@ -78,12 +78,16 @@ class DirectNode(unittest.TestCase):
                         if by_fd[fd].recv(10) == b"":
                             closed.add(fd)
                 other = timed_get(node.port, "health", "127.0.0.2", timeout=5)
+                tail = {s.fileno() for s in socks[limit - 5:]}
             finally:
                 for s in socks:
                     s.close()
             print("direct: %d connections from one address: %d closed at once; 127.0.0.2 health %d in %.2f s"
                   % (limit + extra, len(closed), other[0], other[1]))
-            self.assertEqual(len(closed), extra)
+            self.assertGreaterEqual(len(closed), extra)
+            # the newest ones, past the limit (give or take the harness's own
+            # health checks still closing), not the oldest timing out
+            self.assertLessEqual(closed, tail)
             self.assertEqual(other[0], 200)
             self.assertLess(other[1], PROMPT)
 
