@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "config_refusal.h"
+#include "refused_vhost.h"
 #include "graceful_stop.h"
 #include "reload_drain.h"
 #include "http_api.h"
@@ -101,7 +102,8 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
     rtpush_lws::log_event(rtpush::LogLevel::Err, "config_refused",
                           {{"vhost", lws_get_vhost_name(vh)}, {"option", about.option}, {"path", about.path},
                            {"cause", parsed.error}});
-    return -1;
+    rtpush_lws::refuse_vhost(vs, about);  // answers 503 from now on (refused_vhost.h)
+    return 0;
   }
   const rtpush::Options& o = parsed.options;
   // Results of backend I/O come back to this thread: the I/O thread wakes
@@ -119,7 +121,8 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
                           {{"vhost", lws_get_vhost_name(vh)}, {"option", about.option}, {"path", about.path},
                            {"cause", why}},
                           o.node_id);
-    return -1;
+    rtpush_lws::refuse_vhost(vs, about);
+    return 0;
   }
   vs->core = core.release();
   vs->node = &vs->core->node();
@@ -143,6 +146,7 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
 }
 
 void destroy_vhost(VhostState* vs) {
+  rtpush_lws::forget_refusal(vs);
   if (!vs || !vs->core) return;
   rtpush_lws::log_event(rtpush::LogLevel::Notice, "node_stop", {}, vs->node->options().node_id);
   lws_sul_cancel(&vs->tick);
@@ -284,7 +288,7 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       return 0;
 
     case LWS_CALLBACK_HTTP: {
-      if (!vs || !vs->node || !pss) return -1;
+      if (!vs || !(vs->node || vs->refusal) || !pss) return -1;
       // A request after a stream's head: the stream never ends, so nothing
       // can follow it on this connection.
       if (pss->sse) return -1;
@@ -298,6 +302,10 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       std::string uri;
       std::tie(req.method, uri) = method_of(wsi);
       if (!uri.empty()) ex->http.set_request_line(req.method + " " + uri);
+      if (vs->refusal) {  // every path of a refused vhost's mount (refused_vhost.h)
+        if (ex->http.refuse(503, *vs->refusal)) answered(ex);
+        return 0;
+      }
       // lws passes the path after the mountpoint ("publish/c" under "/",
       // "/publish/c" under "/api"); the core strips leading slashes.
       req.path.assign(static_cast<const char*>(in), in ? len : 0);
@@ -338,7 +346,9 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       Exchange* ex = pss ? pss->exchange : nullptr;
       if (!ex) return -1;
       // Past max-message-bytes the rest is read and dropped; the answer is 413.
-      ex->http.body(std::string_view(static_cast<const char*>(in), len), vs->node->options().max_message_bytes);
+      // (A refused vhost has no node; its answer is there already, so the body is dropped.)
+      ex->http.body(std::string_view(static_cast<const char*>(in), len),
+                    vs && vs->node ? vs->node->options().max_message_bytes : 0);
       // lws handed the request's own head as its body (http_exchange.h):
       // nothing of it can be answered right; the connection closes.
       return ex->http.misread() ? -1 : 0;

@@ -4,6 +4,8 @@
 #pragma once
 #include <libwebsockets.h>
 
+#include <string>
+
 #include "frame.h"
 #include "vhost.h"
 
@@ -17,6 +19,9 @@ struct VhostState {
   rtpush::Vhost* core;         // owned; deleted at PROTOCOL_DESTROY
   rtpush::Node* node;          // core->node(), or null before init completes
   rtpush::IoThread* io;        // core->io(): the core's I/O thread, or null
+  // Set instead of core when the vhost's options were refused: the 503's
+  // text (refused_vhost.h). Owned; deleted at PROTOCOL_DESTROY.
+  std::string* refusal;
   struct lws_context* context;
   lws_sorted_usec_list_t tick;  // heartbeat sweep, once a second
   // Token expiry and the auth-required deadline (Node::expire_auth), every
@@ -37,12 +42,18 @@ struct VhostState {
 // a sweep costs only what is due.
 inline constexpr lws_usec_t kAuthSweepUs = 200 * LWS_US_PER_MS;
 
-// The vhost's Node, or nullptr when the vhost lists no `rtpush` protocol.
-inline rtpush::Node* node_of(struct lws* wsi) {
+// The `rtpush` protocol's state on the wsi's vhost, or nullptr when the
+// vhost lists no `rtpush` protocol.
+inline VhostState* core_state_of(struct lws* wsi) {
   struct lws_vhost* vh = lws_get_vhost(wsi);
   const struct lws_protocols* core = lws_vhost_name_to_protocol(vh, kCoreProtocol);
   if (!core) return nullptr;
-  auto* vs = static_cast<VhostState*>(lws_protocol_vh_priv_get(vh, core));
+  return static_cast<VhostState*>(lws_protocol_vh_priv_get(vh, core));
+}
+
+// The vhost's Node, or nullptr when the vhost lists no `rtpush` protocol.
+inline rtpush::Node* node_of(struct lws* wsi) {
+  VhostState* vs = core_state_of(wsi);
   return vs ? vs->node : nullptr;
 }
 

@@ -72,4 +72,9 @@ int admit_upgrade(struct lws* wsi, rtpush::Node& node, rtpush::Node::Admission**
   return 0;
 }
 
+int refuse_upgrade(struct lws* wsi, const std::string& refusal) {
+  write_refusal(wsi, 503, refusal);
+  return 1;
+}
+
 }  // namespace rtpush_lws

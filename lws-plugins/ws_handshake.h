@@ -8,6 +8,8 @@
 #pragma once
 #include <libwebsockets.h>
 
+#include <string>
+
 #include "node.h"
 
 namespace rtpush_lws {
@@ -16,5 +18,10 @@ namespace rtpush_lws {
 // owns it) when a valid token came, else null. Nonzero: refused, the HTTP
 // answer is written; return it to lws, which closes the connection.
 int admit_upgrade(struct lws* wsi, rtpush::Node& node, rtpush::Node::Admission** admitted);
+
+// An upgrade on a vhost whose `rtpush` options were refused
+// (refused_vhost.h): answered 503 with `refusal` as its error. Returns
+// nonzero (give it to lws, which closes the connection).
+int refuse_upgrade(struct lws* wsi, const std::string& refusal);
 
 }  // namespace rtpush_lws

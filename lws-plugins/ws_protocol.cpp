@@ -10,6 +10,7 @@
 #include <new>
 
 #include "lws_logger.h"
+#include "refused_vhost.h"
 #include "vhost_state.h"
 #include "ws_deflate.h"
 #include "ws_handshake.h"
@@ -88,6 +89,8 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
         return 1;
       }
       rtpush::Node* node = node_of(wsi);
+      if (!node)
+        if (const std::string* refusal = refusal_of(wsi)) return refuse_upgrade(wsi, *refusal);
       if (!node || !pss) return 0;  // ESTABLISHED says why and closes it
       delete pss->admitted;  // never set twice by lws; cheap to be sure
       const int refused = admit_upgrade(wsi, *node, &pss->admitted);

@@ -79,14 +79,18 @@ def free_port():
 class Server:
     """One lwsws node. Use as a context manager."""
 
-    def __init__(self, mount="/", files=None, tls=False, vhost=None, mounts=None, **options):
+    def __init__(self, mount="/", files=None, tls=False, vhost=None, mounts=None, shipped_global=False, **options):
         """`files`: {option: text}, for options naming a file (jwt_secret_file,
         channels_file, ...): each text is written into the server's own
         directory and the option set to its path. `tls`: the vhost serves
         wss:// and https:// with a self-signed certificate made now, which
         this Server's clients trust (`ssl_context`). `vhost`: more lwsws
         vhost settings ({"alpn": "http/1.1"}). `mounts`: more lwsws mounts
-        after the `callback://rtpush` one (file:// mounts of the demo page)."""
+        after the `callback://rtpush` one (file:// mounts of the demo page).
+        `shipped_global`: lwsws's global settings are the installed
+        configuration's (share/rtpush/lwsws/conf: its per-address limits,
+        its header buffer size) instead of the tests' own."""
+        self.shipped_global = shipped_global
         self.port = free_port()
         self.tls = tls
         self.vhost_extra = dict(vhost or {})
@@ -127,6 +131,9 @@ class Server:
         os.makedirs(os.path.join(self.dir, "conf.d"), exist_ok=True)  # again on restart()
         glob = {"server-string": "rtpush", "plugin-dir": PLUGIN_DIR, "count-threads": "1", "rlimit-nofile": "20000",
                 "max-http-header-pool": "256"}
+        if self.shipped_global:
+            with open(os.path.join(PREFIX, "share", "rtpush", "lwsws", "conf")) as f:
+                glob = dict(json.load(f)["global"], **{"plugin-dir": PLUGIN_DIR})
         if self.tls:
             glob["init-ssl"] = "yes"
         with open(os.path.join(self.dir, "conf"), "w") as f:
@@ -166,9 +173,9 @@ class Server:
 
     def start_refused(self, seconds=15):
         """For options the protocol must refuse: starts lwsws, waits until
-        lws reports that the `rtpush` protocol failed its vhost init (or
-        lwsws exits), stops it and returns the whole log. Raises when the
-        node serves instead."""
+        the vhost answers 503 (README.md "Options": a refused vhost's
+        answer) or lwsws exits, stops it and returns the whole log. Raises
+        when the node serves instead."""
         self.launch()
         deadline = time.time() + seconds
         log = ""
@@ -176,13 +183,17 @@ class Server:
             while time.time() < deadline:
                 with open(self.log_path, errors="replace") as f:
                     log = f.read()
-                if "protocol rtpush failed init" in log or self.proc.poll() is not None:
+                if self.proc.poll() is not None:
                     return log
                 try:
-                    if self.get("health")[0] == 200:
-                        raise AssertionError("the node started with options it must refuse:\n" + log[-3000:])
+                    status = self.get("health")[0]
                 except OSError:
-                    pass
+                    status = 0
+                if status == 200:
+                    raise AssertionError("the node started with options it must refuse:\n" + log[-3000:])
+                if status == 503:
+                    with open(self.log_path, errors="replace") as f:
+                        return f.read()
                 time.sleep(0.05)
             raise AssertionError("lwsws neither refused nor served:\n" + log[-3000:])
         finally:
@@ -491,8 +502,18 @@ class Nginx:
         lines = [l for l in site.splitlines(True) if not l.strip().startswith("server 127.0.0.1:")]
         site = "".join(lines).replace("upstream rtpush_nodes {\n", "upstream rtpush_nodes {\n" + upstream)
         site = site.replace("listen 8080;", "listen 127.0.0.1:%d;" % self.port)
+        site = site.replace("/var/log/nginx/", self.dir + "/")  # the site's access log
         self.proc = start_nginx(nginx_conf(self.dir, site), self.port)
         return self
+
+    def access_log(self, name="rtpush.access.log"):
+        """The text of the site's access log (its file, moved into this
+        nginx's directory)."""
+        try:
+            with open(os.path.join(self.dir, name), errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
 
     def stop(self):
         if self.proc:
@@ -1061,3 +1082,104 @@ def upgrade_status(port, query="", headers=None, protocol="rtpush-json", timeout
         return status, head.decode(errors="replace"), body
     finally:
         s.close()
+
+
+def timed_request(port, head, source="127.0.0.1", timeout=5, head_only=False):
+    """Sends `head` (a whole request, bytes) from the local address `source`
+    (127.0.0.2 is another client address on loopback) and reads until the
+    server closes or `timeout` (or, `head_only`, the answer's head is in:
+    a 101 is not followed by a close): (status or 0 when none came, seconds
+    taken, everything received)."""
+    started = time.monotonic()
+    data = b""
+    s = socket.socket()
+    try:
+        s.bind((source, 0))
+        s.settimeout(timeout)
+        s.connect(("127.0.0.1", port))
+        s.sendall(head)
+        while time.monotonic() - started < timeout:
+            s.settimeout(max(0.01, timeout - (time.monotonic() - started)))
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            if head_only and b"\r\n\r\n" in data:
+                break
+    except (socket.timeout, ConnectionResetError, BrokenPipeError):
+        pass
+    finally:
+        s.close()
+    status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
+    return status, time.monotonic() - started, data
+
+
+def timed_get(port, path, source="127.0.0.1", timeout=5):
+    """GET /`path` from `source` with Connection: close: (status, seconds, bytes)."""
+    head = ("GET /%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n" % (path, port)).encode()
+    return timed_request(port, head, source, timeout)
+
+
+class HeadFlood:
+    """`count` connections from `source` that each send the start of a
+    request head and never finish it; every one the server closes is opened
+    again at once, as an attacker would, until stop(). `opened` counts the
+    connections made, `failed` the connects that did not succeed."""
+
+    def __init__(self, port, count, source="127.0.0.1"):
+        self.port, self.count, self.source = port, count, source
+        self.opened = 0
+        self.failed = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def open_one(self):
+        s = socket.socket()
+        try:
+            s.bind((self.source, 0))
+            s.settimeout(2)
+            s.connect(("127.0.0.1", self.port))
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: flood\r\nX-Slow: ")
+            s.setblocking(False)
+            self.opened += 1
+            return s
+        except OSError:
+            self.failed += 1
+            s.close()
+            return None
+
+    def run(self):
+        import selectors
+        sel = selectors.DefaultSelector()
+        live = 0
+        while not self.stopping.is_set():
+            while live < self.count and not self.stopping.is_set():
+                s = self.open_one()
+                if s is None:
+                    time.sleep(0.01)
+                    continue
+                sel.register(s, selectors.EVENT_READ)
+                live += 1
+            for key, _ in sel.select(0.1):  # closed (or answered) by the server: open another
+                sel.unregister(key.fileobj)
+                key.fileobj.close()
+                live -= 1
+            time.sleep(0.005)  # a server closing at once must not make this spin
+        for key in list(sel.get_map().values()):
+            key.fileobj.close()
+        sel.close()
+
+    def start(self):
+        self.thread.start()
+        wait_until(lambda: self.opened >= self.count, 20, "the flood did not open its connections")
+        return self
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(10)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
