@@ -74,6 +74,8 @@ class Persistence {
   // memory: the node refuses a publish once pg-backlog-rows of them wait.
   // 0 when they wait elsewhere (the Redis hand-off bounds its own Stream).
   virtual std::uint64_t local_backlog() const = 0;
+  // Their payloads' bytes, as stored: pg-backlog-bytes bounds them.
+  virtual std::uint64_t local_backlog_bytes() const = 0;
 };
 
 }  // namespace rtpush
