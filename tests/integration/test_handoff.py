@@ -7,21 +7,7 @@ import threading
 import time
 import unittest
 
-from rtpush_harness import PUBLISH_CLI, Postgres, Redis, Server, wait_until
-
-
-def persisting(redis, consumers):
-    """Persistence switched on and every node's consumer in the writers' group."""
-    def ready():
-        if redis.call("HGET", "rtpush:config", "persist") != "1":
-            return False
-        try:
-            names = {dict(zip(c[::2], c[1::2]))["name"]
-                     for c in redis.call("XINFO", "CONSUMERS", "rtpush:persist", "writers")}
-        except RuntimeError:  # no stream or group yet
-            return False
-        return set(consumers) <= names
-    wait_until(ready, 10, "persistence not switched on by every node")
+from rtpush_harness import PUBLISH_CLI, Postgres, Redis, Server, persisting, wait_until
 
 
 def rows_of(pg, channel):
@@ -165,6 +151,27 @@ PAYLOAD = json.dumps("x" * 700 * 1024)  # 700 KiB of JSON text
 
 
 class BacklogBytes(unittest.IsolatedAsyncioTestCase):
+    def publish_until_refused(self, node, channel, what):
+        """PostgreSQL is stopped: up to 200 publishes of 700 KiB, until one
+        is refused; they stop at the 16 MiB bound, and so does the node's
+        memory. Returns the accepted ids."""
+        rss_before = rss_mib(node)
+        accepted, refusal = [], None
+        for i in range(200):
+            status, body = node.request("POST", "publish/" + channel, PAYLOAD, timeout=20)
+            if status != 200:
+                refusal = (status, body)
+                break
+            accepted.append(json.loads(body)["id"])
+        grown = rss_mib(node) - rss_before
+        print("%s: %d accepted of 700 KiB, RSS grew %.1f MiB" % (what, len(accepted), grown))
+        self.assertIsNotNone(refusal, "200 publishes of 700 KiB all accepted past a 16 MiB bound")
+        self.assertEqual(refusal[0], 503, refusal)
+        self.assertIn("pg-backlog-bytes", json.loads(refusal[1])["error"])
+        self.assertEqual(len(accepted), 16 * 1024 // 700)  # what fits under the bound
+        self.assertLess(grown, 64)  # the bound, the channel's history (embedded), slack
+        return accepted
+
     def test_embedded_refuses_past_pg_backlog_bytes(self):
         """PostgreSQL stopped, 700 KiB publishes: accepted until 16 MiB wait,
         then 503 naming pg-backlog-bytes; the node's memory stays near that
@@ -173,22 +180,7 @@ class BacklogBytes(unittest.IsolatedAsyncioTestCase):
             node.publish_http("bb", 0)
             wait_until(lambda: node.metrics()["rtpush_pg_backlog_rows"] == 0, 10, "first row written")
             pg.stop()
-            rss_before = rss_mib(node)
-            accepted, refusal = [], None
-            for i in range(200):
-                status, body = node.request("POST", "publish/bb", PAYLOAD, timeout=20)
-                if status == 200:
-                    accepted.append(json.loads(body)["id"])
-                else:
-                    refusal = (status, body)
-                    break
-            grown = rss_mib(node) - rss_before
-            print("embedded: %d accepted of 700 KiB, RSS grew %.1f MiB" % (len(accepted), grown))
-            self.assertIsNotNone(refusal, "200 publishes of 700 KiB all accepted past a 16 MiB bound")
-            self.assertEqual(refusal[0], 503, refusal)
-            self.assertIn("pg-backlog-bytes", json.loads(refusal[1])["error"])
-            self.assertEqual(len(accepted), 16 * 1024 // 700)  # what fits under the bound
-            self.assertLess(grown, 64)  # the bound, the history of the channel, slack
+            accepted = self.publish_until_refused(node, "bb", "embedded")
             pg.start()
             wait_until(lambda: node.metrics()["rtpush_pg_backlog_rows"] == 0, 60, "backlog written")
             self.assertEqual(len(rows_of(pg, "bb")), len(accepted) + 1)
@@ -205,22 +197,7 @@ class BacklogBytes(unittest.IsolatedAsyncioTestCase):
             node.publish_http("bbr", 0)
             wait_until(lambda: redis.call("XLEN", "rtpush:persist") == 0, 10, "first row written")
             pg.stop()
-            rss_before = rss_mib(node)
-            accepted, refusal = [], None
-            for i in range(200):
-                status, body = node.request("POST", "publish/bbr", PAYLOAD, timeout=20)
-                if status == 200:
-                    accepted.append(json.loads(body)["id"])
-                else:
-                    refusal = (status, body)
-                    break
-            grown = rss_mib(node) - rss_before
-            print("redis: %d accepted of 700 KiB, RSS grew %.1f MiB" % (len(accepted), grown))
-            self.assertIsNotNone(refusal, "200 publishes of 700 KiB all accepted past a 16 MiB bound")
-            self.assertEqual(refusal[0], 503, refusal)
-            self.assertIn("pg-backlog-bytes", json.loads(refusal[1])["error"])
-            self.assertEqual(len(accepted), 16 * 1024 // 700)
-            self.assertLess(grown, 64)
+            accepted = self.publish_until_refused(node, "bbr", "redis")
             self.assertEqual(redis.call("XLEN", "rtpush:persist"), len(accepted))
             p = subprocess.run([PUBLISH_CLI, "--redis", redis.url, "--channel", "bbr"], input=PAYLOAD + "\n",
                                capture_output=True, text=True, timeout=60)
