@@ -30,6 +30,7 @@ struct StoreStats {
   std::uint64_t batches = 0;
   std::uint64_t write_errors = 0;
   std::uint64_t backlog = 0;       // rows accepted, not yet committed or dead-lettered
+  std::uint64_t backlog_bytes = 0;  // their payloads' bytes (pg-backlog-bytes)
   std::uint64_t dead_letters = 0;  // rows PostgreSQL refused, now in rtpush_dead_letters
   double lag_seconds = 0;          // age of the oldest row not yet committed
 };

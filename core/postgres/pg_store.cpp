@@ -505,6 +505,7 @@ StoreStats PgStore::stats() const {
   s.batches = io_side_->batches.load();
   s.write_errors = io_side_->errors.load();
   s.backlog = io_side_->backlog.load();
+  s.backlog_bytes = io_side_->backlog_bytes.load();
   s.dead_letters = io_side_->dead_letters.load();
   for (std::size_t i = 0; i < s.batch_buckets.size(); ++i) s.batch_buckets[i] = io_side_->batch_buckets[i].load();
   const double oldest = io_side_->oldest.load();

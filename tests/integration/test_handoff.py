@@ -181,8 +181,10 @@ class BacklogBytes(unittest.IsolatedAsyncioTestCase):
             wait_until(lambda: node.metrics()["rtpush_pg_backlog_rows"] == 0, 10, "first row written")
             pg.stop()
             accepted = self.publish_until_refused(node, "bb", "embedded")
+            self.assertEqual(node.metrics()["rtpush_pg_backlog_bytes"], len(accepted) * len(PAYLOAD))
             pg.start()
             wait_until(lambda: node.metrics()["rtpush_pg_backlog_rows"] == 0, 60, "backlog written")
+            self.assertEqual(node.metrics()["rtpush_pg_backlog_bytes"], 0)
             self.assertEqual(len(rows_of(pg, "bb")), len(accepted) + 1)
             node.publish_http("bb", "after")  # accepted again
 
