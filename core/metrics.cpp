@@ -91,6 +91,8 @@ void render_pg(std::string* out, const StoreStats& st, bool up, std::uint64_t re
   counter(out, "rtpush_pg_write_errors_total", "Batch writes that failed (and were retried).", st.write_errors);
   header(out, "rtpush_pg_backlog_rows", "gauge", "Rows accepted, not yet committed.");
   line(out, "rtpush_pg_backlog_rows %llu\n", ull(st.backlog));
+  header(out, "rtpush_pg_backlog_bytes", "gauge", "Payload bytes of the rows accepted, not yet committed.");
+  line(out, "rtpush_pg_backlog_bytes %llu\n", ull(st.backlog_bytes));
   header(out, "rtpush_pg_lag_seconds", "gauge", "Age of the oldest row not yet committed.");
   line(out, "rtpush_pg_lag_seconds %.3f\n", st.lag_seconds);
   counter(out, "rtpush_pg_dead_letters_total", "Rows PostgreSQL refused, written to rtpush_dead_letters.",

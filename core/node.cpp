@@ -335,18 +335,28 @@ void Node::send_unsubscribed(Session* s, std::string_view channel) {
   send(s, f);
 }
 
-std::string Node::backlog_full() const {
-  if (!persistence_ || persistence_->local_backlog() < options_.pg_backlog_rows) {
-    if (std::exchange(backlog_refusing_, false))
-      log_.event(LogLevel::Notice, "publish_resumed", {{"limit", "pg-backlog-rows"}});
+std::string Node::backlog_full(std::size_t payload_bytes) const {
+  std::string limit, why;
+  if (persistence_ && persistence_->local_backlog() >= options_.pg_backlog_rows) {
+    limit = "pg-backlog-rows";
+    why = std::to_string(options_.pg_backlog_rows) + " rows wait for it (pg-backlog-rows)";
+  } else if (const std::uint64_t bytes = persistence_ ? persistence_->local_backlog_bytes() : 0;
+             bytes > 0 && bytes + payload_bytes > options_.pg_backlog_bytes) {
+    // Past the bound with this payload; one payload alone always fits.
+    limit = "pg-backlog-bytes";
+    why = std::to_string(bytes) + " bytes of messages wait for it (pg-backlog-bytes " +
+          std::to_string(options_.pg_backlog_bytes) + ")";
+  }
+  if (limit.empty()) {
+    if (const std::string was = std::exchange(backlog_refusing_, std::string()); !was.empty())
+      log_.event(LogLevel::Notice, "publish_resumed", {{"limit", was}});
     return {};
   }
-  if (!std::exchange(backlog_refusing_, true))
+  if (std::exchange(backlog_refusing_, limit).empty())
     log_.event(LogLevel::Warn, "publish_paused",
-               {{"limit", "pg-backlog-rows"}, {"rows_waiting", options_.pg_backlog_rows},
+               {{"limit", limit}, {"rows_waiting", persistence_->local_backlog()},
                 {"cause", "postgres is behind: publishes are refused until it catches up"}});
-  return "postgres is behind: " + std::to_string(options_.pg_backlog_rows) +
-         " rows wait for it (pg-backlog-rows); nothing was published";
+  return "postgres is behind: " + why + "; nothing was published";
 }
 
 void Node::publish(Session* s, ClientRequest& req) {
@@ -367,7 +377,7 @@ void Node::publish(Session* s, ClientRequest& req) {
            "publish-rate (" + std::to_string(options_.publish_rate) + " a second) exceeded", req.ref);
     return;
   }
-  if (std::string full = backlog_full(); !full.empty()) {
+  if (std::string full = backlog_full(req.data.bytes.size()); !full.empty()) {
     ++metrics_.publish_failed;
     send_error(s, ErrorCode::Unavailable, full, req.ref);
     return;
@@ -445,7 +455,7 @@ std::string Node::metrics_text() const {
 }
 
 void Node::publish_http(std::string channel, Payload payload, std::function<void(const PublishResult&)> done) {
-  if (std::string full = backlog_full(); !full.empty()) {
+  if (std::string full = backlog_full(payload.bytes.size()); !full.empty()) {
     ++metrics_.publish_failed;
     PublishResult refused;
     refused.reason = std::move(full);

@@ -208,11 +208,11 @@ class Node final : public BrokerListener, private ReplayHost {
   void user_gone(Session* s);
   void drop_slow(Session* s);
   // pg-backlog-rows rows wait for PostgreSQL in this node's memory
-  // (Persistence::local_backlog()), so a publish now would hold one more:
-  // the reason it is refused. Empty when it may go on. (With Redis the
-  // publish script bounds the hand-off Stream instead.)
-  // Logs when refusing begins and when it ends.
-  std::string backlog_full() const;
+  // (Persistence::local_backlog()), or their payloads and this one's
+  // `payload_bytes` would be past pg-backlog-bytes: the reason a publish is
+  // refused. Empty when it may go on. (With Redis the publish script bounds
+  // the hand-off Stream instead.) Logs when refusing begins and when it ends.
+  std::string backlog_full(std::size_t payload_bytes) const;
   void close_too_big(Session* s);
   // Spends `bytes` of the session's receive-bytes-per-sec; false (and the
   // session closing, 1008) once it is over.
@@ -253,7 +253,7 @@ class Node final : public BrokerListener, private ReplayHost {
   std::unique_ptr<Persistence> persistence_;  // after the broker: stops before it
   Clocks clocks_;
   Logger log_;
-  mutable bool backlog_refusing_ = false;  // backlog_full() said so last time: logged
+  mutable std::string backlog_refusing_;  // the limit backlog_full() refused by last time (logged); empty: none
   Metrics metrics_;
   Hub hub_;
   // After everything it reads from; holds the replays and their budget.

@@ -142,6 +142,8 @@ OptionsResult parse_options(const OptionList& values, const std::string& default
       {"publish-rate", 0, 1'000'000, &rate},
       {"receive-timeout-secs", 1, 86400, &rx_timeout},
       {"pg-backlog-rows", 1, 1'000'000'000, &o.pg_backlog_rows},
+      // At least one message of the default max-message-bytes; at most 1 TiB.
+      {"pg-backlog-bytes", std::size_t{1} << 20, std::size_t{1} << 40, &o.pg_backlog_bytes},
       {"replay-memory-bytes", 1 << 20, std::size_t{1} << 40, &o.replay_memory_bytes},
       {"history-channel-bytes", 0, std::size_t{1} << 40, &o.history_channel_bytes},
       {"receive-bytes-per-sec", 1, std::size_t{1} << 40, &o.receive_bytes_per_sec},

@@ -27,6 +27,7 @@ struct Options {
   unsigned publish_rate = 0;                     // per connection per second; 0: unlimited
   unsigned receive_timeout_secs = 10;            // an unfinished message or HTTP body
   std::size_t pg_backlog_rows = 1000000;         // rows waiting for PostgreSQL, at most
+  std::size_t pg_backlog_bytes = 268435456;      // their payloads' bytes (as stored), at most
   std::size_t replay_memory_bytes = 67108864;    // messages held by all replays together
   std::size_t history_channel_bytes = 67108864;  // payload bytes of history one channel keeps
   // What one WebSocket connection may make the node read and parse a

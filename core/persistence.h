@@ -30,6 +30,7 @@ struct StoreStats {
   std::uint64_t batches = 0;
   std::uint64_t write_errors = 0;
   std::uint64_t backlog = 0;       // rows accepted, not yet committed or dead-lettered
+  std::uint64_t backlog_bytes = 0;  // their payloads' bytes (pg-backlog-bytes)
   std::uint64_t dead_letters = 0;  // rows PostgreSQL refused, now in rtpush_dead_letters
   double lag_seconds = 0;          // age of the oldest row not yet committed
 };
@@ -74,6 +75,8 @@ class Persistence {
   // memory: the node refuses a publish once pg-backlog-rows of them wait.
   // 0 when they wait elsewhere (the Redis hand-off bounds its own Stream).
   virtual std::uint64_t local_backlog() const = 0;
+  // Their payloads' bytes, as stored: pg-backlog-bytes bounds them.
+  virtual std::uint64_t local_backlog_bytes() const = 0;
 };
 
 }  // namespace rtpush

@@ -47,14 +47,17 @@ std::unique_ptr<Vhost> Vhost::build(const Options& o, int service_threads, std::
       *error = "redis: " + why;
       return nullptr;
     }
+    std::optional<RedisBroker::PersistCaps> persist;
+    if (!o.postgres.empty()) persist = RedisBroker::PersistCaps{o.pg_backlog_rows, o.pg_backlog_bytes};
     broker = std::make_unique<RedisBroker>(*redis, o.node_id, o.history_size, o.history_ttl_secs, v->io_.get(), log,
-                                           o.history_channel_bytes);
+                                           persist, o.history_channel_bytes);
   }
   std::unique_ptr<Persistence> persistence;
   if (!o.postgres.empty()) {
     if (redis)
       persistence = std::make_unique<PgFedPersistence>(o.postgres, *redis, o.node_id, o.pg_batch_size,
-                                                       o.pg_flush_ms, o.pg_backlog_rows, v->io_.get(), log);
+                                                       o.pg_flush_ms, o.pg_backlog_rows, o.pg_backlog_bytes, v->io_.get(),
+                                                       log);
     else
       persistence =
           std::make_unique<PgDirectPersistence>(o.postgres, o.pg_batch_size, o.pg_flush_ms, v->io_.get(), log);

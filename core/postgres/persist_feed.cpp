@@ -52,8 +52,10 @@ bool to_row(const redisReply* e, PgRow* row, std::string* entry_id) {
 }  // namespace
 
 struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
-  IoSide(IoThread* i, RedisAddress a, std::string c, std::size_t b, unsigned f, std::size_t backlog, PgStore* s)
-      : io(i), addr(std::move(a)), consumer(std::move(c)), batch(b), flush_ms(f), backlog_rows(backlog), store(s) {}
+  IoSide(IoThread* i, RedisAddress a, std::string c, std::size_t b, unsigned f, std::size_t backlog,
+         std::size_t backlog_b, PgStore* s)
+      : io(i), addr(std::move(a)), consumer(std::move(c)), batch(b), flush_ms(f), backlog_rows(backlog),
+        backlog_bytes(backlog_b), store(s) {}
 
   IoThread* io;
   Logger log = Logger::none();
@@ -65,6 +67,7 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
   std::size_t batch;
   unsigned flush_ms;
   std::size_t backlog_rows;  // pg-backlog-rows: written to rtpush:config for the publish script
+  std::size_t backlog_bytes;  // pg-backlog-bytes: the same; and what this node reads ahead, at most
   PgStore* store;
   std::unique_ptr<RedisLink> link;  // null once shut down
   bool closing = false;
@@ -142,6 +145,9 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
   // while the next is read.
   void read(bool own_pending) {
     if (!connected() || closing || reading || in_flight >= kMaxInFlight) return;
+    // Large payloads: no reading ahead past pg-backlog-bytes in memory (one
+    // batch is always read, so the writing goes on).
+    if (in_flight > 0 && store->backlog_bytes() >= backlog_bytes) return;
     if (!own_pending && steady_seconds() >= next_claim) return claim("0-0");
     std::vector<std::string> args = {"XREADGROUP", "GROUP", redis::kPersistGroup, consumer,
                                      "COUNT", std::to_string(batch)};
@@ -175,7 +181,8 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
   // Switches persistence on (again: a FLUSHALL forgets it) and keeps the
   // time it first was, the floor of what PostgreSQL can replay.
   void enable() {
-    command({"EVAL", redis::kEnablePersistScript, "1", redis::kConfigKey, std::to_string(backlog_rows)},
+    command({"EVAL", redis::kEnablePersistScript, "1", redis::kConfigKey, std::to_string(backlog_rows),
+             std::to_string(backlog_bytes)},
             [](redisReply*) {});
   }
 
@@ -241,32 +248,31 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
             });
   }
 
-  // Rows to PostgreSQL; after the commit, XACK + XDEL; then `next`.
+  // Rows to PostgreSQL; after the commit, XACK + XDEL (kAckPersistScript,
+  // which also counts their bytes off); then `next`.
   void write(const redisReply* entries, std::function<void()> next) {
     std::vector<PgRow> rows;
-    std::vector<std::string> ids;
+    std::vector<std::string> ack = {"EVAL", redis::kAckPersistScript, "2", redis::kPersistKey, redis::kConfigKey,
+                                    redis::kPersistGroup};
+    const std::size_t head = ack.size();
     for (std::size_t i = 0; entries && i < entries->elements; ++i) {
       PgRow row;
       std::string entry;
-      if (to_row(entries->element[i], &row, &entry)) rows.push_back(std::move(row));
-      if (!entry.empty()) ids.push_back(entry);  // malformed ones are dropped too: they never parse
+      const bool ok = to_row(entries->element[i], &row, &entry);
+      if (entry.empty()) continue;
+      ack.push_back(entry);  // malformed ones are dropped too: they never parse
+      ack.push_back(std::to_string(ok ? row.data.size() : 0));
+      if (ok) rows.push_back(std::move(row));
     }
     // The store outlives this feed (it is destroyed first): its callback
     // holds a weak handle, and does nothing once the feed is gone.
     std::weak_ptr<IoSide> weak = shared_from_this();
     ++in_flight;
-    store->submit(std::move(rows), [weak, ids, next] {
+    store->submit(std::move(rows), [weak, ack = std::move(ack), head, next] {
       auto self = weak.lock();
       if (!self || self->closing) return;
       --self->in_flight;
-      if (!ids.empty()) {
-        std::vector<std::string> ack = {"XACK", redis::kPersistKey, redis::kPersistGroup};
-        ack.insert(ack.end(), ids.begin(), ids.end());
-        self->command(ack, [](redisReply*) {});
-        std::vector<std::string> del = {"XDEL", redis::kPersistKey};
-        del.insert(del.end(), ids.begin(), ids.end());
-        self->command(del, [](redisReply*) {});
-      }
+      if (ack.size() > head) self->command(ack, [](redisReply*) {});
       next();
     });
   }
@@ -280,10 +286,10 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
 };
 
 PersistFeed::PersistFeed(RedisAddress address, std::string consumer, std::size_t batch_size, unsigned flush_ms,
-                         std::size_t backlog_rows, PgStore* store, IoThread* io, Logger log)
+                         std::size_t backlog_rows, std::size_t backlog_bytes, PgStore* store, IoThread* io, Logger log)
     : io_(io),
       io_side_(std::make_shared<IoSide>(io, std::move(address), std::move(consumer), batch_size, flush_ms, backlog_rows,
-                                        store)) {
+                                        backlog_bytes, store)) {
   IoSide* side = io_side_.get();
   side->log = std::move(log);
   ev_timer_init(&side->idle_timer, [](struct ev_loop*, ev_timer* w, int) {

@@ -6,8 +6,9 @@
 // acknowledged (it was killed mid-batch) are claimed by another node after
 // kClaimIdleMs: nothing is lost, and ON CONFLICT DO NOTHING means nothing is
 // doubled. N nodes share the writing. While PostgreSQL is down, entries wait
-// in Redis, not in a node's memory, up to pg-backlog-rows: the node writes
-// that bound into rtpush:config and the publish script refuses past it.
+// in Redis, not in a node's memory, up to pg-backlog-rows and
+// pg-backlog-bytes: the node writes those bounds into rtpush:config and the
+// publish script refuses past them.
 #pragma once
 #include <functional>
 #include <memory>
@@ -24,7 +25,8 @@ class PersistFeed {
  public:
   static constexpr long kClaimIdleMs = 15000;
   PersistFeed(RedisAddress address, std::string consumer, std::size_t batch_size, unsigned flush_ms,
-              std::size_t backlog_rows, PgStore* store, IoThread* io, Logger log = Logger::to_stderr());
+              std::size_t backlog_rows, std::size_t backlog_bytes, PgStore* store, IoThread* io,
+              Logger log = Logger::to_stderr());
   ~PersistFeed();  // stops on the I/O thread, waits
   PersistFeed(const PersistFeed&) = delete;
   PersistFeed& operator=(const PersistFeed&) = delete;

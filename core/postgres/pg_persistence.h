@@ -54,21 +54,23 @@ class PgDirectPersistence final : public PgPersistence {
   void flush_now() override { store_.flush_now(); }
   void flush(double timeout_secs, Settled done) override { store_.settle(std::move(done), timeout_secs); }
   std::uint64_t local_backlog() const override { return store_.backlog(); }
+  std::uint64_t local_backlog_bytes() const override { return store_.backlog_bytes(); }
 };
 
 class PgFedPersistence final : public PgPersistence {
  public:
   PgFedPersistence(const std::string& conninfo, const RedisAddress& redis, const std::string& consumer,
-                   std::size_t batch_size, unsigned flush_ms, std::size_t backlog_rows, IoThread* io,
-                   const Logger& log = Logger::to_stderr())
+                   std::size_t batch_size, unsigned flush_ms, std::size_t backlog_rows, std::size_t backlog_bytes,
+                   IoThread* io, const Logger& log = Logger::to_stderr())
       : PgPersistence(conninfo, batch_size, flush_ms, io, log),
-        feed_(redis, consumer, batch_size, flush_ms, backlog_rows, &store_, io, log) {}
+        feed_(redis, consumer, batch_size, flush_ms, backlog_rows, backlog_bytes, &store_, io, log) {}
   void accept(const Message&) override {}  // the publish script put it in the hand-off Stream
   // Graceful stop: the rows wait in the Redis hand-off, not here; settling
   // lets the batches this node took from it commit and be acknowledged
   // (unacknowledged ones another node claims).
   void settle(Settled done) override { feed_.settle(std::move(done)); }
   std::uint64_t local_backlog() const override { return 0; }
+  std::uint64_t local_backlog_bytes() const override { return 0; }
 
  private:
   PersistFeed feed_;  // after the store: stops before it

@@ -33,14 +33,18 @@ constexpr const char* kUniqueViolation = "23505";
 constexpr const char* kInsertStatement = "rtpush_insert";
 constexpr const char* kInsertFastStatement = "rtpush_insert_fast";
 
-// A row PostgreSQL refused, with its message. kind: "json" (data is the
-// text), "binary" (data is the bytes in bytea's hex form, `data::bytea`
-// reads them back), "json-hex" (JSON text PostgreSQL would not store as
-// text, in the hex form). A row refused again (a claimed entry) keeps one
-// dead letter, with the latest error.
+// The rows PostgreSQL refused out of one submitted batch, with their
+// messages, as one statement of arrays like the batch's own (one statement
+// per refused row made a client that chose refused rows slow the writer
+// down). kind: "json" (data is the text), "binary" (data is the bytes in
+// bytea's hex form, `data::bytea` reads them back), "json-hex" (JSON text
+// PostgreSQL would not store as text, in the hex form). A row refused again
+// (a claimed entry) keeps one dead letter, with the latest error.
 const char* const kDeadLetterSql =
     "INSERT INTO rtpush_dead_letters (channel, id, id_ms, id_seq, data, kind, published_at, error, sqlstate) "
-    "VALUES ($1, $2, $3::bigint, $4::bigint, $5, $6, to_timestamp($7::float8), $8, $9) "
+    "SELECT c, i, m, s, d, k, to_timestamp(t), e, st "
+    "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::float8[], "
+    "$8::text[], $9::text[]) AS u(c, i, m, s, d, k, t, e, st) "
     "ON CONFLICT (channel, id) DO UPDATE SET data = EXCLUDED.data, kind = EXCLUDED.kind, "
     "error = EXCLUDED.error, sqlstate = EXCLUDED.sqlstate, failed_at = now()";
 
@@ -55,22 +59,32 @@ double steady_seconds() {
 
 using Row = PgRow;
 
-// Who to tell once every row of a submitted batch is written or
-// dead-lettered: shared by the parts a refused row splits it into.
+// PostgreSQL's answer to a row it refused: its message and SQLSTATE.
+struct Refusal {
+  std::string error, sqlstate;
+};
+
+// Who to tell once every row of a batch (submitted, or gathered from
+// append()) is written or dead-lettered: shared by the parts a refused row
+// splits it into. The refused rows gather here and go to
+// rtpush_dead_letters in one statement once every part is done.
 struct Completion {
   std::size_t parts = 1;  // parts not yet done
   std::function<void()> committed;
+  std::vector<Row> refused;
+  std::vector<Refusal> refusals;  // one per refused row
 };
 
-// Rows to write as one batch (a submitted one, or a part of it).
+// Rows to write as one batch (a submitted one, or a part of it), or the
+// dead letters of one batch.
 struct Job {
   std::vector<Row> rows;
   std::shared_ptr<Completion> completion;
   bool careful = false;  // some rows may be written already: kInsertSql
-  // Set once PostgreSQL refused this job's only row: it goes to
-  // rtpush_dead_letters instead, with PostgreSQL's message.
-  std::string refusal, refusal_state;
-  bool as_hex = false;  // the dead letter's text was refused too: store it as hex
+  // A dead-letter job: rows are what PostgreSQL refused, with its answers.
+  std::vector<Refusal> refusals;
+  bool dead() const { return !refusals.empty(); }
+  bool as_hex = false;  // the dead letters' text was refused too: store it as hex
 };
 
 std::string to_hex(const std::string& bytes) {
@@ -120,6 +134,7 @@ struct PgStore::IoSide {
   }
   std::deque<Job> jobs;        // batches to write, in order; the front one is in flight when in_flight
   std::atomic<std::uint64_t> rows_written{0}, batches{0}, errors{0}, backlog{0}, dead_letters{0};
+  std::atomic<std::uint64_t> backlog_bytes{0};  // the payload bytes of `backlog` (pg-backlog-bytes)
   std::uint64_t resolved = 0;  // rows written or dead-lettered (I/O thread)
   std::atomic<double> oldest{0};  // queued_at of the oldest uncommitted row, 0 if none
   std::array<std::atomic<std::uint64_t>, kBatchBuckets.size() + 1> batch_buckets{};  // last: +Inf
@@ -209,6 +224,7 @@ struct PgStore::IoSide {
     ev_timer_stop(io->loop(), &flush_timer);
     Job j;
     j.rows.swap(gathering);
+    j.completion = std::make_shared<Completion>();
     jobs.push_back(std::move(j));
   }
 
@@ -235,7 +251,7 @@ struct PgStore::IoSide {
   static void array_null(std::string* a) { a->append(a->empty() ? "{NULL" : ",NULL"); }
 
   void write_batch(const Job& job) {
-    if (!job.refusal.empty()) return write_dead_letter(job);
+    if (job.dead()) return write_dead_letters(job);
     std::vector<std::string> cols(kParamsPerRow);
     for (const Row& r : job.rows) {
       array_elem(&cols[0], r.channel);
@@ -251,32 +267,44 @@ struct PgStore::IoSide {
       }
       array_elem(&cols[6], r.published_at);
     }
-    for (std::string& c : cols) {
-      if (c.empty()) c = "{";
-      c.push_back('}');
-    }
+    close_arrays(&cols);
     in_flight = true;
     link->execute(job.careful ? kInsertStatement : kInsertFastStatement, std::move(cols),
                   [this](const PgReply& r) { written(r); });
   }
 
-  void write_dead_letter(const Job& job) {
-    const Row& r = job.rows.front();
-    // A NUL cannot travel as a text parameter: such text goes as hex at once.
-    const bool hex = r.binary || job.as_hex || r.data.find('\0') != std::string::npos;
-    const char* kind = r.binary ? "binary" : hex ? "json-hex" : "json";
+  static void close_arrays(std::vector<std::string>* cols) {
+    for (std::string& c : *cols) {
+      if (c.empty()) c = "{";
+      c.push_back('}');
+    }
+  }
+
+  // Every dead letter of one batch: one statement.
+  void write_dead_letters(const Job& job) {
+    std::vector<std::string> cols(9);
+    for (std::size_t i = 0; i < job.rows.size(); ++i) {
+      const Row& r = job.rows[i];
+      // A NUL cannot travel in a text array: such text goes as hex at once.
+      const bool hex = r.binary || job.as_hex || r.data.find('\0') != std::string::npos;
+      const std::string* fields[] = {&r.channel, &r.id, &r.ms, &r.seq};
+      for (int f = 0; f < 4; ++f) array_elem(&cols[f], *fields[f]);
+      array_elem(&cols[4], hex ? to_hex(r.data) : r.data);
+      array_elem(&cols[5], r.binary ? "binary" : hex ? "json-hex" : "json");
+      array_elem(&cols[6], r.published_at);
+      array_elem(&cols[7], job.refusals[i].error);
+      array_elem(&cols[8], job.refusals[i].sqlstate);
+    }
+    close_arrays(&cols);
     in_flight = true;
-    link->query(kDeadLetterSql,
-                {r.channel, r.id, r.ms, r.seq, hex ? to_hex(r.data) : r.data, kind, r.published_at, job.refusal,
-                 job.refusal_state},
-                [this](const PgReply& reply) { written(reply); });
+    link->query(kDeadLetterSql, std::move(cols), [this](const PgReply& reply) { written(reply); });
   }
 
   // The answer to the front job (a batch, or a dead letter).
   void written(const PgReply& r) {
     in_flight = false;
     if (closing) return;
-    const bool dead_letter = !jobs.front().refusal.empty();
+    const bool dead_letter = jobs.front().dead();
     if (r.link_failed) return fail(r.error, true);
     if (!r.ok) return dead_letter ? dead_letter_failed(r) : write_failed(r);
     answered();
@@ -289,16 +317,33 @@ struct PgStore::IoSide {
       while (b < kBatchBuckets.size() && done.rows.size() > kBatchBuckets[b]) ++b;
       ++batch_buckets[b];
     } else {
-      ++dead_letters;
-      const Row& row = done.rows.front();
-      log.event(LogLevel::Warn, "dead_letter",
-                {{"id", row.id}, {"channel", row.channel}, {"table", "rtpush_dead_letters"},
-                 {"sqlstate", done.refusal_state}, {"cause", done.refusal}});
+      dead_letters += done.rows.size();
+      for (std::size_t i = 0; i < done.rows.size(); ++i)
+        log.event(LogLevel::Warn, "dead_letter",
+                  {{"id", done.rows[i].id}, {"channel", done.rows[i].channel}, {"table", "rtpush_dead_letters"},
+                   {"sqlstate", done.refusals[i].sqlstate}, {"cause", done.refusals[i].error}});
     }
+    resolve(done, !dead_letter);
+  }
+
+  // `done`'s rows are written or dead-lettered: off the backlog. A part of a
+  // batch (`part`): once every part is done, its dead letters go first, in
+  // one job, and the batch is complete once they are written.
+  void resolve(Job& done, bool part) {
     backlog -= done.rows.size();
+    for (const Row& r : done.rows) backlog_bytes -= r.data.size();
     resolved += done.rows.size();
+    Completion* c = done.completion.get();
+    if (part && c && --c->parts == 0 && !c->refused.empty()) {
+      Job dead;
+      dead.rows = std::move(c->refused);
+      dead.refusals = std::move(c->refusals);
+      dead.completion = std::move(done.completion);
+      jobs.push_front(std::move(dead));
+    } else if (c && c->parts == 0 && c->committed) {
+      c->committed();
+    }
     update_oldest();
-    if (done.completion && --done.completion->parts == 0 && done.completion->committed) done.completion->committed();
     if (!settling.empty()) check_settled();
     pump();
   }
@@ -314,9 +359,13 @@ struct PgStore::IoSide {
     if (!conflict && classify_sqlstate(r.sqlstate.c_str()) != PgFault::Row) return fail(r.error, true);
     if (conflict) {
       job.careful = true;
-    } else if (job.rows.size() == 1) {
-      job.refusal = r.error;
-      job.refusal_state = r.sqlstate;
+    } else if (job.rows.size() == 1) {  // refused: a dead letter once its batch is done
+      Job refused = std::move(job);
+      jobs.pop_front();
+      refused.completion->refused.push_back(std::move(refused.rows.front()));
+      refused.completion->refusals.push_back({r.error, r.sqlstate});
+      refused.rows.clear();  // off the backlog once its dead letter is written
+      return resolve(refused, true);
     } else {  // halves, in order, in place of the batch: O(refused rows x log(batch)) statements
       Job second;
       second.rows.assign(std::make_move_iterator(job.rows.begin() + job.rows.size() / 2),
@@ -330,12 +379,12 @@ struct PgStore::IoSide {
     pump();
   }
 
-  // The dead letter itself was refused: once more with its data as hex
-  // (text PostgreSQL would not store); after that, or for any other error,
-  // it is the server's problem: back off, never loop hot.
+  // The dead letters themselves were refused: once more with their data as
+  // hex (text PostgreSQL would not store); after that, or for any other
+  // error, it is the server's problem: back off, never loop hot.
   void dead_letter_failed(const PgReply& r) {
     Job& job = jobs.front();
-    if (!job.as_hex && !job.rows.front().binary && classify_sqlstate(r.sqlstate.c_str()) == PgFault::Row) {
+    if (!job.as_hex && classify_sqlstate(r.sqlstate.c_str()) == PgFault::Row) {
       job.as_hex = true;
       return pump();
     }
@@ -407,6 +456,7 @@ void PgStore::append(const Message& m) {
   r.queued_at = steady_seconds();
   IoSide* side = io_side_.get();
   ++side->backlog;
+  side->backlog_bytes += r.data.size();
   io_->post([side, r = std::move(r)]() mutable {
     ++side->accepted;
     side->gathering.push_back(std::move(r));
@@ -423,6 +473,7 @@ void PgStore::submit(std::vector<PgRow> rows, std::function<void()> committed) {
     return;
   }
   side->backlog += rows.size();
+  for (const PgRow& r : rows) side->backlog_bytes += r.data.size();
   side->accepted += rows.size();
   Job job;
   job.rows = std::move(rows);
@@ -446,12 +497,15 @@ BackendState PgStore::state() const { return io_side_->state.load(); }
 
 std::uint64_t PgStore::backlog() const { return io_side_->backlog.load(); }
 
+std::uint64_t PgStore::backlog_bytes() const { return io_side_->backlog_bytes.load(); }
+
 StoreStats PgStore::stats() const {
   StoreStats s;
   s.rows_written = io_side_->rows_written.load();
   s.batches = io_side_->batches.load();
   s.write_errors = io_side_->errors.load();
   s.backlog = io_side_->backlog.load();
+  s.backlog_bytes = io_side_->backlog_bytes.load();
   s.dead_letters = io_side_->dead_letters.load();
   for (std::size_t i = 0; i < s.batch_buckets.size(); ++i) s.batch_buckets[i] = io_side_->batch_buckets[i].load();
   const double oldest = io_side_->oldest.load();

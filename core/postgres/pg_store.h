@@ -7,9 +7,11 @@
 // written goes again with ON CONFLICT DO NOTHING: nothing is doubled. A batch
 // PostgreSQL refuses because of a row (pg_sqlstate.h) is bisected until the
 // refused rows stand alone; those go to rtpush_dead_letters, every other row
-// is written. While PostgreSQL is down (or fails for no row's fault), rows
-// wait in memory and the write is retried with backoff; publishing goes on,
-// up to pg-backlog-rows (the node checks backlog()). Rows waiting in memory
+// is written; the dead letters of one batch go in one statement. While
+// PostgreSQL is down (or fails for no row's fault), rows wait in memory and
+// the write is retried with backoff; publishing goes on, up to
+// pg-backlog-rows and pg-backlog-bytes (the node checks backlog() and
+// backlog_bytes()). Rows waiting in memory
 // are lost if the node crashes (the Redis hand-off removes that window).
 #pragma once
 #include <array>
@@ -68,6 +70,8 @@ class PgStore {
   BackendState state() const;
   // Any thread: rows accepted and not yet written or dead-lettered.
   std::uint64_t backlog() const;
+  // Any thread: their payloads' bytes (pg-backlog-bytes).
+  std::uint64_t backlog_bytes() const;
   StoreStats stats() const;
   struct IoSide;  // the I/O thread's side: the link, the rows, the timers
 

@@ -92,6 +92,9 @@ struct RedisBroker::IoSide {
   unsigned ttl_secs;   // history-ttl-secs: the channel's keys expire after it
   std::string ttl_ms;  // the same, as the scripts take it
   std::string channel_bytes;  // history-channel-bytes, as the publish script takes it
+  // The publish script's "who publishes" (kPublishScript): "<rows> <bytes>"
+  // with PostgreSQL (pg-backlog-rows, pg-backlog-bytes), "-" without.
+  std::string persist_caps = "-", persist_rows, persist_bytes;
   // Two links: a subscribed connection can run nothing but (UN)SUBSCRIBE.
   // Either failing drops the other, so that both start over together.
   std::unique_ptr<RedisLink> cmd;  // scripts, reads, registry
@@ -332,6 +335,13 @@ struct RedisBroker::IoSide {
           if (r && (users_too || (r->type == REDIS_REPLY_INTEGER && r->integer == 1))) register_users();
         },
         {"ZADD", redis::kNodesKey, std::to_string(now), node_id});
+    // With PostgreSQL: persistence on again at once after Redis forgot it,
+    // for rtpush-publish and nodes without PostgreSQL too; before the HSET,
+    // so that rtpush:config never exists without it (rtpush-publish
+    // publishes once it exists).
+    if (!persist_rows.empty())
+      command([](redisReply*) {}, {"EVAL", redis::kEnablePersistScript, "1", redis::kConfigKey, persist_rows,
+                                   persist_bytes});
     command([](redisReply*) {}, {"HSET", redis::kConfigKey, "history-size", std::to_string(history),
                                  "history-ttl-secs", std::to_string(ttl_secs), "history-channel-bytes",
                                  channel_bytes});
@@ -395,12 +405,18 @@ struct RedisBroker::IoSide {
 };
 
 RedisBroker::RedisBroker(RedisAddress address, std::string node_id, std::size_t history_size,
-                         unsigned history_ttl_secs, IoThread* io, Logger log, std::size_t history_channel_bytes)
+                         unsigned history_ttl_secs, IoThread* io, Logger log, std::optional<PersistCaps> persist,
+                         std::size_t history_channel_bytes)
     : io_(io),
       io_side_(new IoSide(this, io, std::move(address), std::move(node_id), history_size, history_ttl_secs,
                           std::move(log))) {
   IoSide* side = io_side_.get();
   side->channel_bytes = std::to_string(history_channel_bytes);
+  if (persist) {
+    side->persist_rows = std::to_string(persist->rows);
+    side->persist_bytes = std::to_string(persist->bytes);
+    side->persist_caps = side->persist_rows + " " + side->persist_bytes;
+  }
   ev_timer_init(&side->registry_timer, &IoSide::on_registry_timer, kRegistryEverySecs, kRegistryEverySecs);
   side->registry_timer.data = side;
   io_->post([side] {
@@ -464,7 +480,7 @@ void RedisBroker::publish(const std::string& channel, Payload payload, PublishDo
         {"EVAL", redis::kPublishScript, "6", redis::kStreamPrefix + channel, redis::kEpochKey,
          redis::kTrimmedPrefix + channel, redis::kPersistKey, redis::kConfigKey, redis::kBytesPrefix + channel,
          std::to_string(side->history), kind, data->bytes, redis::kLivePrefix + channel, channel, side->ttl_ms,
-         side->channel_bytes});
+         side->persist_caps, side->channel_bytes});
     *sent = true;
   });
 }

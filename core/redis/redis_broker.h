@@ -19,6 +19,7 @@
 
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "broker.h"
@@ -32,10 +33,18 @@ class RedisBroker final : public Broker {
  public:
   // history_ttl_secs: the channel's keys expire this long after its last
   // publish (0: never); the same value on every node.
+  // `persist`: this node has PostgreSQL, with these pg-backlog-rows and
+  // pg-backlog-bytes: its publishes switch persistence on themselves when
+  // Redis forgot it (restart, FLUSHALL), and so does its every heartbeat,
+  // so that no acknowledged publish skips the hand-off (redis_scripts.h).
   // `log`: outages (once, with hiredis's errstr) and recoveries.
   // history_channel_bytes: the payload bytes one channel's stream keeps.
+  struct PersistCaps {
+    std::size_t rows, bytes;
+  };
   RedisBroker(RedisAddress address, std::string node_id, std::size_t history_size, unsigned history_ttl_secs,
-              IoThread* io, Logger log = Logger::to_stderr(), std::size_t history_channel_bytes = 67108864);
+              IoThread* io, Logger log = Logger::to_stderr(), std::optional<PersistCaps> persist = std::nullopt,
+              std::size_t history_channel_bytes = 67108864);
   // Drops this node's users' registrations (a short blocking command), closes
   // the connections on the I/O thread, waits.
   ~RedisBroker() override;

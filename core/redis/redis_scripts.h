@@ -26,7 +26,11 @@
 //                          persist-from: ms when that first happened (every
 //                          message after it is in PostgreSQL or on its way);
 //                          persist-backlog: the nodes' pg-backlog-rows, the
-//                          most entries rtpush:persist may hold
+//                          most entries rtpush:persist may hold;
+//                          persist-backlog-bytes: their pg-backlog-bytes, the
+//                          most payload bytes it may hold; persist-bytes: the
+//                          payload bytes it holds (kept by the publish script
+//                          and kAckPersistScript)
 //   rtpush:persist         a Stream of every message to write to PostgreSQL,
 //                          read by the consumer group "writers" (one consumer
 //                          per node with PostgreSQL); entries are acknowledged
@@ -70,21 +74,52 @@ inline constexpr const char* kControlTopic = "rtpush:control";
 // same atomic step: what is published is never missing from PostgreSQL.
 // KEYS: stream, epoch, trimmed, persist, config, bytes. ARGV: history size,
 // kind ("j" JSON / "b" bytes), data, live topic, channel, history TTL in ms
-// (0: none), history-channel-bytes (absent: rtpush:config's, as the nodes
-// recorded it, else 64 MiB). Returns the new id. The live payload is
-// "<id> <kind><data>".
+// (0: none), who publishes (below), history-channel-bytes (absent or "":
+// rtpush:config's, as the nodes recorded it, else 64 MiB). Returns the new
+// id. The live payload is "<id> <kind><data>".
 // The stream's payload bytes are kept in KEYS[6]: past the bound its
 // oldest entries are deleted (and remembered in trimmed) until it fits,
 // the new one too when it is larger alone.
+// ARGV[7], who publishes: "<rows> <bytes>" (pg-backlog-rows,
+// pg-backlog-bytes) a node with PostgreSQL, which switches persistence on
+// itself when Redis forgot it (a restart with an empty data set, FLUSHALL):
+// no publish it acknowledges skips the hand-off; "-" a node without it;
+// "" rtpush-publish, which cannot know whether nodes with PostgreSQL exist,
+// so it is refused (kUnconfiguredError) while no node has written
+// rtpush:config in this data set.
 // First, before anything is written: while rtpush:persist holds
-// persist-backlog entries (PostgreSQL is down or behind), the publish is
-// refused with an error that starts with kBacklogFullError.
+// persist-backlog entries or persist-backlog-bytes of payloads (PostgreSQL
+// is down or behind), the publish is refused with an error that starts with
+// kBacklogFullError.
 inline constexpr const char* kBacklogFullError = "BACKLOG";
+inline constexpr const char* kUnconfiguredError = "UNCONFIGURED";
 inline constexpr const char* kPublishScript = R"lua(
-local cap = tonumber(redis.call('HGET', KEYS[5], 'persist-backlog') or '')
-if cap and redis.call('XLEN', KEYS[4]) >= cap and redis.call('HGET', KEYS[5], 'persist') == '1' then
-  return redis.error_reply('BACKLOG postgres is behind: ' .. cap ..
-    ' messages wait for it (pg-backlog-rows); nothing was published')
+local persist = redis.call('HGET', KEYS[5], 'persist') == '1'
+local caps = ARGV[7] or ''
+if not persist and string.match(caps, '^%d+ %d+$') then
+  local rows, bytes = string.match(caps, '^(%d+) (%d+)$')
+  local now = redis.call('TIME')
+  redis.call('HSETNX', KEYS[5], 'persist-from', now[1] * 1000 + math.floor(now[2] / 1000))
+  redis.call('HSET', KEYS[5], 'persist', '1', 'persist-backlog', rows, 'persist-backlog-bytes', bytes)
+  persist = true
+elseif not persist and caps == '' and redis.call('EXISTS', KEYS[5]) == 0 then
+  return redis.error_reply('UNCONFIGURED no rtpush node has configured this Redis data set yet ' ..
+    '(new, restarted or flushed): nothing was published; retry once a node is connected')
+end
+local waiting_bytes = 0
+if persist then
+  local waiting = redis.call('XLEN', KEYS[4])
+  local cap = tonumber(redis.call('HGET', KEYS[5], 'persist-backlog') or '')
+  if cap and waiting >= cap then
+    return redis.error_reply('BACKLOG postgres is behind: ' .. cap ..
+      ' messages wait for it (pg-backlog-rows); nothing was published')
+  end
+  if waiting > 0 then waiting_bytes = tonumber(redis.call('HGET', KEYS[5], 'persist-bytes') or '0') or 0 end
+  local bcap = tonumber(redis.call('HGET', KEYS[5], 'persist-backlog-bytes') or '')
+  if bcap and waiting_bytes > 0 and waiting_bytes + #ARGV[3] > bcap then
+    return redis.error_reply('BACKLOG postgres is behind: ' .. waiting_bytes ..
+      ' bytes of messages wait for it (pg-backlog-bytes ' .. bcap .. '); nothing was published')
+  end
 end
 local keep = tonumber(ARGV[1])
 local t = redis.call('TIME')
@@ -117,7 +152,7 @@ end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', keep, '*', 'k', ARGV[2], 'd', ARGV[3])
 if keep == 0 then redis.call('SET', KEYS[3], id) end
 held = keep == 0 and 0 or math.max(held, 0) + #ARGV[3]
-local cap = tonumber(ARGV[7] or '') or tonumber(redis.call('HGET', KEYS[5], 'history-channel-bytes') or '')
+local cap = tonumber(ARGV[8] or '') or tonumber(redis.call('HGET', KEYS[5], 'history-channel-bytes') or '')
   or 67108864
 while held > cap do
   local old = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 16)
@@ -140,8 +175,9 @@ else
   redis.call('PERSIST', KEYS[6])
 end
 redis.call('PUBLISH', ARGV[4], id .. ' ' .. ARGV[2] .. ARGV[3])
-if redis.call('HGET', KEYS[5], 'persist') == '1' then
+if persist then
   redis.call('XADD', KEYS[4], '*', 'c', ARGV[5], 'i', id, 'k', ARGV[2], 'd', ARGV[3])
+  redis.call('HSET', KEYS[5], 'persist-bytes', waiting_bytes + #ARGV[3])
 end
 return id
 )lua";
@@ -149,12 +185,31 @@ return id
 // Persistence on: every message published from now on also goes to
 // rtpush:persist. persist-from keeps when that first happened for this data
 // set: PostgreSQL can replay only what came after. KEYS: config. ARGV: the
-// node's pg-backlog-rows (persist-backlog).
+// node's pg-backlog-rows (persist-backlog) and pg-backlog-bytes
+// (persist-backlog-bytes).
 inline constexpr const char* kEnablePersistScript = R"lua(
 local t = redis.call('TIME')
 redis.call('HSETNX', KEYS[1], 'persist-from', t[1] * 1000 + math.floor(t[2] / 1000))
-redis.call('HSET', KEYS[1], 'persist', '1', 'persist-backlog', ARGV[1])
+redis.call('HSET', KEYS[1], 'persist', '1', 'persist-backlog', ARGV[1], 'persist-backlog-bytes', ARGV[2])
 return 1
+)lua";
+
+// Entries of rtpush:persist whose rows committed: acknowledged, deleted, and
+// their payload bytes taken off persist-bytes (only for entries this call
+// deleted: an entry written by two nodes is counted off once). An empty
+// Stream holds 0 bytes, whatever the count says (entries deleted by hand);
+// a flushed data set has no count to keep.
+// KEYS: rtpush:persist, config. ARGV: the group, then id, payload bytes, ...
+inline constexpr const char* kAckPersistScript = R"lua(
+local freed = 0
+for i = 2, #ARGV - 1, 2 do
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
+  if redis.call('XDEL', KEYS[1], ARGV[i]) == 1 then freed = freed + tonumber(ARGV[i + 1]) end
+end
+if redis.call('EXISTS', KEYS[2]) == 0 then return freed end  -- flushed: no count to keep
+local left = redis.call('HINCRBY', KEYS[2], 'persist-bytes', -freed)
+if left < 0 or redis.call('XLEN', KEYS[1]) == 0 then redis.call('HSET', KEYS[2], 'persist-bytes', 0) end
+return freed
 )lua";
 
 // History of a channel. KEYS: stream, epoch, trimmed, config. ARGV: since

@@ -780,6 +780,21 @@ def wait_until(ready, seconds, what):
     raise RuntimeError(what)
 
 
+def persisting(redis, consumers):
+    """Waits until persistence is switched on and every node's consumer is in
+    the writers' group (instead of a fixed sleep)."""
+    def ready():
+        if redis.call("HGET", "rtpush:config", "persist") != "1":
+            return False
+        try:
+            names = {dict(zip(c[::2], c[1::2]))["name"] for c in redis.call("XINFO", "CONSUMERS", "rtpush:persist",
+                                                                           "writers")}
+        except RuntimeError:  # no stream or group yet
+            return False
+        return set(consumers) <= names  # [] : the group exists
+    wait_until(ready, 10, "persistence not switched on by every node")
+
+
 async def until(ready, seconds, what):
     """Polls `ready()` without blocking the event loop until it is true."""
     deadline = time.time() + seconds

@@ -9,7 +9,7 @@ import unittest
 
 import subprocess
 
-from rtpush_harness import PUBLISH_CLI, Postgres, Redis, Server, recv_type, wait_until
+from rtpush_harness import PUBLISH_CLI, Postgres, Redis, Server, persisting, recv_type, wait_until
 
 
 def wait_for_backlog_zero(server, seconds=30):
@@ -98,21 +98,6 @@ class Persistence(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(m['rtpush_pg_batch_rows_bucket{le="100"}'], 3)  # and two full ones
             self.assertEqual(m["rtpush_pg_batch_rows_sum"], 250)
             await pub.close()
-
-
-def persisting(redis, consumers):
-    """Waits until persistence is switched on and every node's consumer is in
-    the writers' group (instead of a fixed sleep)."""
-    def ready():
-        if redis.call("HGET", "rtpush:config", "persist") != "1":
-            return False
-        try:
-            names = {dict(zip(c[::2], c[1::2]))["name"] for c in redis.call("XINFO", "CONSUMERS", "rtpush:persist",
-                                                                           "writers")}
-        except RuntimeError:  # no stream or group yet
-            return False
-        return set(consumers) <= names  # [] : the group exists
-    wait_until(ready, 10, "persistence not switched on by every node")
 
 
 def wait_for_rows(pg, want, seconds):

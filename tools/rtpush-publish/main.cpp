@@ -52,10 +52,11 @@ on its own line, in order.
   --redis URL      publish through Redis exactly as a node does, with the
                    nodes' own script: every node delivers it, and it is kept
                    in the channel's history. Lines from standard input are
-                   pipelined.
+                   pipelined. A Redis no node has configured yet (new,
+                   restarted or flushed) refuses it: it cannot tell whether
+                   nodes with PostgreSQL would persist the message
   --history-size N with --redis: how many messages the channel's history
-                   keeps; by default what the nodes recorded in Redis (1000
-                   if none has yet)
+                   keeps; by default what the nodes recorded in Redis
   --channel C      the channel: 1-200 bytes, no whitespace or control characters
   --data JSON      the message, one JSON value. Without --data, standard input
                    is read: one JSON value per line, each its own message;

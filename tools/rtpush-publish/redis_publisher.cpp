@@ -1,6 +1,7 @@
 #include "redis_publisher.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <string_view>
 #include <vector>
 
@@ -76,7 +77,11 @@ bool RedisPublisher::publish(const std::string& json) {
   const std::string keep = std::to_string(history_);
   const char* argv[] = {"EVALSHA", sha_.c_str(), "6", stream.c_str(), rtpush::redis::kEpochKey, trimmed.c_str(),
                         rtpush::redis::kPersistKey, rtpush::redis::kConfigKey, bytes.c_str(), keep.c_str(), "j",
-                        json.data(), live.c_str(), channel_.c_str(), ttl_ms_.c_str()};
+                        json.data(), live.c_str(), channel_.c_str(), ttl_ms_.c_str(),
+                        // Who publishes: this tool cannot tell whether nodes with PostgreSQL
+                        // exist, so the script refuses it on a data set no node has configured.
+                        // No history-channel-bytes: the script reads the nodes' bound.
+                        ""};
   constexpr int kArgs = sizeof argv / sizeof argv[0];
   size_t lens[kArgs];
   for (int i = 0; i < kArgs; ++i) lens[i] = std::char_traits<char>::length(argv[i]);
@@ -96,11 +101,16 @@ bool RedisPublisher::read_one() {
     return false;
   }
   --in_flight_;
-  const std::string backlog = std::string(rtpush::redis::kBacklogFullError) + " ";
+  // The script's own refusals (PostgreSQL is behind; no node configured this
+  // Redis yet): their message as it is.
+  const std::string_view answer = r->str ? std::string_view(r->str, r->len) : std::string_view();
+  std::size_t own = 0;
+  for (const char* code : {rtpush::redis::kBacklogFullError, rtpush::redis::kUnconfiguredError})
+    if (answer.substr(0, std::strlen(code) + 1) == std::string(code) + " ") own = std::strlen(code) + 1;
   if (r->type == REDIS_REPLY_STRING)
-    on_result_(true, std::string(r->str, r->len));
-  else if (r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).substr(0, backlog.size()) == backlog)
-    on_result_(false, std::string(r->str + backlog.size(), r->len - backlog.size()));  // PostgreSQL is behind
+    on_result_(true, std::string(answer));
+  else if (r->type == REDIS_REPLY_ERROR && own > 0)
+    on_result_(false, std::string(answer.substr(own)));
   else
     on_result_(false, std::string("redis: ") + (r->str ? std::string(r->str, r->len) : "unexpected reply"));
   freeReplyObject(r);

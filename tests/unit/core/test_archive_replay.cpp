@@ -35,6 +35,7 @@ class FakePersistence final : public Persistence {
   BackendState state() const override { return BackendState::Up; }
   StoreStats stats() const override { return {}; }
   std::uint64_t local_backlog() const override { return backlog; }
+  std::uint64_t local_backlog_bytes() const override { return 0; }
 
   void answer_settle(bool ok) {
     auto s = std::move(settles);

@@ -18,6 +18,7 @@ static void postgres_block_follows_the_rest(void**) {
   st.batches = 55;
   st.write_errors = 2;
   st.backlog = 7;
+  st.backlog_bytes = 700;
   st.dead_letters = 3;
   st.lag_seconds = 1.25;
   Metrics m;
@@ -45,6 +46,9 @@ static void postgres_block_follows_the_rest(void**) {
       "# HELP rtpush_pg_backlog_rows Rows accepted, not yet committed.\n"
       "# TYPE rtpush_pg_backlog_rows gauge\n"
       "rtpush_pg_backlog_rows 7\n"
+      "# HELP rtpush_pg_backlog_bytes Payload bytes of the rows accepted, not yet committed.\n"
+      "# TYPE rtpush_pg_backlog_bytes gauge\n"
+      "rtpush_pg_backlog_bytes 700\n"
       "# HELP rtpush_pg_lag_seconds Age of the oldest row not yet committed.\n"
       "# TYPE rtpush_pg_lag_seconds gauge\n"
       "rtpush_pg_lag_seconds 1.250\n"

@@ -26,6 +26,7 @@ static void defaults_match_the_spec(void**) {
   assert_int_equal(o.publish_rate, 0);
   assert_int_equal(o.receive_timeout_secs, 10);
   assert_int_equal(o.pg_backlog_rows, 1000000);
+  assert_int_equal(o.pg_backlog_bytes, 268435456);
   assert_int_equal(o.replay_memory_bytes, 67108864);
   assert_int_equal(o.stop_timeout_secs, 10);
   assert_int_equal(o.history_channel_bytes, 67108864);
@@ -151,6 +152,20 @@ static void bad_values_are_errors_that_name_the_option(void**) {
   }
 }
 
+// pg-backlog-bytes: 1 MiB (a message of the default max-message-bytes) to 1 TiB.
+static void pg_backlog_bytes_at_its_bounds(void**) {
+  struct { const char* value; bool ok; } cases[] = {
+      {"1048576", true}, {"1099511627776", true}, {"1048575", false}, {"1099511627777", false}, {"0", false},
+      {"", false}, {"1e9", false},
+  };
+  for (const auto& c : cases) {
+    auto r = parse_options({{"pg-backlog-bytes", c.value}}, "d");
+    assert_int_equal(r.ok, c.ok);
+    if (c.ok) assert_int_equal(r.options.pg_backlog_bytes, std::stoull(c.value));
+    else assert_non_null(strstr(r.error.c_str(), "pg-backlog-bytes"));
+  }
+}
+
 static void unknown_options_warn_and_lws_ones_pass(void**) {
   auto r = parse_options({{"histroy-size", "5"}, {"default", "1"}, {"status", "ok"}}, "d");
   assert_true(r.ok);
@@ -233,6 +248,7 @@ int main() {
       cmocka_unit_test(identity_options_are_read),
       cmocka_unit_test(bad_identity_values_are_errors),
       cmocka_unit_test(bad_values_are_errors_that_name_the_option),
+      cmocka_unit_test(pg_backlog_bytes_at_its_bounds),
       cmocka_unit_test(unknown_options_warn_and_lws_ones_pass),
       cmocka_unit_test(upper_bounds_are_accepted),
       cmocka_unit_test(stop_timeout_secs_is_1_to_60),

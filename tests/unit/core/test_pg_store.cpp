@@ -4,6 +4,7 @@
 // are dead letters and every other row is written, and a failure that is no
 // row's fault keeps every row and retries after the backoff.
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -181,10 +182,10 @@ static void refused_rows_alone_become_dead_letters(void**) {
   w.submit(rows, [&] { ++committed; });
   std::set<std::string> dead, written;
   auto policy = [&](const Request& q) {
-    if (!q.prepared) {  // a dead letter: channel, id, ..., error, sqlstate
+    if (!q.prepared) {  // dead letters: arrays of channel, id, ..., error, sqlstate
       assert_true(q.sql.find("rtpush_dead_letters") != std::string::npos);
-      assert_string_equal(q.params.at(8).c_str(), "22P02");
-      dead.insert(q.params.at(1));
+      for (const std::string& state : ids_of(q.params.at(8))) assert_string_equal(state.c_str(), "22P02");
+      for (const std::string& id : ids_of(q.params.at(1))) dead.insert(id);
       return ok();
     }
     const std::vector<std::string> ids = ids_of(q.params.at(1));
@@ -203,6 +204,49 @@ static void refused_rows_alone_become_dead_letters(void**) {
   assert_int_equal(st.backlog, 0);
   assert_int_equal(w.link->resets, 0);  // a row's fault: the connection stays
   assert_true(w.store->state() == BackendState::Up);
+}
+
+// A batch of 1,000 with 20 refused rows: every refused row is a dead letter,
+// all of them in one statement (it was one statement each), and the batch
+// is complete only once they are written.
+static void dead_letters_of_a_batch_in_one_statement(void**) {
+  World w(1000, 10);
+  w.answer(all_ok);
+  std::set<std::string> bad;
+  std::vector<PgRow> rows;
+  for (int i = 0; i < 1000; ++i) {
+    rows.push_back(row(i));
+    if (i % 50 == 7) bad.insert(rows.back().id);
+  }
+  std::atomic<int> committed{0};
+  w.submit(rows, [&] { ++committed; });
+  std::vector<std::string> dead;
+  std::size_t dead_statements = 0, inserts = 0, written = 0;
+  auto policy = [&](const Request& q) {
+    if (!q.prepared) {
+      ++dead_statements;
+      assert_int_equal(committed.load(), 0);  // the batch waits for its dead letters
+      for (const std::string& id : ids_of(q.params.at(1))) dead.push_back(id);
+      return ok();
+    }
+    ++inserts;
+    const std::vector<std::string> ids = ids_of(q.params.at(1));
+    for (const std::string& id : ids)
+      if (bad.count(id)) return refused("23514", "violates check constraint");
+    written += ids.size();
+    return ok();
+  };
+  w.answer_until(policy, [&] { return committed.load() == 1; });
+  std::printf("1000 rows, %zu refused: %zu dead-letter statements, %zu inserts\n", bad.size(), dead_statements,
+              inserts);
+  assert_int_equal(dead.size(), bad.size());
+  assert_true(std::set<std::string>(dead.begin(), dead.end()) == bad);
+  assert_int_equal(dead_statements, 1);
+  assert_int_equal(written, 1000 - bad.size());
+  const StoreStats st = w.store->stats();
+  assert_int_equal(st.dead_letters, bad.size());
+  assert_int_equal(st.backlog, 0);
+  assert_int_equal(w.store->backlog_bytes(), 0);
 }
 
 static void conflict_goes_again_with_on_conflict(void**) {
@@ -256,6 +300,7 @@ int main() {
       cmocka_unit_test(up_once_the_connection_answers),
       cmocka_unit_test(batches_by_size_then_by_age),
       cmocka_unit_test(refused_rows_alone_become_dead_letters),
+      cmocka_unit_test(dead_letters_of_a_batch_in_one_statement),
       cmocka_unit_test(conflict_goes_again_with_on_conflict),
       cmocka_unit_test(outage_keeps_rows_and_retries_with_backoff),
       cmocka_unit_test(idle_connection_lost_is_down_until_it_answers_again),
