@@ -11,8 +11,11 @@ CREATE TABLE IF NOT EXISTS rtpush_messages (
   data         json,
   data_bin     bytea,
   published_at timestamptz NOT NULL,
+  publisher    text,
   PRIMARY KEY (channel, id)
 );
+-- A table made by an earlier build gets the column; old rows have none.
+ALTER TABLE rtpush_messages ADD COLUMN IF NOT EXISTS publisher text;
 CREATE INDEX IF NOT EXISTS rtpush_messages_replay ON rtpush_messages (channel, id_ms, id_seq);
 CREATE TABLE IF NOT EXISTS rtpush_dead_letters (
   channel      text        NOT NULL,

@@ -66,7 +66,10 @@ inline constexpr const char* kControlTopic = "rtpush:control";
 // same atomic step: what is published is never missing from PostgreSQL.
 // KEYS: stream, epoch, trimmed, persist, config. ARGV: history size, kind
 // ("j" JSON / "b" bytes), data, live topic, channel, history TTL in ms (0:
-// none). Returns the new id. The live payload is "<id> <kind><data>".
+// none), user (the publisher's `sub`, "" for none). Returns the new id.
+// The live payload is "<id> <kind><data>", or with a user
+// "<id> u<length of user>:<user><kind><data>" (live_user_prefix()); the
+// entries get a field u only when there is a user.
 // First, before anything is written: while rtpush:persist holds
 // persist-backlog entries (PostgreSQL is down or behind), the publish is
 // refused with an error that starts with kBacklogFullError.
@@ -93,7 +96,13 @@ if drop > 0 and keep > 0 then
   local old = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', drop)
   if #old > 0 then redis.call('SET', KEYS[3], old[#old][1]) end
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', keep, '*', 'k', ARGV[2], 'd', ARGV[3])
+local user = ARGV[7] or ''
+local id
+if user ~= '' then
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', keep, '*', 'k', ARGV[2], 'd', ARGV[3], 'u', user)
+else
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', keep, '*', 'k', ARGV[2], 'd', ARGV[3])
+end
 if keep == 0 then redis.call('SET', KEYS[3], id) end
 if ttl > 0 then
   redis.call('PEXPIRE', KEYS[1], ttl)
@@ -102,9 +111,15 @@ else
   redis.call('PERSIST', KEYS[1])
   redis.call('PERSIST', KEYS[3])
 end
-redis.call('PUBLISH', ARGV[4], id .. ' ' .. ARGV[2] .. ARGV[3])
+local live = ''
+if user ~= '' then live = 'u' .. #user .. ':' .. user end
+redis.call('PUBLISH', ARGV[4], id .. ' ' .. live .. ARGV[2] .. ARGV[3])
 if redis.call('HGET', KEYS[5], 'persist') == '1' then
-  redis.call('XADD', KEYS[4], '*', 'c', ARGV[5], 'i', id, 'k', ARGV[2], 'd', ARGV[3])
+  if user ~= '' then
+    redis.call('XADD', KEYS[4], '*', 'c', ARGV[5], 'i', id, 'k', ARGV[2], 'd', ARGV[3], 'u', user)
+  else
+    redis.call('XADD', KEYS[4], '*', 'c', ARGV[5], 'i', id, 'k', ARGV[2], 'd', ARGV[3])
+  end
 end
 return id
 )lua";
