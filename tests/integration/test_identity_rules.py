@@ -7,7 +7,6 @@ replayed, through Redis to another node, over SSE), a `sub` with `,` or `#`
 is refused, and jwt-leeway-secs allows clock skew on `exp` and `nbf`, in
 verification and in the expiry sweep. Frame-level rules run in every
 encoding."""
-import asyncio
 import json
 import time
 import unittest
@@ -16,6 +15,7 @@ import websockets
 
 from rtpush_harness import (ENCODINGS, Client, Postgres, Redis, Server, ServerCase, mint_hs256, upgrade_status,
                             wait_until)
+from test_auth_ws import authenticate, quiet
 from test_postgres import persisting
 from test_sse import SseStream
 
@@ -33,22 +33,6 @@ def token(sub, ttl=600, **claims):
     body = {"sub": sub, "exp": int(time.time()) + ttl}
     body.update(claims)
     return mint_hs256(SECRET, body)
-
-
-async def authenticate(client, tok):
-    await client.send({"type": "auth", "token": tok})
-    return await client.recv_type("authenticated")
-
-
-async def quiet(client, wait=0.3):
-    """Nothing arrives within `wait`; a heartbeat's answer comes next."""
-    try:
-        frame = await client.recv(wait)
-        raise AssertionError("unexpected frame %s" % frame)
-    except asyncio.TimeoutError:
-        pass
-    await client.send({"type": "heartbeat"})
-    await client.recv_type("heartbeat_ack")
 
 
 def reason_of(frame, encoding):
@@ -82,7 +66,7 @@ class RefreshNarrowing(ServerCase, unittest.IsolatedAsyncioTestCase):
                 got = [await c.recv_type("message"), await c.recv_type("message")]
                 self.assertEqual([(m["channel"], m["data"]) for m in got],
                                  [("orders:a-" + enc, {"after": 2}), ("dm#%s,7" % sub, {"after": 3})])
-                await quiet(c)
+                await quiet(c, 0.3)
                 # an unsubscribe the client asks for still has no reason
                 await c.send({"type": "unsubscribe", "channel": "orders:a-" + enc})
                 mine = await c.recv_type("unsubscribed")
@@ -113,7 +97,7 @@ class PersonalPublish(ServerCase, unittest.IsolatedAsyncioTestCase):
                 await u99.send({"type": "publish", "channel": ch, "data": "from 99", "ref": 1})
                 err = await u99.recv_type("error")
                 self.assertEqual((err["code"], err["ref"]), ("FORBIDDEN", 1))
-                await quiet(u42)
+                await quiet(u42, 0.3)
                 await u7.send({"type": "publish", "channel": ch, "data": "from 7"})
                 self.assertEqual((await u7.recv_type("published"))["channel"], ch)
                 got = await u42.recv_type("message")
