@@ -94,7 +94,13 @@ class Broker {
 
   // Numbers, retains and delivers a message. `done` runs once the message is
   // accepted (or refused); live delivery reaches the listener separately.
-  virtual void publish(const std::string& channel, Payload payload, PublishDone done) = 0;
+  // `user`: the `sub` of the authenticated WebSocket connection that
+  // published it, empty otherwise; kept with the message (Message::user).
+  virtual void publish(const std::string& channel, Payload payload, std::string user, PublishDone done) = 0;
+  // An unattributed publish (HTTP API, CLI, tests).
+  void publish(const std::string& channel, Payload payload, PublishDone done) {
+    publish(channel, std::move(payload), std::string(), std::move(done));
+  }
 
   // The channel's position and, when `since` is set, what came after it.
   // Live messages that arrive before `done` runs still reach the listener:

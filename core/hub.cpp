@@ -60,6 +60,7 @@ const FrameRef& Hub::frame_for(const Message& msg, Encoding encoding) {
     frame.id = msg.id_text;
     frame.data = &msg.payload;
     frame.timestamp = msg.timestamp;
+    frame.user = msg.user;
     f = codec_for(encoding)->encode(frame);
   }
   return f;

@@ -75,7 +75,7 @@ MemoryBroker::ChannelLog& MemoryBroker::log_for(const std::string& channel) {
   return log;
 }
 
-void MemoryBroker::publish(const std::string& channel, Payload payload, PublishDone done) {
+void MemoryBroker::publish(const std::string& channel, Payload payload, std::string user, PublishDone done) {
   const std::uint64_t now = clock_();
   expire(now);
   ChannelLog& log = log_for(channel);
@@ -84,6 +84,7 @@ void MemoryBroker::publish(const std::string& channel, Payload payload, PublishD
   msg->id = next_stream_id(log.last, now);
   msg->id_text = msg->id.str();
   msg->payload = std::move(payload);
+  msg->user = std::move(user);
   msg->timestamp = static_cast<double>(now) / 1000.0;
   log.last = msg->id;
   log.last_publish_ms = now;

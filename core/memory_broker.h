@@ -38,7 +38,8 @@ class MemoryBroker final : public Broker {
   MemoryBroker& operator=(const MemoryBroker&) = delete;
 
   void set_listener(BrokerListener* listener) override { listener_ = listener; }
-  void publish(const std::string& channel, Payload payload, PublishDone done) override;
+  using Broker::publish;
+  void publish(const std::string& channel, Payload payload, std::string user, PublishDone done) override;
   // Answers with every retained message at once: they are shared with the
   // ring (pointers, no copy), so a replay adds no memory for them.
   void history(const std::string& channel, std::optional<StreamId> since, std::size_t page_bytes,

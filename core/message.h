@@ -18,6 +18,10 @@ struct Message {
   std::string id_text;  // id.str(), kept so encoders never format it again
   Payload payload;
   double timestamp = 0;  // Unix seconds, when the broker accepted it
+  // The `sub` of the authenticated WebSocket connection that published it;
+  // empty for anonymous, HTTP API and CLI publishes (the frame then has no
+  // `user`). Set by the server, never read from the client's frame.
+  std::string user;
 
   // The `message` frame in each encoding, built on first use and then shared
   // by every subscriber (and every replay) of that encoding.
@@ -33,7 +37,7 @@ using MessagePtr = std::shared_ptr<const Message>;
 // What a message read from a backend weighs in memory (before any frame is
 // encoded): what replay-memory-bytes counts.
 inline std::size_t message_bytes(const Message& m) {
-  return sizeof(Message) + m.channel.size() + m.id_text.size() + m.payload.bytes.size();
+  return sizeof(Message) + m.channel.size() + m.id_text.size() + m.payload.bytes.size() + m.user.size();
 }
 
 }  // namespace rtpush

@@ -383,7 +383,10 @@ void Node::publish(Session* s, ClientRequest& req) {
     return;
   }
   const std::uint64_t serial = s->serial();
-  broker_->publish(req.channel, std::move(req.data),
+  // The publisher's `sub`, set here and never read from the frame: what
+  // subscribers, replays and the history see as the message's `user`.
+  std::string user = s->identity().authenticated ? s->identity().user : std::string();
+  broker_->publish(req.channel, std::move(req.data), std::move(user),
                    [this, serial, ref = std::move(req.ref)](const PublishResult& r) {
                      if (r.ok) {
                        ++metrics_.published_ws;

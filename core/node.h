@@ -239,6 +239,9 @@ class Node final : public BrokerListener, private ReplayHost {
   const char* accept_token(std::string_view token, const std::string& who, auth::TokenClaims* claims);
   // The connection is told why (error UNAUTHORIZED) and closed with 1008.
   void unauthorized(Session* s, std::string_view message, std::string_view ref);
+  // After a refresh (auth, same sub): ends each subscription the new claims
+  // no longer permit with `unsubscribed` and reason FORBIDDEN.
+  void end_forbidden_subscriptions(Session* s);
   // Sets `s`'s identity from accepted claims and its expiry deadline.
   void set_identity(Session* s, auth::TokenClaims claims);
   // Who a verified token says the bearer is (its expiry aside).

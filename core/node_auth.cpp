@@ -5,6 +5,7 @@
 // checks that use the identity run in subscribe/publish, not here.
 #include <cmath>
 #include <utility>
+#include <vector>
 
 #include "node.h"
 
@@ -30,11 +31,11 @@ bool ascii_iequal(std::string_view a, std::string_view b) {
 }
 
 // The wall-clock ms at which a token with this exp is expired (the
-// verifier refuses at now >= exp), 0 for none. An exp past what a uint64
-// of ms holds never comes.
-std::uint64_t expiry_key(const std::optional<double>& exp) {
+// verifier refuses at now >= exp + jwt-leeway-secs), 0 for none. An exp
+// past what a uint64 of ms holds never comes.
+std::uint64_t expiry_key(const std::optional<double>& exp, unsigned leeway_secs) {
   if (!exp) return 0;
-  const double ms = std::ceil(*exp * 1000.0);
+  const double ms = std::ceil((*exp + leeway_secs) * 1000.0);
   if (!(ms >= 1) || ms >= 9.0e18) return 0;
   return static_cast<std::uint64_t>(ms);
 }
@@ -117,12 +118,30 @@ void Node::auth_request(Session* s, const ClientRequest& req) {
   // First token, or a refresh: the new claims and exp replace the old.
   set_identity(s, std::move(claims));
   if (first) user_authenticated(s);
+  else end_forbidden_subscriptions(s);
   ServerFrame f;
   f.type = ServerFrameType::Authenticated;
   f.user = s->identity().user;
   f.expires = s->expires();
   f.ref = req.ref;
   send(s, f);
+}
+
+void Node::end_forbidden_subscriptions(Session* s) {
+  // Names first: dropping a subscription reorders the session's list. Once
+  // per refresh, over this connection's own subscriptions only.
+  std::vector<std::string> ended;
+  for (const Subscription* sub : s->subscriptions())
+    if (!auth::allowed(auth::check(auth_.rules, s->identity(), sub->channel->name, auth::Action::subscribe)))
+      ended.push_back(sub->channel->name);
+  for (const std::string& channel : ended) {
+    if (Subscription* sub = hub_.find(s, channel)) drop_subscription(sub);
+    ServerFrame f;
+    f.type = ServerFrameType::Unsubscribed;
+    f.channel = channel;
+    f.reason = error_code_name(ErrorCode::Forbidden);
+    send(s, f);
+  }
 }
 
 bool Node::refused_anonymous(Session* s, const ClientRequest& req) {
@@ -154,7 +173,7 @@ void Node::set_identity(Session* s, auth::TokenClaims claims) {
   forget_auth_deadline(s);
   const auto expires = claims.expires;
   s->set_identity(identity_of(std::move(claims)), expires);
-  if (const std::uint64_t at = expiry_key(expires)) {
+  if (const std::uint64_t at = expiry_key(expires, options_.jwt_leeway_secs)) {
     expiries_.emplace(at, s->serial());
     s->set_expiry_key(at);
   }

@@ -119,7 +119,7 @@ OptionsResult parse_options(const OptionList& values, const std::string& default
   struct Numeric { const char* name; std::size_t min, max; std::size_t* value; };
   std::size_t hb = o.heartbeat_secs, hbt = o.heartbeat_timeout_secs, flush = o.pg_flush_ms;
   std::size_t ttl = o.history_ttl_secs, rate = o.publish_rate, rx_timeout = o.receive_timeout_secs;
-  std::size_t stop_timeout = o.stop_timeout_secs;
+  std::size_t stop_timeout = o.stop_timeout_secs, leeway = o.jwt_leeway_secs;
   // The ranges the README's options table states; a bound that comes from
   // the code says where.
   const Numeric numeric[] = {
@@ -150,6 +150,9 @@ OptionsResult parse_options(const OptionList& values, const std::string& default
       // Up to 60 s: systemd's default TimeoutStopSec is 90 s, and the stop
       // must end before systemd's SIGKILL does it.
       {"stop-timeout-secs", 1, 60, &stop_timeout},
+      // Skew between clocks, not a grace period: 5 minutes is RFC 7519's
+      // "a few minutes" and past what NTP-synced hosts ever drift.
+      {"jwt-leeway-secs", 0, 300, &leeway},
   };
   for (const auto& [name, value] : values) {
     if (name == "redis") { o.redis = value; continue; }
@@ -209,6 +212,7 @@ OptionsResult parse_options(const OptionList& values, const std::string& default
   o.publish_rate = static_cast<unsigned>(rate);
   o.receive_timeout_secs = static_cast<unsigned>(rx_timeout);
   o.stop_timeout_secs = static_cast<unsigned>(stop_timeout);
+  o.jwt_leeway_secs = static_cast<unsigned>(leeway);
   if (!o.redis.empty() && o.redis.rfind("redis://", 0) != 0) {
     r.error = "redis: \"" + o.redis + "\" is not a redis://host:port[/db] URL";
     return r;

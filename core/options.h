@@ -44,6 +44,9 @@ struct Options {
   std::string jwt_public_key_file;
   std::string jwt_audience;
   std::string jwt_issuer;
+  // Clock skew allowed on a token's exp and nbf, seconds (0 to 300): a
+  // token expired this long ago, or valid this soon, is still accepted.
+  unsigned jwt_leeway_secs = 0;
   bool auth_required = false;                    // auth: required | optional
   std::string channels_file;
   std::string api_key_file;

@@ -18,6 +18,7 @@ std::string_view frame_field_name(FrameField field) {
     case FrameField::Ref: return "ref";
     case FrameField::User: return "user";
     case FrameField::Expires: return "expires";
+    case FrameField::Reason: return "reason";
   }
   return "";
 }

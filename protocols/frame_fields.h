@@ -29,8 +29,11 @@ enum class FrameField : std::uint8_t {
   Code,               // string: error_code_name()
   Message,            // string
   Ref,                // the request's ref (JSON text); only when it had one
-  User,               // string: the token's `sub`
+  User,               // string: the token's `sub` (authenticated), the publisher's (message)
   Expires,            // seconds, with a fraction, or null: frame_expires()
+  // string: why the server ended a subscription ("FORBIDDEN"). Protocol
+  // Buffers has no `reason` field: it goes in `code` (docs/protocol.md).
+  Reason,
 };
 
 // The fields of one frame type, in the order they are written.
@@ -45,8 +48,8 @@ namespace frame_fields_detail {
 using F = FrameField;
 inline constexpr F kConnectionEstablished[] = {F::ConnectionId, F::Node, F::HeartbeatInterval, F::Timestamp};
 inline constexpr F kSubscribed[] = {F::Channel, F::Position, F::Recovered};
-inline constexpr F kMessage[] = {F::Channel, F::Id, F::Data, F::Timestamp};
-inline constexpr F kUnsubscribed[] = {F::Channel};
+inline constexpr F kMessage[] = {F::Channel, F::Id, F::Data, F::Timestamp, F::User};
+inline constexpr F kUnsubscribed[] = {F::Channel, F::Reason};
 inline constexpr F kPublished[] = {F::Channel, F::Id, F::Ref};
 inline constexpr F kHeartbeatAck[] = {F::Timestamp};
 inline constexpr F kError[] = {F::Code, F::Message, F::Ref};
@@ -76,12 +79,16 @@ constexpr FrameFieldList frame_fields(ServerFrameType type) {
 std::string_view frame_field_name(FrameField field);
 
 // Whether `frame` carries `field` at all: `recovered` only when set, `ref`
-// only when the request had one; every other field of the type always (a
-// null position or expires is written as null).
+// only when the request had one, a message's `user` only when an
+// authenticated connection published it, `reason` only when the server
+// ended the subscription; every other field of the type always (a null
+// position or expires is written as null).
 inline bool frame_field_present(const ServerFrame& frame, FrameField field) {
   switch (field) {
     case FrameField::Recovered: return frame.recovered.has_value();
     case FrameField::Ref: return !frame.ref.empty();
+    case FrameField::User: return frame.type == ServerFrameType::Authenticated || !frame.user.empty();
+    case FrameField::Reason: return !frame.reason.empty();
     default: return true;
   }
 }

@@ -187,6 +187,7 @@ FrameRef JsonCodec::encode(const ServerFrame& f) const {
       case FrameField::Message: json_append_string(&o, f.message); break;
       case FrameField::Ref: o.append(f.ref); break;  // the request's own JSON text
       case FrameField::User: json_append_string(&o, f.user); break;
+      case FrameField::Reason: json_append_string(&o, f.reason); break;
       case FrameField::Expires:
         if (const std::optional<double> t = frame_expires(f)) append_timestamp(&o, *t); else o.append("null");
         break;

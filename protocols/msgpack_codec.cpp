@@ -219,6 +219,7 @@ FrameRef MsgPackCodec::encode(const ServerFrame& f) const {
       case FrameField::Message: p.text(f.message); break;
       case FrameField::Ref: p.json(f.ref); break;  // the request's JSON text, as the equal value
       case FrameField::User: p.text(f.user); break;
+      case FrameField::Reason: p.text(f.reason); break;
       case FrameField::Expires:
         if (const std::optional<double> t = frame_expires(f)) msgpack_pack_double(pk, *t); else msgpack_pack_nil(pk);
         break;

@@ -81,6 +81,7 @@ std::string_view string_of(const ServerFrame& f, FrameField field, bool* is_stri
     case FrameField::Message: return f.message;
     case FrameField::Ref: return f.ref;
     case FrameField::User: return f.user;
+    case FrameField::Reason: return f.reason;
     default: *is_string = false; return {};
   }
 }
@@ -95,6 +96,8 @@ char** string_slot(Rtpush__V1__Frame* m, FrameField field) {
     case FrameField::Code: return &m->code;
     case FrameField::Message: return &m->message;
     case FrameField::User: return &m->user;
+    // The spec's Frame has no `reason`: the error-code field says it.
+    case FrameField::Reason: return &m->code;
     default: return &m->ref;
   }
 }

@@ -95,7 +95,8 @@ struct ServerFrame {
   const Payload* data = nullptr;  // message
   double timestamp = 0;
   std::uint32_t heartbeat_interval = 0;
-  std::string_view user;             // authenticated: the token's `sub`
+  std::string_view user;             // authenticated: the token's `sub`; message: the publisher's, or empty
+  std::string_view reason;           // unsubscribed: "FORBIDDEN" when the server ended it, else empty
   std::optional<double> expires;     // authenticated: the token's `exp`; null when it has none
 };
 

@@ -11,6 +11,8 @@ export interface RtpushMessage {
   timestamp: number;
   /** "base64" when the payload was not JSON (data is then base64 text) */
   encoding?: "base64";
+  /** the `sub` of the authenticated connection that published it (set by the server); absent otherwise */
+  user?: string;
 }
 
 /** A string, or a function giving a fresh token, called on every (re)connect and before `exp`. */
@@ -18,6 +20,9 @@ export type RtpushToken = string | (() => string | Promise<string>);
 
 export interface RtpushOptions {
   token?: RtpushToken;
+  /** true: the token goes in the URL's `token` query parameter (which proxies and
+   * servers log); default false: it goes in an `auth` frame, the first frame sent */
+  tokenInUrl?: boolean;
   encoding?: "json";
   /** A WebSocket constructor; default globalThis.WebSocket */
   WebSocket?: new (url: string, protocol: string) => any;
@@ -64,6 +69,8 @@ export declare class Subscription {
   on(event: "subscribed", fn: (info: { position: string | null }) => void): () => void;
   /** after every resubscribe with `since`: false = some messages are gone for good */
   on(event: "recovered", fn: (recovered: boolean) => void): () => void;
+  /** code FORBIDDEN: the server ended the subscription (a token refresh no longer permits the channel) */
+  on(event: "error", fn: (error: RtpushError) => void): () => void;
   off(event: string, fn: (...args: any[]) => void): void;
   unsubscribe(): void;
 }

@@ -4,10 +4,11 @@
 
 /**
  * @typedef {"connecting" | "connected" | "disconnected"} RtpushState
- * @typedef {{channel: string, id: string, data: any, timestamp: number}} RtpushMessage
+ * @typedef {{channel: string, id: string, data: any, timestamp: number, user?: string}} RtpushMessage
  * @typedef {string | (() => (string | Promise<string>))} RtpushToken
  * @typedef {{
  *   token?: RtpushToken,
+ *   tokenInUrl?: boolean,
  *   encoding?: "json",
  *   WebSocket?: any,
  *   setTimeout?: (fn: () => void, ms: number) => any,
@@ -115,7 +116,8 @@ function defaultReport(err) {
 /** One `subscribe` call. Events: "subscribed" ({position}, each time the
  * server confirms it: messages published from then on arrive), "recovered"
  * (boolean, after every resubscribe with `since`: false = some messages are
- * gone for good). */
+ * gone for good), "error" (Error with .code FORBIDDEN: the server ended the
+ * subscription after a token refresh; it is not resubscribed). */
 export class Subscription extends Emitter {
   /** @param {RtpushClient} client @param {string} channel @param {(msg: RtpushMessage) => void} callback */
   constructor(client, channel, callback) {
@@ -140,6 +142,9 @@ export class RtpushClient extends Emitter {
     if ((options.encoding || "json") !== "json") throw new Error(`rtpush: encoding ${options.encoding} is not supported`);
     this.url = url;
     this._token = options.token;
+    // The token goes in an `auth` frame unless asked otherwise: a URL's
+    // query string ends up in proxies' and servers' access logs.
+    this._tokenInUrl = options.tokenInUrl === true;
     this._WebSocket = options.WebSocket || globalThis.WebSocket;
     if (!this._WebSocket) throw new Error("rtpush: no WebSocket: pass options.WebSocket");
     this._setTimeout = options.setTimeout || ((fn, ms) => setTimeout(fn, ms));
@@ -236,7 +241,7 @@ export class RtpushClient extends Emitter {
     }
     if (generation !== this._generation || this._closed) return;
     let url = this.url;
-    if (token != null) url += (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
+    if (token != null && this._tokenInUrl) url += (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
     let ws;
     try {
       ws = new this._WebSocket(url, PROTOCOL);
@@ -276,6 +281,9 @@ export class RtpushClient extends Emitter {
     this._cancel("_openTimer");
     this._openedAt = this._now();
     this._serverTimeMs = null;
+    // The auth frame goes first: the server handles frames in order, so the
+    // subscribes below (and any publish) are made as the token's user.
+    if (this._currentToken != null && !this._tokenInUrl) this._send({ type: "auth", token: this._currentToken });
     this._setState("connected");
     for (const [channel, ch] of this._channels) {
       const frame = { type: "subscribe", channel };
@@ -391,6 +399,8 @@ export class RtpushClient extends Emitter {
         return this._onSubscribed(f);
       case "message":
         return this._onMessage(f);
+      case "unsubscribed":
+        return this._onUnsubscribed(f);
       case "published":
         return this._settle(f.ref, (p) => p.resolve({ channel: f.channel, id: f.id }));
       case "authenticated":
@@ -430,6 +440,19 @@ export class RtpushClient extends Emitter {
     }
   }
 
+  /** The server ended a subscription (a token refresh no longer permits
+   * the channel): its subscriptions get "error" (code FORBIDDEN) and the
+   * channel is not resubscribed on reconnect. An answer to our own
+   * unsubscribe has no reason and changes nothing. */
+  _onUnsubscribed(f) {
+    if (f.reason == null) return;
+    const ch = this._channels.get(f.channel);
+    if (!ch) return;
+    this._channels.delete(f.channel);
+    const err = withCode(new Error(`rtpush: ${f.reason}: subscription to ${f.channel} ended by the server`), f.reason);
+    for (const sub of [...ch.subs]) sub._emit("error", err);
+  }
+
   _onMessage(f) {
     const ch = this._channels.get(f.channel);
     if (!ch) return;
@@ -439,6 +462,7 @@ export class RtpushClient extends Emitter {
     ch.last = ch.cursor = String(f.id);
     const msg = { channel: f.channel, id: f.id, data: f.data, timestamp: f.timestamp };
     if (f.encoding) msg.encoding = f.encoding;
+    if (typeof f.user === "string") msg.user = f.user;
     for (const sub of [...ch.subs]) this._call(sub._callback, [msg]);
   }
 }

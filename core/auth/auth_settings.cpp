@@ -96,6 +96,7 @@ std::unique_ptr<AuthSettings> load_auth_settings(const Options& o, std::string* 
       return nullptr;
     config.audience = o.jwt_audience;
     config.issuer = o.jwt_issuer;
+    config.leeway_secs = o.jwt_leeway_secs;
     std::string why;
     std::unique_ptr<TokenVerifier> verifier = TokenVerifier::create(config, &why);
     if (!verifier) {

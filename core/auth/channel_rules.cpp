@@ -77,10 +77,11 @@ Decision check(const ChannelRules& rules, const Identity& who, std::string_view 
         return Decision::forbidden_not_in_claim;
       break;
   }
-  // Personal channels restrict who reads them; publishing to one is how a
-  // user is pushed to, and is governed by the namespace rule alone.
-  if (action == Action::subscribe && channel.find('#') != std::string_view::npos &&
-      !(who.authenticated && personal_channel_admits(channel, who.user)))
+  // Personal channels: only the listed users read them, and only they may
+  // write into them over WebSocket (else user 99 could write into 42's
+  // direct messages). A server pushes to a user through the HTTP API or
+  // the CLI, which this check does not govern.
+  if (channel.find('#') != std::string_view::npos && !(who.authenticated && personal_channel_admits(channel, who.user)))
     return Decision::forbidden_personal;
   return Decision::allowed;
 }

@@ -31,7 +31,7 @@ enum class Decision {
   forbidden_rule_none,      // the namespace's rule is `none`
   forbidden_anonymous,      // `authenticated` or `token` rule, no valid token
   forbidden_not_in_claim,   // `token` rule, the channel is not in the token's claim
-  forbidden_personal,       // a `#` channel whose user list does not name this user
+  forbidden_personal,       // a `#` channel whose user list does not name this user (subscribe and publish)
 };
 
 inline bool allowed(Decision d) { return d == Decision::allowed; }

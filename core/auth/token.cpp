@@ -229,6 +229,7 @@ struct TokenVerifier::Keys {
   std::unique_ptr<EVP_PKEY, PkeyDeleter> public_key;
   const char* public_alg = nullptr;  // "RS256" or "ES256" with a public key
   std::string audience, issuer;
+  double leeway = 0;
 };
 
 TokenVerifier::TokenVerifier(std::unique_ptr<Keys> keys) : keys_(std::move(keys)) {}
@@ -239,6 +240,7 @@ std::unique_ptr<TokenVerifier> TokenVerifier::create(const TokenConfig& config, 
   keys->secret = config.hs256_secret;
   keys->audience = config.audience;
   keys->issuer = config.issuer;
+  keys->leeway = config.leeway_secs;
   if (config.hs256_secret.empty() && config.public_key_pem.empty()) {
     *error = "no key: set jwt-secret-file or jwt-public-key-file";
     return nullptr;
@@ -314,7 +316,10 @@ TokenResult TokenVerifier::verify(std::string_view token, double now_seconds) co
   const JsonPtr claims = parse_object(payload_text);
   if (!claims) return refuse(TokenRefusal::BadClaims);
   const cJSON* sub = member(claims.get(), "sub");
-  if (!cJSON_IsString(sub) || sub->valuestring[0] == '\0') return refuse(TokenRefusal::BadSubject);
+  // ',' and '#' spell a personal channel's user list (channel_rules.h):
+  // a sub holding one could not be told apart from a list.
+  if (!cJSON_IsString(sub) || sub->valuestring[0] == '\0' || std::strpbrk(sub->valuestring, ",#"))
+    return refuse(TokenRefusal::BadSubject);
   std::optional<double> exp, nbf;
   if (!time_claim(member(claims.get(), "exp"), &exp) || !time_claim(member(claims.get(), "nbf"), &nbf))
     return refuse(TokenRefusal::BadTime);
@@ -325,8 +330,10 @@ TokenResult TokenVerifier::verify(std::string_view token, double now_seconds) co
       !string_array(member(claims.get(), "channels"), &c.channels) ||
       !string_array(member(claims.get(), "publish"), &c.publish))
     return refuse(TokenRefusal::BadClaims);
-  if (exp && now_seconds >= *exp) return refuse(TokenRefusal::Expired);
-  if (nbf && now_seconds < *nbf) return refuse(TokenRefusal::NotYetValid);
+  // The leeway widens the window on both sides: the issuer's clock and
+  // ours may disagree either way.
+  if (exp && now_seconds >= *exp + keys_->leeway) return refuse(TokenRefusal::Expired);
+  if (nbf && now_seconds < *nbf - keys_->leeway) return refuse(TokenRefusal::NotYetValid);
   if (!keys_->audience.empty() && !audience_holds(aud, keys_->audience)) return refuse(TokenRefusal::WrongAudience);
   if (!keys_->issuer.empty() && !(iss && keys_->issuer == iss->valuestring)) return refuse(TokenRefusal::WrongIssuer);
   c.user = sub->valuestring;

@@ -36,10 +36,10 @@ enum class TokenRefusal {
   BadSignature,   // signature does not verify with the configured key
   BadClaims,      // payload not a JSON object, a claim named twice, or a
                   // claim of the wrong type (`channels`, `publish`, `aud`, `iss`)
-  BadSubject,     // `sub` missing, not a string, or empty
+  BadSubject,     // `sub` missing, not a string, empty, or holding ',' or '#'
   BadTime,        // `exp` or `nbf` not a number
-  Expired,        // now >= exp
-  NotYetValid,    // now < nbf
+  Expired,        // now >= exp + leeway
+  NotYetValid,    // now < nbf - leeway
   WrongAudience,  // jwt-audience set and not in `aud`
   WrongIssuer,    // jwt-issuer set and not `iss`
 };
@@ -70,6 +70,7 @@ struct TokenConfig {
   std::string public_key_pem;  // RS256 (RSA key) or ES256 (P-256 key) accepted when not empty
   std::string audience;        // when set, `aud` (string or array) must hold it
   std::string issuer;          // when set, `iss` must equal it
+  double leeway_secs = 0;      // jwt-leeway-secs: clock skew allowed on `exp` and `nbf`
 };
 
 class TokenVerifier {

@@ -24,7 +24,8 @@ double steady_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// A persist entry: [stream id, [c, channel, i, message id, k, kind, d, data]].
+// A persist entry: [stream id, [c, channel, i, message id, k, kind, d, data]
+// and u, user, when an authenticated connection published it].
 bool to_row(const redisReply* e, PgRow* row, std::string* entry_id) {
   if (!e || e->type != REDIS_REPLY_ARRAY || e->elements != 2 || !e->element[1]) return false;
   *entry_id = text(e->element[0]);
@@ -36,6 +37,7 @@ bool to_row(const redisReply* e, PgRow* row, std::string* entry_id) {
     if (k == "i") row->id = text(f->element[i + 1]);
     if (k == "k") kind = text(f->element[i + 1]);
     if (k == "d") row->data = text(f->element[i + 1]);
+    if (k == "u") row->user = text(f->element[i + 1]);
   }
   auto id = StreamId::parse(row->id);
   if (!id || row->channel.empty()) return false;

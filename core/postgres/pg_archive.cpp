@@ -30,9 +30,10 @@ namespace {
   "(CASE WHEN pg_column_size(data) < 1024 THEN pg_column_size(data) WHEN data IS NOT NULL "          \
   "THEN octet_length(data::text) ELSE octet_length(data_bin) END + $8::int)"
 const char* const kReadSql =
-    "SELECT id_ms, id_seq, CASE WHEN inside THEN data END, CASE WHEN inside THEN data_bin END, ts, inside FROM ("
-    "SELECT id_ms, id_seq, data, data_bin, ts, running <= $7::bigint OR running = size AS inside FROM ("
-    "SELECT id_ms, id_seq, data, data_bin, extract(epoch FROM published_at) AS ts, " RTPUSH_ROW_SIZE " AS size, "
+    "SELECT id_ms, id_seq, CASE WHEN inside THEN data END, CASE WHEN inside THEN data_bin END, ts, inside, publisher "
+    "FROM (SELECT id_ms, id_seq, data, data_bin, ts, publisher, running <= $7::bigint OR running = size AS inside FROM ("
+    "SELECT id_ms, id_seq, data, data_bin, extract(epoch FROM published_at) AS ts, publisher, " RTPUSH_ROW_SIZE
+    " AS size, "
     "sum(" RTPUSH_ROW_SIZE ") OVER (ORDER BY id_ms, id_seq ROWS UNBOUNDED PRECEDING) AS running "
     "FROM rtpush_messages WHERE channel = $1 AND (id_ms, id_seq) > ($2::bigint, $3::bigint) "
     "AND (id_ms, id_seq) < ($4::bigint, $5::bigint) ORDER BY id_ms, id_seq LIMIT $6::bigint) w "
@@ -72,6 +73,7 @@ MessagePtr row_message(const Logger& log, const PGresult* r, int row, const std:
     PQfreemem(bytes);
   }
   m->timestamp = std::strtod(PQgetvalue(r, row, 4), nullptr);
+  if (!PQgetisnull(r, row, 6)) m->user.assign(PQgetvalue(r, row, 6), PQgetlength(r, row, 6));
   return m;
 }
 

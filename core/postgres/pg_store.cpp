@@ -16,7 +16,7 @@
 
 namespace rtpush {
 
-// One statement for any batch size: the rows travel as seven arrays. The
+// One statement for any batch size: the rows travel as eight arrays. The
 // server parses and plans it once per connection (prepared at connect),
 // where a multi-row VALUES list would be parsed again for every batch.
 // Tried first without ON CONFLICT: a speculative insertion per row cost 37%
@@ -24,10 +24,10 @@ namespace rtpush {
 // retry after a lost answer, a batch claimed from a dead node); then the
 // batch fails whole with unique_violation and goes again with kInsertSql.
 const std::string kInsertFastSql =
-    "INSERT INTO rtpush_messages (channel, id, id_ms, id_seq, data, data_bin, published_at) "
-    "SELECT c, i, m, s, d::json, b, to_timestamp(t) "
+    "INSERT INTO rtpush_messages (channel, id, id_ms, id_seq, data, data_bin, published_at, publisher) "
+    "SELECT c, i, m, s, d::json, b, to_timestamp(t), p "
     "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bytea[], "
-    "$7::float8[]) AS u(c, i, m, s, d, b, t)";
+    "$7::float8[], $8::text[]) AS u(c, i, m, s, d, b, t, p)";
 const std::string kInsertSql = kInsertFastSql + " ON CONFLICT (channel, id) DO NOTHING";
 constexpr const char* kUniqueViolation = "23505";
 constexpr const char* kInsertStatement = "rtpush_insert";
@@ -50,7 +50,7 @@ const char* const kDeadLetterSql =
 
 namespace {
 
-constexpr int kParamsPerRow = 7;
+constexpr int kParamsPerRow = 8;
 constexpr std::size_t kMaxBatch = 100000;  // one statement: bounded by memory, not parameters
 
 double steady_seconds() {
@@ -266,6 +266,7 @@ struct PgStore::IoSide {
         array_null(&cols[5]);
       }
       array_elem(&cols[6], r.published_at);
+      if (r.user.empty()) array_null(&cols[7]); else array_elem(&cols[7], r.user);
     }
     close_arrays(&cols);
     in_flight = true;
@@ -450,6 +451,7 @@ void PgStore::append(const Message& m) {
   r.seq = std::to_string(m.id.seq);
   r.binary = m.payload.kind == PayloadKind::Binary;
   r.data = m.payload.bytes;
+  r.user = m.user;
   char ts[32];
   std::snprintf(ts, sizeof ts, "%.3f", m.timestamp);
   r.published_at = ts;

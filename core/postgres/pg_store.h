@@ -31,6 +31,7 @@ namespace rtpush {
 // One message as a row of rtpush_messages, as text parameters.
 struct PgRow {
   std::string channel, id, ms, seq, data, published_at;  // published_at: Unix seconds
+  std::string user;                                       // Message::user; empty: NULL publisher
   bool binary = false;                                    // data is bytes, not JSON text
   double queued_at = 0;                                   // steady clock, for the lag
 };

@@ -32,7 +32,7 @@ std::int64_t wall_ms() {
 }
 
 MessagePtr make_message(const Logger& log, const std::string& channel, std::string_view id_text, char kind,
-                        std::string_view data) {
+                        std::string_view data, std::string_view user = {}) {
   auto id = StreamId::parse(id_text);
   if (!id) return nullptr;
   auto m = std::make_shared<Message>();
@@ -41,6 +41,7 @@ MessagePtr make_message(const Logger& log, const std::string& channel, std::stri
   m->id_text = std::string(id_text);
   m->payload.kind = kind == 'b' ? PayloadKind::Binary : PayloadKind::Json;
   m->payload.bytes = std::string(data);
+  m->user = std::string(user);
   // An entry written by an older build may be JSON-kind text that is not
   // strict JSON (trailing bytes, invalid UTF-8, raw controls): it goes out
   // as the bytes it is (base64 to JSON clients), never as broken JSON.
@@ -53,17 +54,19 @@ MessagePtr make_message(const Logger& log, const std::string& channel, std::stri
   return m;
 }
 
-// An XRANGE entry: [id, [field, value, ...]] with fields k (kind), d (data).
+// An XRANGE entry: [id, [field, value, ...]] with fields k (kind), d (data)
+// and, for a message an authenticated connection published, u (user).
 MessagePtr entry_message(const Logger& log, const std::string& channel, const redisReply* e) {
   if (!e || e->type != REDIS_REPLY_ARRAY || e->elements != 2) return nullptr;
   const redisReply* fields = e->element[1];
-  std::string kind = "j", data;
+  std::string kind = "j", data, user;
   for (std::size_t i = 0; fields && i + 1 < fields->elements; i += 2) {
     const std::string f = text(fields->element[i]);
     if (f == "k") kind = text(fields->element[i + 1]);
     if (f == "d") data = text(fields->element[i + 1]);
+    if (f == "u") user = text(fields->element[i + 1]);
   }
-  return make_message(log, channel, text(e->element[0]), kind.empty() ? 'j' : kind[0], data);
+  return make_message(log, channel, text(e->element[0]), kind.empty() ? 'j' : kind[0], data, user);
 }
 
 }  // namespace
@@ -189,7 +192,9 @@ struct RedisBroker::IoSide {
     std::string_view payload(p->str, p->len);
     const auto space = payload.find(' ');
     if (space == std::string_view::npos || space + 1 >= payload.size()) return;
-    MessagePtr m = make_message(log, channel, payload.substr(0, space), payload[space + 1], payload.substr(space + 2));
+    std::string_view rest = payload.substr(space + 1), user;
+    if (!redis::split_live_user(&rest, &user) || rest.empty()) return;
+    MessagePtr m = make_message(log, channel, payload.substr(0, space), rest[0], rest.substr(1), user);
     if (!m) return;
     if (ch.backfilling) {
       ch.held.push_back(std::move(m));
@@ -434,8 +439,8 @@ RedisBroker::~RedisBroker() {
   io_->run_and_wait([side] { side->shutdown(); });
 }
 
-void RedisBroker::publish(const std::string& channel, Payload payload, PublishDone done) {
-  io_->post([this, channel, payload = std::move(payload), done = std::move(done)]() mutable {
+void RedisBroker::publish(const std::string& channel, Payload payload, std::string user, PublishDone done) {
+  io_->post([this, channel, payload = std::move(payload), user = std::move(user), done = std::move(done)]() mutable {
     IoSide* side = io_side_.get();
     auto fail = [side, done](std::string why) {
       side->deliver([done, why = std::move(why)] {
@@ -452,7 +457,7 @@ void RedisBroker::publish(const std::string& channel, Payload payload, PublishDo
     // published" (docs/protocol.md, UNAVAILABLE).
     auto sent = std::make_shared<bool>(false);
     side->command(
-        [side, channel, data, done, fail, sent](redisReply* r) {
+        [side, channel, data, user, done, fail, sent](redisReply* r) {
           if (!r && *sent)
             return fail("the link to redis was lost after the publish was sent: the message may have been "
                         "published; subscribe with since to find out before publishing it again");
@@ -469,6 +474,7 @@ void RedisBroker::publish(const std::string& channel, Payload payload, PublishDo
           m->id = *parsed;
           m->id_text = id;
           m->payload = std::move(*data);
+          m->user = user;
           m->timestamp = static_cast<double>(parsed->ms) / 1000.0;
           side->deliver([done, m = MessagePtr(m)] {
             PublishResult res;
@@ -480,7 +486,7 @@ void RedisBroker::publish(const std::string& channel, Payload payload, PublishDo
         {"EVAL", redis::kPublishScript, "6", redis::kStreamPrefix + channel, redis::kEpochKey,
          redis::kTrimmedPrefix + channel, redis::kPersistKey, redis::kConfigKey, redis::kBytesPrefix + channel,
          std::to_string(side->history), kind, data->bytes, redis::kLivePrefix + channel, channel, side->ttl_ms,
-         side->persist_caps, side->channel_bytes});
+         side->persist_caps, side->channel_bytes, user});
     *sent = true;
   });
 }

@@ -50,7 +50,8 @@ class RedisBroker final : public Broker {
   ~RedisBroker() override;
 
   void set_listener(BrokerListener* listener) override { listener_ = listener; }
-  void publish(const std::string& channel, Payload payload, PublishDone done) override;
+  using Broker::publish;
+  void publish(const std::string& channel, Payload payload, std::string user, PublishDone done) override;
   // Pages of at most `page_bytes`, read as the replay asks (read_history).
   void history(const std::string& channel, std::optional<StreamId> since, std::size_t page_bytes,
                HistoryDone done) override;

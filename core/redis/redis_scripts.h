@@ -75,8 +75,11 @@ inline constexpr const char* kControlTopic = "rtpush:control";
 // KEYS: stream, epoch, trimmed, persist, config, bytes. ARGV: history size,
 // kind ("j" JSON / "b" bytes), data, live topic, channel, history TTL in ms
 // (0: none), who publishes (below), history-channel-bytes (absent or "":
-// rtpush:config's, as the nodes recorded it, else 64 MiB). Returns the new
-// id. The live payload is "<id> <kind><data>".
+// rtpush:config's, as the nodes recorded it, else 64 MiB), user (the
+// publisher's `sub`; absent or "" for none). Returns the new id.
+// The live payload is "<id> <kind><data>", or with a user
+// "<id> u<length of user>:<user><kind><data>" (live_user_prefix()); the
+// entries get a field u only when there is a user.
 // The stream's payload bytes are kept in KEYS[6]: past the bound its
 // oldest entries are deleted (and remembered in trimmed) until it fits,
 // the new one too when it is larger alone.
@@ -149,7 +152,13 @@ if drop > 0 and keep > 0 then
   if #old > 0 then redis.call('SET', KEYS[3], old[#old][1]) end
   held = held - data_bytes(old)
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', keep, '*', 'k', ARGV[2], 'd', ARGV[3])
+local user = ARGV[9] or ''
+local id
+if user ~= '' then
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', keep, '*', 'k', ARGV[2], 'd', ARGV[3], 'u', user)
+else
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', keep, '*', 'k', ARGV[2], 'd', ARGV[3])
+end
 if keep == 0 then redis.call('SET', KEYS[3], id) end
 held = keep == 0 and 0 or math.max(held, 0) + #ARGV[3]
 local cap = tonumber(ARGV[8] or '') or tonumber(redis.call('HGET', KEYS[5], 'history-channel-bytes') or '')
@@ -174,9 +183,15 @@ else
   redis.call('PERSIST', KEYS[3])
   redis.call('PERSIST', KEYS[6])
 end
-redis.call('PUBLISH', ARGV[4], id .. ' ' .. ARGV[2] .. ARGV[3])
+local live = ''
+if user ~= '' then live = 'u' .. #user .. ':' .. user end
+redis.call('PUBLISH', ARGV[4], id .. ' ' .. live .. ARGV[2] .. ARGV[3])
 if persist then
-  redis.call('XADD', KEYS[4], '*', 'c', ARGV[5], 'i', id, 'k', ARGV[2], 'd', ARGV[3])
+  if user ~= '' then
+    redis.call('XADD', KEYS[4], '*', 'c', ARGV[5], 'i', id, 'k', ARGV[2], 'd', ARGV[3], 'u', user)
+  else
+    redis.call('XADD', KEYS[4], '*', 'c', ARGV[5], 'i', id, 'k', ARGV[2], 'd', ARGV[3])
+  end
   redis.call('HSET', KEYS[5], 'persist-bytes', waiting_bytes + #ARGV[3])
 end
 return id

@@ -30,6 +30,13 @@ std::string user_entry(const std::string& node, double connected_at);
 std::string disconnect_message(const std::string& user);
 std::optional<std::string> parse_disconnect_message(std::string_view payload);
 
+// A live message's payload after "<id> " (redis_scripts.h, the publish
+// script): "u<length>:<user>" first when an authenticated connection
+// published it. Takes that prefix off `*rest` into `*user`; nothing to take
+// leaves both as they were (no user). False when the prefix is cut short
+// or its length is not a number: the message cannot be read.
+bool split_live_user(std::string_view* rest, std::string_view* user);
+
 // The users script's reply, a flat array [connection_id, node,
 // connected_at, ...], as connections; nullopt when it is not that shape.
 std::optional<std::vector<UserConnection>> parse_user_connections(const redisReply* reply);

@@ -3,7 +3,7 @@
 // base64url, header, algorithm choice, signatures). Odd: the rest is
 // "<header JSON>\n<claims JSON>", signed here with the verifier's own HS256
 // secret, so the claims reading is reached too (the fuzzer cannot forge a
-// MAC). Whatever is accepted has a user; a refusal carries no claims; the
+// MAC). Whatever is accepted has a user without ',' or '#'; a refusal carries no claims; the
 // same token gives the same answer twice.
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -72,6 +72,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(token_refusal_name(r.refusal) != std::string_view("unknown"));
   if (r.ok()) {
     check(!r.claims.user.empty() && token.size() <= kMaxTokenBytes);
+    // ',' and '#' spell a personal channel's user list: never a user.
+    check(r.claims.user.find_first_of(",#") == std::string::npos);
     check(!r.claims.expires || *r.claims.expires > kNow);
   } else {
     check(r.claims.user.empty() && r.claims.channels.empty() && r.claims.publish.empty() && !r.claims.expires);

@@ -205,6 +205,26 @@ class Tokens(unittest.TestCase):
             finally:
                 client.close()
 
+    def test_the_token_goes_in_an_auth_frame_unless_token_in_url(self):
+        """SPEC section 17: a URL is logged by proxies and servers; the token
+        goes in an `auth` frame, and `auth required` is met by it."""
+        with Server(files={"jwt_secret_file": SECRET + "\n"}, auth="required") as server:
+            for in_url in (False, True):
+                with self.subTest(tokenInUrl=in_url):
+                    client = NodeClient({"url": server.ws_url, "channels": ["t"], "secret": SECRET, "sub": "u3",
+                                         "ttl": 600, "tokenInUrl": in_url})
+                    try:
+                        client.subscribed(["t"])  # under auth required: the token was accepted either way
+                        if not in_url:  # the answer to the auth frame
+                            client.wait_for(lambda e: e.get("event") == "authenticated" and e.get("user") == "u3",
+                                            what="authenticated")
+                        urls = [e["url"] for e in client.events("ws_url")]
+                        self.assertEqual(len(urls), 1, client.seen)
+                        self.assertEqual("token=" in urls[0], in_url, urls[0])
+                        self.assertEqual(client.events("error"), [])
+                    finally:
+                        client.close()
+
     def test_1008_is_retried_once_with_a_fresh_token_then_reported(self):
         with Server(files={"jwt_secret_file": SECRET + "\n"}, auth="required") as server:
             client = NodeClient({"url": server.ws_url, "channels": ["t"], "secret": SECRET, "sub": "u2", "ttl": 600})

@@ -1,7 +1,8 @@
 // One rtpush.js client driven by tests/integration/test_js_client.py:
 // the configuration is argv[2] (JSON), commands arrive as JSON lines on
 // stdin, and everything the client reports is printed as JSON lines.
-//   config: {url, channels: [..], secret?: HS256 secret, sub?, ttl?: token lifetime s}
+//   config: {url, channels: [..], secret?: HS256 secret, sub?, ttl?: token lifetime s,
+//            tokenInUrl?: the client's option of that name}
 //   commands: {"cmd":"publish","channel":C,"data":V} | {"cmd":"close"}
 import { createHmac } from "node:crypto";
 import { createInterface } from "node:readline";
@@ -17,7 +18,15 @@ function mint(secret, claims) {
   return `${body}.${createHmac("sha256", secret).update(body).digest("base64url")}`;
 }
 
-const options = { WebSocket };
+// Reports the URL of every connection the client opens: whether a token
+// rode in it (SPEC section 17: not unless tokenInUrl).
+class ReportingWebSocket extends WebSocket {
+  constructor(url, protocol) {
+    super(url, protocol);
+    print({ event: "ws_url", url });
+  }
+}
+const options = { WebSocket: ReportingWebSocket, tokenInUrl: config.tokenInUrl === true };
 if (config.secret) {
   options.token = async () => {
     const exp = Math.floor(Date.now() / 1000) + config.ttl;

@@ -180,21 +180,24 @@ test("publish while not connected rejects at once; pending ones reject on a drop
   client.close();
 });
 
-test("token function: called on every connect, URL-encoded, and refreshed before exp", async () => {
+test("token function: called on every connect, sent in the first frame (never the URL), refreshed before exp", async () => {
   const clock0 = 1_700_000_000_000;
   let calls = 0;
   const token = async () => jwt({ sub: "42", exp: clock0 / 1000 + 120 + 60 * calls++, x: "+/=" });
   const { clock, WS, client } = setup({ token });
+  client.subscribe("a", () => {});
   await flush();
   assert.equal(calls, 1);
-  const url = new URL(WS.last().url);
-  assert.equal(url.searchParams.get("token"), await (async () => jwt({ sub: "42", exp: clock0 / 1000 + 120, x: "+/=" }))());
+  assert.equal(WS.last().url, "ws://h/"); // SPEC section 17: no token in the URL by default
   WS.last().open();
+  // the auth frame first, so the subscribe is made as the token's user
+  assert.deepEqual(WS.last().sent.map((f) => f.type), ["auth", "subscribe"]);
+  assert.equal(WS.last().sent[0].token, jwt({ sub: "42", exp: clock0 / 1000 + 120, x: "+/=" }));
   // exp in 120 s, refresh 30 s before it
   assert.deepEqual(clock.pending(), [90_000]);
   await clock.advance(90_000);
   assert.equal(calls, 2);
-  const [auth] = WS.last().sentOfType("auth");
+  const auth = WS.last().sentOfType("auth").at(-1);
   assert.equal(tokenExpiry(auth.token), clock0 / 1000 + 180);
   WS.last().receive({ type: "authenticated", user: "42", expires: clock0 / 1000 + 180 });
   assert.deepEqual(clock.pending(), [60_000]); // 30 s before the new exp
@@ -202,7 +205,56 @@ test("token function: called on every connect, URL-encoded, and refreshed before
   assert.equal(clock.pending().length, 1); // the refresh timer went with the connection
   await clock.advance(clock.pending()[0]);
   assert.equal(calls, 3);
-  assert.match(WS.last().url, /^ws:\/\/h\/\?token=/);
+  assert.equal(WS.last().url, "ws://h/");
+  WS.last().open();
+  assert.equal(tokenExpiry(WS.last().sentOfType("auth")[0].token), clock0 / 1000 + 240);
+  client.close();
+});
+
+test("tokenInUrl: the token goes URL-encoded in the query string, and no auth frame at connect", async () => {
+  const token = jwt({ sub: "42", x: "+/=" });
+  const { WS, client } = setup({ token, tokenInUrl: true });
+  await flush();
+  assert.equal(new URL(WS.last().url).searchParams.get("token"), token);
+  WS.last().open();
+  assert.deepEqual(WS.last().sentOfType("auth"), []);
+  client.close();
+});
+
+test("no token: no auth frame", async () => {
+  const { WS, client } = setup();
+  await flush();
+  WS.last().open();
+  assert.deepEqual(WS.last().sentOfType("auth"), []);
+  assert.equal(WS.last().url, "ws://h/");
+  client.close();
+});
+
+test("unsubscribed with a reason: the subscriptions get FORBIDDEN and it is not resubscribed", async () => {
+  const { clock, WS, client } = setup();
+  const got = [];
+  const sub = client.subscribe("orders:1", () => {});
+  sub.on("error", (e) => got.push(e.code));
+  await flush();
+  WS.last().open();
+  WS.last().receive({ type: "unsubscribed", channel: "orders:1", reason: "FORBIDDEN" });
+  assert.deepEqual(got, ["FORBIDDEN"]);
+  WS.last().serverClose(1006);
+  await clock.advance(clock.pending()[0]);
+  WS.last().open();
+  assert.deepEqual(WS.last().sentOfType("subscribe"), []);
+  client.close();
+});
+
+test("a message's user is passed on when the server set one", async () => {
+  const { WS, client } = setup();
+  const got = [];
+  client.subscribe("c", (m) => got.push(m.user));
+  await flush();
+  WS.last().open();
+  WS.last().receive({ type: "message", channel: "c", id: "1-0", data: 1, timestamp: 1, user: "42" });
+  WS.last().receive({ type: "message", channel: "c", id: "2-0", data: 2, timestamp: 1 });
+  assert.deepEqual(got, ["42", undefined]);
   client.close();
 });
 
@@ -218,8 +270,8 @@ test("a short-lived token is refreshed halfway, not in a loop", async () => {
 test("close 1008 with a string token: reported, never retried", async () => {
   const { clock, WS, client, states, errors } = setup({ token: "t" });
   await flush();
-  assert.match(WS.last().url, /\?token=t$/);
   WS.last().open();
+  assert.equal(WS.last().sentOfType("auth")[0].token, "t");
   WS.last().receive({ type: "error", code: "UNAUTHORIZED", message: "token expired" });
   WS.last().serverClose(1008, "token expired");
   assert.deepEqual(clock.pending(), []);
@@ -239,8 +291,8 @@ test("close 1008 with a token function: one retry with a fresh token, then stop"
   WS.last().serverClose(1008, "disconnected");
   await clock.advance(500);
   assert.equal(WS.instances.length, 2);
-  assert.match(WS.last().url, /token=t2$/);
   WS.last().open();
+  assert.equal(WS.last().sentOfType("auth")[0].token, "t2");
   WS.last().serverClose(1008, "disconnected");
   await clock.advance(600_000);
   assert.equal(WS.instances.length, 2);
@@ -326,7 +378,8 @@ test("a failing token function is reported and retried with backoff", async () =
   assert.ok(errors.some((e) => e.code === "TOKEN" && /auth server down/.test(e.message)));
   await clock.advance(500);
   assert.equal(WS.instances.length, 1);
-  assert.match(WS.last().url, /token=ok$/);
+  WS.last().open();
+  assert.equal(WS.last().sentOfType("auth")[0].token, "ok");
   client.close();
 });
 

@@ -48,7 +48,10 @@ class DeferredBroker final : public rtpush::Broker {
  public:
   DeferredBroker(std::size_t history, std::function<std::uint64_t()> clock) : inner_(history, std::move(clock)) {}
   void set_listener(rtpush::BrokerListener* l) override { inner_.set_listener(l); }
-  void publish(const std::string& c, rtpush::Payload p, PublishDone d) override { inner_.publish(c, std::move(p), std::move(d)); }
+  using rtpush::Broker::publish;
+  void publish(const std::string& c, rtpush::Payload p, std::string u, PublishDone d) override {
+    inner_.publish(c, std::move(p), std::move(u), std::move(d));
+  }
   void history(const std::string& c, std::optional<rtpush::StreamId> since, std::size_t, HistoryDone d) override {
     pending_.push_back([this, c, since, d] { d(inner_.read(c, since)); });
   }

@@ -167,13 +167,17 @@ static void personal_channels(void**) {
   assert_false(try_subscribe(*w.node, u42, "dm#420"));
   for (Session* s : {u42, u7, u8, anon, empty}) assert_false(try_subscribe(*w.node, s, "x#"));
   assert_false(try_subscribe(*w.node, empty, "dm#42,,7"));
-  // Publishing to a personal channel is the namespace's rule alone: how a
-  // server (or, here, anyone) pushes to one user.
-  assert_true(try_publish(*w.node, anon, "dm#42,7"));
+  // Publishing to a personal channel over WebSocket: its listed users only
+  // (a server pushes to a user through the HTTP API instead).
+  for (Session* s : {u8, anon, empty}) assert_false(try_publish(*w.node, s, "dm#42,7"));
   Sent got;
+  drain(u42, &got);
+  assert_int_equal(got.size(), 0);
+  assert_true(try_publish(*w.node, u7, "dm#42,7"));
   drain(u42, &got);
   assert_int_equal(got.size(), 1);
   assert_string_equal(got.type(0), "message");
+  assert_string_equal(got.str(0, "user"), "7");  // the server-set publisher
 }
 
 // A refused subscribe leaks nothing: no `subscribed`, no position, no

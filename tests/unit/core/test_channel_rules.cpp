@@ -145,10 +145,16 @@ static void personal_channels_admit_only_their_users(void**) {
       // the "" namespace (authenticated) governs a channel without ':'
       {&u42, "notify#42", S, OK},
       {&kAnon, "notify#42", S, ANON},
-      // publishing to a personal channel: the namespace rule alone
-      {&u7, "open:notify#42", P, OK},
-      {&kAnon, "open:notify#42", P, OK},
+      // publishing to a personal channel: its listed users only, on top of
+      // the namespace rule (SPEC section 8; issue 20: user 99 wrote into
+      // dm#42,7)
+      {&u42, "open:notify#42", P, OK},
+      {&u7, "open:dm#42,7", P, OK},
+      {&u7, "open:notify#42", P, PERSONAL},
+      {&u4, "open:dm#42,7", P, PERSONAL},
+      {&kAnon, "open:notify#42", P, PERSONAL},
       {&u7, "feed:notify#42", P, NONE},
+      {&u42, "feed:notify#42", P, NONE},
   };
   run(rules(), cases, sizeof cases / sizeof cases[0]);
   assert_false(personal_channel_admits("no-hash", "42"));

@@ -26,7 +26,10 @@ class UsersBroker final : public Broker {
     listener_ = l;
     inner_.set_listener(l);
   }
-  void publish(const std::string& c, Payload p, PublishDone d) override { inner_.publish(c, std::move(p), std::move(d)); }
+  using Broker::publish;
+  void publish(const std::string& c, Payload p, std::string u, PublishDone d) override {
+    inner_.publish(c, std::move(p), std::move(u), std::move(d));
+  }
   void history(const std::string& c, std::optional<StreamId> s, std::size_t b, HistoryDone d) override {
     inner_.history(c, s, b, std::move(d));
   }

@@ -23,7 +23,7 @@ struct World {
   std::vector<std::string> log;
   std::unique_ptr<Node> node;
   // `keys` false: no jwt-*-file, so no token can be verified.
-  explicit World(OptionList opts = {}, bool keys = true) {
+  explicit World(OptionList opts = {}, bool keys = true, auth::ChannelRules rules = {}) {
     Options o = parse_options(opts, "test-node").options;
     auto broker = std::make_unique<MemoryBroker>(o.history_size, [this] { return clocks.wall; });
     node = std::make_unique<Node>(o, std::move(broker), clocks.clocks(), nullptr,
@@ -34,10 +34,12 @@ struct World {
     if (keys) {
       auth::TokenConfig config;
       config.hs256_secret = kSecret;
+      config.leeway_secs = o.jwt_leeway_secs;  // as load_auth_settings() does
       std::string why;
       a.verifier = auth::TokenVerifier::create(config, &why);
       assert_non_null(a.verifier.get());
     }
+    a.rules = std::move(rules);
     a.required = o.auth_required;
     a.allowed_origins = o.allowed_origins;
     node->set_auth(std::move(a));
@@ -228,6 +230,61 @@ static void an_auth_frame_authenticates_then_refreshes(void**) {
   w.clocks.wall += 10'000'000;
   w.node->expire_auth();
   assert_open(s);
+}
+
+// A refresh whose claims no longer permit a subscribed channel ends that
+// subscription with `unsubscribed` and reason FORBIDDEN, before the
+// `authenticated` answer; what is still permitted keeps delivering.
+static void a_narrowing_refresh_ends_what_it_no_longer_permits(void**) {
+  auth::ChannelRules rules;
+  rules.namespaces["orders"] = {auth::Rule::token, auth::Rule::token};
+  World w({}, true, rules);
+  FakeConnection c;
+  Session* s = open_session(*w.node, &c);
+  say(*w.node, s, auth_frame(token("42", kNow + 600, R"(,"channels":["orders:a","orders:b"])")));
+  say(*w.node, s, R"({"type":"subscribe","channel":"orders:a"})");
+  say(*w.node, s, R"({"type":"subscribe","channel":"orders:b"})");
+  say(*w.node, s, R"({"type":"subscribe","channel":"news"})");
+  Sent before;
+  drain(s, &before);
+  assert_int_equal(s->subscriptions().size(), 3);
+
+  say(*w.node, s, auth_frame(token("42", kNow + 600, R"(,"channels":["orders:a"])")));
+  Sent out;
+  drain(s, &out);
+  assert_int_equal(out.size(), 2);
+  assert_string_equal(out.type(0), "unsubscribed");
+  assert_string_equal(out.str(0, "channel"), "orders:b");
+  assert_string_equal(out.str(0, "reason"), "FORBIDDEN");
+  assert_string_equal(out.type(1), "authenticated");
+  assert_int_equal(s->subscriptions().size(), 2);
+  assert_open(s);
+
+  // An unsubscribe the client asks for is answered without a reason.
+  say(*w.node, s, R"({"type":"unsubscribe","channel":"orders:a"})");
+  Sent mine;
+  drain(s, &mine);
+  assert_string_equal(mine.type(0), "unsubscribed");
+  assert_null(mine.get(0, "reason"));
+}
+
+// jwt-leeway-secs: the expiry sweep closes a connection that long after
+// its token's exp, not at exp.
+static void the_expiry_sweep_honours_the_leeway(void**) {
+  World w(OptionList{{"jwt-leeway-secs", "30"}});
+  FakeConnection c;
+  Session* s = open_session(*w.node, &c);
+  say(*w.node, s, auth_frame(token("42", kNow + 60)));
+  Sent out;
+  drain(s, &out);
+  assert_string_equal(out.type(0), "authenticated");
+  assert_true(cJSON_GetNumberValue(out.get(0, "expires")) == kNow + 60);  // the token's own exp
+  w.clocks.wall += 89'000;  // 29 s past exp
+  w.node->expire_auth();
+  assert_open(s);
+  w.clocks.wall += 1'000;  // exp + 30 s
+  w.node->expire_auth();
+  assert_unauthorized(s, c, "token expired");
 }
 
 static void an_auth_frame_for_another_user_closes(void**) {
@@ -427,6 +484,8 @@ int main() {
       cmocka_unit_test(required_auth_gives_ten_seconds),
       cmocka_unit_test(an_expired_token_closes_its_connection_unless_refreshed),
       cmocka_unit_test(a_handshake_token_expires_too),
+      cmocka_unit_test(a_narrowing_refresh_ends_what_it_no_longer_permits),
+      cmocka_unit_test(the_expiry_sweep_honours_the_leeway),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

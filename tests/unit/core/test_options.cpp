@@ -231,6 +231,22 @@ static void history_channel_and_receive_bytes_bounds(void**) {
   }
 }
 
+// jwt-leeway-secs: 0 (the default) to 300 (SPEC section 3), both ends
+// accepted and read, just outside refused by name.
+static void jwt_leeway_secs_is_0_to_300(void**) {
+  assert_int_equal(parse_options({}, "d").options.jwt_leeway_secs, 0);
+  for (unsigned secs : {0u, 300u}) {
+    auto r = parse_options({{"jwt-leeway-secs", std::to_string(secs)}}, "d");
+    assert_true(r.ok);
+    assert_int_equal(r.options.jwt_leeway_secs, secs);
+  }
+  for (const char* bad : {"301", "-1", "1.5", "", "30s"}) {
+    auto r = parse_options({{"jwt-leeway-secs", bad}}, "d");
+    assert_false(r.ok);
+    assert_non_null(strstr(r.error.c_str(), "jwt-leeway-secs"));
+  }
+}
+
 // The largest value of each bounded option is accepted: the README's ranges.
 static void upper_bounds_are_accepted(void**) {
   auto r = parse_options({{"pg-flush-ms", "2000"}, {"pg-batch-size", "100000"}, {"history-size", "10000000"},
@@ -252,6 +268,7 @@ int main() {
       cmocka_unit_test(unknown_options_warn_and_lws_ones_pass),
       cmocka_unit_test(upper_bounds_are_accepted),
       cmocka_unit_test(stop_timeout_secs_is_1_to_60),
+      cmocka_unit_test(jwt_leeway_secs_is_0_to_300),
       cmocka_unit_test(compression_is_on_or_off),
       cmocka_unit_test(history_channel_and_receive_bytes_bounds),
   };

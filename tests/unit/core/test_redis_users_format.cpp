@@ -52,6 +52,25 @@ static void disconnect_messages_carry_any_user_id(void**) {
   assert_false(parse_disconnect_message("").has_value());
 }
 
+// The publish script's live payload after "<id> ": an optional
+// "u<len>:<user>" (any bytes, a space included), then kind and data.
+static void a_live_payload_carries_its_user(void**) {
+  using rtpush::redis::split_live_user;
+  std::string_view rest = "j{\"a\":1}", user;
+  assert_true(split_live_user(&rest, &user));
+  assert_true(rest == "j{\"a\":1}" && user.empty());
+  rest = "u4:a b:j[1]";
+  assert_true(split_live_user(&rest, &user));
+  assert_true(user == "a b:" && rest == "j[1]");
+  rest = "u0:b\x01";
+  assert_true(split_live_user(&rest, &user));
+  assert_true(user.empty() && rest == "b\x01");
+  for (std::string_view bad : {"u", "u:", "u5:abc", "ux:j1", "u3", "u99999999999:j"}) {
+    rest = bad;
+    assert_false(split_live_user(&rest, &user));
+  }
+}
+
 static void the_scripts_reply_reads_as_connections(void**) {
   FakeReply r({"c1", "node-a", "1700000000.500", "c2", "node b", "1700000001.000"});
   auto list = parse_user_connections(&r.top);
@@ -143,6 +162,7 @@ int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(an_entry_keeps_any_node_name),
       cmocka_unit_test(disconnect_messages_carry_any_user_id),
+      cmocka_unit_test(a_live_payload_carries_its_user),
       cmocka_unit_test(the_scripts_reply_reads_as_connections),
       cmocka_unit_test(local_users_count_adds_and_removes),
       cmocka_unit_test(registration_commands_write_everything_in_bounded_chunks),

@@ -25,7 +25,10 @@ class PagedBroker final : public Broker {
  public:
   PagedBroker(std::size_t history, std::function<std::uint64_t()> clock) : inner_(history, std::move(clock)) {}
   void set_listener(BrokerListener* l) override { inner_.set_listener(l); }
-  void publish(const std::string& c, Payload p, PublishDone d) override { inner_.publish(c, std::move(p), std::move(d)); }
+  using Broker::publish;
+  void publish(const std::string& c, Payload p, std::string u, PublishDone d) override {
+    inner_.publish(c, std::move(p), std::move(u), std::move(d));
+  }
   void history(const std::string& c, std::optional<StreamId> since, std::size_t page_bytes, HistoryDone d) override {
     HistoryResult h = inner_.read(c, since);
     std::vector<MessagePtr> all = std::move(h.messages);

@@ -243,6 +243,10 @@ static void every_refusal_has_its_reason(void**) {
       {"sub a number", V::Secret, make_token(kHs, R"({"sub":42})", Sign::Hs), R::BadSubject},
       {"sub null", V::Secret, make_token(kHs, R"({"sub":null})", Sign::Hs), R::BadSubject},
       {"sub empty", V::Secret, make_token(kHs, R"({"sub":""})", Sign::Hs), R::BadSubject},
+      // A personal channel's user list is comma-separated after '#': such a
+      // sub could never be told apart from a list (dm#42,7 read as "42,7").
+      {"sub with a comma", V::Secret, make_token(kHs, R"({"sub":"42,7"})", Sign::Hs), R::BadSubject},
+      {"sub with a #", V::Secret, make_token(kHs, R"({"sub":"dm#42"})", Sign::Hs), R::BadSubject},
       {"exp a string", V::Secret, make_token(kHs, R"({"sub":"42","exp":"1700000100"})", Sign::Hs), R::BadTime},
       {"nbf a string", V::Secret, make_token(kHs, R"({"sub":"42","nbf":"0"})", Sign::Hs), R::BadTime},
       {"exp null", V::Secret, make_token(kHs, R"({"sub":"42","exp":null})", Sign::Hs), R::BadTime},
@@ -272,6 +276,28 @@ static void every_refusal_has_its_reason(void**) {
   int failed = 0;
   for (const Case& c : table) failed += !check_case(c);
   assert_int_equal(failed, 0);
+}
+
+// jwt-leeway-secs widens exp and nbf by the same skew, both ways, and no
+// further: kNow is 1700000000, the leeway 30.
+static void leeway_allows_clock_skew_and_no_more(void**) {
+  std::string error;
+  TokenConfig config;
+  config.hs256_secret = kSecret;
+  config.leeway_secs = 30;
+  const auto v = TokenVerifier::create(config, &error);
+  assert_non_null(v.get());
+  auto with = [](const char* claims) { return make_token(kHs, claims, Sign::Hs); };
+  assert_true(v->verify(with(R"({"sub":"42","exp":1699999995})"), kNow).ok());  // expired 5 s ago
+  assert_true(v->verify(with(R"({"sub":"42","exp":1699999971})"), kNow).ok());  // 29 s ago
+  assert_int_equal(v->verify(with(R"({"sub":"42","exp":1699999970})"), kNow).refusal, TokenRefusal::Expired);
+  assert_true(v->verify(with(R"({"sub":"42","nbf":1700000030})"), kNow).ok());  // valid in 30 s
+  assert_int_equal(v->verify(with(R"({"sub":"42","nbf":1700000031})"), kNow).refusal, TokenRefusal::NotYetValid);
+  // The claims still say the token's own exp: the leeway is ours, not its.
+  assert_true(*v->verify(with(R"({"sub":"42","exp":1699999995})"), kNow).claims.expires == 1699999995);
+  // Without leeway (verifiers[0]) the same token 5 s past exp is refused.
+  assert_int_equal(verifiers[0]->verify(with(R"({"sub":"42","exp":1699999995})"), kNow).refusal,
+                   TokenRefusal::Expired);
 }
 
 static void a_verifier_needs_a_key_it_can_use(void**) {
@@ -313,6 +339,7 @@ int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(accepted_tokens_give_their_claims),
       cmocka_unit_test(every_refusal_has_its_reason),
+      cmocka_unit_test(leeway_allows_clock_skew_and_no_more),
       cmocka_unit_test(a_verifier_needs_a_key_it_can_use),
       cmocka_unit_test(every_reason_has_a_label),
       cmocka_unit_test(cost_per_verification),
