@@ -25,8 +25,10 @@ std::string_view text(const char* s) { return s ? std::string_view(s) : std::str
 // "news" (and a ref `{"a":1}\0junk` as strict JSON); this walk of the
 // frame's top-level fields, done by hand since protobuf-c offers no length
 // for strings, finds the last occurrence of each (the one protobuf-c kept).
+// `legacy_token` is field 15 (`user`): where clients of the schema before
+// `user` put an auth frame's token (rtpush.proto).
 struct WireStrings {
-  std::string_view type, channel, since, ref, token;
+  std::string_view type, channel, since, ref, token, legacy_token;
 };
 
 bool read_varint(const unsigned char* p, std::size_t n, std::size_t* i, std::uint64_t* v) {
@@ -58,7 +60,8 @@ bool wire_strings(std::string_view bytes, WireStrings* out) {
           case 2: out->channel = s; break;
           case 4: out->since = s; break;
           case 6: out->ref = s; break;
-          case 15: out->token = s; break;
+          case 15: out->legacy_token = s; break;
+          case 16: out->token = s; break;
         }
         break;
       }
@@ -134,7 +137,7 @@ DecodeResult ProtobufCodec::decode(std::string_view bytes, bool /*is_binary*/,
       rtpush__v1__frame__unpack(nullptr, bytes.size(), reinterpret_cast<const std::uint8_t*>(bytes.data())));
   if (!f) return decode_error(ErrorCode::InvalidFrame, "frame is not an rtpush.v1.Frame");
 
-  WireStrings w{text(f->type), text(f->channel), text(f->since), text(f->ref), text(f->token)};
+  WireStrings w{text(f->type), text(f->channel), text(f->since), text(f->ref), text(f->token), text(f->user)};
   wire_strings(bytes, &w);  // keeps protobuf-c's views if the walk fails (it parsed)
 
   const std::string_view data = f->has_data ? std::string_view(reinterpret_cast<const char*>(f->data.data), f->data.len)
@@ -147,7 +150,8 @@ DecodeResult ProtobufCodec::decode(std::string_view bytes, bool /*is_binary*/,
   raw.type_is_string = true;  // proto3: a missing type is empty, which no type is
   raw.type = w.type;
   raw.channel = std::string(w.channel);  // NULs included: the core refuses them
-  raw.token = std::string(w.token);      // NULs included: the verifier refuses them
+  // NULs included: the verifier refuses them.
+  raw.token = std::string(!w.token.empty() ? w.token : w.legacy_token);
   if (!w.since.empty()) {
     raw.since_state = RawRequest::Since::Given;
     raw.since = std::string(w.since);

@@ -115,11 +115,14 @@ std::optional<std::string> write_protobuf(const std::vector<Member>& members) {
                        : key == "channel" ? 2
                        : key == "since"   ? 4
                        : key == "data"    ? 5
-                       : key == "token"   ? 15
+                       : key == "token"   ? 16
                                           : 6;
     if (m.value.kind != V::Str && m.value.kind != V::Json && m.value.kind != V::Bin) return std::nullopt;
     if (key == "token" && m.value.kind != V::Str) return std::nullopt;  // a string field: JSON text would be a string
-    o += static_cast<char>(number << 3 | 2);
+    for (int tag = number << 3 | 2;; tag >>= 7) {  // varint tag (field 16 takes two bytes)
+      o += static_cast<char>((tag & 0x7f) | (tag > 0x7f ? 0x80 : 0));
+      if (tag <= 0x7f) break;
+    }
     for (std::size_t n = m.value.text.size();; n >>= 7) {  // varint length
       o += static_cast<char>((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
       if (n <= 0x7f) break;

@@ -132,17 +132,21 @@ static void server_frames(void**) {
   assert_string_equal(m->user, "42");
   assert_false(m->has_expires);
   rtpush__v1__frame__free_unpacked(m, nullptr);
-  // The bytes: field 16 (user) then field 17 (expires, fixed64).
+  // The bytes: field 15 (user, as the product's schema numbers it) then
+  // field 17 (expires, fixed64).
   a.expires = 0.0;
   const std::string bytes(codec.encode(a)->view());
-  const std::string want = std::string("\x0a\x0d" "authenticated" "\x82\x01\x02" "42" "\x89\x01", 22) + std::string(8, '\0');
+  const std::string want = std::string("\x0a\x0d" "authenticated" "\x7a\x02" "42" "\x89\x01", 21) + std::string(8, '\0');
   assert_int_equal(bytes.size(), want.size());
   assert_memory_equal(bytes.data(), want.data(), want.size());
 }
 
 // A length-delimited field by hand: protobuf-c cannot write a NUL inside a string.
 static std::string field(int number, const std::string& bytes) {
-  return std::string(1, static_cast<char>(number << 3 | 2)) + static_cast<char>(bytes.size()) + bytes;
+  const int tag = number << 3 | 2;
+  std::string t = tag < 0x80 ? std::string(1, static_cast<char>(tag))
+                             : std::string{static_cast<char>(tag & 0x7f | 0x80), static_cast<char>(tag >> 7)};
+  return t + static_cast<char>(bytes.size()) + bytes;
 }
 
 static void strings_are_read_whole(void**) {
@@ -163,13 +167,32 @@ static void strings_are_read_whole(void**) {
   assert_true(d.ok);
   assert_int_equal(d.request.data.kind, PayloadKind::Binary);
   assert_string_equal(d.request.data.bytes.c_str(), "{\"a\":1} trailing");
-  // A token (field 15) is read whole too: a NUL would otherwise cut off a
-  // refused token's tail and leave what precedes it to the verifier.
-  d = codec.decode(field(1, "auth") + field(15, std::string("a.b.c\0x", 7)), true);
-  assert_true(d.ok);
-  assert_int_equal(d.request.type, RequestType::Auth);
-  assert_int_equal(d.request.token.size(), 7);
-  assert_memory_equal(d.request.token.data(), "a.b.c\0x", 7);
+  // A token (field 16; field 15 from clients of the schema before `user`)
+  // is read whole too: a NUL would otherwise cut off a refused token's tail
+  // and leave what precedes it to the verifier.
+  for (int number : {16, 15}) {
+    d = codec.decode(field(1, "auth") + field(number, std::string("a.b.c\0x", 7)), true);
+    assert_true(d.ok);
+    assert_int_equal(d.request.type, RequestType::Auth);
+    assert_int_equal(d.request.token.size(), 7);
+    assert_memory_equal(d.request.token.data(), "a.b.c\0x", 7);
+  }
+  // Both: field 16 is the token.
+  d = codec.decode(field(1, "auth") + field(15, "old") + field(16, "new"), true);
+  assert_string_equal(d.request.token.c_str(), "new");
+}
+
+// A message's publisher: field 15, `user`, as the product's schema has it.
+static void message_user_is_field_15(void**) {
+  Payload p{PayloadKind::Json, "1"};
+  ServerFrame f;
+  f.type = ServerFrameType::Message;
+  f.channel = "c";
+  f.id = "1-0";
+  f.data = &p;
+  f.user = "alice";
+  const std::string bytes(codec.encode(f)->view());
+  assert_true(bytes.find(std::string("\x7a\x05" "alice", 7)) != std::string::npos);
 }
 
 int main() {
@@ -178,6 +201,7 @@ int main() {
       cmocka_unit_test(json_text_or_bytes),
       cmocka_unit_test(server_frames),
       cmocka_unit_test(strings_are_read_whole),
+      cmocka_unit_test(message_user_is_field_15),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
