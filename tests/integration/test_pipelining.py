@@ -164,6 +164,29 @@ class Pipelining(unittest.TestCase):
             status, body = server.get("metrics")
             self.assertEqual(status, 200)
 
+    def test_a_post_behind_a_bodiless_get_with_its_body_in_two_segments(self):
+        """The same pair, the POST's body cut in two: the rest comes in a
+        later segment, after lws read the POST's head from its buffer."""
+        with Server() as server:
+            child = serving_child(server)
+            body = b'{"n":4,"pad":"' + b"x" * 3000 + b'"}'
+            pair = request("GET", "health") + request("POST", "publish/pipe-d", body)
+            for cut in (len(pair) - len(body), len(pair) - len(body) + 10, len(pair) - 10):
+                with self.subTest(cut=cut):
+                    sock = self.send_segment(server, pair[:cut])
+                    try:
+                        time.sleep(0.3)  # the node reads the first segment alone
+                        sock.sendall(pair[cut:])
+                        answers = read_responses(sock, 2)
+                    except socket.timeout:
+                        self.fail("no answer to a pipelined segment within 10 s:\n" + server.log_tail())
+                    finally:
+                        sock.close()
+                    self.assert_in_order(answers, [200, 200])
+                    if len(answers) == 2:
+                        self.assertEqual(json.loads(answers[1][2])["channel"], "pipe-d")
+            self.assert_node_calm(server, child)
+
     def test_open_node_answers_pipelined_requests(self):
         with Server() as server:
             self.pipeline_shapes(server, keyed=False)
