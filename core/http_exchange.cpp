@@ -1,6 +1,5 @@
 #include "http_exchange.h"
 
-#include <algorithm>
 #include <utility>
 
 namespace rtpush {
@@ -24,11 +23,6 @@ HttpExchange::Start HttpExchange::begin(long long content_length, bool transfer_
 
 void HttpExchange::body(std::string_view data, std::size_t max_bytes) {
   if (phase_ != Phase::Body) return;  // answered already, or a body nobody reads
-  if (!std::exchange(body_seen_, true) && !request_line_.empty() && !data.empty()) {
-    const std::size_t n = std::min(data.size(), request_line_.size());
-    misread_ = data.substr(0, n) == std::string_view(request_line_).substr(0, n);
-  }
-  if (misread_) return;
   if (request_.body_too_large || request_.body.size() + data.size() > max_bytes)
     request_.body_too_large = true;
   else

@@ -6,23 +6,19 @@
 // one, in the same segment. lws 4.1.6 keeps the bytes after a request on
 // the connection and services them again at once: while our answer waits
 // for WRITEABLE it reports the body's completion again and again (100% CPU,
-// WRITEABLE starved), and a request it parses from those bytes after a
-// completed transaction may get the wrong bytes as its body. So a request
-// found followed by another (a repeated completion, or the next head while
-// this answer is unwritten) is answered with `Connection: close` and the
-// connection closes after it (SPEC section 17 allows it); the client sends
-// the rest again on a new connection. Until that answer exists the
-// connection's reading is paused, which ends the repeats. When lws read the
-// next head only after the answer (a body-less request's answer went out
-// first), it hands that request's own head as its body
-// (lws_http_action() re-reads the connection's buffer from its start): a
-// body that begins with the request's own request line is that misread,
-// and the connection is closed without an answer.
+// WRITEABLE starved). So a request found followed by another (a repeated
+// completion, or the next head while this answer is unwritten) is answered
+// with `Connection: close` and the connection closes after it (SPEC section
+// 17 allows it); the client sends the rest again on a new connection. Until
+// that answer exists the connection's reading is paused, which ends the
+// repeats. A request lws reads from those bytes only once the previous
+// answer went out (a POST behind a body-less GET) is not found followed:
+// both are answered in order. (lws 4.1.6 handed such a request its own head
+// as its body; tools/patches/0013 ends that.)
 //
 // Service thread only (one per request, in the protocol's per-connection data).
 #pragma once
 #include <cstddef>
-#include <string>
 #include <string_view>
 
 #include "http_api.h"
@@ -54,10 +50,6 @@ class HttpExchange {
   bool body_complete();
   // Another request waits behind this one: its answer closes the connection.
   void followed() { followed_ = true; }
-  // "METHOD /uri" as lws parsed the head, to recognise lws's misread.
-  void set_request_line(std::string line) { request_line_ = std::move(line); }
-  // The body's first bytes were the request's own request line.
-  bool misread() const { return misread_; }
   // Answers `status` {"error":message} and closes the connection after it
   // (a body not read to its end cannot be followed by another request).
   // False when the request has an answer already.
@@ -82,9 +74,6 @@ class HttpExchange {
   Phase phase_ = Phase::Head;
   bool refused_ = false;
   bool followed_ = false;
-  bool misread_ = false;
-  bool body_seen_ = false;  // a first piece of the body came
-  std::string request_line_;
   HttpRequest request_;
   HttpResponse response_;
 };

@@ -6,7 +6,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <utility>
 
 #include "config_refusal.h"
@@ -166,16 +165,15 @@ long long content_length_of(struct lws* wsi) {
   return v ? std::strtoll(v->c_str(), nullptr, 10) : -1;
 }
 
-// The request's method, and its URI as lws parsed it (with the mountpoint).
-std::pair<std::string, std::string> method_of(struct lws* wsi) {
+std::string method_of(struct lws* wsi) {
   static const struct { enum lws_token_indexes token; const char* name; } kMethods[] = {
       {WSI_TOKEN_GET_URI, "GET"}, {WSI_TOKEN_POST_URI, "POST"}, {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
       {WSI_TOKEN_PUT_URI, "PUT"}, {WSI_TOKEN_PATCH_URI, "PATCH"}, {WSI_TOKEN_DELETE_URI, "DELETE"},
       {WSI_TOKEN_HEAD_URI, "HEAD"},
   };
   for (const auto& m : kMethods)
-    if (std::optional<std::string> uri = header_of(wsi, m.token)) return {m.name, std::move(*uri)};
-  return {"GET", ""};
+    if (lws_hdr_total_length(wsi, m.token)) return m.name;
+  return "GET";
 }
 
 int write_response(struct lws* wsi, Exchange* ex) {
@@ -193,7 +191,8 @@ int write_response(struct lws* wsi, Exchange* ex) {
     return -1;
   // HTTP/1.1 is keep-alive unless told otherwise; a refused request's body
   // is left unread, and a followed one has requests behind it that lws
-  // would misread (http_exchange.h): the connection carries no more.
+  // 4.1.6 cannot serve in turn (http_exchange.h): the connection carries
+  // no more.
   if (ex->http.closes() && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
                                                   reinterpret_cast<const unsigned char*>("close"), 5, &p, end))
     return -1;
@@ -299,9 +298,7 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       auto* ex = new Exchange(wsi, pss);
       pss->exchange = ex;
       rtpush::HttpRequest& req = ex->http.request();
-      std::string uri;
-      std::tie(req.method, uri) = method_of(wsi);
-      if (!uri.empty()) ex->http.set_request_line(req.method + " " + uri);
+      req.method = method_of(wsi);
       if (vs->refusal) {  // every path of a refused vhost's mount (refused_vhost.h)
         if (ex->http.refuse(503, *vs->refusal)) answered(ex);
         return 0;
@@ -349,9 +346,7 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       // (A refused vhost has no node; its answer is there already, so the body is dropped.)
       ex->http.body(std::string_view(static_cast<const char*>(in), len),
                     vs && vs->node ? vs->node->options().max_message_bytes : 0);
-      // lws handed the request's own head as its body (http_exchange.h):
-      // nothing of it can be answered right; the connection closes.
-      return ex->http.misread() ? -1 : 0;
+      return 0;
     }
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
       if (!pss || !pss->exchange) return -1;

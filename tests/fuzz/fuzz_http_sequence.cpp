@@ -4,7 +4,8 @@
 //
 // The input after its first byte is what the client sends. A small model of
 // lws 4.1.6's HTTP/1 server plays lws's part: it parses a request head,
-// reads a Content-Length body (for any method), reports body completion
+// reads a Content-Length body (for any method; with lws patch 0013, also
+// the body of a request read after the previous answer), reports body completion
 // again while bytes wait behind it, reads the next head as soon as a
 // body-less request is dispatched, and services nothing of a connection
 // whose reading is paused. The first byte's low bit makes every answer
@@ -141,12 +142,6 @@ class Conn {
       if (ex_) ex_->body(in_.substr(0, n), kMaxBody);
       in_.remove_prefix(n);
       body_left_ -= n;
-      if (ex_ && ex_->misread()) {  // the plugin closes without an answer
-        if (ex_->has_answer()) fail();  // nothing answered from such a body
-        closed_ = true;
-        ex_.reset();
-        return true;
-      }
       if (!body_left_) body_done();
       return true;
     } else if (!body_left_ && !in_.empty()) {
@@ -193,7 +188,6 @@ class Conn {
     req.method = h->method;
     req.path = h->path;
     req.authorization = h->authorization;
-    ex_->set_request_line(h->method + " /" + h->path);
     switch (ex_->begin(h->content_length ? static_cast<long long>(h->length) : -1, h->transfer_encoding)) {
       case HttpExchange::Start::Dispatch:
         dispatch();

@@ -13,7 +13,6 @@ HttpExchange make(const char* method, const char* path) {
   HttpExchange ex;
   ex.request().method = method;
   ex.request().path = path;
-  ex.set_request_line(std::string(method) + " /" + path);
   return ex;
 }
 
@@ -99,16 +98,16 @@ static void a_late_refusal_wins_only_when_nothing_answered(void**) {
   assert_false(answered.closes());
 }
 
-static void its_own_head_as_its_body_is_lws_misreading(void**) {
+// lws 4.1.6 handed a POST pipelined behind a body-less GET its own head as
+// its body; lws patch 0013 ends that, and a body is what the client sent,
+// whatever it begins with.
+static void a_body_that_begins_like_a_request_line_is_a_body(void**) {
   HttpExchange ex = make("POST", "publish/b");
   ex.begin(7, false);
-  ex.body("POST /p", 100);  // what lws hands a POST read from its buffer
-  assert_true(ex.misread());
-  assert_true(ex.request().body.empty());
-  HttpExchange fine = make("POST", "publish/b");
-  fine.begin(7, false);
-  fine.body("{\"n\":2}", 100);
-  assert_false(fine.misread());
+  ex.body("POST /p", 100);
+  assert_true(ex.body_complete());
+  assert_string_equal(ex.request().body.c_str(), "POST /p");
+  assert_false(ex.closes());
 }
 
 int main() {
@@ -119,7 +118,7 @@ int main() {
       cmocka_unit_test(a_post_without_content_length_is_refused_with_411_and_closes),
       cmocka_unit_test(a_body_past_the_bound_is_marked_and_dropped),
       cmocka_unit_test(a_late_refusal_wins_only_when_nothing_answered),
-      cmocka_unit_test(its_own_head_as_its_body_is_lws_misreading),
+      cmocka_unit_test(a_body_that_begins_like_a_request_line_is_a_body),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
