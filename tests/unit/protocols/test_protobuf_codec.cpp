@@ -145,7 +145,7 @@ static void server_frames(void**) {
 static std::string field(int number, const std::string& bytes) {
   const int tag = number << 3 | 2;
   std::string t = tag < 0x80 ? std::string(1, static_cast<char>(tag))
-                             : std::string{static_cast<char>(tag & 0x7f | 0x80), static_cast<char>(tag >> 7)};
+                             : std::string{static_cast<char>((tag & 0x7f) | 0x80), static_cast<char>(tag >> 7)};
   return t + static_cast<char>(bytes.size()) + bytes;
 }
 
