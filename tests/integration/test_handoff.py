@@ -7,7 +7,7 @@ import threading
 import time
 import unittest
 
-from rtpush_harness import PUBLISH_CLI, Postgres, Redis, Server, persisting, wait_until
+from rtpush_harness import ASAN_RUNTIME, PUBLISH_CLI, Postgres, Redis, Server, persisting, wait_until
 
 
 def rows_of(pg, channel):
@@ -169,7 +169,11 @@ class BacklogBytes(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(refusal[0], 503, refusal)
         self.assertIn("pg-backlog-bytes", json.loads(refusal[1])["error"])
         self.assertEqual(len(accepted), 16 * 1024 // 700)  # what fits under the bound
-        self.assertLess(grown, 64)  # the bound, the channel's history (embedded), slack
+        # The bound, the channel's history (embedded), slack. Not under ASan:
+        # its quarantine keeps freed memory resident, so RSS says nothing
+        # there (as in test_replay_memory); the count above still holds.
+        if not ASAN_RUNTIME:
+            self.assertLess(grown, 64)
         return accepted
 
     def test_embedded_refuses_past_pg_backlog_bytes(self):
