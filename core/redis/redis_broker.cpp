@@ -104,6 +104,37 @@ struct RedisBroker::IoSide {
   std::unique_ptr<RedisLink> sub;  // pub/sub
   bool closing = false;
   ev_timer registry_timer{};
+  // Publishes that came before the links were up for the first time (a
+  // node just started, or the new child of a reload already listening):
+  // they wait for that first connection, at most kFirstUpWaitSecs, instead
+  // of a 503 no client could have avoided. Later outages answer at once.
+  static constexpr double kFirstUpWaitSecs = 5;
+  static constexpr std::size_t kFirstUpMaxWaiting = 10000;
+  bool first_up_over = false;  // up once, or the wait ran out
+  std::vector<std::function<void()>> before_first_up;
+  ev_timer first_up_timer{};
+
+  // True when `retry` was kept to run once the first connection is up (or
+  // the wait ran out); false when the caller must answer now.
+  bool await_first_up(std::function<void()> retry) {
+    if (first_up_over || before_first_up.size() >= kFirstUpMaxWaiting) return false;
+    if (before_first_up.empty()) {
+      ev_timer_set(&first_up_timer, kFirstUpWaitSecs, 0.);
+      ev_timer_start(io->loop(), &first_up_timer);
+    }
+    before_first_up.push_back(std::move(retry));
+    return true;
+  }
+  void end_first_up_wait() {
+    first_up_over = true;
+    ev_timer_stop(io->loop(), &first_up_timer);
+    auto waiting = std::move(before_first_up);
+    before_first_up.clear();
+    for (auto& retry : waiting) retry();
+  }
+  static void on_first_up_timer(struct ev_loop*, ev_timer* w, int) {
+    static_cast<IoSide*>(w->data)->end_first_up_wait();
+  }
   std::unordered_map<std::string, Channel> channels;
   redis::LocalUsers users;  // what this node registered: written again after an outage
 
@@ -160,6 +191,7 @@ struct RedisBroker::IoSide {
       ch.backfilling = ch.last != StreamId{};
       subscribe(name);
     }
+    if (!first_up_over) end_first_up_wait();
   }
 
   // ---- live messages ----------------------------------------------------
@@ -395,6 +427,8 @@ struct RedisBroker::IoSide {
   void shutdown() {
     closing = true;
     ev_timer_stop(io->loop(), &registry_timer);
+    ev_timer_stop(io->loop(), &first_up_timer);
+    before_first_up.clear();
     // A clean stop takes this process's users' connections out of the
     // registry now rather than when its heartbeat lapses: exactly those it
     // registered, not the node's whole hash, which during a reload also
@@ -424,6 +458,8 @@ RedisBroker::RedisBroker(RedisAddress address, std::string node_id, std::size_t 
   }
   ev_timer_init(&side->registry_timer, &IoSide::on_registry_timer, kRegistryEverySecs, kRegistryEverySecs);
   side->registry_timer.data = side;
+  ev_timer_init(&side->first_up_timer, &IoSide::on_first_up_timer, IoSide::kFirstUpWaitSecs, 0.);
+  side->first_up_timer.data = side;
   io_->post([side] {
     ev_timer_start(side->io->loop(), &side->registry_timer);
     side->connect();
@@ -449,7 +485,12 @@ void RedisBroker::publish(const std::string& channel, Payload payload, std::stri
         done(r);
       });
     };
-    if (!side->up()) return fail("redis is unavailable: nothing was published");
+    if (!side->up()) {
+      // Asked again once the first connection is up (io_->post keeps the order).
+      if (side->await_first_up([this, channel, payload, user, done] { publish(channel, payload, user, done); }))
+        return;
+      return fail("redis is unavailable: nothing was published");
+    }
     const std::string kind = payload.kind == PayloadKind::Binary ? "b" : "j";
     auto data = std::make_shared<Payload>(std::move(payload));
     // A link that breaks after the script went out leaves its fate unknown:
