@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "backend_health.h"
 #include "logger.h"
 #include "redis_link.h"
 #include "redis_scripts.h"
@@ -55,13 +56,14 @@ bool to_row(const redisReply* e, PgRow* row, std::string* entry_id) {
 
 struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
   IoSide(IoThread* i, RedisAddress a, std::string c, std::size_t b, unsigned f, std::size_t backlog,
-         std::size_t backlog_b, PgStore* s)
-      : io(i), addr(std::move(a)), consumer(std::move(c)), batch(b), flush_ms(f), backlog_rows(backlog),
+         std::size_t backlog_b, PgStore* s, Logger lg)
+      : io(i), log(std::move(lg)), health(log, "redis_handoff", a.host_port(), "rows wait in redis, reconnecting"),
+        addr(std::move(a)), consumer(std::move(c)), batch(b), flush_ms(f), backlog_rows(backlog),
         backlog_bytes(backlog_b), store(s) {}
 
   IoThread* io;
-  Logger log = Logger::none();
-  bool down_logged = false;  // the outage was logged: log the recovery once
+  Logger log;
+  BackendHealth health;  // of the hand-off link
   // XREADGROUP / XAUTOCLAIM were refused (an error reply): logged until one succeeds.
   bool read_refused = false, claim_refused = false;
   RedisAddress addr;
@@ -93,21 +95,12 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
   void connect() {
     RedisLink::Events events;
     events.up = [this] {
-      if (std::exchange(down_logged, false))
-        log.event(LogLevel::Notice, "backend_up",
-                  {{"backend", "redis_handoff"}, {"addr", addr.host_port()}});
+      health.answered();
       start();
     };
-    events.down = [this](const std::string& why) { link_down(why); };
+    events.down = [this](const std::string& why) { health.failed(why); };
     link = std::make_unique<RedisLink>(io->loop(), addr, "rtpush:" + consumer + ":persist", std::move(events));
     link->start();
-  }
-
-  void link_down(const std::string& why) {
-    if (!std::exchange(down_logged, true))
-      log.event(LogLevel::Err, "backend_down",
-                {{"backend", "redis_handoff"}, {"addr", addr.host_port()}, {"cause", why},
-                 {"action", "rows wait in redis, reconnecting"}});
   }
 
   // Logs the first of a run of refused reads with Redis's answer, and the
@@ -291,9 +284,8 @@ PersistFeed::PersistFeed(RedisAddress address, std::string consumer, std::size_t
                          std::size_t backlog_rows, std::size_t backlog_bytes, PgStore* store, IoThread* io, Logger log)
     : io_(io),
       io_side_(std::make_shared<IoSide>(io, std::move(address), std::move(consumer), batch_size, flush_ms, backlog_rows,
-                                        backlog_bytes, store)) {
+                                        backlog_bytes, store, std::move(log))) {
   IoSide* side = io_side_.get();
-  side->log = std::move(log);
   ev_timer_init(&side->idle_timer, [](struct ev_loop*, ev_timer* w, int) {
     static_cast<IoSide*>(w->data)->read(false);
   }, 0, 0);

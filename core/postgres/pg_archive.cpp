@@ -80,14 +80,12 @@ MessagePtr row_message(const Logger& log, const PGresult* r, int row, const std:
 }  // namespace
 
 PgArchive::PgArchive(std::string conninfo, IoThread* io, Logger log)
-    : io_(io), conninfo_(std::move(conninfo)), log_(std::move(log)) {}
+    : io_(io), conninfo_(std::move(conninfo)), log_(std::move(log)),
+      health_(log_, "postgres_archive", "", "replays past the hot history fail until it answers") {}
 
 void PgArchive::reading(bool ok, const std::string& why) {
-  if (!ok && !std::exchange(down_logged_, true))
-    log_.event(LogLevel::Err, "backend_down",
-               {{"backend", "postgres_archive"}, {"cause", why},
-                {"action", "replays past the hot history fail until it answers"}});
-  if (ok && std::exchange(down_logged_, false)) log_.event(LogLevel::Notice, "backend_up", {{"backend", "postgres_archive"}});
+  if (ok) health_.answered();
+  else health_.failed(why);
 }
 
 PgArchive::~PgArchive() {

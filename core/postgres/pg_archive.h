@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "backend_health.h"
 #include "io_thread.h"
 #include "logger.h"
 #include "message.h"
@@ -39,8 +40,8 @@ class PgArchive {
   std::string conninfo_;
   std::unique_ptr<PgLink> link_;  // lives and dies on the I/O thread
   Logger log_;
-  bool down_logged_ = false;  // I/O thread: the outage was logged, log the recovery once
-  // I/O thread: logs a failed read (the first of an outage) or the first good one after.
+  BackendHealth health_;  // I/O thread: the reads' outages and recoveries
+  // I/O thread: a read failed (`why`) or succeeded, for health_.
   void reading(bool ok, const std::string& why);
 };
 

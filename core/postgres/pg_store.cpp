@@ -7,6 +7,7 @@
 #include <deque>
 #include <vector>
 
+#include "backend_health.h"
 #include "backoff.h"
 #include "logger.h"
 #include "pg_link.h"
@@ -104,7 +105,7 @@ std::string to_hex(const std::string& bytes) {
 struct PgStore::IoSide {
   IoSide(IoThread* i, std::unique_ptr<PgConnection> l, std::size_t b, unsigned f, Logger lg)
       : io(i), log(std::move(lg)), link(std::move(l)), batch(std::min(std::max<std::size_t>(b, 1), kMaxBatch)),
-        flush_secs(f / 1000.0) {}
+        flush_secs(f / 1000.0), health(log, "postgres", "", "retrying with backoff") {}
 
   IoThread* io;
   Logger log;
@@ -114,8 +115,8 @@ struct PgStore::IoSide {
   bool in_flight = false;  // a write, dead letter or probe awaits its answer
   bool closing = false;
   bool draining = false;  // flush_now(): a graceful stop writes without waiting
-  bool down_logged = false;  // the outage was logged; log the recovery once
   Backoff backoff;
+  BackendHealth health;  // its state is the store's (read by any thread)
   ev_timer flush_timer{}, retry_timer{};
   std::vector<Row> gathering;       // append(): rows waiting to fill a batch
   std::uint64_t accepted = 0;       // rows ever handed to this store (I/O thread)
@@ -138,9 +139,6 @@ struct PgStore::IoSide {
   std::uint64_t resolved = 0;  // rows written or dead-lettered (I/O thread)
   std::atomic<double> oldest{0};  // queued_at of the oldest uncommitted row, 0 if none
   std::array<std::atomic<std::uint64_t>, kBatchBuckets.size() + 1> batch_buckets{};  // last: +Inf
-
-  std::atomic<BackendState> state{BackendState::Down};  // read by any thread
-  void set_up(bool up) { state.store(up ? BackendState::Up : BackendState::Down); }
 
   void update_oldest() {
     double o = 0;
@@ -172,14 +170,8 @@ struct PgStore::IoSide {
   // PostgreSQL answers: the backoff starts over only once rows move (or there
   // are none), not on a connect that then fails to write.
   void answered() {
-    set_up(true);
+    health.answered({"rows_waiting", backlog.load()});
     backoff.reset();
-    recovered();
-  }
-
-  void recovered() {
-    if (!std::exchange(down_logged, false)) return;
-    log.event(LogLevel::Notice, "backend_up", {{"backend", "postgres"}, {"rows_waiting", backlog.load()}});
   }
 
   // The link failed, or PostgreSQL failed for no row's fault: drop the
@@ -189,11 +181,7 @@ struct PgStore::IoSide {
   void fail(const std::string& why, bool writing) {
     if (writing && !jobs.empty()) jobs.front().careful = true;
     link->reset();
-    set_up(false);
-    if (!std::exchange(down_logged, true))
-      log.event(LogLevel::Err, "backend_down",
-                {{"backend", "postgres"}, {"cause", why}, {"rows_waiting", backlog.load()},
-                 {"action", "retrying with backoff"}});
+    health.failed(why, {"rows_waiting", backlog.load()});
     if (closing || ev_is_active(&retry_timer)) return;
     ev_timer_set(&retry_timer, backoff.next(), 0);
     ev_timer_start(io->loop(), &retry_timer);
@@ -431,7 +419,7 @@ PgStore::~PgStore() {
   if (const std::uint64_t lost = side->backlog.load())
     side->log.event(LogLevel::Err, "rows_lost",
                     {{"backend", "postgres"}, {"rows", lost},
-                     {"cause", side->state.load() == BackendState::Up ? "too slow" : "down"},
+                     {"cause", side->health.state() == BackendState::Up ? "too slow" : "down"},
                      {"action", "stopping"}});
 }
 
@@ -495,7 +483,7 @@ void PgStore::settle(std::function<void(bool)> done, double timeout_secs) {
   });
 }
 
-BackendState PgStore::state() const { return io_side_->state.load(); }
+BackendState PgStore::state() const { return io_side_->health.state(); }
 
 std::uint64_t PgStore::backlog() const { return io_side_->backlog.load(); }
 

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "backend_health.h"
 #include "json_text.h"
 #include "logger.h"
 #include "redis_link.h"
@@ -82,13 +83,14 @@ struct RedisBroker::IoSide {
   };
 
   IoSide(RedisBroker* o, IoThread* i, RedisAddress a, std::string n, std::size_t h, unsigned ttl, Logger lg)
-      : owner(o), io(i), log(std::move(lg)), addr(std::move(a)), node_id(std::move(n)), history(h), ttl_secs(ttl),
+      : owner(o), io(i), log(std::move(lg)), health(log, "redis", a.host_port(), "reconnecting with backoff"),
+        addr(std::move(a)), node_id(std::move(n)), history(h), ttl_secs(ttl),
         ttl_ms(std::to_string(std::uint64_t{ttl} * 1000)) {}
 
   RedisBroker* owner;  // only in tasks delivered to the service thread (its listener)
   IoThread* io;
   Logger log;
-  bool down_logged = false;  // the outage was logged: log the recovery once
+  BackendHealth health;  // of the pair of links; its state is the broker's (read by any thread)
   RedisAddress addr;
   std::string node_id;
   std::size_t history;
@@ -142,10 +144,7 @@ struct RedisBroker::IoSide {
   bool up() const { return cmd && sub && cmd->up() && sub->up(); }
 
   // Written here, read by the service thread.
-  std::atomic<BackendState> state{BackendState::Down};
   std::atomic<std::size_t> connections{0};  // this node's, for the registry
-
-  void set_state(BackendState s) { state.store(s); }
 
   // Hands `task` to the service thread.
   void deliver(std::function<void()> task) { io->deliver(std::move(task)); }
@@ -168,21 +167,14 @@ struct RedisBroker::IoSide {
   // after its backoff.
   void link_failed(const std::string& why) {
     if (closing) return;
-    if (!std::exchange(down_logged, true))
-      log.event(LogLevel::Err, "backend_down",
-                {{"backend", "redis"}, {"addr", addr.host_port()}, {"cause", why},
-                 {"action", "reconnecting with backoff"}});
-    set_state(BackendState::Down);
+    health.failed(why);
     for (auto& [name, ch] : channels) ch.confirmed = false;
     if (cmd) cmd->drop();
     if (sub) sub->drop();
   }
 
   void link_up() {
-    if (std::exchange(down_logged, false))
-      log.event(LogLevel::Notice, "backend_up",
-                {{"backend", "redis"}, {"addr", addr.host_port()}});
-    set_state(BackendState::Up);
+    health.answered();
     register_node(true);
     sub->push_command({"SUBSCRIBE", redis::kControlTopic});
     // Listen again to every watched channel, then catch up from the last id
@@ -466,7 +458,7 @@ RedisBroker::RedisBroker(RedisAddress address, std::string node_id, std::size_t 
   });
 }
 
-BackendState RedisBroker::state() const { return io_side_->state.load(); }
+BackendState RedisBroker::state() const { return io_side_->health.state(); }
 
 void RedisBroker::local_connections(std::size_t n) { io_side_->connections.store(n); }
 
