@@ -3,8 +3,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdarg>
-#include <cstdio>
 #include <map>
 #include <mutex>
 #include <string>
@@ -112,19 +110,6 @@ Logger Logger::to_stderr(LogLevel level) {
   });
 }
 
-void Logger::write(LogLevel level, const char* fmt, va_list ap) const {
-  if (!enabled(level)) return;
-  char buf[1024];
-  const int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
-  if (n < 0) return;
-  std::size_t len = static_cast<std::size_t>(n);
-  if (len >= sizeof buf) {  // cut: say so
-    len = sizeof buf - 1;
-    buf[len - 3] = buf[len - 2] = buf[len - 1] = '.';
-  }
-  sink_(level, std::string_view(buf, len));
-}
-
 std::string one_line(std::string_view message) {
   std::string s;
   for (char c : message) {
@@ -135,19 +120,5 @@ std::string one_line(std::string_view message) {
   if (!s.empty() && s.back() == ' ') s.pop_back();
   return s;
 }
-
-#define RTPUSH_LOG_AT(name, level)             \
-  void Logger::name(const char* fmt, ...) const { \
-    if (!enabled(level)) return;               \
-    va_list ap;                                \
-    va_start(ap, fmt);                         \
-    write(level, fmt, ap);                     \
-    va_end(ap);                                \
-  }
-RTPUSH_LOG_AT(err, LogLevel::Err)
-RTPUSH_LOG_AT(warn, LogLevel::Warn)
-RTPUSH_LOG_AT(notice, LogLevel::Notice)
-RTPUSH_LOG_AT(info, LogLevel::Info)
-#undef RTPUSH_LOG_AT
 
 }  // namespace rtpush

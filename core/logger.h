@@ -13,7 +13,6 @@
 // shipper can split into fields. Every event is listed in
 // docs/operations.md, "Logs".
 #pragma once
-#include <cstdarg>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -80,14 +79,7 @@ class Logger {
   // journal.
   void sampled(LogLevel level, std::string_view name, std::string_view key, LogFields fields) const;
 
-  // printf-style; a line longer than 1 KiB is cut and ends in "...".
-  void err(const char* fmt, ...) const __attribute__((format(printf, 2, 3)));
-  void warn(const char* fmt, ...) const __attribute__((format(printf, 2, 3)));
-  void notice(const char* fmt, ...) const __attribute__((format(printf, 2, 3)));
-  void info(const char* fmt, ...) const __attribute__((format(printf, 2, 3)));
-
  private:
-  void write(LogLevel level, const char* fmt, va_list ap) const;
   void line(LogLevel level, std::string_view name, LogFields fields, std::uint64_t suppressed) const;
   LogLevel level_;
   LogSink sink_;

@@ -148,13 +148,6 @@ ReplayStep Replayer::pump(Subscription* sub, FanOutStats* stats) {
   }
 }
 
-FanOutStats Replayer::go_live(Subscription* sub, std::vector<MessagePtr> history) {
-  FanOutStats stats;
-  begin(sub, std::move(history));
-  pump(sub, &stats);
-  return stats;
-}
-
 Subscription* Replayer::find_sub(std::uint64_t serial, const std::string& channel, std::uint64_t sub_id) const {
   Session* s = host_.find(serial);
   if (!s) return nullptr;

@@ -176,8 +176,6 @@ class Replayer {
   void add_page(Subscription* sub, std::vector<MessagePtr> page, bool last, std::size_t reserved = 0);
   // Sends what the replay has, as far as the send queue allows.
   ReplayStep pump(Subscription* sub, FanOutStats* stats);
-  // begin(history) and pump(), for a replay that fits the queue.
-  FanOutStats go_live(Subscription* sub, std::vector<MessagePtr> history);
   // The replay of `sub`, or nullptr when it is pending or live.
   Replay* find(const Subscription* sub);
 

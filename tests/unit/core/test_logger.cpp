@@ -94,25 +94,24 @@ int listen_on(int port) {  // non-blocking: accept() answers at once
 
 }  // namespace
 
+// Lines of the Logger's level and more severe reach its sink, the rest are
+// not even formatted; copies write to the same sink; none() drops them.
 static void level_and_format(void**) {
   Captured c;
   rtpush::Logger log = c.logger(LogLevel::Notice);
-  log.err("a %s %d", "b", 7);
-  log.notice("n");
-  log.info("not shown");  // past the level: not even formatted
-  assert_int_equal(c.count(LogLevel::Err, "a b 7"), 1);
-  assert_int_equal(c.count(LogLevel::Notice, "n"), 1);
+  log.event(LogLevel::Err, "a", {{"b", 7}});
+  log.event(LogLevel::Notice, "n", {});
+  log.event(LogLevel::Info, "not_shown", {});  // past the level: not even formatted
+  assert_int_equal(c.count(LogLevel::Err, "event=a b=7"), 1);
+  assert_int_equal(c.count(LogLevel::Notice, "event=n"), 1);
   assert_int_equal(c.lines.size(), 2);
   assert_false(log.enabled(LogLevel::Info));
   // A copy writes to the same sink.
   rtpush::Logger copy = log;
-  copy.warn("w");
-  assert_int_equal(c.count(LogLevel::Warn, "w"), 1);
-  // A line past 1 KiB is cut and says so.
-  log.err("%s", std::string(5000, 'x').c_str());
-  assert_int_equal(c.lines.back().second.size(), 1023);
-  assert_string_equal(c.lines.back().second.substr(1020).c_str(), "...");
-  rtpush::Logger::none().err("nowhere");  // no sink: dropped, no crash
+  copy.event(LogLevel::Warn, "w", {});
+  assert_int_equal(c.count(LogLevel::Warn, "event=w"), 1);
+  rtpush::Logger::none().event(LogLevel::Err, "nowhere", {});  // no sink: dropped, no crash
+  assert_int_equal(c.lines.size(), 3);
   assert_string_equal(rtpush::one_line("could not connect\n\tIs the server running?\n").c_str(),
                       "could not connect Is the server running?");
 }
