@@ -1,10 +1,10 @@
 #include "redis_link.h"
 
 #include <hiredis/adapters/libev.h>
-#include <hiredis/hiredis.h>
-#include <sys/time.h>
 
 #include <algorithm>
+
+#include "redis_blocking.h"
 
 namespace rtpush {
 
@@ -128,28 +128,13 @@ void RedisLink::push_command(const std::vector<std::string>& args) {
 
 bool blocking_commands(const RedisAddress& address, const std::vector<std::vector<std::string>>& commands,
                        int timeout_ms) {
-  const timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-  redisContext* c = redisConnectWithTimeout(address.host.c_str(), address.port, tv);
-  if (!c || c->err) {
-    if (c) redisFree(c);
-    return false;
+  std::string why;  // the caller only needs to know it did not work
+  const BlockingRedis c = blocking_connect(address, timeout_ms / 1000.0, &why);
+  bool ok = c != nullptr;
+  for (std::size_t i = 0; ok && i < commands.size(); ++i) {
+    const RedisReplyPtr r = blocking_command(c.get(), commands[i]);
+    ok = r && r->type != REDIS_REPLY_ERROR;
   }
-  redisSetTimeout(c, tv);
-  auto run = [c](const std::vector<std::string>& a) {
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lens;
-    for (const std::string& s : a) {
-      argv.push_back(s.data());
-      lens.push_back(s.size());
-    }
-    auto* r = static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
-    const bool ok = r && r->type != REDIS_REPLY_ERROR;
-    if (r) freeReplyObject(r);
-    return ok;
-  };
-  bool ok = address.db == 0 || run({"SELECT", std::to_string(address.db)});
-  for (std::size_t i = 0; ok && i < commands.size(); ++i) ok = run(commands[i]);
-  redisFree(c);
   return ok;
 }
 

@@ -13,55 +13,29 @@ constexpr std::size_t kWindow = 1000;  // commands sent before waiting for answe
 
 RedisPublisher::RedisPublisher(std::string channel, long history_size, double timeout_secs, Result on_result)
     : channel_(std::move(channel)), history_(history_size), timeout_(timeout_secs),
-      on_result_(std::move(on_result)), ctx_(nullptr, &redisFree) {}
+      on_result_(std::move(on_result)) {}
 
 RedisPublisher::~RedisPublisher() = default;
 
 bool RedisPublisher::connect(const rtpush::RedisAddress& a, std::string* why) {
-  timeval tv{static_cast<long>(timeout_), static_cast<long>((timeout_ - static_cast<long>(timeout_)) * 1e6)};
-  ctx_.reset(redisConnectWithTimeout(a.host.c_str(), a.port, tv));
-  if (!ctx_ || ctx_->err) {
-    *why = "cannot reach redis://" + a.host + ":" + std::to_string(a.port) + ": " + (ctx_ ? ctx_->errstr : "out of memory");
-    return false;
-  }
-  redisSetTimeout(ctx_.get(), tv);
-  auto run = [&](std::vector<std::string> args) {
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (auto& s : args) {
-      argv.push_back(s.data());
-      lens.push_back(s.size());
-    }
-    return static_cast<redisReply*>(redisCommandArgv(ctx_.get(), static_cast<int>(argv.size()), argv.data(), lens.data()));
-  };
-  if (a.db != 0) {
-    redisReply* r = run({"SELECT", std::to_string(a.db)});
-    const bool ok = r && r->type == REDIS_REPLY_STATUS;
-    freeReplyObject(r);
-    if (!ok) {
-      *why = "redis refused SELECT " + std::to_string(a.db);
-      return false;
-    }
-  }
+  ctx_ = rtpush::blocking_connect(a, timeout_, why);
+  if (!ctx_) return false;
+  auto run = [&](const std::vector<std::string>& args) { return rtpush::blocking_command(ctx_.get(), args); };
   if (history_ < 0) {  // trim as the nodes do: they record their history-size
-    redisReply* r = run({"HGET", rtpush::redis::kConfigKey, "history-size"});
+    const rtpush::RedisReplyPtr r = run({"HGET", rtpush::redis::kConfigKey, "history-size"});
     history_ = r && r->type == REDIS_REPLY_STRING ? std::atol(r->str) : 1000;
-    freeReplyObject(r);
   }
   {  // expire as the nodes do: they record their history-ttl-secs
-    redisReply* r = run({"HGET", rtpush::redis::kConfigKey, "history-ttl-secs"});
+    const rtpush::RedisReplyPtr r = run({"HGET", rtpush::redis::kConfigKey, "history-ttl-secs"});
     const long secs = r && r->type == REDIS_REPLY_STRING ? std::atol(r->str) : 86400;
     ttl_ms_ = std::to_string(static_cast<unsigned long long>(secs > 0 ? secs : 0) * 1000);
-    freeReplyObject(r);
   }
-  redisReply* r = run({"SCRIPT", "LOAD", rtpush::redis::kPublishScript});
+  const rtpush::RedisReplyPtr r = run({"SCRIPT", "LOAD", rtpush::redis::kPublishScript});
   if (!r || r->type != REDIS_REPLY_STRING) {
     *why = std::string("redis: cannot load the publish script: ") + (r && r->str ? r->str : ctx_->errstr);
-    freeReplyObject(r);
     return false;
   }
   sha_.assign(r->str, r->len);
-  freeReplyObject(r);
   return true;
 }
 

@@ -1,5 +1,6 @@
 // Publishing through Redis exactly as a node does: the nodes' own Lua script
-// (core/redis_scripts.h), pipelined so a stream of lines goes out fast.
+// (core/redis/redis_scripts.h) over the blocking connection the nodes use
+// at shutdown (core/redis/redis_blocking.h), pipelined so a stream of lines goes out fast.
 #pragma once
 #include <hiredis/hiredis.h>
 
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "redis_address.h"
+#include "redis_blocking.h"
 
 class RedisPublisher {
  public:
@@ -31,7 +33,7 @@ class RedisPublisher {
   std::string ttl_ms_ = "0";  // history-ttl-secs of the nodes, in ms
   double timeout_;
   Result on_result_;
-  std::unique_ptr<redisContext, decltype(&redisFree)> ctx_;
+  rtpush::BlockingRedis ctx_;
   std::string sha_;
   std::size_t in_flight_ = 0;
   bool broken_ = false;

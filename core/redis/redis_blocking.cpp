@@ -1,0 +1,38 @@
+#include "redis_blocking.h"
+
+#include <sys/time.h>
+
+namespace rtpush {
+
+BlockingRedis blocking_connect(const RedisAddress& address, double timeout_secs, std::string* why) {
+  const timeval tv{static_cast<long>(timeout_secs),
+                   static_cast<long>((timeout_secs - static_cast<long>(timeout_secs)) * 1e6)};
+  BlockingRedis c(redisConnectWithTimeout(address.host.c_str(), address.port, tv));
+  if (!c || c->err) {
+    *why = "cannot reach redis://" + address.host + ":" + std::to_string(address.port) + ": " +
+           (c ? c->errstr : "out of memory");
+    return nullptr;
+  }
+  redisSetTimeout(c.get(), tv);
+  if (address.db != 0) {
+    const RedisReplyPtr r = blocking_command(c.get(), {"SELECT", std::to_string(address.db)});
+    if (!r || r->type != REDIS_REPLY_STATUS) {
+      *why = "redis refused SELECT " + std::to_string(address.db);
+      return nullptr;
+    }
+  }
+  return c;
+}
+
+RedisReplyPtr blocking_command(redisContext* c, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lens;
+  for (const std::string& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  return RedisReplyPtr(
+      static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
+}
+
+}  // namespace rtpush
