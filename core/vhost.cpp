@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include "memory_broker.h"
+#include "pg_fed_persistence.h"
 #include "pg_persistence.h"
 #include "redis_address.h"
 #include "redis_broker.h"
