@@ -1,7 +1,9 @@
 // The `rtpush` protocol's options as one table, as nginx's ngx_command_t[]:
 // each option's name, kind, range, the Options member it sets and a line
 // of doc. parse_options() (options.h) reads lwsws's strings through it;
-// the README's options table is checked against it (test_options_readme).
+// the README's options table, defaults included (Options' initializers,
+// read through each row's member), is checked against it
+// (test_options_readme).
 // The table is constant: any thread may read it.
 #pragma once
 #include <cstddef>
@@ -36,10 +38,10 @@ struct OptionSpec {
   std::size_t min = 0, max = 0;       // Number only
   const char* false_word = nullptr;   // Choice only
   const char* true_word = nullptr;    // Choice only
-  // The default as the README states it ("1000", "optional"); empty when
-  // unset by default or not a constant (node-id's hostname:pid).
-  const char* default_text = "";
   const char* doc = "";
+  // The defaults are Options' initializers, read through `member`; this
+  // names one that is not a constant there (node-id: "hostname:pid").
+  const char* default_doc = nullptr;
 };
 
 // Every option, in the README's order.

@@ -92,34 +92,36 @@ static void numbers_at_and_past_their_bounds(void**) {
   assert_false(failed);
 }
 
-// The table's default of each number and choice is the one an unset option
-// has (Options' initializers), and parses as given.
-static void defaults_are_the_unset_values(void**) {
+// The defaults are Options' initializers: parse_options() starts from
+// them, each number's is within its range and reads back as itself, each
+// choice is off, and the texts are unset (node-id's is the one given).
+static void defaults_are_options_initializers(void**) {
+  const Options initial;
   const Options unset = parse_options({}, "default-node").options;
   bool failed = false;
   for (const OptionSpec& s : option_table()) {
     if (s.kind == OptionKind::Number) {
-      const OptionsResult r = parse_one(s, s.default_text);
-      if (!r.ok || number_of(s, r.options) != number_of(s, unset)) {
-        print_error("%s: default \"%s\", unset %zu\n", s.name, s.default_text, number_of(s, unset));
+      const std::size_t def = number_of(s, initial);
+      const OptionsResult r = parse_one(s, std::to_string(def));
+      if (number_of(s, unset) != def || !r.ok || number_of(s, r.options) != def) {
+        print_error("%s: default %zu, unset %zu, within %zu to %zu\n", s.name, def, number_of(s, unset), s.min,
+                    s.max);
         failed = true;
       }
     } else if (s.kind == OptionKind::Choice) {
-      if (unset.*std::get<bool Options::*>(s.member) || std::string(s.default_text) != s.false_word) {
-        print_error("%s: default \"%s\"\n", s.name, s.default_text);
+      if (initial.*std::get<bool Options::*>(s.member) || unset.*std::get<bool Options::*>(s.member)) {
+        print_error("%s: on by default\n", s.name);
         failed = true;
       }
     } else if (s.kind == OptionKind::Origins) {
       assert_true(unset.allowed_origins.empty());
-    } else if (s.kind != OptionKind::NonEmpty || std::string(s.name) != "node-id") {
-      // Text options are unset (empty) by default; node-id's is the host's.
-      if (!text_of(s, unset).empty() || *s.default_text) {
-        print_error("%s: not unset by default\n", s.name);
-        failed = true;
-      }
+    } else if (!s.default_doc && (!text_of(s, initial).empty() || !text_of(s, unset).empty())) {
+      print_error("%s: not unset by default\n", s.name);
+      failed = true;
     }
   }
   assert_string_equal(unset.node_id.c_str(), "default-node");
+  assert_non_null(find_option("node-id")->default_doc);
   assert_false(failed);
 }
 
@@ -198,7 +200,7 @@ int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(rows_are_well_formed),
       cmocka_unit_test(numbers_at_and_past_their_bounds),
-      cmocka_unit_test(defaults_are_the_unset_values),
+      cmocka_unit_test(defaults_are_options_initializers),
       cmocka_unit_test(non_empty_texts),
       cmocka_unit_test(choices_are_one_of_two_words),
       cmocka_unit_test(redis_url_is_parsed_once),
