@@ -107,6 +107,16 @@ static void every_option_is_documented_and_every_documented_option_exists(void**
       failed = true;
     }
   assert_false(failed);
+  // In the same order, so that one reads beside the other.
+  std::vector<std::string> readme_order, code_order;
+  for (const ReadmeRow& row : rows) readme_order.insert(readme_order.end(), row.names.begin(), row.names.end());
+  for (const OptionSpec& s : option_table()) code_order.emplace_back(s.name);
+  for (std::size_t i = 0; i < readme_order.size() && i < code_order.size(); ++i)
+    if (readme_order[i] != code_order[i]) {
+      print_error("README.md lists `%s` where the table has `%s`\n", readme_order[i].c_str(), code_order[i].c_str());
+      failed = true;
+    }
+  assert_false(failed);
 }
 
 // The code's default of `s`, as the README writes it: a number, a word,
