@@ -1,19 +1,18 @@
 #include "config_refusal.h"
 
+#include "option_table.h"
+
 namespace rtpush {
 
-ConfigRefusal config_refusal(std::string_view error, const OptionList& given) {
+ConfigRefusal config_refusal(const ConfigError& error, const OptionList& given) {
   ConfigRefusal r;
-  std::size_t end = 0;
-  while (end < error.size() && ((error[end] >= 'a' && error[end] <= 'z') || (error[end] >= '0' && error[end] <= '9') ||
-                                error[end] == '-'))
-    ++end;
-  if (end == 0 || end == error.size() || (error[end] != ':' && error[end] != ' ')) return r;
-  const std::string_view word = error.substr(0, end);
+  if (error.option.empty()) return r;
+  const OptionSpec* spec = find_option(error.option);
+  // The last value given is the one the vhost used.
   for (const auto& [name, value] : given) {
-    if (name != word) continue;
+    if (name != error.option) continue;
     r.option = name;
-    if (name.size() > 5 && name.compare(name.size() - 5, 5, "-file") == 0) r.path = value;
+    if (spec && spec->kind == OptionKind::File) r.path = value;
   }
   return r;
 }

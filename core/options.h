@@ -1,16 +1,28 @@
 // The `rtpush` protocol's per-vhost options (README.md "Options", with each
 // one's range; docs/limits.md for the bounds). lwsws hands every value over
-// as a string; parse_options() checks and converts them.
+// as a string; parse_options() checks and converts them through the table
+// of option_table.h (each option's name, kind, range and member).
+// Made on the service thread at vhost init, then read-only.
 #pragma once
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "config_error.h"
+#include "redis_address.h"
+
 namespace rtpush {
 
 struct Options {
-  std::string redis;     // empty: embedded in-memory broker
+  std::string redis;     // the URL as given; empty: embedded in-memory broker
+  // `redis` parsed once (RedisAddress::parse), for the broker and the
+  // PostgreSQL hand-off. A URL that begins with redis:// but is malformed
+  // otherwise leaves it empty with redis_error saying why: Vhost::build
+  // refuses it (after the identity files, as it always has).
+  std::optional<RedisAddress> redis_address;
+  std::string redis_error;
   std::string postgres;  // empty: no persistence
   std::string node_id;   // default hostname:pid
   std::size_t history_size = 1000;
@@ -59,7 +71,7 @@ struct Options {
 struct OptionsResult {
   bool ok = false;
   Options options;
-  std::string error;                  // when !ok: which option and why
+  ConfigError error;                  // when !ok: which option and why
   std::vector<std::string> warnings;  // unknown option names, ignored
 };
 

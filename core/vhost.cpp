@@ -11,10 +11,10 @@
 namespace rtpush {
 
 std::unique_ptr<Vhost> Vhost::build(const Options& o, int service_threads, std::function<void()> wake,
-                                    const MakeLog& make_log, std::string* error) {
+                                    const MakeLog& make_log, ConfigError* error) {
   if (service_threads > 1) {
-    *error = "the context has " + std::to_string(service_threads) +
-             " service threads; rtpush runs on one (\"count-threads\": \"1\")";
+    *error = {"", "the context has " + std::to_string(service_threads) +
+                      " service threads; rtpush runs on one (\"count-threads\": \"1\")"};
     return nullptr;
   }
   // The identity options' files first: a vhost that cannot read its keys
@@ -27,7 +27,6 @@ std::unique_ptr<Vhost> Vhost::build(const Options& o, int service_threads, std::
   if (!o.redis.empty() || !o.postgres.empty()) v->io_ = std::make_unique<IoThread>(wake);
   const Logger log = make_log(v->io_.get());
   std::unique_ptr<Broker> broker;
-  std::optional<RedisAddress> redis;
   if (o.redis.empty()) {
     // history-memory-bytes bounds the node's memory only if freed history
     // goes back to the system. glibc raises its mmap threshold after the
@@ -42,21 +41,20 @@ std::unique_ptr<Vhost> Vhost::build(const Options& o, int service_threads, std::
     limits.channel_bytes = o.history_channel_bytes;
     broker = std::make_unique<MemoryBroker>(o.history_size, clocks.wall_ms, limits);
   } else {
-    std::string why;
-    redis = RedisAddress::parse(o.redis, &why);
-    if (!redis) {
-      *error = "redis: " + why;
+    // Parsed once, by parse_options.
+    if (!o.redis_address) {
+      *error = {"redis", "redis: " + o.redis_error};
       return nullptr;
     }
     std::optional<RedisBroker::PersistCaps> persist;
     if (!o.postgres.empty()) persist = RedisBroker::PersistCaps{o.pg_backlog_rows, o.pg_backlog_bytes};
-    broker = std::make_unique<RedisBroker>(*redis, o.node_id, o.history_size, o.history_ttl_secs, v->io_.get(), log,
-                                           persist, o.history_channel_bytes);
+    broker = std::make_unique<RedisBroker>(*o.redis_address, o.node_id, o.history_size, o.history_ttl_secs,
+                                           v->io_.get(), log, persist, o.history_channel_bytes);
   }
   std::unique_ptr<Persistence> persistence;
   if (!o.postgres.empty()) {
-    if (redis)
-      persistence = std::make_unique<PgFedPersistence>(o.postgres, *redis, o.node_id, o.pg_batch_size,
+    if (o.redis_address)
+      persistence = std::make_unique<PgFedPersistence>(o.postgres, *o.redis_address, o.node_id, o.pg_batch_size,
                                                        o.pg_flush_ms, o.pg_backlog_rows, o.pg_backlog_bytes, v->io_.get(),
                                                        log);
     else

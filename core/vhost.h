@@ -33,7 +33,7 @@ class Vhost {
   using MakeLog = std::function<Logger(IoThread* io)>;
   static std::unique_ptr<Vhost> build(const Options& options, int service_threads, std::function<void()> wake,
                                       const MakeLog& make_log,
-                                      std::string* error);
+                                      ConfigError* error);
   ~Vhost();
   Vhost(const Vhost&) = delete;
   Vhost& operator=(const Vhost&) = delete;

@@ -100,7 +100,7 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
     const rtpush::ConfigRefusal about = rtpush::config_refusal(parsed.error, values);
     rtpush_lws::log_event(rtpush::LogLevel::Err, "config_refused",
                           {{"vhost", lws_get_vhost_name(vh)}, {"option", about.option}, {"path", about.path},
-                           {"cause", parsed.error}});
+                           {"cause", parsed.error.cause}});
     rtpush_lws::refuse_vhost(vs, about);  // answers 503 from now on (refused_vhost.h)
     return 0;
   }
@@ -110,7 +110,7 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
   // LWS_CALLBACK_EVENT_WAIT_CANCELLED drains them. Lines the core logs on
   // the I/O thread come back the same way (lws_logger.h).
   struct lws_context* cx = lws_get_context(wsi);
-  std::string why;
+  rtpush::ConfigError why;
   std::unique_ptr<rtpush::Vhost> core =
       rtpush::Vhost::build(o, lws_get_count_threads(cx), [cx] { lws_cancel_service(cx); },
                            [node = o.node_id](rtpush::IoThread* io) { return rtpush_lws::lws_logger(io, node); }, &why);
@@ -118,7 +118,7 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
     const rtpush::ConfigRefusal about = rtpush::config_refusal(why, values);
     rtpush_lws::log_event(rtpush::LogLevel::Err, "config_refused",
                           {{"vhost", lws_get_vhost_name(vh)}, {"option", about.option}, {"path", about.path},
-                           {"cause", why}},
+                           {"cause", why.cause}},
                           o.node_id);
     rtpush_lws::refuse_vhost(vs, about);
     return 0;

@@ -72,32 +72,37 @@ bool read_secret(const char* option, const std::string& path, std::string* out, 
 
 }  // namespace
 
-std::unique_ptr<AuthSettings> load_auth_settings(const Options& o, std::string* error) {
+std::unique_ptr<AuthSettings> load_auth_settings(const Options& o, ConfigError* error) {
   auto settings = std::make_unique<AuthSettings>();
   const bool has_key = !o.jwt_secret_file.empty() || !o.jwt_public_key_file.empty();
   if (!has_key) {
     // Refused at start rather than discovered by the first client: each of
     // these asks for tokens, and without a key no token could ever verify.
     if (o.auth_required) {
-      *error = "auth: required needs jwt-secret-file or jwt-public-key-file (no token could ever be accepted)";
+      *error = {"auth",
+                "auth: required needs jwt-secret-file or jwt-public-key-file (no token could ever be accepted)"};
       return nullptr;
     }
     if (!o.jwt_audience.empty() || !o.jwt_issuer.empty()) {
-      *error = std::string(o.jwt_audience.empty() ? "jwt-issuer" : "jwt-audience") +
-               ": set without jwt-secret-file or jwt-public-key-file";
+      error->option = o.jwt_audience.empty() ? "jwt-issuer" : "jwt-audience";
+      error->cause = error->option + ": set without jwt-secret-file or jwt-public-key-file";
       return nullptr;
     }
   } else {
     TokenConfig config;
-    if (!o.jwt_secret_file.empty() && !read_secret("jwt-secret-file", o.jwt_secret_file, &config.hs256_secret, error))
+    std::string why;
+    if (!o.jwt_secret_file.empty() && !read_secret("jwt-secret-file", o.jwt_secret_file, &config.hs256_secret, &why)) {
+      *error = {"jwt-secret-file", std::move(why)};
       return nullptr;
+    }
     if (!o.jwt_public_key_file.empty() &&
-        !read_file("jwt-public-key-file", o.jwt_public_key_file, &config.public_key_pem, error))
+        !read_file("jwt-public-key-file", o.jwt_public_key_file, &config.public_key_pem, &why)) {
+      *error = {"jwt-public-key-file", std::move(why)};
       return nullptr;
+    }
     config.audience = o.jwt_audience;
     config.issuer = o.jwt_issuer;
     config.leeway_secs = o.jwt_leeway_secs;
-    std::string why;
     std::unique_ptr<TokenVerifier> verifier = TokenVerifier::create(config, &why);
     if (!verifier) {
       // Only a public key can be unusable here (the secret is not empty);
@@ -105,7 +110,7 @@ std::unique_ptr<AuthSettings> load_auth_settings(const Options& o, std::string* 
       // gets the file's path.
       const std::string prefix = "jwt-public-key-file: ";
       if (why.rfind(prefix, 0) == 0) why.erase(0, prefix.size());
-      *error = "jwt-public-key-file " + o.jwt_public_key_file + ": " + why;
+      *error = {"jwt-public-key-file", "jwt-public-key-file " + o.jwt_public_key_file + ": " + why};
       return nullptr;
     }
     settings->verifier = std::move(verifier);
@@ -113,13 +118,16 @@ std::unique_ptr<AuthSettings> load_auth_settings(const Options& o, std::string* 
   if (!o.channels_file.empty()) {
     ChannelRulesResult rules = load_channel_rules(o.channels_file);
     if (!rules.ok) {
-      *error = std::move(rules.error);  // already "channels-file <path>: ..."
+      *error = {"channels-file", std::move(rules.error)};  // already "channels-file <path>: ..."
       return nullptr;
     }
     settings->rules = std::move(rules.rules);
   }
-  if (!o.api_key_file.empty() && !read_secret("api-key-file", o.api_key_file, &settings->api_key, error))
+  std::string why;
+  if (!o.api_key_file.empty() && !read_secret("api-key-file", o.api_key_file, &settings->api_key, &why)) {
+    *error = {"api-key-file", std::move(why)};
     return nullptr;
+  }
   settings->required = o.auth_required;
   settings->allowed_origins = o.allowed_origins;
   return settings;

@@ -25,6 +25,6 @@ struct AuthSettings {
 // Reads the files the options name (jwt-secret-file, jwt-public-key-file,
 // channels-file, api-key-file). Null with *error set (naming the option and
 // file, never a secret) when one cannot be read or used.
-std::unique_ptr<AuthSettings> load_auth_settings(const Options& options, std::string* error);
+std::unique_ptr<AuthSettings> load_auth_settings(const Options& options, ConfigError* error);
 
 }  // namespace rtpush::auth

@@ -1,4 +1,6 @@
-// redis://host:port[/db]
+// redis://host:port[/db]: a node's `redis` option, parsed once by
+// parse_options() into Options::redis_address (options.h), and
+// rtpush-publish's --redis. A plain value; any thread.
 #pragma once
 #include <optional>
 #include <string>

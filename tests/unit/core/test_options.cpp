@@ -97,8 +97,9 @@ static void bad_identity_values_are_errors(void**) {
   bool failed = false;
   for (const auto& b : bad) {
     auto r = parse_options({{b.name, b.value}}, "d");
-    if (r.ok || r.error.rfind(b.name, 0) != 0 || r.error.find(b.why) == std::string::npos) {
-      print_error("%s=\"%s\": ok=%d error \"%s\"\n", b.name, b.value, r.ok, r.error.c_str());
+    if (r.ok || r.error.cause.rfind(b.name, 0) != 0 || r.error.cause.find(b.why) == std::string::npos ||
+        r.error.option != b.name) {
+      print_error("%s=\"%s\": ok=%d error \"%s\"\n", b.name, b.value, r.ok, r.error.cause.c_str());
       failed = true;
     }
   }
@@ -148,7 +149,8 @@ static void bad_values_are_errors_that_name_the_option(void**) {
   for (const auto& b : bad) {
     auto r = parse_options({{b.name, b.value}}, "d");
     assert_false(r.ok);
-    assert_non_null(strstr(r.error.c_str(), b.name));
+    assert_non_null(strstr(r.error.cause.c_str(), b.name));
+    assert_string_equal(r.error.option.c_str(), b.name);
   }
 }
 
@@ -162,7 +164,7 @@ static void pg_backlog_bytes_at_its_bounds(void**) {
     auto r = parse_options({{"pg-backlog-bytes", c.value}}, "d");
     assert_int_equal(r.ok, c.ok);
     if (c.ok) assert_int_equal(r.options.pg_backlog_bytes, std::stoull(c.value));
-    else assert_non_null(strstr(r.error.c_str(), "pg-backlog-bytes"));
+    else assert_non_null(strstr(r.error.cause.c_str(), "pg-backlog-bytes"));
   }
 }
 
@@ -185,7 +187,7 @@ static void compression_is_on_or_off(void**) {
   for (const char* bad : {"yes", "true", "1", "", "ON", "deflate"}) {
     auto r = parse_options({{"compression", bad}}, "d");
     assert_false(r.ok);
-    assert_non_null(strstr(r.error.c_str(), "compression"));
+    assert_non_null(strstr(r.error.cause.c_str(), "compression"));
   }
 }
 
@@ -201,7 +203,7 @@ static void stop_timeout_secs_is_1_to_60(void**) {
   for (const char* bad : {"0", "61", "-1", "1.5", ""}) {
     auto r = parse_options({{"stop-timeout-secs", bad}}, "d");
     assert_false(r.ok);
-    assert_non_null(strstr(r.error.c_str(), "stop-timeout-secs"));
+    assert_non_null(strstr(r.error.cause.c_str(), "stop-timeout-secs"));
   }
 }
 
@@ -227,7 +229,7 @@ static void history_channel_and_receive_bytes_bounds(void**) {
   for (const auto& b : bad) {
     auto r = parse_options({{b.name, b.value}}, "d");
     assert_false(r.ok);
-    assert_non_null(strstr(r.error.c_str(), b.name));
+    assert_non_null(strstr(r.error.cause.c_str(), b.name));
   }
 }
 
@@ -243,7 +245,7 @@ static void jwt_leeway_secs_is_0_to_300(void**) {
   for (const char* bad : {"301", "-1", "1.5", "", "30s"}) {
     auto r = parse_options({{"jwt-leeway-secs", bad}}, "d");
     assert_false(r.ok);
-    assert_non_null(strstr(r.error.c_str(), "jwt-leeway-secs"));
+    assert_non_null(strstr(r.error.cause.c_str(), "jwt-leeway-secs"));
   }
 }
 

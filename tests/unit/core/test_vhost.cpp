@@ -17,7 +17,7 @@ static Options options(OptionList values) { return parse_options(values, "test-n
 static Logger none(IoThread*) { return Logger::none(); }
 
 static void embedded_needs_no_io_thread(void**) {
-  std::string why;
+  ConfigError why;
   auto v = Vhost::build(options({}), 1, [] {}, none, &why);
   assert_non_null(v.get());
   assert_null(v->io());
@@ -26,18 +26,20 @@ static void embedded_needs_no_io_thread(void**) {
 }
 
 static void more_than_one_service_thread_is_refused(void**) {
-  std::string why;
+  ConfigError why;
   auto v = Vhost::build(options({}), 2, [] {}, none, &why);
   assert_null(v.get());
-  assert_true(why.find("2 service threads") != std::string::npos);
-  assert_true(why.find("count-threads") != std::string::npos);
+  assert_true(why.cause.find("2 service threads") != std::string::npos);
+  assert_true(why.cause.find("count-threads") != std::string::npos);
+  assert_true(why.option.empty());  // about the context, not an option
 }
 
 static void malformed_redis_url_is_refused(void**) {
-  std::string why;
+  ConfigError why;
   auto v = Vhost::build(options({{"redis", "redis://localhost:99999"}}), 1, [] {}, none, &why);
   assert_null(v.get());
-  assert_true(why.rfind("redis: ", 0) == 0);
+  assert_true(why.cause.rfind("redis: ", 0) == 0);
+  assert_string_equal(why.option.c_str(), "redis");
 }
 
 // Files made for one test, removed when it ends.
@@ -64,10 +66,12 @@ struct TempFiles {
 static std::string build_error(OptionList values) {
   auto parsed = parse_options(values, "test-node");
   assert_true(parsed.ok);
-  std::string why;
+  ConfigError why;
   auto v = Vhost::build(parsed.options, 1, [] {}, none, &why);
   assert_null(v.get());
-  return why;
+  // The refusal names the option it is about (each case gives one).
+  assert_string_equal(why.option.c_str(), values[0].first.c_str());
+  return why.cause;
 }
 
 static bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
@@ -113,7 +117,7 @@ static void identity_file_size_bound(void**) {
   const std::size_t kBound = std::size_t{1} << 20;
   auto parsed = parse_options({{"api-key-file", files.make(std::string(kBound, 'k'))}}, "test-node");
   assert_true(parsed.ok);
-  std::string why;
+  ConfigError why;
   auto v = Vhost::build(parsed.options, 1, [] {}, none, &why);
   assert_non_null(v.get());
   assert_int_equal(v->node().auth().api_key.size(), kBound);
@@ -133,7 +137,7 @@ static void identity_files_reach_the_node(void**) {
                                {"allowed-origins", "https://app.example.com"}},
                               "test-node");
   assert_true(parsed.ok);
-  std::string why;
+  ConfigError why;
   auto v = Vhost::build(parsed.options, 1, [] {}, none, &why);
   assert_non_null(v.get());
   const auth::AuthSettings& a = v->node().auth();
