@@ -9,8 +9,10 @@
 
 namespace rtpush {
 
-// The watcher post() signals; it runs the inbox on the I/O thread. Its own
-// allocation keeps libev's type out of io_thread.h (made once per vhost).
+// The watcher post() signals from any thread (ev_async_send is safe there);
+// started, stopped and run on the I/O thread's loop, where on_async runs
+// the inbox. Its own allocation keeps libev's type out of io_thread.h
+// (one per vhost).
 struct IoThread::Inbox {
   ev_async async{};
   static void on_async(struct ev_loop* loop, ev_async* w, int revents);
