@@ -9,9 +9,10 @@
 
 namespace rtpush {
 
-// The watcher post() signals from any thread (ev_async_send is safe there);
-// started, stopped and run on the I/O thread's loop, where on_async runs
-// the inbox. Its own allocation keeps libev's type out of io_thread.h
+// The watcher post() signals from any thread (ev_async_send is safe
+// there); on_async runs the inbox on the I/O thread. Started and stopped
+// by the owner while the loop's thread is not running (before it starts,
+// after the join). Its own allocation keeps libev's type out of io_thread.h
 // (one per vhost).
 struct IoThread::Inbox {
   ev_async async{};
