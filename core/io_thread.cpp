@@ -3,12 +3,27 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <future>
+
+#include "ev_loop.h"
+
 namespace rtpush {
 
-IoThread::IoThread(std::function<void()> wake) : loop_(ev_loop_new(EVFLAG_AUTO)), wake_(std::move(wake)) {
-  ev_async_init(&async_, &IoThread::on_async);
-  async_.data = this;
-  ev_async_start(loop_, &async_);
+// The watcher post() signals from any thread (ev_async_send is safe
+// there); on_async runs the inbox on the I/O thread. Started and stopped
+// by the owner while the loop's thread is not running (before it starts,
+// after the join). Its own allocation keeps libev's type out of io_thread.h
+// (one per vhost).
+struct IoThread::Inbox {
+  ev_async async{};
+  static void on_async(struct ev_loop* loop, ev_async* w, int revents);
+};
+
+IoThread::IoThread(std::function<void()> wake)
+    : loop_(ev_loop_new(EVFLAG_AUTO)), inbox_signal_(std::make_unique<Inbox>()), wake_(std::move(wake)) {
+  ev_async_init(&inbox_signal_->async, &Inbox::on_async);
+  inbox_signal_->async.data = this;
+  ev_async_start(loop_, &inbox_signal_->async);
   // The process's stop and reload signals must reach the lws service
   // thread, never this one: lwsws's handlers and the graceful stop's
   // (lws-plugins/graceful_stop.cpp) call lws, which is not safe from here.
@@ -29,7 +44,7 @@ IoThread::~IoThread() {
     ev_break(loop_, EVBREAK_ALL);
   });
   thread_.join();
-  ev_async_stop(loop_, &async_);
+  ev_async_stop(loop_, &inbox_signal_->async);
   ev_loop_destroy(loop_);
 }
 
@@ -38,7 +53,7 @@ void IoThread::post(Task task) {
     std::lock_guard<std::mutex> lock(inbox_mu_);
     inbox_.push_back(std::move(task));
   }
-  ev_async_send(loop_, &async_);
+  ev_async_send(loop_, &inbox_signal_->async);
 }
 
 void IoThread::run_and_wait(Task task) {
@@ -51,7 +66,7 @@ void IoThread::run_and_wait(Task task) {
   ran.get_future().wait();
 }
 
-void IoThread::on_async(struct ev_loop*, ev_async* w, int) {
+void IoThread::Inbox::on_async(struct ev_loop*, ev_async* w, int) {
   auto* self = static_cast<IoThread*>(w->data);
   std::vector<Task> tasks;
   {

@@ -22,13 +22,14 @@
 // - Results for the service thread go through deliver(); the Vhost destroys
 //   the node before this thread, and nothing is drained in between.
 #pragma once
-#include <ev.h>
-
 #include <functional>
-#include <future>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+// libev's loop, opaque here: <ev.h> stays inside the core (ev_loop.h).
+struct ev_loop;
 
 namespace rtpush {
 
@@ -56,9 +57,9 @@ class IoThread {
   std::size_t drain();
 
  private:
-  static void on_async(struct ev_loop* loop, ev_async* w, int revents);
+  struct Inbox;  // the ev_async that post() signals (io_thread.cpp)
   struct ev_loop* loop_;
-  ev_async async_;
+  std::unique_ptr<Inbox> inbox_signal_;
   std::function<void()> wake_;
   std::mutex inbox_mu_, outbox_mu_;
   std::vector<Task> inbox_, outbox_, running_;

@@ -1,4 +1,4 @@
-// The write path (frame_writer.h; docs/architecture.md "The write path").
+// The write path's bytes (frame_writer.h; docs/architecture.md "The write path").
 #include "frame_writer.h"
 
 #include <openssl/ssl.h>
@@ -9,10 +9,8 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <vector>
 
 #include "frame.h"
-#include "ws_protocol.h"  // kTxPacketSize
 
 namespace rtpush_lws {
 
@@ -180,67 +178,10 @@ bool tls_frames(struct lws* wsi, rtpush::SendQueue& q, Framing framing, bool* fu
   return true;
 }
 
-// Connections that got frames since the last pass of the service loop.
-// A zero-delay timer writes them all on the next pass, with writev() and no
-// detour through epoll: asking lws for a writable callback per connection
-// costs two epoll_ctl() calls and a callback each, which dominated fan-out
-// of single messages. A burst of messages still leaves as one writev() per
-// connection. What cannot be written now (socket full, lws holding a tail,
-// a ping or a close due) goes the usual way: lws_callback_on_writable().
-struct FlushList {
-  std::vector<FlushedConnection*> pending, flushing;
-  lws_sorted_usec_list_t timer{};
-  bool scheduled = false;
-};
-thread_local FlushList flush_list;  // per lws service thread
-
-void flush_pending(lws_sorted_usec_list_t*) {
-  FlushList& fl = flush_list;
-  fl.scheduled = false;
-  fl.flushing.swap(fl.pending);  // both keep their storage: no allocation per pass
-  for (FlushedConnection* c : fl.flushing)
-    if (c) {
-      c->in_flush_list = false;
-      c->flush();
-    }
-  fl.flushing.clear();
-}
-
 }  // namespace
 
 bool write_frames(struct lws* wsi, rtpush::SendQueue& q, Framing framing, bool* full) {
   return lws_is_ssl(wsi) ? tls_frames(wsi, q, framing, full) : writev_frames(wsi, q, framing, full);
-}
-
-FlushedConnection::~FlushedConnection() {
-  if (!in_flush_list) return;
-  // Normally in `pending` at flush_slot; were it closed while a flush pass
-  // runs, it would be in `flushing`: never leave a dangling pointer.
-  FlushList& fl = flush_list;
-  if (flush_slot < fl.pending.size() && fl.pending[flush_slot] == this) {
-    fl.pending[flush_slot] = nullptr;
-    return;
-  }
-  for (FlushedConnection*& c : fl.flushing)
-    if (c == this) c = nullptr;
-}
-
-void FlushedConnection::request_close() {
-  lws_callback_on_writable(wsi_);
-  // A peer that stopped reading never becomes writable: drop it anyway.
-  lws_set_timeout(wsi_, PENDING_TIMEOUT_CLOSE_SEND, 5);
-}
-
-void FlushedConnection::request_write() {
-  if (in_flush_list) return;
-  FlushList& fl = flush_list;
-  in_flush_list = true;
-  flush_slot = static_cast<std::uint32_t>(fl.pending.size());
-  fl.pending.push_back(this);
-  if (!fl.scheduled) {
-    fl.scheduled = true;
-    lws_sul_schedule(lws_get_context(wsi_), lws_get_tsi(wsi_), &fl.timer, flush_pending, 1);
-  }
 }
 
 }  // namespace rtpush_lws

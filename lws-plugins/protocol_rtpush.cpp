@@ -358,7 +358,7 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       dispatch_http(wsi, pss->exchange);
       return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
-      if (pss && pss->sse) return rtpush_lws::sse_writable(pss->sse);
+      if (pss && pss->sse) return pss->sse->writable();
       if (!pss || !pss->exchange || !pss->exchange->http.has_answer()) return 0;
       return finish(wsi, pss);
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:

@@ -5,20 +5,10 @@
 
 #include "lws_headers.h"
 #include "lws_logger.h"
-#include "sse_frame.h"
 
 namespace rtpush_lws {
 
 namespace {
-
-// A heartbeat due goes into the queue as the shared `: ping` event, behind
-// what is already queued (a listener cannot answer it: it only keeps
-// proxies and EventSource from calling the stream idle).
-void queue_ping(rtpush::Session* s) {
-  if (!s->ping_due() || s->closing()) return;
-  s->queue().push(rtpush::sse_ping_frame());  // Dropped only past the bound: the next frame closes it
-  s->ping_sent();
-}
 
 bool add_header(struct lws* wsi, const char* name, const char* value, unsigned char** p, unsigned char* end) {
   return lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(name),
@@ -41,31 +31,6 @@ bool write_stream_headers(struct lws* wsi) {
 }
 
 }  // namespace
-
-void SseConnection::flush() {
-  rtpush::Session* s = session;
-  if (!s) return;
-  bool full = lws_partial_buffered(wsi_);  // lws still holds bytes: they go first
-  if (!full && !s->closing()) {
-    queue_ping(s);
-    if (!write_frames(wsi_, s->queue(), Framing::Raw, &full)) {
-      lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);  // socket error: a dead peer
-      return;
-    }
-  }
-  node->written(s);  // a replay waiting for room may go on
-  if (!s->queue().empty() || s->ping_due() || s->closing()) lws_callback_on_writable(wsi_);
-}
-
-void SseConnection::request_close() {
-  if (session && session->queue().empty() && !lws_partial_buffered(wsi_)) {
-    lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-    return;
-  }
-  FlushedConnection::request_close();
-}
-
-bool SseConnection::output_taken() { return progress.taken(lws_get_socket_fd(wsi_)); }
 
 int start_sse(struct lws* wsi, rtpush::Node& node, const std::string& path, SseConnection** listener,
               rtpush::HttpResponse* refusal) {
@@ -102,19 +67,6 @@ int start_sse(struct lws* wsi, rtpush::Node& node, const std::string& path, SseC
   auto* c = new SseConnection(wsi, &node);
   *listener = c;
   c->session = node.open_sse(c, std::move(admitted));
-  return 0;
-}
-
-int sse_writable(SseConnection* c) {
-  rtpush::Session* s = c->session;
-  if (!s) return -1;
-  queue_ping(s);
-  rtpush::SendQueue& q = s->queue();
-  bool full = false;
-  if (!write_frames(c->wsi(), q, Framing::Raw, &full)) return -1;
-  c->node->written(s);
-  if (s->closing() && q.empty()) return -1;  // the stream ends: close-delimited
-  if (!q.empty() || s->ping_due()) lws_callback_on_writable(c->wsi());
   return 0;
 }
 

@@ -3,35 +3,17 @@
 // the core (Node::admit_sse) before any byte of the answer; once admitted
 // it is a 200 `text/event-stream` with a close-delimited body (HTTP/1.1
 // `Connection: close`, no chunking: the bytes of an event are the same for
-// every listener) written by the shared write path (frame_writer.h) from
-// the shared frames of Encoding::Sse. Service thread only.
+// every listener) written by its FlushedConnection (sse_connection.h) from
+// the shared frames of Encoding::Sse; LWS_CALLBACK_HTTP_WRITEABLE of a
+// listener is its writable(). Service thread only.
 #pragma once
 #include <libwebsockets.h>
 
-#include "frame_writer.h"
 #include "http_api.h"
 #include "node.h"
-#include "tcp_progress.h"
+#include "sse_connection.h"
 
 namespace rtpush_lws {
-
-// The core's view of one listener. Owned by the HTTP connection's
-// per-session data from the 200 until CLOSED_HTTP (end_sse).
-class SseConnection final : public FlushedConnection {
- public:
-  SseConnection(struct lws* wsi, rtpush::Node* n) : FlushedConnection(wsi), node(n) {}
-  // Closing (slow consumer, token expired, user disconnected): what is
-  // queued goes first, then sse_writable() ends the stream (the socket is
-  // closed); request_close() is FlushedConnection's.
-  void flush() override;
-  // Nothing left to write (the queue dropped: it stopped reading, or went
-  // too slow): the stream ends now, not after lws's 5 s close timeout.
-  void request_close() override;
-  bool output_taken() override;
-  rtpush::Node* node;
-  rtpush::Session* session = nullptr;
-  TcpProgress progress;
-};
 
 // A GET for sse/<channel> at LWS_CALLBACK_HTTP. Admitted: the 200 and its
 // headers are written, the listener subscribed, and *listener set (the
@@ -41,10 +23,6 @@ class SseConnection final : public FlushedConnection {
 // must be closed at once (the 200 could not be written).
 int start_sse(struct lws* wsi, rtpush::Node& node, const std::string& path, SseConnection** listener,
               rtpush::HttpResponse* refusal);
-
-// LWS_CALLBACK_HTTP_WRITEABLE of a listener: writes what is queued; -1 when
-// the stream has ended (closing and written, or a socket error).
-int sse_writable(SseConnection* listener);
 
 // The connection is gone: the session is closed and the listener freed.
 void end_sse(SseConnection* listener);

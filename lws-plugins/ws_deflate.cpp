@@ -8,10 +8,10 @@
 
 namespace rtpush_lws {
 
-int confirm_extension(struct lws* wsi, const char* name, WsSessionData* pss) {
+int confirm_extension(struct lws* wsi, const char* name, bool* deflate) {
   constexpr int kRefuse = 1;
   rtpush::Node* node = node_of(wsi);
-  if (!pss || !node || !node->options().compression) return kRefuse;
+  if (!deflate || !node || !node->options().compression) return kRefuse;
   if (!name || std::strcmp(name, "permessage-deflate") != 0) return kRefuse;
   // The handshake's headers are still there: lws asks during the upgrade.
   const int n = lws_hdr_total_length(wsi, WSI_TOKEN_EXTENSIONS);
@@ -24,7 +24,7 @@ int confirm_extension(struct lws* wsi, const char* name, WsSessionData* pss) {
   // lws now instantiates the extension: with our rx buffer (>= 128 bytes)
   // its construction cannot fail short of running out of memory, so the
   // 101 answer carries it and this connection's messages may go compressed.
-  pss->deflate = true;
+  *deflate = true;
   return 0;
 }
 

@@ -4,8 +4,6 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include <cstdint>
-#include <cstring>
 #include <memory>
 #include <new>
 
@@ -18,31 +16,6 @@
 namespace rtpush_lws {
 
 namespace {
-
-// Writes queued frames until the socket is full; then the ping, then the
-// close. Returns -1 to have lws close the connection.
-int write_pending(struct lws* wsi, rtpush::Node* node, rtpush::Session* s) {
-  rtpush::SendQueue& q = s->queue();
-  bool full = false;
-  if (!write_frames(wsi, q, Framing::WebSocket, &full)) return -1;
-  if (s->ping_due() && !full) {
-    // Not empty: lws 4.1.6 drops an empty pong without telling the protocol
-    // (ops-ws.c), and the pong is how a quiet client shows it is alive.
-    unsigned char ping[LWS_PRE + 6];
-    std::memcpy(ping + LWS_PRE, "rtpush", 6);
-    if (lws_write(wsi, ping + LWS_PRE, 6, LWS_WRITE_PING) < 0) return -1;
-    s->ping_sent();
-  }
-  node->written(s);  // a replay waiting for room may go on
-  if (s->closing() && q.empty()) {
-    const std::string& why = s->close_reason();
-    lws_close_reason(wsi, static_cast<enum lws_close_status>(s->close_code()),
-                     reinterpret_cast<unsigned char*>(const_cast<char*>(why.data())), why.size());
-    return -1;
-  }
-  if (!q.empty() || s->ping_due()) lws_callback_on_writable(wsi);
-  return 0;
-}
 
 // The 101 that lws writes after FILTER_PROTOCOL_CONNECTION and the
 // `connection_established` frame written at ESTABLISHED leave as one TCP
@@ -60,12 +33,7 @@ void set_cork(struct lws* wsi, bool on) {
 // dropped, so lws reads (and inflates) nothing more of it. lws inflates one
 // read's worth at most after this (ws_deflate.h), calling RECEIVE for each
 // piece, which lands here again at once.
-int refuse_input(struct lws* wsi, rtpush::Session* s) {
-  const std::string& why = s->close_reason();
-  lws_close_reason(wsi, static_cast<enum lws_close_status>(s->close_code()),
-                   reinterpret_cast<unsigned char*>(const_cast<char*>(why.data())), why.size());
-  return -1;
-}
+int refuse_input(struct lws* wsi, rtpush::Session* s) { return close_websocket(wsi, *s); }
 
 int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reasons reason,
              WsSessionData* pss, void* in, size_t len) {
@@ -121,7 +89,7 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
       return 0;
     }
     case LWS_CALLBACK_CONFIRM_EXTENSION_OKAY:
-      return confirm_extension(wsi, static_cast<const char*>(in), pss);
+      return confirm_extension(wsi, static_cast<const char*>(in), pss ? &pss->deflate : nullptr);
     case LWS_CALLBACK_RECEIVE:
       if (!c) return -1;
       if (!c->node->receive(c->session, std::string_view(static_cast<const char*>(in), len),
@@ -132,7 +100,7 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
       if (c && !c->node->pong(c->session, len)) return refuse_input(wsi, c->session);
       return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
-      return c ? write_pending(wsi, c->node, c->session) : -1;
+      return c ? c->writable() : -1;
     case LWS_CALLBACK_HTTP:
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
       // The vhost's default protocol ("default": "1") is the one lws binds
@@ -159,18 +127,6 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
 }
 
 }  // namespace
-
-void WsConnection::flush() {
-  rtpush::Session* s = session;
-  if (!s) return;
-  bool full = lws_partial_buffered(wsi_);  // lws still holds a tail: it goes first
-  if (!full && !s->closing() && !write_frames(wsi_, s->queue(), Framing::WebSocket, &full)) {
-    lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);  // socket error
-    return;
-  }
-  node->written(s);  // a replay waiting for room may go on
-  if (!s->queue().empty() || s->ping_due() || s->closing()) lws_callback_on_writable(wsi_);
-}
 
 int ws_callback(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reasons reason,
                 void* user, void* in, size_t len) {

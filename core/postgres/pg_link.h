@@ -8,13 +8,14 @@
 //
 // I/O thread only (the loop's thread): every member is the I/O side's.
 #pragma once
-#include <ev.h>
 #include <libpq-fe.h>
 
 #include <deque>
 #include <functional>
 #include <string>
 #include <vector>
+
+#include "ev_loop.h"
 
 namespace rtpush {
 

@@ -3,6 +3,7 @@
 #include <hiredis/async.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <chrono>
 #include <cstdlib>

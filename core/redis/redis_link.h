@@ -8,7 +8,6 @@
 //
 // I/O thread only: every member is the I/O side's.
 #pragma once
-#include <ev.h>
 #include <hiredis/async.h>
 
 #include <functional>
@@ -16,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "ev_loop.h"
 #include "backoff.h"
 #include "redis_address.h"
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cmocka_cpp.h"
+#include "ev_loop.h"  // a libev timer on the thread's loop
 #include "io_thread.h"
 
 using rtpush::IoThread;
