@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "config_error.h"
-#include "redis_address.h"
+#include "redis/redis_address.h"  // a parsed URL: plain data, no hiredis
 
 namespace rtpush {
 
