@@ -58,7 +58,7 @@ def wait_table(pg):
 
 
 def sum_metric(nodes, name):
-    return sum(n.metrics().get(name, 0) for n in nodes)
+    return sum(n.metrics()[name] for n in nodes)
 
 
 class DeadLetters(unittest.IsolatedAsyncioTestCase):

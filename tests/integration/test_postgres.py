@@ -16,7 +16,7 @@ def wait_for_backlog_zero(server, seconds=30):
     deadline = time.time() + seconds
     while time.time() < deadline:
         m = server.metrics()
-        if m.get("rtpush_pg_backlog_rows") == 0 and m.get("rtpush_pg_up") == 1:
+        if m["rtpush_pg_backlog_rows"] == 0 and m["rtpush_pg_up"] == 1:
             return m
         time.sleep(0.1)
     raise AssertionError("backlog did not drain: %s" % {k: v for k, v in server.metrics().items() if "pg" in k})
