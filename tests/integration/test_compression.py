@@ -7,8 +7,10 @@ every encoding; a client that does not offer it gets the same messages
 plain on the same channel. What clients send compressed is read. With
 compression off (the default) the extension is refused at the handshake.
 """
+import base64
 import json
 import os
+import socket
 import struct
 import unittest
 import zlib
@@ -45,11 +47,35 @@ def deflate(data):
 
 
 class RawClient(RawWebSocket):
-    """A hand-made rtpush-json client that shows what is on the wire: the
-    101 answer's headers and each frame's RSV1 bit."""
+    """A hand-made client of one encoding (rtpush-json by default) that shows
+    what is on the wire: the 101 answer's headers and each frame's RSV1 bit
+    and payload as sent."""
 
-    def __init__(self, port, extensions=None, ssl_context=None):
-        super().__init__(port, ssl_context=ssl_context, extensions=extensions)
+    def __init__(self, port, extensions=None, ssl_context=None, encoding="json"):
+        # RawWebSocket's handshake asks for rtpush-json only: the same, with
+        # the subprotocol of `encoding`.
+        self.codec = Client(None, encoding)
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        if ssl_context:
+            self.sock = ssl_context.wrap_socket(self.sock, server_hostname="127.0.0.1")
+        key = base64.b64encode(os.urandom(16)).decode()
+        ext = "Sec-WebSocket-Extensions: %s\r\n" % extensions if extensions else ""
+        self.sock.sendall(("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+                           "Sec-WebSocket-Protocol: rtpush-%s\r\n%s\r\n" % (key, encoding, ext)).encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = self.sock.recv(4096)
+            assert chunk, "closed during handshake"
+            buf += chunk
+        head, self.buf = buf.split(b"\r\n\r\n", 1)
+        lines = head.decode().split("\r\n")
+        assert " 101 " in lines[0], head
+        self.headers = {}  # the 101 answer's, names lower-case
+        for line in lines[1:]:
+            k, v = line.split(":", 1)
+            self.headers[k.strip().lower()] = v.strip()
+        assert self.headers.get("sec-websocket-protocol") == "rtpush-" + encoding, self.headers
         hello = self.next_json()
         assert hello["type"] == "connection_established", hello
 
@@ -57,12 +83,19 @@ class RawClient(RawWebSocket):
     def extension(self):
         return self.headers.get("sec-websocket-extensions")
 
+    @property
+    def opcode(self):
+        """What this encoding's frames are: text for JSON, binary otherwise."""
+        return 1 if self.codec.encoding == "json" else 2
+
     def send(self, data, opcode=1, compressed=False):
         self.sock.sendall(self.frame(data, opcode, compressed))
 
     def send_json(self, frame, compressed=False):
-        text = json.dumps(frame).encode()
-        self.send(deflate(text) if compressed else text, compressed=compressed)
+        """`frame` (a dict) in this client's encoding."""
+        data = self.codec.encode(frame)
+        data = data.encode() if isinstance(data, str) else data
+        self.send(deflate(data) if compressed else data, self.opcode, compressed=compressed)
 
     def next_rsv1_frame(self, timeout=10):
         """(rsv1, opcode, payload) of the next whole frame (never fragmented here)."""
@@ -71,14 +104,56 @@ class RawClient(RawWebSocket):
         assert not first & 0x30, "RSV2/RSV3 set"
         return bool(first & 0x40), first & 15, payload
 
+    def decode(self, data):
+        return self.codec.decode(data.decode() if self.codec.encoding == "json" else data)
+
     def next_message(self, timeout=10):
-        """(compressed on the wire, the frame as JSON)."""
+        """(compressed on the wire, the frame as a dict)."""
         rsv1, op, data = self.next_rsv1_frame(timeout)
-        assert op == 1, op
-        return rsv1, json.loads(inflate(data) if rsv1 else data)
+        assert op == self.opcode, op
+        return rsv1, self.decode(inflate(data) if rsv1 else data)
 
     def next_json(self, timeout=10):
+        """The next frame as a dict (in this client's encoding, JSON or not)."""
         return self.next_message(timeout)[1]
+
+
+def assert_every_encoding_compressed_on_the_wire(test, server, channel, ssl_context=None):
+    """For each encoding, one client that negotiated permessage-deflate and
+    one that did not, on the same channel: a large message reaches the first
+    with RSV1 set and its payload inflates to exactly the bytes the second
+    gets plain (the codec's frame), in the encoding's opcode; a message below
+    the threshold reaches both plain."""
+    for enc in ENCODINGS:
+        with test.subTest(encoding=enc, tls=bool(ssl_context)):
+            ch = "%s-%s" % (channel, enc)
+            z = RawClient(server.port, PMD, ssl_context=ssl_context, encoding=enc)
+            p = RawClient(server.port, ssl_context=ssl_context, encoding=enc)
+            try:
+                test.assertTrue((z.extension or "").startswith(PMD), z.headers)
+                test.assertIsNone(p.extension, p.headers)
+                for c in (z, p):
+                    c.send_json({"type": "subscribe", "channel": ch})
+                    rsv1, sub = c.next_message()
+                    test.assertEqual(sub["type"], "subscribed", sub)
+                    test.assertFalse(rsv1)  # frames other than messages go plain
+                big, small = payload(20000, 7), {"s": 1}
+                ids = [server.publish_http(ch, v) for v in (big, small)]
+                rsv1, op, wire = z.next_rsv1_frame()
+                _, plain_op, plain = p.next_rsv1_frame()
+                test.assertTrue(rsv1, "a 20 KB %s message must arrive compressed" % enc)
+                test.assertEqual((op, plain_op), (z.opcode, z.opcode))
+                test.assertEqual(inflate(wire), plain)
+                test.assertLess(len(wire), len(plain) / 2)
+                m = p.decode(plain)
+                test.assertEqual((m["type"], m["id"], m["data"]), ("message", ids[0], big))
+                for c in (z, p):
+                    rsv1, m = c.next_message()
+                    test.assertFalse(rsv1, "a message below the threshold goes plain")
+                    test.assertEqual((m["id"], m["data"]), (ids[1], small))
+            finally:
+                z.close()
+                p.close()
 
 
 
@@ -150,6 +225,12 @@ class CompressionOn(ServerCase, unittest.IsolatedAsyncioTestCase):
         finally:
             z.close()
             p.close()
+
+    def test_on_the_wire_every_encoding_is_compressed(self):
+        # A server that compressed JSON only (and sent MessagePack or
+        # Protocol Buffers plain after negotiating) passes every test that
+        # looks through a client library: those read plain frames too.
+        assert_every_encoding_compressed_on_the_wire(self, self.server, "wire-enc")
 
     def test_compressed_bytes_are_smaller_and_replay_is_compressed(self):
         values = [payload(1000, i) for i in range(3)]
@@ -284,19 +365,9 @@ class CompressionOverTls(unittest.IsolatedAsyncioTestCase):
                         self.assertEqual([m["data"] for m in got], values)
                     for c in (pub, z, p):
                         await c.close()
-            # On the wire, inside TLS: RSV1 set, the bytes inflate to the frame.
-            raw = RawClient(server.port, PMD, ssl_context=server.ssl_context)
-            try:
-                self.assertTrue((raw.extension or "").startswith(PMD), raw.headers)
-                raw.send_json({"type": "subscribe", "channel": "tls-raw"})
-                self.assertEqual(raw.next_json()["type"], "subscribed")
-                value = payload(20000, 7)
-                i = server.publish_http("tls-raw", value)
-                rsv1, m = raw.next_message()
-                self.assertTrue(rsv1, "a 20 KB message must arrive compressed over wss://")
-                self.assertEqual((m["id"], m["data"]), (i, value))
-            finally:
-                raw.close()
+            # On the wire, inside TLS, in every encoding: RSV1 set, the bytes
+            # inflate to the frame a plain client gets.
+            assert_every_encoding_compressed_on_the_wire(self, server, "tls-raw", server.ssl_context)
 
 
 class CompressedPublishersAtOnce(ServerCase, unittest.TestCase):

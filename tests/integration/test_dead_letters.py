@@ -9,7 +9,7 @@ import subprocess
 import time
 import unittest
 
-from rtpush_harness import PUBLISH_CLI, Client, Postgres, Redis, Server, recv_type, wait_until
+from rtpush_harness import PUBLISH_CLI, Client, Postgres, Redis, Server, persisting, recv_type, wait_until
 
 # What an operator can add: a CHECK constraint and a trigger that raises.
 REFUSE_SQL = """
@@ -58,7 +58,7 @@ def wait_table(pg):
 
 
 def sum_metric(nodes, name):
-    return sum(n.metrics().get(name, 0) for n in nodes)
+    return sum(n.metrics()[name] for n in nodes)
 
 
 class DeadLetters(unittest.IsolatedAsyncioTestCase):
@@ -72,7 +72,10 @@ class DeadLetters(unittest.IsolatedAsyncioTestCase):
             return len(stored(pg)) >= len(good) and \
                 int(pg.query("SELECT count(*) FROM rtpush_dead_letters")[0][0]) >= len(bad)
         wait_until(done, seconds, "rows or dead letters missing: %d of %d written" % (len(stored(pg)), len(good)))
-        time.sleep(0.5)  # nothing more arrives: no doubles
+        # Every row a node took is resolved (written or dead-lettered) before
+        # the tables are compared: a row still on its way would change them.
+        wait_until(lambda: all(n.metrics()["rtpush_pg_backlog_rows"] == 0 for n in nodes), 10,
+                   "rows still waiting for PostgreSQL")
         self.assertEqual(stored(pg), good)
         dead = dead_letters(pg)
         self.assertEqual(set(dead), set(bad))
@@ -141,7 +144,7 @@ class DeadLetters(unittest.IsolatedAsyncioTestCase):
                 Server(redis=redis.url, postgres=pg.conninfo, node_id="db", pg_batch_size=100) as b:
             wait_table(pg)
             pg.query(REFUSE_SQL)
-            time.sleep(0.5)  # both consumers registered, persist switched on
+            persisting(redis, ["da", "db"])
             lines = "".join(json.dumps(value(i)) + "\n" for i in range(1000))
             p = subprocess.run([PUBLISH_CLI, "--redis", redis.url, "--channel", "dlr"], input=lines,
                                capture_output=True, text=True, timeout=60)

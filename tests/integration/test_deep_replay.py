@@ -41,8 +41,8 @@ async def read_messages(ws, channel, count, timeout=60):
 
 
 def persisted(node, rows):
-    wait_until(lambda: node.metrics().get("rtpush_pg_backlog_rows") == 0
-               and node.metrics().get("rtpush_pg_rows_written_total", 0) >= rows, 60, "rows written")
+    wait_until(lambda: node.metrics()["rtpush_pg_backlog_rows"] == 0
+               and node.metrics()["rtpush_pg_rows_written_total"] >= rows, 60, "rows written")
 
 
 class WithRedis(unittest.IsolatedAsyncioTestCase):

@@ -16,7 +16,7 @@ def wait_for_backlog_zero(server, seconds=30):
     deadline = time.time() + seconds
     while time.time() < deadline:
         m = server.metrics()
-        if m.get("rtpush_pg_backlog_rows") == 0 and m.get("rtpush_pg_up") == 1:
+        if m["rtpush_pg_backlog_rows"] == 0 and m["rtpush_pg_up"] == 1:
             return m
         time.sleep(0.1)
     raise AssertionError("backlog did not drain: %s" % {k: v for k, v in server.metrics().items() if "pg" in k})
@@ -81,17 +81,27 @@ class Persistence(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(log.count(up), 1, log)
 
     async def test_batches_by_size_and_by_age(self):
-        with Postgres() as pg, Server(postgres=pg.conninfo, pg_batch_size=100, pg_flush_ms=1500) as node:
+        with Postgres() as pg, Server(postgres=pg.conninfo, pg_batch_size=100, pg_flush_ms=2000) as node:
             pub, _ = await node.connect()
+            started = time.monotonic()  # no row is older: nothing is due by age before started + 2 s
             for i in range(250):
                 await pub.send(json.dumps({"type": "publish", "channel": "batch", "data": i}))
             for _ in range(250):
                 await recv_type(pub, "published")
-            # Full batches go at once; the last 50 wait for pg-flush-ms (1.5 s).
+            # Full batches go at once, the last 50 wait for pg-flush-ms: the
+            # two batches are seen before any row can be due by age (a
+            # bound from the first publish, not from this point, so a slow
+            # host or build only makes it tighter, never wrong).
             count = lambda: int(pg.query("SELECT count(*) FROM rtpush_messages")[0][0])
-            wait_until(lambda: count() >= 200, 1.2, "two full batches were not written at once")
+            batches = lambda: node.metrics()["rtpush_pg_batches_total"]
+            wait_until(lambda: count() >= 200 and batches() >= 2, max(0.0, started + 1.9 - time.monotonic()),
+                       "two full batches were not written at once")
             self.assertEqual(count(), 200)
-            m = wait_for_backlog_zero(node)
+            m = node.metrics()
+            self.assertLess(time.monotonic() - started, 2.0, "read too late to tell full batches from aged ones")
+            self.assertEqual(m["rtpush_pg_batches_total"], 2)
+            self.assertEqual(m['rtpush_pg_batch_rows_bucket{le="50"}'], 0)  # nothing written by age yet
+            m = wait_for_backlog_zero(node, 15)
             self.assertEqual(int(pg.query("SELECT count(*) FROM rtpush_messages")[0][0]), 250)
             self.assertEqual(m["rtpush_pg_batches_total"], 3)
             self.assertEqual(m['rtpush_pg_batch_rows_bucket{le="50"}'], 1)   # the 50 sent by age

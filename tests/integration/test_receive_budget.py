@@ -113,7 +113,7 @@ class CompressedFlood(unittest.TestCase):
             sender.join(20)
             flood.close()
             other.close()
-            closes = server.metrics().get('rtpush_connections_closed_total{reason="receive_rate"}')
+            closes = server.metrics()['rtpush_connections_closed_total{reason="receive_rate"}']
             self.assertEqual(closes, 1)
 
 

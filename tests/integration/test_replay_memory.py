@@ -57,8 +57,8 @@ class RssSampler:
             n += 1
             if n % 5 == 0:
                 m = self.node.metrics()
-                self.most_held = max(self.most_held, m.get("rtpush_replay_bytes", 0))
-                self.most_waiting = max(self.most_waiting, m.get("rtpush_replays_waiting", 0))
+                self.most_held = max(self.most_held, m["rtpush_replay_bytes"])
+                self.most_waiting = max(self.most_waiting, m["rtpush_replays_waiting"])
             time.sleep(0.02)
 
     def __enter__(self):
@@ -181,7 +181,7 @@ class ReplayMemory(unittest.IsolatedAsyncioTestCase):
                 self.assertEqual(got, ids[1:])
                 raw.sock.close()
             m = node.metrics()
-            self.assertEqual(m.get("rtpush_slow_consumers_total", 0), 0)
+            self.assertEqual(m["rtpush_slow_consumers_total"], 0)
             wait_until(lambda: node.metrics()["rtpush_replay_bytes"] == 0, 10, "replay bytes not given back")
 
     async def test_eight_replays_of_the_redis_history(self):
@@ -197,14 +197,14 @@ class ReplayMemory(unittest.IsolatedAsyncioTestCase):
             self.assertGreater(seen.most_waiting, 0)  # a page is ~1 MiB: some replays waited their turn
             self.assertEqual(m["rtpush_replay_bytes"], 0)
             self.assertEqual(m["rtpush_replays_waiting"], 0)
-            self.assertEqual(m.get("rtpush_slow_consumers_total", 0), 0)
+            self.assertEqual(m["rtpush_slow_consumers_total"], 0)
 
     async def test_eight_replays_from_postgres_archive_pages(self):
         with Postgres() as pg, Server(postgres=pg.conninfo, history_size=10, replay_memory_bytes=BUDGET,
                                       send_queue_bytes=1048576) as node:
             ids = [node.publish_http("deep", v) for v in values(MESSAGES)]
-            wait_until(lambda: node.metrics().get("rtpush_pg_backlog_rows") == 0
-                       and node.metrics().get("rtpush_pg_rows_written_total", 0) >= MESSAGES, 60, "rows written")
+            wait_until(lambda: node.metrics()["rtpush_pg_backlog_rows"] == 0
+                       and node.metrics()["rtpush_pg_rows_written_total"] >= MESSAGES, 60, "rows written")
             before, seen, m = await replay_all("postgres", node, "deep", ids, 0)
             self.assertGreaterEqual(m["rtpush_pg_replay_rows_total"], CLIENTS * (MESSAGES - 11))
             if not ASAN_RUNTIME:  # ASan's quarantine keeps freed memory resident: RSS says nothing there

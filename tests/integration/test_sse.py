@@ -252,7 +252,7 @@ class SseSlowListener(ServerCase, unittest.IsolatedAsyncioTestCase):
         fast = SseStream(self.server, ch)
         fast.next_event()
         pub = await Client.open(self.server, "json")
-        before = self.server.metrics().get("rtpush_slow_consumers_total", 0)
+        before = self.server.metrics()["rtpush_slow_consumers_total"]
         n, blob = 1500, "x" * 8000  # 12 MB: past any socket buffers and the 64 KB bound
         got = []
 

@@ -138,7 +138,7 @@ class TlsPausedReader(unittest.IsolatedAsyncioTestCase):
                 await c.close()
             m = server.metrics()
             self.assertEqual(m["rtpush_send_queue_bytes"], 0)
-            self.assertEqual(m.get("rtpush_slow_consumers_total", 0), 0)
+            self.assertEqual(m["rtpush_slow_consumers_total"], 0)
 
     async def test_paused_reader_gets_megabyte_frames_whole_and_in_order(self):
         """1 MB frames, each between small ones, to readers that stopped: the
@@ -165,7 +165,7 @@ class TlsPausedReader(unittest.IsolatedAsyncioTestCase):
                 await c.close()
             m = server.metrics()
             self.assertEqual(m["rtpush_send_queue_bytes"], 0)
-            self.assertEqual(m.get("rtpush_slow_consumers_total", 0), 0)
+            self.assertEqual(m["rtpush_slow_consumers_total"], 0)
 
 
 def h2_websocket_status(port, cafile):
