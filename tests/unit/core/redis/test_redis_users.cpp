@@ -164,13 +164,9 @@ int fresh(void**) {
   return 0;
 }
 
-// The group's setup started Redis or failed every test: nothing to skip.
-#define NEEDS_REDIS() assert_true(g_redis > 0)
-
 }  // namespace
 
 static void every_node_lists_a_users_connections_on_every_node(void**) {
-  NEEDS_REDIS();
   TestNode a("node-a"), b("node-b");
   assert_true(a.up() && b.up());
   a.connected(kUser, "c-a", 1700000000.5);
@@ -197,7 +193,6 @@ static void every_node_lists_a_users_connections_on_every_node(void**) {
 }
 
 static void a_disconnect_reaches_every_node_this_one_included(void**) {
-  NEEDS_REDIS();
   TestNode a("node-a"), b("node-b");
   assert_true(a.up() && b.up());
   // The control topic is subscribed once the link is up: PUBSUB shows both.
@@ -216,7 +211,6 @@ static void a_disconnect_reaches_every_node_this_one_included(void**) {
 // A node that crashed never dropped its entries: once it is no longer live
 // in rtpush:nodes they are not reported, and reading them deletes them.
 static void a_dead_nodes_connections_are_not_listed(void**) {
-  NEEDS_REDIS();
   TestNode a("node-a");
   assert_true(a.up());
   a.connected(kUser, "c-a", 5);
@@ -238,7 +232,6 @@ static void a_dead_nodes_connections_are_not_listed(void**) {
 
 // The heartbeat's prune drops a dead node's users with it.
 static void the_prune_drops_a_dead_nodes_users(void**) {
-  NEEDS_REDIS();
   call({"ZADD", redis::kNodesKey, "1000", "node-dead"});
   call({"HSET", redis::kNodeInfoKey, "node-dead", "2"});
   call({"HSET", redis::kUserPrefix + kUser, "c1", redis::user_entry("node-dead", 1), "c9",
@@ -256,7 +249,6 @@ static void the_prune_drops_a_dead_nodes_users(void**) {
 // After an outage the registry holds what is open on the node, no more
 // (closed meanwhile) and no less (Redis lost its data).
 static void the_registry_heals_after_an_outage(void**) {
-  NEEDS_REDIS();
   TestNode a("node-a");
   assert_true(a.up());
   a.connected(kUser, "c1", 1);
@@ -280,7 +272,6 @@ static void the_registry_heals_after_an_outage(void**) {
 // Redis lost its data while the links stayed up: the heartbeat finds the
 // node missing from rtpush:nodes and writes its users again.
 static void the_heartbeat_rewrites_what_redis_lost(void**) {
-  NEEDS_REDIS();
   TestNode a("node-a");
   assert_true(a.up());
   a.connected(kUser, "c1", 1);
@@ -291,7 +282,6 @@ static void the_heartbeat_rewrites_what_redis_lost(void**) {
 }
 
 static void a_clean_stop_drops_the_nodes_registrations(void**) {
-  NEEDS_REDIS();
   TestNode a("node-a");
   auto b = std::make_unique<TestNode>("node-b");
   assert_true(a.up() && b->up());
@@ -308,7 +298,6 @@ static void a_clean_stop_drops_the_nodes_registrations(void**) {
 
 // Without Redis the broker says it cannot tell, so the node answers locally.
 static void without_redis_the_node_answers_alone(void**) {
-  NEEDS_REDIS();
   TestNode a("node-a", free_port());  // nothing listens there
   a.connected(kUser, "c1", 1);
   bool shared = true;

@@ -1,0 +1,55 @@
+"""Processes, ports and waiting: what every server and backend here uses."""
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import time
+
+
+def stop_process_group(proc, timeout):
+    """SIGTERM to the process group `proc` leads (started with
+    start_new_session), up to `timeout` seconds for `proc` to exit, then
+    SIGKILL to the group: lwsws's serving child may outlive the watcher."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(ready, seconds, what):
+    """Polls `ready()` (exceptions count as not ready) until it is true."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if ready():
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(what)
+
+
+async def until(ready, seconds, what):
+    """Polls `ready()` without blocking the event loop until it is true."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if ready():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(what)
