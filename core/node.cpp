@@ -1,7 +1,5 @@
 #include "node.h"
 
-#include <sys/random.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -16,14 +14,6 @@
 
 namespace rtpush {
 
-Clocks Clocks::system() {
-  using namespace std::chrono;
-  return Clocks{
-      [] { return static_cast<std::int64_t>(duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count()); },
-      [] { return static_cast<std::uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()); },
-  };
-}
-
 Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks, std::unique_ptr<Persistence> persistence,
            Logger log)
     : options_(std::move(options)),
@@ -31,40 +21,17 @@ Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks, std::
       persistence_(std::move(persistence)),
       clocks_(std::move(clocks)),
       log_(std::move(log)),
-      hub_([this](Session* s) { drop_slow(s); }),
+      sessions_(options_, metrics_, log_, clocks_),
+      hub_([this](Session* s) { sessions_.drop_slow(s); }),
       replayer_(hub_, *this, metrics_, *broker_, options_, persistence_.get()) {
   broker_->set_listener(this);
 }
 
 Node::~Node() {
   // Subscriptions belong to the hub; sessions go first so nothing dangles.
-  for (auto& [serial, s] : sessions_)
+  for (auto& [serial, s] : sessions_.all())
     while (!s->subscriptions().empty()) hub_.unsubscribe(s->subscriptions().back());
   broker_->set_listener(nullptr);
-}
-
-std::string Node::new_connection_id() {
-  // A random UUID (version 4 layout): unguessable, unique across nodes. From
-  // the kernel's CSPRNG: a seeded mt19937 can be predicted from a few ids.
-  unsigned char bytes[16];
-  for (std::size_t got = 0; got < sizeof bytes;) {
-    const ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw std::runtime_error(std::string("getrandom: ") + std::strerror(errno));
-    }
-    got += static_cast<std::size_t>(n);
-  }
-  std::uint64_t a, b;
-  std::memcpy(&a, bytes, 8);
-  std::memcpy(&b, bytes + 8, 8);
-  a = (a & 0xffffffffffff0fffULL) | 0x4000ULL;
-  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
-                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
-                static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xffffffffffffULL));
-  return buf;
 }
 
 void Node::user_authenticated(Session* s) {
@@ -118,18 +85,12 @@ bool Node::permitted(Session* s, std::string_view channel, auth::Action action, 
   message.append(channel);
   message += ": ";
   message += auth::reason(d);
-  refuse(s, ErrorCode::Forbidden, message, ref);
+  sessions_.refuse(s, ErrorCode::Forbidden, message, ref);
   return false;
 }
 
 Session* Node::add_session(Connection* connection, Encoding encoding, const Admission* admitted) {
-  const std::int64_t now = clocks_.steady_ms();
-  auto s = std::make_unique<Session>(next_serial_++, new_connection_id(), encoding, connection,
-                                     options_.send_queue_bytes, now);
-  s->schedule_ping(now + options_.heartbeat_secs * 1000LL);
-  Session* raw = s.get();
-  sessions_.emplace(raw->serial(), std::move(s));
-  ++metrics_.connections_total;
+  Session* raw = sessions_.add(connection, encoding);
   broker_->local_connections(sessions_.size());
   opened(raw, admitted);
   return raw;
@@ -153,7 +114,7 @@ Session* Node::open(Connection* connection, Encoding encoding, const Admission* 
 void Node::begin_stop() {
   if (std::exchange(stopping_, true)) return;
   if (persistence_) persistence_->flush_now();
-  for (auto& [serial, s] : sessions_) s->close(kCloseServiceRestart, "service restart", false);
+  for (auto& [serial, s] : sessions_.all()) s->close(kCloseServiceRestart, "service restart", false);
 }
 
 void Node::flush_persistence(double timeout_secs, std::function<void(bool)> done) {
@@ -167,13 +128,8 @@ void Node::close(Session* s) {
   user_gone(s);
   auto& subs = s->subscriptions();
   while (!subs.empty()) drop_subscription(subs.back());
-  sessions_.erase(s->serial());
+  sessions_.erase(s);
   broker_->local_connections(sessions_.size());
-}
-
-Session* Node::find(std::uint64_t serial) const {
-  auto it = sessions_.find(serial);
-  return it == sessions_.end() ? nullptr : it->second.get();
 }
 
 bool Node::receive(Session* s, std::string_view fragment, bool first, bool final, bool binary) {
@@ -298,7 +254,7 @@ void Node::subscribe(Session* s, ClientRequest& req) {
   // with a new `since`), so it does not count against the limit.
   Subscription* old = hub_.find(s, req.channel);
   if (!old && s->subscriptions().size() >= options_.max_channels_per_connection) {
-    refuse(s, ErrorCode::LimitExceeded,
+    sessions_.refuse(s, ErrorCode::LimitExceeded,
            "max-channels-per-connection (" + std::to_string(options_.max_channels_per_connection) + ") reached",
            req.ref);
     return;
@@ -373,7 +329,7 @@ void Node::publish(Session* s, ClientRequest& req) {
     return;
   }
   if (options_.publish_rate && !s->publish_bucket().take(options_.publish_rate, clocks_.steady_ms())) {
-    refuse(s, ErrorCode::RateLimited,
+    sessions_.refuse(s, ErrorCode::RateLimited,
            "publish-rate (" + std::to_string(options_.publish_rate) + " a second) exceeded", req.ref);
     return;
   }
@@ -434,7 +390,7 @@ std::string Node::metrics_text() const {
   Gauges g;
   g.connections_active = sessions_.size();
   g.channels_active = hub_.channel_count();
-  for (const auto& [serial, s] : sessions_) {
+  for (const auto& [serial, s] : sessions_.all()) {
     g.send_queue_bytes += s->queue().bytes();
     if (s->encoding() == Encoding::Sse) ++g.sse_connections_active;
   }
@@ -481,63 +437,12 @@ void Node::on_message(const MessagePtr& msg) {
   metrics_.delivered += st.delivered;
 }
 
-void Node::send(Session* s, const ServerFrame& frame) {
-  if (s->send(codec_for(s->encoding())->encode(frame)) == SendResult::Dropped && !s->closing())
-    drop_slow(s);
-}
-
-void Node::send_error(Session* s, ErrorCode code, std::string_view message, std::string_view ref) {
-  metrics_.count_error(code);
-  ServerFrame f;
-  f.type = ServerFrameType::Error;
-  f.code = error_code_name(code);
-  f.message = message;
-  f.ref = ref;
-  send(s, f);
-}
-
-void Node::refuse(Session* s, ErrorCode code, std::string_view message, std::string_view ref) {
-  metrics_.count_refused(code);
-  send_error(s, code, message, ref);
-}
-
-void Node::drop_slow(Session* s) {
-  ++metrics_.slow_consumers;
-  metrics_.count_close(CloseReason::SlowConsumer);
-  log_.sampled(LogLevel::Notice, "slow_consumer_closed", "", {{"connection", s->id()}, {"limit", "send-queue-bytes"}});
-  s->close(kClosePolicy, "send queue over send-queue-bytes", true);
-}
-
 void Node::tick() {
   broker_->expire();
   expire_auth();
   const std::int64_t now = clocks_.steady_ms();
   replayer_.tick(now);
-  const std::int64_t timeout = options_.heartbeat_timeout_secs * 1000LL;
-  const std::int64_t rx_timeout = options_.receive_timeout_secs * 1000LL;
-  for (auto& [serial, s] : sessions_) {
-    if (s->closing()) continue;
-    // An SSE listener cannot answer a ping: it is alive while its output
-    // (a ping every heartbeat-secs at least) is being taken. One that
-    // stopped reading or vanished is closed as a silent WebSocket is; its
-    // queue is dropped, as nothing would ever write it.
-    const bool sse = s->encoding() == Encoding::Sse;
-    if (sse && s->connection()->output_taken()) s->touch(now);
-    if (now - s->last_activity_ms() >= timeout) {
-      metrics_.count_close(CloseReason::HeartbeatTimeout);
-      s->close(kCloseGoingAway, "heartbeat timeout", sse);
-    } else if (s->rx_in_progress() && now - s->rx_started_ms() >= rx_timeout) {
-      // A client that keeps answering pings could otherwise hold an
-      // unfinished message (up to max-message-bytes) for ever.
-      s->rx_end();
-      std::string().swap(s->rx_buffer());
-      metrics_.count_close(CloseReason::ReceiveTimeout);
-      s->close(kClosePolicy, "message not complete within receive-timeout-secs", false);
-    } else if (now >= s->next_ping_ms()) {
-      s->want_ping();
-      s->schedule_ping(now + options_.heartbeat_secs * 1000LL);
-    }
-  }
+  sessions_.tick(now);
 }
 
 }  // namespace rtpush

@@ -20,6 +20,7 @@
 #include "auth/auth_settings.h"
 #include "auth/token.h"
 #include "broker.h"
+#include "clocks.h"
 #include "hub.h"
 #include "logger.h"
 #include "metrics.h"
@@ -28,16 +29,11 @@
 #include "replay_budget.h"
 #include "replayer.h"
 #include "session.h"
+#include "session_table.h"
 #include "sse_request.h"
 #include "user_registry.h"
 
 namespace rtpush {
-
-struct Clocks {
-  std::function<std::int64_t()> steady_ms;  // heartbeats
-  std::function<std::uint64_t()> wall_ms;   // ids and timestamps
-  static Clocks system();
-};
 
 // The WebSocket close code of a graceful stop (RFC 6455's registry: Service
 // Restart): the client should reconnect, to another node or this one later.
@@ -193,11 +189,11 @@ class Node final : public BrokerListener, private ReplayHost {
   void drop_subscription(Subscription* sub) override;
   void send_unsubscribed(Session* s, std::string_view channel) override;
   void publish(Session* s, ClientRequest& req);
-  void send(Session* s, const ServerFrame& frame) override;
-  void send_error(Session* s, ErrorCode code, std::string_view message, std::string_view ref) override;
-  // A request refused by a limit (LIMIT_EXCEEDED, RATE_LIMITED): error frame
-  // and rtpush_requests_refused_total.
-  void refuse(Session* s, ErrorCode code, std::string_view message, std::string_view ref);
+  // ReplayHost: the session table's.
+  void send(Session* s, const ServerFrame& frame) override { sessions_.send(s, frame); }
+  void send_error(Session* s, ErrorCode code, std::string_view message, std::string_view ref) override {
+    sessions_.send_error(s, code, message, ref);
+  }
   // The namespace rules and personal channels (auth::check, the one check
   // every path calls) for `action` on `channel` by this session's identity.
   // Refused: error FORBIDDEN, counted as refused, and false. Runs once per
@@ -206,7 +202,6 @@ class Node final : public BrokerListener, private ReplayHost {
   // Takes `s` out of its user's connections, here and in the broker's
   // registry; nothing when it was not in them.
   void user_gone(Session* s);
-  void drop_slow(Session* s);
   // pg-backlog-rows rows wait for PostgreSQL in this node's memory
   // (Persistence::local_backlog()), or their payloads and this one's
   // `payload_bytes` would be past pg-backlog-bytes: the reason a publish is
@@ -217,9 +212,8 @@ class Node final : public BrokerListener, private ReplayHost {
   // Spends `bytes` of the session's receive-bytes-per-sec; false (and the
   // session closing, 1008) once it is over.
   bool within_receive_rate(Session* s, std::size_t bytes, std::int64_t now_ms);
-  Session* find(std::uint64_t serial) const override;
-  std::string new_connection_id();
-  double now_seconds() const { return static_cast<double>(clocks_.wall_ms()) / 1000.0; }
+  Session* find(std::uint64_t serial) const override { return sessions_.find(serial); }
+  double now_seconds() const { return clocks_.now_seconds(); }
 
   // What open() and open_sse() share: the session, counted, its heartbeat
   // scheduled, its identity set (opened()).
@@ -258,12 +252,11 @@ class Node final : public BrokerListener, private ReplayHost {
   Logger log_;
   mutable std::string backlog_refusing_;  // the limit backlog_full() refused by last time (logged); empty: none
   Metrics metrics_;
+  SessionTable sessions_;
   Hub hub_;
   // After everything it reads from; holds the replays and their budget.
   Replayer replayer_;
-  std::uint64_t next_serial_ = 1;
   bool stopping_ = false;  // begin_stop() was called
-  std::unordered_map<std::uint64_t, std::unique_ptr<Session>> sessions_;
   // Authenticated sessions by user (user_authenticated() .. close()).
   UserRegistry users_;
   // Deadlines, ordered so expire_auth() reads only what is due. Token
