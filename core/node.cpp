@@ -21,9 +21,11 @@ Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks, std::
       persistence_(std::move(persistence)),
       clocks_(std::move(clocks)),
       log_(std::move(log)),
+      access_(metrics_, log_, clocks_),
       sessions_(options_, metrics_, log_, clocks_),
       hub_([this](Session* s) { sessions_.drop_slow(s); }),
-      replayer_(hub_, *this, metrics_, *broker_, options_, persistence_.get()) {
+      replayer_(hub_, *this, metrics_, *broker_, options_, persistence_.get()),
+      publisher_(options_, access_, *broker_, persistence_.get(), metrics_, log_, clocks_) {
   broker_->set_listener(this);
 }
 
@@ -78,14 +80,10 @@ void Node::on_disconnect_user(const std::string& user) {
   }
 }
 
-bool Node::permitted(Session* s, std::string_view channel, auth::Action action, std::string_view ref) {
-  const auth::Decision d = auth::check(auth_.rules, s->identity(), channel, action);
-  if (auth::allowed(d)) return true;
-  std::string message = action == auth::Action::subscribe ? "not allowed to subscribe to " : "not allowed to publish to ";
-  message.append(channel);
-  message += ": ";
-  message += auth::reason(d);
-  sessions_.refuse(s, ErrorCode::Forbidden, message, ref);
+bool Node::may_subscribe(Session* s, std::string_view channel, std::string_view ref) {
+  std::string why;
+  if (access_.permits(s->identity(), channel, auth::Action::subscribe, &why)) return true;
+  sessions_.refuse(s, ErrorCode::Forbidden, why, ref);
   return false;
 }
 
@@ -241,7 +239,7 @@ void Node::subscribe(Session* s, ClientRequest& req) {
   }
   // Before anything else: a refused subscribe must not read history, send
   // the channel's position, or drop a subscription already held.
-  if (!permitted(s, req.channel, auth::Action::subscribe, req.ref)) return;
+  if (!may_subscribe(s, req.channel, req.ref)) return;
   std::optional<StreamId> since;
   if (req.has_since) {
     since = StreamId::parse(req.since);
@@ -291,81 +289,38 @@ void Node::send_unsubscribed(Session* s, std::string_view channel) {
   send(s, f);
 }
 
-std::string Node::backlog_full(std::size_t payload_bytes) const {
-  std::string limit, why;
-  if (persistence_ && persistence_->local_backlog() >= options_.pg_backlog_rows) {
-    limit = "pg-backlog-rows";
-    why = std::to_string(options_.pg_backlog_rows) + " rows wait for it (pg-backlog-rows)";
-  } else if (const std::uint64_t bytes = persistence_ ? persistence_->local_backlog_bytes() : 0;
-             bytes > 0 && bytes + payload_bytes > options_.pg_backlog_bytes) {
-    // Past the bound with this payload; one payload alone always fits.
-    limit = "pg-backlog-bytes";
-    why = std::to_string(bytes) + " bytes of messages wait for it (pg-backlog-bytes " +
-          std::to_string(options_.pg_backlog_bytes) + ")";
-  }
-  if (limit.empty()) {
-    if (const std::string was = std::exchange(backlog_refusing_, std::string()); !was.empty())
-      log_.event(LogLevel::Notice, "publish_resumed", {{"limit", was}});
-    return {};
-  }
-  if (std::exchange(backlog_refusing_, limit).empty())
-    log_.event(LogLevel::Warn, "publish_paused",
-               {{"limit", limit}, {"rows_waiting", persistence_->local_backlog()},
-                {"cause", "postgres is behind: publishes are refused until it catches up"}});
-  return "postgres is behind: " + why + "; nothing was published";
-}
-
 void Node::publish(Session* s, ClientRequest& req) {
-  if (!valid_channel(req.channel)) {
-    send_error(s, ErrorCode::InvalidChannel, kInvalidChannelMessage, req.ref);
-    return;
-  }
-  // Before the rate limit: a refused publish spends none of publish-rate.
-  if (!permitted(s, req.channel, auth::Action::publish, req.ref)) return;
-  if (const char* form = payload_oversize(req.data, options_.max_message_bytes)) {
-    // As for an oversized frame: the bound holds in every encoding delivered.
-    send_error(s, ErrorCode::MessageTooLarge, oversize_reason(form, options_.max_message_bytes), req.ref);
-    close_too_big(s);
-    return;
-  }
-  if (options_.publish_rate && !s->publish_bucket().take(options_.publish_rate, clocks_.steady_ms())) {
-    sessions_.refuse(s, ErrorCode::RateLimited,
-           "publish-rate (" + std::to_string(options_.publish_rate) + " a second) exceeded", req.ref);
-    return;
-  }
-  if (std::string full = backlog_full(req.data.bytes.size()); !full.empty()) {
-    ++metrics_.publish_failed;
-    send_error(s, ErrorCode::Unavailable, full, req.ref);
-    return;
-  }
-  const std::uint64_t serial = s->serial();
-  // The publisher's `sub`, set here and never read from the frame: what
-  // subscribers, replays and the history see as the message's `user`.
-  std::string user = s->identity().authenticated ? s->identity().user : std::string();
-  broker_->publish(req.channel, std::move(req.data), std::move(user),
-                   [this, serial, ref = std::move(req.ref)](const PublishResult& r) {
-                     if (r.ok) {
-                       ++metrics_.published_ws;
-                       if (persistence_) persistence_->accept(*r.message);
-                     } else {
-                       ++metrics_.publish_failed;
-                     }
-                     Session* s = find(serial);
-                     if (!s) return;
-                     if (!r.ok) {
-                       send_error(s, ErrorCode::Unavailable, r.reason, ref);
-                       return;
-                     }
-                     ServerFrame f;
-                     f.type = ServerFrameType::Published;
-                     f.channel = r.message->channel;
-                     f.id = r.message->id_text;
-                     f.ref = ref;
-                     send(s, f);
-                   });
+  PublishRequest p;
+  p.channel = std::move(req.channel);
+  p.data = std::move(req.data);
+  p.from = s;
+  // The outcome as an error frame or `published`; a refusal before the
+  // broker comes at once, the broker's answer maybe later (the session may
+  // be gone by then).
+  publisher_.publish(std::move(p), [this, serial = s->serial(), ref = std::move(req.ref)](const PublishOutcome& o) {
+    Session* s = sessions_.find(serial);
+    if (!s) return;
+    switch (o.status) {
+      case PublishStatus::Published: {
+        ServerFrame f;
+        f.type = ServerFrameType::Published;
+        f.channel = o.published->channel;
+        f.id = o.published->id_text;
+        f.ref = ref;
+        sessions_.send(s, f);
+        return;
+      }
+      case PublishStatus::InvalidChannel: return sessions_.send_error(s, ErrorCode::InvalidChannel, o.message, ref);
+      case PublishStatus::InvalidJson: return sessions_.send_error(s, ErrorCode::InvalidJson, o.message, ref);
+      case PublishStatus::Forbidden: return sessions_.refuse(s, ErrorCode::Forbidden, o.message, ref);
+      case PublishStatus::TooLarge:
+        sessions_.send_error(s, ErrorCode::MessageTooLarge, o.message, ref);
+        return close_too_big(s);
+      case PublishStatus::RateLimited: return sessions_.refuse(s, ErrorCode::RateLimited, o.message, ref);
+      case PublishStatus::Unavailable: return sessions_.send_error(s, ErrorCode::Unavailable, o.message, ref);
+    }
+  });
 }
-
-void Node::written(Session* s) { replayer_.written(s); }
 
 Node::Health Node::health() const {
   Health h;
@@ -411,25 +366,6 @@ std::string Node::metrics_text() const {
   const std::optional<ProcessStats> process = read_process_stats();
   if (process) g.process = &*process;
   return metrics_.render(options_.node_id, g);
-}
-
-void Node::publish_http(std::string channel, Payload payload, std::function<void(const PublishResult&)> done) {
-  if (std::string full = backlog_full(payload.bytes.size()); !full.empty()) {
-    ++metrics_.publish_failed;
-    PublishResult refused;
-    refused.reason = std::move(full);
-    done(refused);
-    return;
-  }
-  broker_->publish(std::move(channel), std::move(payload), [this, done = std::move(done)](const PublishResult& r) {
-    if (r.ok) {
-      ++metrics_.published_http;
-      if (persistence_) persistence_->accept(*r.message);
-    } else {
-      ++metrics_.publish_failed;
-    }
-    done(r);
-  });
 }
 
 void Node::on_message(const MessagePtr& msg) {
