@@ -74,10 +74,11 @@ bool bearer_matches(std::string_view authorization, std::string_view key) {
   return CRYPTO_memcmp(a, b, sizeof a) == 0;
 }
 
-HttpApi::HttpApi(Node& node) : node_(node), access_(node.access()), publisher_(node.publisher()) {}
+HttpApi::HttpApi(Node& node)
+    : node_(node), access_(node.access()), publisher_(node.publisher()), reports_(node.reports()) {}
 
 HttpResponse HttpApi::health() const {
-  const Node::Health h = node_.health();
+  const Reports::Health h = reports_.health();
   const bool degraded = h.redis == BackendState::Down || h.postgres == BackendState::Down;
   HttpResponse r;
   r.status = degraded ? 503 : 200;
@@ -108,7 +109,7 @@ void HttpApi::nodes(Respond respond) {
 HttpResponse HttpApi::metrics() const {
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  r.body = node_.metrics_text();
+  r.body = reports_.metrics_text();
   return r;
 }
 

@@ -45,6 +45,7 @@ HttpResponse http_error(int status, std::string_view message);
 bool bearer_matches(std::string_view authorization, std::string_view key);
 class Node;
 class Publisher;
+class Reports;
 
 class HttpApi {
  public:
@@ -65,9 +66,10 @@ class HttpApi {
   void publish(const HttpRequest& request, std::string_view channel, Respond respond);
   void users(std::string_view rest, const HttpRequest& request, Respond respond);
 
-  Node& node_;  // health, metrics, nodes, users
+  Node& node_;  // nodes, users (and the options)
   Access& access_;
   Publisher& publisher_;
+  const Reports& reports_;
 };
 
 }  // namespace rtpush

@@ -8,13 +8,14 @@
 //   Authentication (authentication.h) the auth frame, auth required, token expiry
 //   Subscriptions (subscriptions.h)   subscribe, unsubscribe; owns the Replayer
 //   Publisher (publisher.h)           the one publish pipeline (WS and HTTP)
+//   Reports (reports.h)               GET health and GET metrics
 //   Hub (hub.h)                       channels' subscribers and THE FAN-OUT PATH
 //
 // Where things happen:
 //   client frame  -> receive() -> Inbound -> handle() -> the part for its type
 //   publish       -> Publisher::publish() -> broker -> on_message() -> Hub::fan_out()
 //   subscribe     -> Subscriptions -> Replayer::start() -> history, archive, parked, live
-//   HTTP API      -> HttpApi (http_api.h) -> Publisher, Access, the reports here
+//   HTTP API      -> HttpApi (http_api.h) -> Publisher, Access, Reports (users, nodes: here)
 //
 // The plugins never see it: they use TransportPort and Vhost (vhost.h).
 // Everything here runs on the lws service thread.
@@ -37,6 +38,7 @@
 #include "options.h"
 #include "persistence.h"
 #include "publisher.h"
+#include "reports.h"
 #include "session.h"
 #include "session_table.h"
 #include "subscriptions.h"
@@ -69,6 +71,7 @@ class Node final : public TransportPort, public BrokerListener, private MessageS
   // The parts the HTTP API uses.
   Access& access() { return access_; }
   Publisher& publisher() { return publisher_; }
+  const Reports& reports() const { return reports_; }
 
   // TransportPort (transport_port.h).
   Admission admit(const std::string* origin, const std::string* token) override {
@@ -101,19 +104,10 @@ class Node final : public TransportPort, public BrokerListener, private MessageS
   // tests can authenticate a session without a token.
   void user_authenticated(Session* s);
 
-  // What the HTTP API (http_api.h) asks of the node.
-  struct Health {
-    BackendState redis = BackendState::Off;
-    BackendState postgres = BackendState::Off;
-    std::size_t connections = 0;
-  };
-  Health health() const;
   // Every live node from the broker's registry, this one with its live
   // count; on the embedded broker, or with Redis down, just this one.
   // `done` may run later.
   void nodes(std::function<void(std::vector<NodeInfo>)> done);
-  // The Prometheus text of GET /metrics (rendered by metrics.cpp).
-  std::string metrics_text() const;
   // GET users/<user>: the user's connections on every node sharing the
   // broker; on the embedded broker, or with Redis down, those of this node.
   // `done` may run later.
@@ -179,6 +173,7 @@ class Node final : public TransportPort, public BrokerListener, private MessageS
   Authentication authentication_;
   Inbound inbound_;
   Publisher publisher_;
+  Reports reports_;
   bool stopping_ = false;  // begin_stop() was called
   // Authenticated sessions by user (user_authenticated() .. close()).
   UserRegistry users_;
