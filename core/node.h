@@ -1,49 +1,53 @@
-// Node: the core of one vhost. The plugins hand it connections, client
-// frames, pongs, timer ticks and HTTP requests; it owns the sessions, the hub,
-// the broker and the metrics. Everything here runs on the lws service thread.
+// Node: the core of one vhost, its composition root. It builds the parts,
+// each holding references to what it uses, and ties them to the transport
+// (TransportPort, transport_port.h) and the broker (BrokerListener):
+//
+//   SessionTable (session_table.h)    sessions, send, errors, heartbeats
+//   Inbound (inbound.h)               fragments, max-message-bytes, receive rate
+//   Access (access.h)                 origin, token and namespace decisions
+//   Authentication (authentication.h) the auth frame, auth required, token expiry
+//   Subscriptions (subscriptions.h)   subscribe, unsubscribe; owns the Replayer
+//   Publisher (publisher.h)           the one publish pipeline (WS and HTTP)
+//   Reports (reports.h)               GET health and GET metrics
+//   Hub (hub.h)                       channels' subscribers and THE FAN-OUT PATH
 //
 // Where things happen:
-//   client frame  -> receive() -> handle() -> subscribe()/publish()/...
-//   publish       -> broker_->publish() -> on_message() -> hub_.fan_out()
-//   subscribe     -> replayer_.start() -> history, archive, parked, live (replayer.h)
-//   HTTP API      -> HttpApi (http_api.h) -> the public operations below
+//   client frame  -> receive() -> Inbound -> handle() -> the part for its type
+//   publish       -> Publisher::publish() -> broker -> on_message() -> Hub::fan_out()
+//   subscribe     -> Subscriptions -> Replayer::start() -> history, archive, parked, live
+//   HTTP API      -> HttpApi (http_api.h) -> Publisher, Access, Reports (users, nodes: here)
+//
+// The plugins never see it: they use TransportPort and Vhost (vhost.h).
+// Everything here runs on the lws service thread.
 #pragma once
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
 
-#include "auth/auth_settings.h"
-#include "auth/token.h"
+#include "access.h"
+#include "authentication.h"
 #include "broker.h"
+#include "clocks.h"
 #include "hub.h"
+#include "inbound.h"
 #include "logger.h"
 #include "metrics.h"
 #include "options.h"
 #include "persistence.h"
-#include "replay_budget.h"
-#include "replayer.h"
+#include "publisher.h"
+#include "reports.h"
 #include "session.h"
-#include "sse_request.h"
+#include "session_table.h"
+#include "subscriptions.h"
+#include "transport_port.h"
 #include "user_registry.h"
 
 namespace rtpush {
 
-struct Clocks {
-  std::function<std::int64_t()> steady_ms;  // heartbeats
-  std::function<std::uint64_t()> wall_ms;   // ids and timestamps
-  static Clocks system();
-};
-
-// The WebSocket close code of a graceful stop (RFC 6455's registry: Service
-// Restart): the client should reconnect, to another node or this one later.
-inline constexpr std::uint16_t kCloseServiceRestart = 1012;
-
-class Node final : public BrokerListener, private ReplayHost {
+class Node final : public TransportPort, public BrokerListener, private MessageSink {
  public:
   // `persistence` (may be null) keeps messages past the hot history
   // (PostgreSQL) and reads them back for replays that reach past it. `log`:
@@ -54,100 +58,50 @@ class Node final : public BrokerListener, private ReplayHost {
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
-  const Options& options() const { return options_; }
+  const Options& options() const override { return options_; }
+  const std::string& node_id() const { return options_.node_id; }
   // Identity and permissions (Vhost::build, from the options' files).
   // Before any connection opens. Without it: everything open, no tokens.
-  void set_auth(auth::AuthSettings settings) { auth_ = std::move(settings); }
-  const auth::AuthSettings& auth() const { return auth_; }
-  const std::string& node_id() const { return options_.node_id; }
+  void set_auth(auth::AuthSettings settings) { access_.set_settings(std::move(settings)); }
+  const auth::AuthSettings& auth() const { return access_.settings(); }
+  // The parts the HTTP API uses.
+  Access& access() { return access_; }
+  Publisher& publisher() { return publisher_; }
+  const Reports& reports() const { return reports_; }
+
+  // TransportPort (transport_port.h).
+  Admission admit(const std::string* origin, const std::string* token) override {
+    return access_.admit(origin, token);
+  }
+  Session* open(Connection* connection, Encoding encoding, const Admission* admitted = nullptr) override;
+  bool receive(Session* s, std::string_view fragment, bool first, bool final, bool binary) override {
+    return inbound_.receive(s, fragment, first, final, binary);
+  }
+  bool pong(Session* s, std::size_t bytes = 0) override { return inbound_.pong(s, bytes); }
+  void written(Session* s) override { subscriptions_.written(s); }
+  void close(Session* s) override;
+  void count_http_request() override { ++metrics_.http_requests; }
+  SseAdmission admit_sse(const SseRequest& request) override { return access_.admit_sse(request); }
+  Session* open_sse(Connection* connection, SseAdmission admitted) override;
+
+  // About once a second: the broker's expiry, expire_auth(), replays a
+  // backend has not answered, the heartbeats (SessionTable::tick).
+  void tick();
+  // Token expiry and the 10 s to authenticate (Authentication::expire): the
+  // plugin calls it every few hundred ms so a connection closes within a
+  // second of its exp.
+  void expire_auth() { authentication_.expire(); }
+
   // A session's identity was set for the first time (handshake token or
   // first auth frame): it joins its user's connections (GET users/<user>,
   // here and through the broker). close() takes it out again. Public so
   // tests can authenticate a session without a token.
   void user_authenticated(Session* s);
 
-  // The WebSocket handshake, before open() (SPEC section 8): the request's
-  // Origin header (`origin` null when it carries none: not a browser)
-  // against allowed-origins, then the URL's `token` query parameter (null
-  // when absent) against the vhost's keys. Refused: 403 (origin) or 401
-  // (token), counted and logged (never the token's text) with `on` saying
-  // what was refused (a GET sse/<channel> asks the same questions).
-  struct Admission {
-    int http_status = 0;         // 0: admitted; else the HTTP status refusing the upgrade
-    std::string reason;          // when refused: says why, for the response body
-    bool authenticated = false;  // a valid token came with the handshake
-    auth::TokenClaims claims;    // when authenticated
-  };
-  Admission admit(const std::string* origin, const std::string* token, const char* on = "a WebSocket handshake");
-
-  // A WebSocket connection was established; sends connection_established.
-  // `admitted`: what admit() said of its handshake (null: anonymous).
-  Session* open(Connection* connection, Encoding encoding, const Admission* admitted = nullptr);
-  // The connection is gone (whoever closed it). Frees the session.
-  void close(Session* session);
-
-  // Server-Sent Events (node_sse.cpp; SPEC section 9): a GET sse/<channel>
-  // judged before any byte of the answer, as a WebSocket handshake and
-  // subscribe would be: origin (403), token (401; a missing one too under
-  // auth required), channel and resume point (400), namespace rules (403;
-  // 401 for an anonymous request to a namespace a token could open).
-  struct SseAdmission {
-    int http_status = 0;  // 0: admitted
-    std::string reason;
-    SseTarget target;     // channel and resume point, when admitted
-    Admission who;        // the token's identity, when one came
-  };
-  SseAdmission admit_sse(const SseRequest& request);
-  // An admitted listener whose 200 has gone out: a receive-only session
-  // (Encoding::Sse, no connection_established, no heartbeat timeout)
-  // subscribed exactly as a WebSocket subscribe with `since` would be.
-  Session* open_sse(Connection* connection, SseAdmission admitted);
-
-  // One fragment of a client message, in order. A message is handled when
-  // its final fragment arrives; past max-message-bytes it is refused with
-  // MESSAGE_TOO_LARGE, and closed with 1009 once that message has ended.
-  // Every byte (pongs too) counts against receive-bytes-per-sec as it
-  // arrives, however the message is fragmented or compressed: false once
-  // the session is over it (closing, 1008), and the transport must then
-  // stop reading from it at once.
-  bool receive(Session* session, std::string_view fragment, bool first, bool final, bool binary);
-  bool pong(Session* session, std::size_t bytes = 0);
-  // The transport wrote some of the session's queue: a replay waiting for
-  // room (Session::awaiting_drain()) resumes once it is down to a quarter.
-  void written(Session* session);
-
-  // Heartbeats: pings due sessions and closes silent ones (1001), and
-  // closes those with a fragmented message begun more than
-  // receive-timeout-secs ago (1008). Call it about once a second. Runs
-  // expire_auth() too.
-  void tick();
-  // Closes (UNAUTHORIZED, 1008) every connection whose token's exp has
-  // passed ("token expired") and, with auth required, every one still
-  // anonymous 10 s after it opened ("authentication timeout"). Costs what
-  // is due, not a pass over the sessions: the plugin calls it every few
-  // hundred ms so a connection closes within a second of its exp.
-  void expire_auth();
-
-  // What the HTTP API (http_api.h) asks of the node.
-  struct Health {
-    BackendState redis = BackendState::Off;
-    BackendState postgres = BackendState::Off;
-    std::size_t connections = 0;
-  };
-  Health health() const;
   // Every live node from the broker's registry, this one with its live
   // count; on the embedded broker, or with Redis down, just this one.
   // `done` may run later.
   void nodes(std::function<void(std::vector<NodeInfo>)> done);
-  // The Prometheus text of GET /metrics (rendered by metrics.cpp).
-  std::string metrics_text() const;
-  // Publishes a payload the HTTP API has checked: refused (ok false, a
-  // reason) while PostgreSQL is behind, else as the broker answers. `done`
-  // may run later.
-  void publish_http(std::string channel, Payload payload, std::function<void(const PublishResult&)> done);
-  void count_http_request() { ++metrics_.http_requests; }
-  // The HTTP API refused a request's origin or api key.
-  void count_auth_failure(AuthFailure f) { metrics_.count_auth_failure(f); }
   // GET users/<user>: the user's connections on every node sharing the
   // broker; on the embedded broker, or with Redis down, those of this node.
   // `done` may run later.
@@ -166,7 +120,6 @@ class Node final : public BrokerListener, private ReplayHost {
   // from now on (a handshake already under way) is closed at once; PostgreSQL
   // stops waiting for pg-flush-ms. Idempotent.
   void begin_stop();
-  bool stopping() const { return stopping_; }
   // done(true) once every message accepted so far is written to PostgreSQL
   // (or, with Redis, held by the hand-off and what this node took of it
   // committed), done(false) when that did not happen within `timeout_secs`.
@@ -176,8 +129,7 @@ class Node final : public BrokerListener, private ReplayHost {
   // only this process holds (the embedded broker's batch and backlog).
   std::uint64_t unwritten_rows() const { return persistence_ ? persistence_->local_backlog() : 0; }
   const Metrics& metrics() const { return metrics_; }
-  Hub& hub() { return hub_; }
-  const ReplayBudget& replay_budget() const { return replayer_.budget(); }
+  const ReplayBudget& replay_budget() const { return subscriptions_.replay_budget(); }
 
   // BrokerListener: a live message of a watched channel.
   void on_message(const MessagePtr& msg) override;
@@ -186,93 +138,38 @@ class Node final : public BrokerListener, private ReplayHost {
   void on_disconnect_user(const std::string& user) override;
 
  private:
-  void handle(Session* s, std::string_view bytes, bool binary);
-  void subscribe(Session* s, ClientRequest& req);
-  void unsubscribe(Session* s, const ClientRequest& req);
-  // Removes a subscription; the broker stops watching a channel left empty.
-  void drop_subscription(Subscription* sub) override;
-  void send_unsubscribed(Session* s, std::string_view channel) override;
+  // MessageSink: a whole client message (from Inbound), decoded and handed
+  // to the part for its type.
+  void handle(Session* s, std::string_view bytes, bool binary) override;
+  // The WebSocket door of the Publisher: the outcome as `published` or an
+  // error frame.
   void publish(Session* s, ClientRequest& req);
-  void send(Session* s, const ServerFrame& frame) override;
-  void send_error(Session* s, ErrorCode code, std::string_view message, std::string_view ref) override;
-  // A request refused by a limit (LIMIT_EXCEEDED, RATE_LIMITED): error frame
-  // and rtpush_requests_refused_total.
-  void refuse(Session* s, ErrorCode code, std::string_view message, std::string_view ref);
-  // The namespace rules and personal channels (auth::check, the one check
-  // every path calls) for `action` on `channel` by this session's identity.
-  // Refused: error FORBIDDEN, counted as refused, and false. Runs once per
-  // subscribe or publish, never per delivery.
-  bool permitted(Session* s, std::string_view channel, auth::Action action, std::string_view ref);
+  // What open() and open_sse() share: the session, counted, its heartbeat
+  // scheduled, its identity set (Authentication::opened).
+  Session* add_session(Connection* connection, Encoding encoding, const Admission* admitted);
   // Takes `s` out of its user's connections, here and in the broker's
   // registry; nothing when it was not in them.
   void user_gone(Session* s);
-  void drop_slow(Session* s);
-  // pg-backlog-rows rows wait for PostgreSQL in this node's memory
-  // (Persistence::local_backlog()), or their payloads and this one's
-  // `payload_bytes` would be past pg-backlog-bytes: the reason a publish is
-  // refused. Empty when it may go on. (With Redis the publish script bounds
-  // the hand-off Stream instead.) Logs when refusing begins and when it ends.
-  std::string backlog_full(std::size_t payload_bytes) const;
-  void close_too_big(Session* s);
-  // Spends `bytes` of the session's receive-bytes-per-sec; false (and the
-  // session closing, 1008) once it is over.
-  bool within_receive_rate(Session* s, std::size_t bytes, std::int64_t now_ms);
-  Session* find(std::uint64_t serial) const override;
-  std::string new_connection_id();
-  double now_seconds() const { return static_cast<double>(clocks_.wall_ms()) / 1000.0; }
-
-  // What open() and open_sse() share: the session, counted, its heartbeat
-  // scheduled, its identity set (opened()).
-  Session* add_session(Connection* connection, Encoding encoding, const Admission* admitted);
-
-  // Identity (node_auth.cpp). An auth frame: authenticate, refresh, or
-  // refuse (UNAUTHORIZED, 1008).
-  void auth_request(Session* s, const ClientRequest& req);
-  // open(): the handshake's identity, or the 10 s deadline under auth required.
-  void opened(Session* s, const Admission* admitted);
-  // auth required and `s` still anonymous: refuses `req` (UNAUTHORIZED,
-  // 1008) and says true. False: it may go on.
-  bool refused_anonymous(Session* s, const ClientRequest& req);
-  // Verifies `token` at the wall clock's now. Accepted: nullptr and
-  // *claims set. Refused: counted, logged with `who` (never the token) and
-  // its reason label returned ("expired", "no_key", ...).
-  const char* accept_token(std::string_view token, const std::string& who, auth::TokenClaims* claims);
-  // The connection is told why (error UNAUTHORIZED) and closed with 1008.
-  void unauthorized(Session* s, std::string_view message, std::string_view ref);
-  // After a refresh (auth, same sub): ends each subscription the new claims
-  // no longer permit with `unsubscribed` and reason FORBIDDEN.
-  void end_forbidden_subscriptions(Session* s);
-  // Sets `s`'s identity from accepted claims and its expiry deadline.
-  void set_identity(Session* s, auth::TokenClaims claims);
-  // Who a verified token says the bearer is (its expiry aside).
-  static auth::Identity identity_of(auth::TokenClaims claims);
-  // Takes `s` out of both deadline maps (close, authenticate, refresh).
-  void forget_expiry(Session* s);
-  void forget_auth_deadline(Session* s);
+  double now_seconds() const { return clocks_.now_seconds(); }
 
   Options options_;
-  auth::AuthSettings auth_;
   std::unique_ptr<Broker> broker_;
   std::unique_ptr<Persistence> persistence_;  // after the broker: stops before it
   Clocks clocks_;
   Logger log_;
-  mutable std::string backlog_refusing_;  // the limit backlog_full() refused by last time (logged); empty: none
   Metrics metrics_;
+  // The parts, each after what it holds references to.
+  Access access_;
+  SessionTable sessions_;
   Hub hub_;
-  // After everything it reads from; holds the replays and their budget.
-  Replayer replayer_;
-  std::uint64_t next_serial_ = 1;
+  Subscriptions subscriptions_;
+  Authentication authentication_;
+  Inbound inbound_;
+  Publisher publisher_;
+  Reports reports_;
   bool stopping_ = false;  // begin_stop() was called
-  std::unordered_map<std::uint64_t, std::unique_ptr<Session>> sessions_;
   // Authenticated sessions by user (user_authenticated() .. close()).
   UserRegistry users_;
-  // Deadlines, ordered so expire_auth() reads only what is due. Token
-  // expiry by wall-clock ms (exp is a Unix time); the 10 s to authenticate
-  // by steady ms (it must not move with the wall clock). Values: session
-  // serials. Each session holds at most one entry in each, its key kept in
-  // the Session (expiry_key, auth_deadline_key) so close() erases it.
-  std::multimap<std::uint64_t, std::uint64_t> expiries_;
-  std::multimap<std::int64_t, std::uint64_t> auth_deadlines_;
 };
 
 }  // namespace rtpush

@@ -109,7 +109,7 @@ void FlushedConnection::flush() {
       return;
     }
   }
-  node->written(s);  // a replay waiting for room may go on
+  port->written(s);  // a replay waiting for room may go on
   if (!s->queue().empty() || s->ping_due() || s->closing()) lws_callback_on_writable(wsi_);
 }
 
@@ -121,7 +121,7 @@ int FlushedConnection::writable() {
   bool full = false;
   if (!write_frames(wsi_, q, framing_, &full)) return -1;
   if (framing_ == Framing::WebSocket && s->ping_due() && !full && !write_ws_ping(wsi_, s)) return -1;
-  node->written(s);  // a replay waiting for room may go on
+  port->written(s);  // a replay waiting for room may go on
   if (s->closing() && q.empty()) {
     // A WebSocket says why; an SSE body is close-delimited: the close ends it.
     return framing_ == Framing::WebSocket ? close_websocket(wsi_, *s) : -1;

@@ -15,13 +15,13 @@
 
 #include "connection.h"
 #include "frame_writer.h"
-#include "node.h"
+#include "transport_port.h"
 
 namespace rtpush_lws {
 
 class FlushedConnection : public rtpush::Connection {
  public:
-  FlushedConnection(struct lws* wsi, rtpush::Node* n, Framing framing) : node(n), framing_(framing), wsi_(wsi) {}
+  FlushedConnection(struct lws* wsi, rtpush::TransportPort* p, Framing framing) : port(p), framing_(framing), wsi_(wsi) {}
   ~FlushedConnection() override;  // leaves the flush list
   FlushedConnection(const FlushedConnection&) = delete;
   FlushedConnection& operator=(const FlushedConnection&) = delete;
@@ -44,8 +44,8 @@ class FlushedConnection : public rtpush::Connection {
 
   struct lws* wsi() const { return wsi_; }
 
-  rtpush::Node* node;
-  rtpush::Session* session = nullptr;  // from the node's open until it is closed
+  rtpush::TransportPort* port;
+  rtpush::Session* session = nullptr;  // from the port's open until it is closed
   std::uint32_t flush_slot = 0;        // 32 bits: the flush list holds connections of one thread
   bool in_flush_list = false;
 

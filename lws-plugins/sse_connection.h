@@ -6,14 +6,14 @@
 #include <libwebsockets.h>
 
 #include "flushed_connection.h"
-#include "node.h"
+#include "transport_port.h"
 #include "tcp_progress.h"
 
 namespace rtpush_lws {
 
 class SseConnection final : public FlushedConnection {
  public:
-  SseConnection(struct lws* wsi, rtpush::Node* n) : FlushedConnection(wsi, n, Framing::Sse) {}
+  SseConnection(struct lws* wsi, rtpush::TransportPort* p) : FlushedConnection(wsi, p, Framing::Sse) {}
   // Closing (slow consumer, token expired, user disconnected): what is
   // queued goes first, then writable() ends the stream (the socket is
   // closed); that request_close() is FlushedConnection's. With nothing

@@ -1,6 +1,6 @@
 // GET sse/<channel> (SPEC section 9; docs/protocol.md "Server-Sent Events"):
 // an HTTP request of the `rtpush` protocol that becomes a stream. Judged by
-// the core (Node::admit_sse) before any byte of the answer; once admitted
+// the core (TransportPort::admit_sse) before any byte of the answer; once admitted
 // it is a 200 `text/event-stream` with a close-delimited body (HTTP/1.1
 // `Connection: close`, no chunking: the bytes of an event are the same for
 // every listener) written by its FlushedConnection (sse_connection.h) from
@@ -10,7 +10,7 @@
 #include <libwebsockets.h>
 
 #include "http_api.h"
-#include "node.h"
+#include "transport_port.h"
 #include "sse_connection.h"
 
 namespace rtpush_lws {
@@ -21,7 +21,7 @@ namespace rtpush_lws {
 // HTTP API answer (400, 401 with WWW-Authenticate, 403, or 421 on an
 // HTTP/2 stream), *listener stays null. Returns -1 when the connection
 // must be closed at once (the 200 could not be written).
-int start_sse(struct lws* wsi, rtpush::Node& node, const std::string& path, SseConnection** listener,
+int start_sse(struct lws* wsi, rtpush::TransportPort& port, const std::string& path, SseConnection** listener,
               rtpush::HttpResponse* refusal);
 
 // The connection is gone: the session is closed and the listener freed.

@@ -6,13 +6,13 @@
 #include <libwebsockets.h>
 
 #include "flushed_connection.h"
-#include "node.h"
+#include "transport_port.h"
 
 namespace rtpush_lws {
 
 class WsConnection final : public FlushedConnection {
  public:
-  WsConnection(struct lws* wsi, rtpush::Node* n) : FlushedConnection(wsi, n, Framing::WebSocket) {}
+  WsConnection(struct lws* wsi, rtpush::TransportPort* p) : FlushedConnection(wsi, p, Framing::WebSocket) {}
 };
 
 }  // namespace rtpush_lws

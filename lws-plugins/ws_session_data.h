@@ -2,7 +2,7 @@
 // by lws before the filter callback and freed after CLOSED. Touched on the
 // lws service thread only.
 #pragma once
-#include "node.h"
+#include "transport_port.h"
 #include "ws_connection.h"
 
 namespace rtpush_lws {
@@ -16,7 +16,7 @@ struct WsSessionData {
   // from FILTER_PROTOCOL_CONNECTION (lws has allocated this memory by then)
   // until ESTABLISHED hands it to Node::open(), or CLOSED frees it when the
   // upgrade failed in between. Null for an anonymous handshake.
-  rtpush::Node::Admission* admitted;
+  rtpush::Admission* admitted;
   // permessage-deflate was accepted at the handshake (ws_deflate.h); handed
   // to the Session at ESTABLISHED.
   bool deflate;

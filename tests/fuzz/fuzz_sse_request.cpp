@@ -1,5 +1,5 @@
 // libFuzzer target: a GET sse/<channel> as the core judges it
-// (Node::admit_sse, parse_sse_target) and, when admitted, the listener it
+// (Access::admit_sse, parse_sse_target) and, when admitted, the listener it
 // opens (Node::open_sse: replay, subscribed event), through a whole Node on
 // the embedded broker with a channels-file rule set and allowed-origins.
 // Input: a selector byte (which of the optional fields are present), then
@@ -60,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const SseTarget t = parse_sse_target(req);
   check(t.http_status == 0 || t.http_status == 400);
   check(t.http_status != 0 || valid_channel(t.channel));
-  Node::SseAdmission a = node->admit_sse(req);
+  SseAdmission a = node->admit_sse(req);
   check(a.http_status == 0 || a.http_status == 400 || a.http_status == 401 || a.http_status == 403);
   if (a.http_status) return 0;
   Session* s = node->open_sse(&conn, std::move(a));
