@@ -9,6 +9,7 @@ Clocks Clocks::system() {
   return Clocks{
       [] { return static_cast<std::int64_t>(duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count()); },
       [] { return static_cast<std::uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()); },
+      [] { return static_cast<std::int64_t>(duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count()); },
   };
 }
 

@@ -1,5 +1,7 @@
-// Clocks: the two times the core reads, injected so tests move them. Steady
-// ms for heartbeats, deadlines and rates; wall ms for ids and timestamps.
+// Clocks: the times the core reads, injected so tests move them. Steady ms
+// for heartbeats, deadlines and rates; steady us for receive-bytes-per-sec
+// (a millisecond is too coarse for a byte rate: ByteBucket); wall ms for
+// ids and timestamps.
 // Called on the lws service thread (and what the node's parts run there).
 #pragma once
 #include <cstdint>
@@ -10,7 +12,11 @@ namespace rtpush {
 struct Clocks {
   std::function<std::int64_t()> steady_ms;  // heartbeats
   std::function<std::uint64_t()> wall_ms;   // ids and timestamps
+  // The steady clock in microseconds; unset (tests that step the clock in
+  // milliseconds): steady_ms() * 1000.
+  std::function<std::int64_t()> steady_us;
   static Clocks system();
+  std::int64_t steady_micros() const { return steady_us ? steady_us() : steady_ms() * 1000; }
   double now_seconds() const { return static_cast<double>(wall_ms()) / 1000.0; }
 };
 

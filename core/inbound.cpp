@@ -9,7 +9,7 @@ bool Inbound::receive(Session* s, std::string_view fragment, bool first, bool fi
   s->touch(now);
   if (s->receive_refused()) return false;
   if (s->closing()) return true;
-  if (!within_receive_rate(s, fragment.size(), now)) return false;
+  if (!within_receive_rate(s, fragment.size())) return false;
   std::string& rx = s->rx_buffer();
   if (first) {
     rx.clear();
@@ -47,9 +47,9 @@ bool Inbound::receive(Session* s, std::string_view fragment, bool first, bool fi
   return true;
 }
 
-bool Inbound::within_receive_rate(Session* s, std::size_t bytes, std::int64_t now_ms) {
+bool Inbound::within_receive_rate(Session* s, std::size_t bytes) {
   if (s->receive_bucket().take(bytes, options_.receive_bytes_per_sec, 2 * std::uint64_t{options_.max_message_bytes},
-                               now_ms))
+                               clocks_.steady_micros()))
     return true;
   // Nothing more of this client is read: what it queued (answers to the
   // flood) is dropped so the close goes out first, and the message being
@@ -68,7 +68,7 @@ bool Inbound::pong(Session* s, std::size_t bytes) {
   const std::int64_t now = clocks_.steady_ms();
   s->touch(now);
   if (s->receive_refused()) return false;
-  return s->closing() || within_receive_rate(s, bytes, now);
+  return s->closing() || within_receive_rate(s, bytes);
 }
 
 }  // namespace rtpush

@@ -50,7 +50,7 @@ class Inbound {
  private:
   // Spends `bytes` of the session's receive-bytes-per-sec; false (and the
   // session closing, 1008) once it is over.
-  bool within_receive_rate(Session* s, std::size_t bytes, std::int64_t now_ms);
+  bool within_receive_rate(Session* s, std::size_t bytes);
 
   const Options& options_;
   SessionTable& sessions_;

@@ -36,30 +36,34 @@ class TokenBucket {
 // ByteBucket: `rate` bytes a second on average, bursts of up to `burst`
 // bytes (receive-bytes-per-sec, burst twice max-message-bytes). Like
 // TokenBucket, the rate and burst are passed to each call: 16 bytes.
+// Its clock counts microseconds: with milliseconds, everything read within
+// one millisecond refilled nothing, so a connection whose bytes arrive
+// faster than `burst` a millisecond (a backlog the kernel buffered, read in
+// one go) was closed at any rate, even 2^40 a second.
 class ByteBucket {
  public:
-  // Spends `n` bytes at `now_ms` (a steady clock). False when that takes
-  // the bucket past `burst`: the caller stops reading from that client.
-  bool take(std::size_t n, std::uint64_t rate, std::uint64_t burst, std::int64_t now_ms) {
-    // In thousandths of a byte, so that a rate below 1,000 a second still
-    // refills something every millisecond. Past kFullAfterMs any bucket is
-    // full again (and elapsed * rate cannot overflow: rate <= 2^40).
-    constexpr std::int64_t kFullAfterMs = 1'000'000;
-    const std::int64_t elapsed = now_ms - last_ms_;
-    last_ms_ = now_ms;
-    if (elapsed >= kFullAfterMs || elapsed < 0) {
-      spent_milli_ = 0;
+  // Spends `n` bytes at `now_us` (a steady clock, microseconds). False when
+  // that takes the bucket past `burst`: the caller stops reading from that
+  // client. `rate` <= 2^40, `burst` <= 2^40.
+  bool take(std::size_t n, std::uint64_t rate, std::uint64_t burst, std::int64_t now_us) {
+    // In millionths of a byte, so that any rate refills something every
+    // microsecond. Once `elapsed` alone refills what was spent the bucket is
+    // full again, which also keeps elapsed * rate within 64 bits.
+    const std::int64_t elapsed = now_us - last_us_;
+    last_us_ = now_us;
+    const auto r = static_cast<std::int64_t>(rate);
+    if (elapsed < 0 || elapsed > spent_micro_ / r) {
+      spent_micro_ = 0;
     } else {
-      spent_milli_ -= elapsed * static_cast<std::int64_t>(rate);
-      if (spent_milli_ < 0) spent_milli_ = 0;
+      spent_micro_ -= elapsed * r;
     }
-    spent_milli_ += static_cast<std::int64_t>(n) * 1000;
-    return spent_milli_ <= static_cast<std::int64_t>(burst) * 1000;
+    spent_micro_ += static_cast<std::int64_t>(n) * 1'000'000;
+    return spent_micro_ <= static_cast<std::int64_t>(burst) * 1'000'000;
   }
 
  private:
-  std::int64_t spent_milli_ = 0;  // bytes read and not yet refilled (0: full)
-  std::int64_t last_ms_ = 0;
+  std::int64_t spent_micro_ = 0;  // bytes read and not yet refilled (0: full)
+  std::int64_t last_us_ = 0;
 };
 
 }  // namespace rtpush

@@ -26,7 +26,7 @@ struct FakeClocks {
   std::int64_t steady = 1'000'000;
   std::uint64_t wall = 1'700'000'000'000ULL;
   rtpush::Clocks clocks() {
-    return rtpush::Clocks{[this] { return steady; }, [this] { return wall; }};
+    return rtpush::Clocks{[this] { return steady; }, [this] { return wall; }, [this] { return steady * 1000; }};
   }
 };
 

@@ -58,27 +58,42 @@ static void token_bucket_bursts_then_refills(void**) {
 
 static void byte_bucket_bursts_then_refills(void**) {
   ByteBucket b;
-  std::int64_t now = 5'000'000;
+  std::int64_t now = 5'000'000'000;  // microseconds
   // rate 1000 B/s, burst 2000 B.
   assert_true(b.take(2000, 1000, 2000, now));
   assert_false(b.take(1, 1000, 2000, now));
   ByteBucket c;
   assert_true(c.take(1500, 1000, 2000, now));
   assert_true(c.take(500, 1000, 2000, now));
-  assert_true(c.take(100, 1000, 2000, now + 100));   // 100 ms refilled 100 bytes
-  assert_false(c.take(1, 1000, 2000, now + 100));
+  assert_true(c.take(100, 1000, 2000, now + 100'000));   // 100 ms refilled 100 bytes
+  assert_false(c.take(1, 1000, 2000, now + 100'000));
   // Steady at the rate goes through for ever, in pieces of any size.
   ByteBucket d;
   assert_true(d.take(2000, 1000, 2000, now));
-  for (int i = 1; i <= 1000; ++i) assert_true(d.take(1, 1000, 2000, now + i));
-  // A slow rate still refills (thousandths of a byte per ms).
+  for (int i = 1; i <= 1000; ++i) assert_true(d.take(1, 1000, 2000, now + i * 1000));
+  // A slow rate still refills (millionths of a byte per microsecond).
   ByteBucket e;
   assert_true(e.take(10, 10, 10, now));
-  assert_false(e.take(1, 10, 10, now + 50));
+  assert_false(e.take(1, 10, 10, now + 50'000));
   ByteBucket f;
   assert_true(f.take(10, 10, 10, now));
-  for (int i = 1; i <= 100; ++i) assert_true(f.take(0, 10, 10, now + i));
-  assert_true(f.take(1, 10, 10, now + 100));  // 100 ms at 10 B/s: one byte
+  for (int i = 1; i <= 100; ++i) assert_true(f.take(0, 10, 10, now + i * 1000));
+  assert_true(f.take(1, 10, 10, now + 100'000));  // 100 ms at 10 B/s: one byte
+  // The clock counts microseconds: at a high rate, a burst read within one
+  // millisecond refills as it goes (a millisecond clock refilled nothing
+  // there, closing a connection at any rate).
+  ByteBucket g;
+  const std::uint64_t tib = std::uint64_t{1} << 40;
+  for (int i = 0; i < 1000; ++i) assert_true(g.take(8000, tib, 131072, now + i));
+  // ... and a rate of 1 MB/s still allows only the burst in that millisecond.
+  ByteBucket h;
+  int taken = 0;
+  for (int i = 0; i < 1000; ++i) taken += h.take(8000, 1'000'000, 131072, now + i) ? 1 : 0;
+  assert_int_equal(taken, 16);
+  // Refilling past 64 bits is a full bucket, not an overflow.
+  ByteBucket k;
+  assert_true(k.take(131072, tib, 131072, now));
+  assert_true(k.take(131072, tib, 131072, now + (std::int64_t{1} << 40)));
 }
 
 // receive-bytes-per-sec: every byte counts as it arrives (fragments and
