@@ -25,8 +25,9 @@ Clocks Clocks::system() {
 }
 
 Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks, std::unique_ptr<Persistence> persistence,
-           Logger log)
+           Logger log, std::unique_ptr<Presence> presence)
     : options_(std::move(options)),
+      presence_(presence ? std::move(presence) : std::make_unique<EmbeddedPresence>()),
       broker_(std::move(broker)),
       persistence_(std::move(persistence)),
       clocks_(std::move(clocks)),
@@ -34,6 +35,7 @@ Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks, std::
       hub_([this](Session* s) { drop_slow(s); }),
       replayer_(hub_, *this, metrics_, *broker_, options_, persistence_.get()) {
   broker_->set_listener(this);
+  presence_->set_listener(this);
 }
 
 Node::~Node() {
@@ -41,6 +43,7 @@ Node::~Node() {
   for (auto& [serial, s] : sessions_)
     while (!s->subscriptions().empty()) hub_.unsubscribe(s->subscriptions().back());
   broker_->set_listener(nullptr);
+  presence_->set_listener(nullptr);
 }
 
 std::string Node::new_connection_id() {
@@ -72,16 +75,16 @@ void Node::user_authenticated(Session* s) {
   if (!who.authenticated || s->closing()) return;
   UserConnection c{s->id(), options_.node_id, now_seconds()};
   // Registered once: a refresh (same sub) leaves the entry as it is.
-  if (users_.add(who.user, s->serial(), c)) broker_->user_connected(who.user, c);
+  if (users_.add(who.user, s->serial(), c)) presence_->user_connected(who.user, c);
 }
 
 void Node::user_gone(Session* s) {
   const auth::Identity& who = s->identity();
-  if (who.authenticated && users_.remove(who.user, s->serial())) broker_->user_disconnected(who.user, s->id());
+  if (who.authenticated && users_.remove(who.user, s->serial())) presence_->user_disconnected(who.user, s->id());
 }
 
 void Node::users(const std::string& user, std::function<void(std::vector<UserConnection>)> done) {
-  broker_->user_connections(user, [this, user, done = std::move(done)](bool shared, std::vector<UserConnection> list) {
+  presence_->user_connections(user, [this, user, done = std::move(done)](bool shared, std::vector<UserConnection> list) {
     done(shared ? std::move(list) : users_.connections(user));
   });
 }
@@ -91,7 +94,7 @@ void Node::disconnect_user(const std::string& user, std::function<void(std::size
   // empty as the connections close.
   users(user, [this, user, done = std::move(done)](std::vector<UserConnection> list) {
     const std::size_t n = list.size();
-    broker_->disconnect_user(user, [this, user, n, done](bool carried) {
+    presence_->disconnect_user(user, [this, user, n, done](bool carried) {
       if (!carried) on_disconnect_user(user);
       done(n);
     });
@@ -130,7 +133,7 @@ Session* Node::add_session(Connection* connection, Encoding encoding, const Admi
   Session* raw = s.get();
   sessions_.emplace(raw->serial(), std::move(s));
   ++metrics_.connections_total;
-  broker_->local_connections(sessions_.size());
+  presence_->local_connections(sessions_.size());
   opened(raw, admitted);
   return raw;
 }
@@ -168,7 +171,7 @@ void Node::close(Session* s) {
   auto& subs = s->subscriptions();
   while (!subs.empty()) drop_subscription(subs.back());
   sessions_.erase(s->serial());
-  broker_->local_connections(sessions_.size());
+  presence_->local_connections(sessions_.size());
 }
 
 Session* Node::find(std::uint64_t serial) const {
@@ -420,7 +423,7 @@ Node::Health Node::health() const {
 }
 
 void Node::nodes(std::function<void(std::vector<NodeInfo>)> done) {
-  broker_->nodes([this, done = std::move(done)](std::vector<NodeInfo> nodes) {
+  presence_->nodes([this, done = std::move(done)](std::vector<NodeInfo> nodes) {
     auto self = std::find_if(nodes.begin(), nodes.end(), [&](const NodeInfo& n) { return n.node == options_.node_id; });
     if (self == nodes.end()) nodes.push_back(NodeInfo{options_.node_id, 0, 0});
     self = std::find_if(nodes.begin(), nodes.end(), [&](const NodeInfo& n) { return n.node == options_.node_id; });

@@ -25,6 +25,7 @@
 #include "metrics.h"
 #include "options.h"
 #include "persistence.h"
+#include "presence.h"
 #include "replay_budget.h"
 #include "replayer.h"
 #include "session.h"
@@ -43,13 +44,16 @@ struct Clocks {
 // Restart): the client should reconnect, to another node or this one later.
 inline constexpr std::uint16_t kCloseServiceRestart = 1012;
 
-class Node final : public BrokerListener, private ReplayHost {
+class Node final : public BrokerListener, public PresenceListener, private ReplayHost {
  public:
   // `persistence` (may be null) keeps messages past the hot history
   // (PostgreSQL) and reads them back for replays that reach past it. `log`:
   // what the node itself refuses for an operator's reason (pg-backlog-rows).
+  // `presence` (null: EmbeddedPresence) knows the nodes and users' connections;
+  // a RedisPresence uses the broker's links and goes after it.
   Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks = Clocks::system(),
-       std::unique_ptr<Persistence> persistence = nullptr, Logger log = Logger::to_stderr());
+       std::unique_ptr<Persistence> persistence = nullptr, Logger log = Logger::to_stderr(),
+       std::unique_ptr<Presence> presence = nullptr);
   ~Node() override;
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -181,7 +185,7 @@ class Node final : public BrokerListener, private ReplayHost {
 
   // BrokerListener: a live message of a watched channel.
   void on_message(const MessagePtr& msg) override;
-  // BrokerListener: a disconnect of `user` (from any node, this one
+  // PresenceListener: a disconnect of `user` (from any node, this one
   // included): closes its sessions here.
   void on_disconnect_user(const std::string& user) override;
 
@@ -252,6 +256,8 @@ class Node final : public BrokerListener, private ReplayHost {
 
   Options options_;
   auth::AuthSettings auth_;
+  // Before the broker: a RedisPresence borrows its links, so it goes after it.
+  std::unique_ptr<Presence> presence_;
   std::unique_ptr<Broker> broker_;
   std::unique_ptr<Persistence> persistence_;  // after the broker: stops before it
   Clocks clocks_;
