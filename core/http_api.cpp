@@ -10,7 +10,8 @@
 
 #include "json_codec.h"
 #include "json_text.h"
-#include "payload_size.h"
+#include "node.h"
+#include "publisher.h"
 
 namespace rtpush {
 
@@ -73,12 +74,7 @@ bool bearer_matches(std::string_view authorization, std::string_view key) {
   return CRYPTO_memcmp(a, b, sizeof a) == 0;
 }
 
-bool origin_allowed(std::string_view origin, const std::vector<std::string>& allowed) {
-  if (allowed.empty()) return true;
-  for (const std::string& a : allowed)
-    if (iequals(origin, a)) return true;
-  return false;
-}
+HttpApi::HttpApi(Node& node) : node_(node), access_(node.access()), publisher_(node.publisher()) {}
 
 HttpResponse HttpApi::health() const {
   const Node::Health h = node_.health();
@@ -117,34 +113,34 @@ HttpResponse HttpApi::metrics() const {
 }
 
 void HttpApi::publish(const HttpRequest& req, std::string_view channel, Respond respond) {
+  // The transport's bound on the body, before anything is read of it (as a
+  // WebSocket frame's is); the rest is the Publisher's.
   const std::size_t max_bytes = node_.options().max_message_bytes;
   if (req.body_too_large || req.body.size() > max_bytes) {
     respond(json_error(413, "body is larger than max-message-bytes (" + std::to_string(max_bytes) + ")"));
     return;
   }
-  if (!valid_channel(channel)) {
-    respond(json_error(400, kInvalidChannelMessage));
-    return;
-  }
-  Payload payload;
-  if (const char* why = json_strict(req.body, &payload.bytes)) {
-    respond(json_error(400, std::string("body is not valid JSON: ") + why));
-    return;
-  }
-  if (const char* form = payload_oversize(payload, max_bytes)) {
-    respond(json_error(413, oversize_reason(form, max_bytes)));
-    return;
-  }
-  node_.publish_http(std::string(channel), std::move(payload), [respond = std::move(respond)](const PublishResult& r) {
-    if (!r.ok) {
-      respond(json_error(503, r.reason.empty() ? "broker unavailable" : r.reason));
-      return;
+  PublishRequest p;
+  p.channel = std::string(channel);
+  p.json_body = &req.body;
+  publisher_.publish(std::move(p), [respond = std::move(respond)](const PublishOutcome& o) {
+    switch (o.status) {
+      case PublishStatus::Published: {
+        HttpResponse ok;
+        ok.body = "{\"channel\":";
+        json_append_string(&ok.body, o.published->channel);
+        ok.body += ",\"id\":\"" + o.published->id_text + "\"}";
+        return respond(std::move(ok));
+      }
+      case PublishStatus::InvalidChannel:
+      case PublishStatus::InvalidJson:
+        return respond(json_error(400, o.message));
+      case PublishStatus::TooLarge: return respond(json_error(413, o.message));
+      case PublishStatus::Forbidden:    // a connection's refusals: not the HTTP API's
+      case PublishStatus::RateLimited:
+      case PublishStatus::Unavailable:
+        return respond(json_error(503, o.message.empty() ? "broker unavailable" : o.message));
     }
-    HttpResponse ok;
-    ok.body = "{\"channel\":";
-    json_append_string(&ok.body, r.message->channel);
-    ok.body += ",\"id\":\"" + r.message->id_text + "\"}";
-    respond(std::move(ok));
   });
 }
 
@@ -198,15 +194,13 @@ void HttpApi::handle(const HttpRequest& req, Respond respond) {
   // A browser's request from a page of another origin: refused before
   // anything, so a page cannot use a visitor's browser (or its network
   // position) against the API. Requests without Origin are not browsers'.
-  const auth::AuthSettings& auth = node_.auth();
-  if (req.has_origin && !origin_allowed(req.origin, auth.allowed_origins)) {
-    node_.count_auth_failure(AuthFailure::ForeignOrigin);
+  if (req.has_origin && !access_.http_origin_allowed(req.origin))
     return respond(json_error(403, "origin not allowed (allowed-origins)"));
-  }
-  if (!auth.api_key.empty() && needs_api_key(path)) {
+  const std::string& api_key = access_.settings().api_key;
+  if (!api_key.empty() && needs_api_key(path)) {
     const bool sent = !req.authorization.empty();
-    if (!sent || !bearer_matches(req.authorization, auth.api_key)) {
-      node_.count_auth_failure(AuthFailure::ApiKey);
+    if (!sent || !bearer_matches(req.authorization, api_key)) {
+      access_.count_api_key_refused();
       return respond(sent ? unauthorized("wrong api key, or not Authorization: Bearer <api key>")
                           : unauthorized("this endpoint needs Authorization: Bearer <api key>"));
     }

@@ -1,8 +1,10 @@
 // HttpApi: the HTTP API of a node (docs/protocol.md "HTTP API"): GET health,
 // metrics and nodes, POST publish/<channel>, GET users/<user> and POST
 // users/<user>/disconnect, behind allowed-origins and the api key (SPEC
-// section 8). It checks and answers requests; what it reports and publishes
-// it asks of the Node's public operations. Service thread only.
+// section 8). It checks and answers requests: publishing through the
+// Publisher (publisher.h) and the origin and api key through Access
+// (access.h); health, metrics, nodes and users it asks of the Node's
+// reports. Service thread only.
 #pragma once
 #include <functional>
 #include <string>
@@ -10,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "node.h"
+#include "access.h"
 
 namespace rtpush {
 
@@ -41,15 +43,15 @@ HttpResponse http_error(int status, std::string_view message);
 // `Bearer <key>`: the scheme in any case, one space, then exactly `key`,
 // compared in constant time (of neither's length). `key` must not be empty.
 bool bearer_matches(std::string_view authorization, std::string_view key);
-// True when `origin` is one of `allowed` (ASCII case-insensitive, exact), or
-// `allowed` is empty (any origin).
-bool origin_allowed(std::string_view origin, const std::vector<std::string>& allowed);
+class Node;
+class Publisher;
 
 class HttpApi {
  public:
-  // It holds only the node, so it is cheap to make per request: answers that
-  // come later keep the node (which outlives them), never the HttpApi.
-  explicit HttpApi(Node& node) : node_(node) {}
+  // It holds only references to the node and its parts, so it is cheap to
+  // make per request: answers that come later keep the node (which
+  // outlives them), never the HttpApi.
+  explicit HttpApi(Node& node);
 
   // `respond` runs exactly once, maybe later (a broker that answers
   // asynchronously); the caller must tolerate its connection being gone.
@@ -63,7 +65,9 @@ class HttpApi {
   void publish(const HttpRequest& request, std::string_view channel, Respond respond);
   void users(std::string_view rest, const HttpRequest& request, Respond respond);
 
-  Node& node_;
+  Node& node_;  // health, metrics, nodes, users
+  Access& access_;
+  Publisher& publisher_;
 };
 
 }  // namespace rtpush

@@ -1,7 +1,5 @@
 #include "node.h"
 
-#include <sys/random.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -16,14 +14,6 @@
 
 namespace rtpush {
 
-Clocks Clocks::system() {
-  using namespace std::chrono;
-  return Clocks{
-      [] { return static_cast<std::int64_t>(duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count()); },
-      [] { return static_cast<std::uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()); },
-  };
-}
-
 Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks, std::unique_ptr<Persistence> persistence,
            Logger log, std::unique_ptr<Presence> presence)
     : options_(std::move(options)),
@@ -32,42 +22,21 @@ Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks, std::
       persistence_(std::move(persistence)),
       clocks_(std::move(clocks)),
       log_(std::move(log)),
-      hub_([this](Session* s) { drop_slow(s); }),
-      replayer_(hub_, *this, metrics_, *broker_, options_, persistence_.get()) {
+      access_(metrics_, log_, clocks_),
+      sessions_(options_, metrics_, log_, clocks_),
+      hub_([this](Session* s) { sessions_.drop_slow(s); }),
+      replayer_(hub_, *this, metrics_, *broker_, options_, persistence_.get()),
+      publisher_(options_, access_, *broker_, persistence_.get(), metrics_, log_, clocks_) {
   broker_->set_listener(this);
   presence_->set_listener(this);
 }
 
 Node::~Node() {
   // Subscriptions belong to the hub; sessions go first so nothing dangles.
-  for (auto& [serial, s] : sessions_)
+  for (auto& [serial, s] : sessions_.all())
     while (!s->subscriptions().empty()) hub_.unsubscribe(s->subscriptions().back());
   broker_->set_listener(nullptr);
   presence_->set_listener(nullptr);
-}
-
-std::string Node::new_connection_id() {
-  // A random UUID (version 4 layout): unguessable, unique across nodes. From
-  // the kernel's CSPRNG: a seeded mt19937 can be predicted from a few ids.
-  unsigned char bytes[16];
-  for (std::size_t got = 0; got < sizeof bytes;) {
-    const ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw std::runtime_error(std::string("getrandom: ") + std::strerror(errno));
-    }
-    got += static_cast<std::size_t>(n);
-  }
-  std::uint64_t a, b;
-  std::memcpy(&a, bytes, 8);
-  std::memcpy(&b, bytes + 8, 8);
-  a = (a & 0xffffffffffff0fffULL) | 0x4000ULL;
-  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
-                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
-                static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xffffffffffffULL));
-  return buf;
 }
 
 void Node::user_authenticated(Session* s) {
@@ -114,25 +83,15 @@ void Node::on_disconnect_user(const std::string& user) {
   }
 }
 
-bool Node::permitted(Session* s, std::string_view channel, auth::Action action, std::string_view ref) {
-  const auth::Decision d = auth::check(auth_.rules, s->identity(), channel, action);
-  if (auth::allowed(d)) return true;
-  std::string message = action == auth::Action::subscribe ? "not allowed to subscribe to " : "not allowed to publish to ";
-  message.append(channel);
-  message += ": ";
-  message += auth::reason(d);
-  refuse(s, ErrorCode::Forbidden, message, ref);
+bool Node::may_subscribe(Session* s, std::string_view channel, std::string_view ref) {
+  std::string why;
+  if (access_.permits(s->identity(), channel, auth::Action::subscribe, &why)) return true;
+  sessions_.refuse(s, ErrorCode::Forbidden, why, ref);
   return false;
 }
 
 Session* Node::add_session(Connection* connection, Encoding encoding, const Admission* admitted) {
-  const std::int64_t now = clocks_.steady_ms();
-  auto s = std::make_unique<Session>(next_serial_++, new_connection_id(), encoding, connection,
-                                     options_.send_queue_bytes, now);
-  s->schedule_ping(now + options_.heartbeat_secs * 1000LL);
-  Session* raw = s.get();
-  sessions_.emplace(raw->serial(), std::move(s));
-  ++metrics_.connections_total;
+  Session* raw = sessions_.add(connection, encoding);
   presence_->local_connections(sessions_.size());
   opened(raw, admitted);
   return raw;
@@ -156,7 +115,7 @@ Session* Node::open(Connection* connection, Encoding encoding, const Admission* 
 void Node::begin_stop() {
   if (std::exchange(stopping_, true)) return;
   if (persistence_) persistence_->flush_now();
-  for (auto& [serial, s] : sessions_) s->close(kCloseServiceRestart, "service restart", false);
+  for (auto& [serial, s] : sessions_.all()) s->close(kCloseServiceRestart, "service restart", false);
 }
 
 void Node::flush_persistence(double timeout_secs, std::function<void(bool)> done) {
@@ -170,13 +129,8 @@ void Node::close(Session* s) {
   user_gone(s);
   auto& subs = s->subscriptions();
   while (!subs.empty()) drop_subscription(subs.back());
-  sessions_.erase(s->serial());
+  sessions_.erase(s);
   presence_->local_connections(sessions_.size());
-}
-
-Session* Node::find(std::uint64_t serial) const {
-  auto it = sessions_.find(serial);
-  return it == sessions_.end() ? nullptr : it->second.get();
 }
 
 bool Node::receive(Session* s, std::string_view fragment, bool first, bool final, bool binary) {
@@ -288,7 +242,7 @@ void Node::subscribe(Session* s, ClientRequest& req) {
   }
   // Before anything else: a refused subscribe must not read history, send
   // the channel's position, or drop a subscription already held.
-  if (!permitted(s, req.channel, auth::Action::subscribe, req.ref)) return;
+  if (!may_subscribe(s, req.channel, req.ref)) return;
   std::optional<StreamId> since;
   if (req.has_since) {
     since = StreamId::parse(req.since);
@@ -301,7 +255,7 @@ void Node::subscribe(Session* s, ClientRequest& req) {
   // with a new `since`), so it does not count against the limit.
   Subscription* old = hub_.find(s, req.channel);
   if (!old && s->subscriptions().size() >= options_.max_channels_per_connection) {
-    refuse(s, ErrorCode::LimitExceeded,
+    sessions_.refuse(s, ErrorCode::LimitExceeded,
            "max-channels-per-connection (" + std::to_string(options_.max_channels_per_connection) + ") reached",
            req.ref);
     return;
@@ -338,81 +292,38 @@ void Node::send_unsubscribed(Session* s, std::string_view channel) {
   send(s, f);
 }
 
-std::string Node::backlog_full(std::size_t payload_bytes) const {
-  std::string limit, why;
-  if (persistence_ && persistence_->local_backlog() >= options_.pg_backlog_rows) {
-    limit = "pg-backlog-rows";
-    why = std::to_string(options_.pg_backlog_rows) + " rows wait for it (pg-backlog-rows)";
-  } else if (const std::uint64_t bytes = persistence_ ? persistence_->local_backlog_bytes() : 0;
-             bytes > 0 && bytes + payload_bytes > options_.pg_backlog_bytes) {
-    // Past the bound with this payload; one payload alone always fits.
-    limit = "pg-backlog-bytes";
-    why = std::to_string(bytes) + " bytes of messages wait for it (pg-backlog-bytes " +
-          std::to_string(options_.pg_backlog_bytes) + ")";
-  }
-  if (limit.empty()) {
-    if (const std::string was = std::exchange(backlog_refusing_, std::string()); !was.empty())
-      log_.event(LogLevel::Notice, "publish_resumed", {{"limit", was}});
-    return {};
-  }
-  if (std::exchange(backlog_refusing_, limit).empty())
-    log_.event(LogLevel::Warn, "publish_paused",
-               {{"limit", limit}, {"rows_waiting", persistence_->local_backlog()},
-                {"cause", "postgres is behind: publishes are refused until it catches up"}});
-  return "postgres is behind: " + why + "; nothing was published";
-}
-
 void Node::publish(Session* s, ClientRequest& req) {
-  if (!valid_channel(req.channel)) {
-    send_error(s, ErrorCode::InvalidChannel, kInvalidChannelMessage, req.ref);
-    return;
-  }
-  // Before the rate limit: a refused publish spends none of publish-rate.
-  if (!permitted(s, req.channel, auth::Action::publish, req.ref)) return;
-  if (const char* form = payload_oversize(req.data, options_.max_message_bytes)) {
-    // As for an oversized frame: the bound holds in every encoding delivered.
-    send_error(s, ErrorCode::MessageTooLarge, oversize_reason(form, options_.max_message_bytes), req.ref);
-    close_too_big(s);
-    return;
-  }
-  if (options_.publish_rate && !s->publish_bucket().take(options_.publish_rate, clocks_.steady_ms())) {
-    refuse(s, ErrorCode::RateLimited,
-           "publish-rate (" + std::to_string(options_.publish_rate) + " a second) exceeded", req.ref);
-    return;
-  }
-  if (std::string full = backlog_full(req.data.bytes.size()); !full.empty()) {
-    ++metrics_.publish_failed;
-    send_error(s, ErrorCode::Unavailable, full, req.ref);
-    return;
-  }
-  const std::uint64_t serial = s->serial();
-  // The publisher's `sub`, set here and never read from the frame: what
-  // subscribers, replays and the history see as the message's `user`.
-  std::string user = s->identity().authenticated ? s->identity().user : std::string();
-  broker_->publish(req.channel, std::move(req.data), std::move(user),
-                   [this, serial, ref = std::move(req.ref)](const PublishResult& r) {
-                     if (r.ok) {
-                       ++metrics_.published_ws;
-                       if (persistence_) persistence_->accept(*r.message);
-                     } else {
-                       ++metrics_.publish_failed;
-                     }
-                     Session* s = find(serial);
-                     if (!s) return;
-                     if (!r.ok) {
-                       send_error(s, ErrorCode::Unavailable, r.reason, ref);
-                       return;
-                     }
-                     ServerFrame f;
-                     f.type = ServerFrameType::Published;
-                     f.channel = r.message->channel;
-                     f.id = r.message->id_text;
-                     f.ref = ref;
-                     send(s, f);
-                   });
+  PublishRequest p;
+  p.channel = std::move(req.channel);
+  p.data = std::move(req.data);
+  p.from = s;
+  // The outcome as an error frame or `published`; a refusal before the
+  // broker comes at once, the broker's answer maybe later (the session may
+  // be gone by then).
+  publisher_.publish(std::move(p), [this, serial = s->serial(), ref = std::move(req.ref)](const PublishOutcome& o) {
+    Session* s = sessions_.find(serial);
+    if (!s) return;
+    switch (o.status) {
+      case PublishStatus::Published: {
+        ServerFrame f;
+        f.type = ServerFrameType::Published;
+        f.channel = o.published->channel;
+        f.id = o.published->id_text;
+        f.ref = ref;
+        sessions_.send(s, f);
+        return;
+      }
+      case PublishStatus::InvalidChannel: return sessions_.send_error(s, ErrorCode::InvalidChannel, o.message, ref);
+      case PublishStatus::InvalidJson: return sessions_.send_error(s, ErrorCode::InvalidJson, o.message, ref);
+      case PublishStatus::Forbidden: return sessions_.refuse(s, ErrorCode::Forbidden, o.message, ref);
+      case PublishStatus::TooLarge:
+        sessions_.send_error(s, ErrorCode::MessageTooLarge, o.message, ref);
+        return close_too_big(s);
+      case PublishStatus::RateLimited: return sessions_.refuse(s, ErrorCode::RateLimited, o.message, ref);
+      case PublishStatus::Unavailable: return sessions_.send_error(s, ErrorCode::Unavailable, o.message, ref);
+    }
+  });
 }
-
-void Node::written(Session* s) { replayer_.written(s); }
 
 Node::Health Node::health() const {
   Health h;
@@ -437,7 +348,7 @@ std::string Node::metrics_text() const {
   Gauges g;
   g.connections_active = sessions_.size();
   g.channels_active = hub_.channel_count();
-  for (const auto& [serial, s] : sessions_) {
+  for (const auto& [serial, s] : sessions_.all()) {
     g.send_queue_bytes += s->queue().bytes();
     if (s->encoding() == Encoding::Sse) ++g.sse_connections_active;
   }
@@ -460,55 +371,9 @@ std::string Node::metrics_text() const {
   return metrics_.render(options_.node_id, g);
 }
 
-void Node::publish_http(std::string channel, Payload payload, std::function<void(const PublishResult&)> done) {
-  if (std::string full = backlog_full(payload.bytes.size()); !full.empty()) {
-    ++metrics_.publish_failed;
-    PublishResult refused;
-    refused.reason = std::move(full);
-    done(refused);
-    return;
-  }
-  broker_->publish(std::move(channel), std::move(payload), [this, done = std::move(done)](const PublishResult& r) {
-    if (r.ok) {
-      ++metrics_.published_http;
-      if (persistence_) persistence_->accept(*r.message);
-    } else {
-      ++metrics_.publish_failed;
-    }
-    done(r);
-  });
-}
-
 void Node::on_message(const MessagePtr& msg) {
   FanOutStats st = hub_.fan_out(msg);
   metrics_.delivered += st.delivered;
-}
-
-void Node::send(Session* s, const ServerFrame& frame) {
-  if (s->send(codec_for(s->encoding())->encode(frame)) == SendResult::Dropped && !s->closing())
-    drop_slow(s);
-}
-
-void Node::send_error(Session* s, ErrorCode code, std::string_view message, std::string_view ref) {
-  metrics_.count_error(code);
-  ServerFrame f;
-  f.type = ServerFrameType::Error;
-  f.code = error_code_name(code);
-  f.message = message;
-  f.ref = ref;
-  send(s, f);
-}
-
-void Node::refuse(Session* s, ErrorCode code, std::string_view message, std::string_view ref) {
-  metrics_.count_refused(code);
-  send_error(s, code, message, ref);
-}
-
-void Node::drop_slow(Session* s) {
-  ++metrics_.slow_consumers;
-  metrics_.count_close(CloseReason::SlowConsumer);
-  log_.sampled(LogLevel::Notice, "slow_consumer_closed", "", {{"connection", s->id()}, {"limit", "send-queue-bytes"}});
-  s->close(kClosePolicy, "send queue over send-queue-bytes", true);
 }
 
 void Node::tick() {
@@ -516,31 +381,7 @@ void Node::tick() {
   expire_auth();
   const std::int64_t now = clocks_.steady_ms();
   replayer_.tick(now);
-  const std::int64_t timeout = options_.heartbeat_timeout_secs * 1000LL;
-  const std::int64_t rx_timeout = options_.receive_timeout_secs * 1000LL;
-  for (auto& [serial, s] : sessions_) {
-    if (s->closing()) continue;
-    // An SSE listener cannot answer a ping: it is alive while its output
-    // (a ping every heartbeat-secs at least) is being taken. One that
-    // stopped reading or vanished is closed as a silent WebSocket is; its
-    // queue is dropped, as nothing would ever write it.
-    const bool sse = s->encoding() == Encoding::Sse;
-    if (sse && s->connection()->output_taken()) s->touch(now);
-    if (now - s->last_activity_ms() >= timeout) {
-      metrics_.count_close(CloseReason::HeartbeatTimeout);
-      s->close(kCloseGoingAway, "heartbeat timeout", sse);
-    } else if (s->rx_in_progress() && now - s->rx_started_ms() >= rx_timeout) {
-      // A client that keeps answering pings could otherwise hold an
-      // unfinished message (up to max-message-bytes) for ever.
-      s->rx_end();
-      std::string().swap(s->rx_buffer());
-      metrics_.count_close(CloseReason::ReceiveTimeout);
-      s->close(kClosePolicy, "message not complete within receive-timeout-secs", false);
-    } else if (now >= s->next_ping_ms()) {
-      s->want_ping();
-      s->schedule_ping(now + options_.heartbeat_secs * 1000LL);
-    }
-  }
+  sessions_.tick(now);
 }
 
 }  // namespace rtpush

@@ -1,12 +1,21 @@
-// Node: the core of one vhost. The plugins hand it connections, client
-// frames, pongs, timer ticks and HTTP requests; it owns the sessions, the hub,
-// the broker and the metrics. Everything here runs on the lws service thread.
+// Node: the core of one vhost, its composition root. It builds the parts
+// and ties them together; each part holds references to what it uses:
+//
+//   SessionTable (session_table.h)  sessions, send, errors, heartbeats
+//   Access (access.h)               origin, token, namespace decisions
+//   Publisher (publisher.h)         the one publish pipeline (WS and HTTP)
+//   Hub (hub.h)                     subscriptions and THE FAN-OUT PATH
+//   Replayer (replayer.h)           history and archive before live
+//
+// The transport reaches it through TransportPort (transport_port.h), the
+// operator side through Vhost (vhost.h), the broker through BrokerListener.
+// Everything here runs on the lws service thread.
 //
 // Where things happen:
 //   client frame  -> receive() -> handle() -> subscribe()/publish()/...
-//   publish       -> broker_->publish() -> on_message() -> hub_.fan_out()
-//   subscribe     -> replayer_.start() -> history, archive, parked, live (replayer.h)
-//   HTTP API      -> HttpApi (http_api.h) -> the public operations below
+//   publish       -> Publisher::publish() -> broker -> on_message() -> Hub::fan_out()
+//   subscribe     -> Replayer::start() -> history, archive, parked, live
+//   HTTP API      -> HttpApi (http_api.h) -> Publisher, and the reports here
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -17,34 +26,33 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "access.h"
 #include "auth/auth_settings.h"
 #include "auth/token.h"
 #include "broker.h"
+#include "clocks.h"
 #include "hub.h"
 #include "logger.h"
 #include "metrics.h"
 #include "options.h"
 #include "persistence.h"
 #include "presence.h"
+#include "publisher.h"
 #include "replay_budget.h"
 #include "replayer.h"
 #include "session.h"
+#include "session_table.h"
 #include "sse_request.h"
+#include "transport_port.h"
 #include "user_registry.h"
 
 namespace rtpush {
-
-struct Clocks {
-  std::function<std::int64_t()> steady_ms;  // heartbeats
-  std::function<std::uint64_t()> wall_ms;   // ids and timestamps
-  static Clocks system();
-};
 
 // The WebSocket close code of a graceful stop (RFC 6455's registry: Service
 // Restart): the client should reconnect, to another node or this one later.
 inline constexpr std::uint16_t kCloseServiceRestart = 1012;
 
-class Node final : public BrokerListener, public PresenceListener, private ReplayHost {
+class Node final : public TransportPort, public BrokerListener, public PresenceListener, private ReplayHost {
  public:
   // `persistence` (may be null) keeps messages past the hot history
   // (PostgreSQL) and reads them back for replays that reach past it. `log`:
@@ -58,11 +66,13 @@ class Node final : public BrokerListener, public PresenceListener, private Repla
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
-  const Options& options() const { return options_; }
+  const Options& options() const override { return options_; }
   // Identity and permissions (Vhost::build, from the options' files).
   // Before any connection opens. Without it: everything open, no tokens.
-  void set_auth(auth::AuthSettings settings) { auth_ = std::move(settings); }
-  const auth::AuthSettings& auth() const { return auth_; }
+  void set_auth(auth::AuthSettings settings) { access_.set_settings(std::move(settings)); }
+  const auth::AuthSettings& auth() const { return access_.settings(); }
+  Access& access() { return access_; }
+  Publisher& publisher() { return publisher_; }
   const std::string& node_id() const { return options_.node_id; }
   // A session's identity was set for the first time (handshake token or
   // first auth frame): it joins its user's connections (GET users/<user>,
@@ -70,55 +80,21 @@ class Node final : public BrokerListener, public PresenceListener, private Repla
   // tests can authenticate a session without a token.
   void user_authenticated(Session* s);
 
-  // The WebSocket handshake, before open() (SPEC section 8): the request's
-  // Origin header (`origin` null when it carries none: not a browser)
-  // against allowed-origins, then the URL's `token` query parameter (null
-  // when absent) against the vhost's keys. Refused: 403 (origin) or 401
-  // (token), counted and logged (never the token's text) with `on` saying
-  // what was refused (a GET sse/<channel> asks the same questions).
-  struct Admission {
-    int http_status = 0;         // 0: admitted; else the HTTP status refusing the upgrade
-    std::string reason;          // when refused: says why, for the response body
-    bool authenticated = false;  // a valid token came with the handshake
-    auth::TokenClaims claims;    // when authenticated
-  };
-  Admission admit(const std::string* origin, const std::string* token, const char* on = "a WebSocket handshake");
-
-  // A WebSocket connection was established; sends connection_established.
-  // `admitted`: what admit() said of its handshake (null: anonymous).
-  Session* open(Connection* connection, Encoding encoding, const Admission* admitted = nullptr);
-  // The connection is gone (whoever closed it). Frees the session.
-  void close(Session* session);
-
-  // Server-Sent Events (node_sse.cpp; SPEC section 9): a GET sse/<channel>
-  // judged before any byte of the answer, as a WebSocket handshake and
-  // subscribe would be: origin (403), token (401; a missing one too under
-  // auth required), channel and resume point (400), namespace rules (403;
-  // 401 for an anonymous request to a namespace a token could open).
-  struct SseAdmission {
-    int http_status = 0;  // 0: admitted
-    std::string reason;
-    SseTarget target;     // channel and resume point, when admitted
-    Admission who;        // the token's identity, when one came
-  };
-  SseAdmission admit_sse(const SseRequest& request);
-  // An admitted listener whose 200 has gone out: a receive-only session
-  // (Encoding::Sse, no connection_established, no heartbeat timeout)
-  // subscribed exactly as a WebSocket subscribe with `since` would be.
-  Session* open_sse(Connection* connection, SseAdmission admitted);
-
-  // One fragment of a client message, in order. A message is handled when
-  // its final fragment arrives; past max-message-bytes it is refused with
-  // MESSAGE_TOO_LARGE, and closed with 1009 once that message has ended.
-  // Every byte (pongs too) counts against receive-bytes-per-sec as it
-  // arrives, however the message is fragmented or compressed: false once
-  // the session is over it (closing, 1008), and the transport must then
-  // stop reading from it at once.
-  bool receive(Session* session, std::string_view fragment, bool first, bool final, bool binary);
-  bool pong(Session* session, std::size_t bytes = 0);
-  // The transport wrote some of the session's queue: a replay waiting for
-  // room (Session::awaiting_drain()) resumes once it is down to a quarter.
-  void written(Session* session);
+  // TransportPort (transport_port.h). admit() with `on` saying what is
+  // admitted in the refusal's log line.
+  using Admission = rtpush::Admission;
+  using SseAdmission = rtpush::SseAdmission;
+  Admission admit(const std::string* origin, const std::string* token) override {
+    return access_.admit(origin, token);
+  }
+  Session* open(Connection* connection, Encoding encoding, const Admission* admitted = nullptr) override;
+  void close(Session* session) override;
+  SseAdmission admit_sse(const SseRequest& request) override { return access_.admit_sse(request); }
+  Session* open_sse(Connection* connection, SseAdmission admitted) override;  // node_sse.cpp
+  bool receive(Session* session, std::string_view fragment, bool first, bool final, bool binary) override;
+  bool pong(Session* session, std::size_t bytes = 0) override;
+  void written(Session* session) override { replayer_.written(session); }
+  void count_http_request() override { ++metrics_.http_requests; }
 
   // Heartbeats: pings due sessions and closes silent ones (1001), and
   // closes those with a fragmented message begun more than
@@ -145,13 +121,6 @@ class Node final : public BrokerListener, public PresenceListener, private Repla
   void nodes(std::function<void(std::vector<NodeInfo>)> done);
   // The Prometheus text of GET /metrics (rendered by metrics.cpp).
   std::string metrics_text() const;
-  // Publishes a payload the HTTP API has checked: refused (ok false, a
-  // reason) while PostgreSQL is behind, else as the broker answers. `done`
-  // may run later.
-  void publish_http(std::string channel, Payload payload, std::function<void(const PublishResult&)> done);
-  void count_http_request() { ++metrics_.http_requests; }
-  // The HTTP API refused a request's origin or api key.
-  void count_auth_failure(AuthFailure f) { metrics_.count_auth_failure(f); }
   // GET users/<user>: the user's connections on every node sharing the
   // broker; on the embedded broker, or with Redis down, those of this node.
   // `done` may run later.
@@ -180,7 +149,6 @@ class Node final : public BrokerListener, public PresenceListener, private Repla
   // only this process holds (the embedded broker's batch and backlog).
   std::uint64_t unwritten_rows() const { return persistence_ ? persistence_->local_backlog() : 0; }
   const Metrics& metrics() const { return metrics_; }
-  Hub& hub() { return hub_; }
   const ReplayBudget& replay_budget() const { return replayer_.budget(); }
 
   // BrokerListener: a live message of a watched channel.
@@ -197,33 +165,24 @@ class Node final : public BrokerListener, public PresenceListener, private Repla
   void drop_subscription(Subscription* sub) override;
   void send_unsubscribed(Session* s, std::string_view channel) override;
   void publish(Session* s, ClientRequest& req);
-  void send(Session* s, const ServerFrame& frame) override;
-  void send_error(Session* s, ErrorCode code, std::string_view message, std::string_view ref) override;
-  // A request refused by a limit (LIMIT_EXCEEDED, RATE_LIMITED): error frame
-  // and rtpush_requests_refused_total.
-  void refuse(Session* s, ErrorCode code, std::string_view message, std::string_view ref);
-  // The namespace rules and personal channels (auth::check, the one check
-  // every path calls) for `action` on `channel` by this session's identity.
-  // Refused: error FORBIDDEN, counted as refused, and false. Runs once per
-  // subscribe or publish, never per delivery.
-  bool permitted(Session* s, std::string_view channel, auth::Action action, std::string_view ref);
+  // ReplayHost: the session table's.
+  void send(Session* s, const ServerFrame& frame) override { sessions_.send(s, frame); }
+  void send_error(Session* s, ErrorCode code, std::string_view message, std::string_view ref) override {
+    sessions_.send_error(s, code, message, ref);
+  }
+  // Access::permits for a subscribe by this session's identity. Refused:
+  // error FORBIDDEN, counted as refused, and false. Once per subscribe,
+  // never per delivery.
+  bool may_subscribe(Session* s, std::string_view channel, std::string_view ref);
   // Takes `s` out of its user's connections, here and in the broker's
   // registry; nothing when it was not in them.
   void user_gone(Session* s);
-  void drop_slow(Session* s);
-  // pg-backlog-rows rows wait for PostgreSQL in this node's memory
-  // (Persistence::local_backlog()), or their payloads and this one's
-  // `payload_bytes` would be past pg-backlog-bytes: the reason a publish is
-  // refused. Empty when it may go on. (With Redis the publish script bounds
-  // the hand-off Stream instead.) Logs when refusing begins and when it ends.
-  std::string backlog_full(std::size_t payload_bytes) const;
   void close_too_big(Session* s);
   // Spends `bytes` of the session's receive-bytes-per-sec; false (and the
   // session closing, 1008) once it is over.
   bool within_receive_rate(Session* s, std::size_t bytes, std::int64_t now_ms);
-  Session* find(std::uint64_t serial) const override;
-  std::string new_connection_id();
-  double now_seconds() const { return static_cast<double>(clocks_.wall_ms()) / 1000.0; }
+  Session* find(std::uint64_t serial) const override { return sessions_.find(serial); }
+  double now_seconds() const { return clocks_.now_seconds(); }
 
   // What open() and open_sse() share: the session, counted, its heartbeat
   // scheduled, its identity set (opened()).
@@ -237,10 +196,6 @@ class Node final : public BrokerListener, public PresenceListener, private Repla
   // auth required and `s` still anonymous: refuses `req` (UNAUTHORIZED,
   // 1008) and says true. False: it may go on.
   bool refused_anonymous(Session* s, const ClientRequest& req);
-  // Verifies `token` at the wall clock's now. Accepted: nullptr and
-  // *claims set. Refused: counted, logged with `who` (never the token) and
-  // its reason label returned ("expired", "no_key", ...).
-  const char* accept_token(std::string_view token, const std::string& who, auth::TokenClaims* claims);
   // The connection is told why (error UNAUTHORIZED) and closed with 1008.
   void unauthorized(Session* s, std::string_view message, std::string_view ref);
   // After a refresh (auth, same sub): ends each subscription the new claims
@@ -248,28 +203,25 @@ class Node final : public BrokerListener, public PresenceListener, private Repla
   void end_forbidden_subscriptions(Session* s);
   // Sets `s`'s identity from accepted claims and its expiry deadline.
   void set_identity(Session* s, auth::TokenClaims claims);
-  // Who a verified token says the bearer is (its expiry aside).
-  static auth::Identity identity_of(auth::TokenClaims claims);
   // Takes `s` out of both deadline maps (close, authenticate, refresh).
   void forget_expiry(Session* s);
   void forget_auth_deadline(Session* s);
 
   Options options_;
-  auth::AuthSettings auth_;
   // Before the broker: a RedisPresence borrows its links, so it goes after it.
   std::unique_ptr<Presence> presence_;
   std::unique_ptr<Broker> broker_;
   std::unique_ptr<Persistence> persistence_;  // after the broker: stops before it
   Clocks clocks_;
   Logger log_;
-  mutable std::string backlog_refusing_;  // the limit backlog_full() refused by last time (logged); empty: none
   Metrics metrics_;
+  Access access_;
+  SessionTable sessions_;
   Hub hub_;
   // After everything it reads from; holds the replays and their budget.
   Replayer replayer_;
-  std::uint64_t next_serial_ = 1;
+  Publisher publisher_;
   bool stopping_ = false;  // begin_stop() was called
-  std::unordered_map<std::uint64_t, std::unique_ptr<Session>> sessions_;
   // Authenticated sessions by user (user_authenticated() .. close()).
   UserRegistry users_;
   // Deadlines, ordered so expire_auth() reads only what is due. Token

@@ -17,19 +17,6 @@ namespace {
 // a valid token.
 constexpr std::int64_t kAuthTimeoutMs = 10'000;
 
-constexpr const char* kNoKeyReason = "no_key";
-
-bool ascii_iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 // The wall-clock ms at which a token with this exp is expired (the
 // verifier refuses at now >= exp + jwt-leeway-secs), 0 for none. An exp
 // past what a uint64 of ms holds never comes.
@@ -42,66 +29,20 @@ std::uint64_t expiry_key(const std::optional<double>& exp, unsigned leeway_secs)
 
 }  // namespace
 
-Node::Admission Node::admit(const std::string* origin, const std::string* token, const char* on) {
-  Admission a;
-  if (origin && !auth_.allowed_origins.empty()) {
-    bool allowed = false;
-    for (const std::string& o : auth_.allowed_origins) allowed = allowed || ascii_iequal(*origin, o);
-    if (!allowed) {
-      // Info, not warn: any web page can make a browser try this.
-      log_.event(LogLevel::Info, "auth_refused", {{"reason", "origin"}, {"on", on}});
-      metrics_.count_auth_failure(AuthFailure::ForeignOrigin);
-      a.http_status = 403;
-      a.reason = "origin not allowed";
-      return a;
-    }
-  }
-  if (token) {
-    if (const char* refused = accept_token(*token, on, &a.claims)) {
-      a.http_status = 401;
-      a.reason = std::string("token refused: ") + refused;
-      a.claims = {};
-      return a;
-    }
-    a.authenticated = true;
-  }
-  return a;
-}
-
 void Node::opened(Session* s, const Admission* admitted) {
   if (admitted && admitted->authenticated) {
     set_identity(s, admitted->claims);
     user_authenticated(s);
-  } else if (auth_.required) {
+  } else if (access_.required()) {
     const std::int64_t at = clocks_.steady_ms() + kAuthTimeoutMs;
     auth_deadlines_.emplace(at, s->serial());
     s->set_auth_deadline_key(at);
   }
 }
 
-const char* Node::accept_token(std::string_view token, const std::string& who, auth::TokenClaims* claims) {
-  if (!auth_.verifier) {
-    metrics_.count_auth_failure(AuthFailure::NoKey);
-    // Warn: the vhost is misconfigured, not just one client wrong.
-    log_.sampled(LogLevel::Warn, "auth_refused", kNoKeyReason,
-                 {{"reason", kNoKeyReason}, {"on", who}, {"cause", "no jwt-secret-file or jwt-public-key-file"}});
-    return kNoKeyReason;
-  }
-  auth::TokenResult r = auth_.verifier->verify(token, now_seconds());
-  if (!r.ok()) {
-    metrics_.count_token_refused(r.refusal);
-    const char* reason = auth::token_refusal_name(r.refusal);
-    // Sampled: anyone can send bad tokens at will.
-    log_.sampled(LogLevel::Notice, "auth_refused", reason, {{"reason", reason}, {"on", who}});
-    return reason;
-  }
-  *claims = std::move(r.claims);
-  return nullptr;
-}
-
 void Node::auth_request(Session* s, const ClientRequest& req) {
   auth::TokenClaims claims;
-  if (const char* refused = accept_token(req.token, "connection " + s->id(), &claims)) {
+  if (const char* refused = access_.accept_token(req.token, "connection " + s->id(), &claims)) {
     unauthorized(s, std::string("token refused: ") + refused, req.ref);
     return;
   }
@@ -132,7 +73,7 @@ void Node::end_forbidden_subscriptions(Session* s) {
   // per refresh, over this connection's own subscriptions only.
   std::vector<std::string> ended;
   for (const Subscription* sub : s->subscriptions())
-    if (!auth::allowed(auth::check(auth_.rules, s->identity(), sub->channel->name, auth::Action::subscribe)))
+    if (!access_.permits(s->identity(), sub->channel->name, auth::Action::subscribe, nullptr))
       ended.push_back(sub->channel->name);
   for (const std::string& channel : ended) {
     if (Subscription* sub = hub_.find(s, channel)) drop_subscription(sub);
@@ -145,7 +86,7 @@ void Node::end_forbidden_subscriptions(Session* s) {
 }
 
 bool Node::refused_anonymous(Session* s, const ClientRequest& req) {
-  if (!auth_.required || s->identity().authenticated || req.type == RequestType::Auth) return false;
+  if (!access_.required() || s->identity().authenticated || req.type == RequestType::Auth) return false;
   metrics_.count_auth_failure(AuthFailure::Unauthenticated);
   unauthorized(s, "authentication required: send auth with a valid token first", req.ref);
   return true;
@@ -159,20 +100,11 @@ void Node::unauthorized(Session* s, std::string_view message, std::string_view r
   s->close(kClosePolicy, "unauthorized", false);  // the error frame goes first
 }
 
-auth::Identity Node::identity_of(auth::TokenClaims claims) {
-  auth::Identity who;
-  who.authenticated = true;
-  who.user = std::move(claims.user);
-  who.channels = std::move(claims.channels);
-  who.publish = std::move(claims.publish);
-  return who;
-}
-
 void Node::set_identity(Session* s, auth::TokenClaims claims) {
   forget_expiry(s);
   forget_auth_deadline(s);
   const auto expires = claims.expires;
-  s->set_identity(identity_of(std::move(claims)), expires);
+  s->set_identity(Access::identity_of(std::move(claims)), expires);
   if (const std::uint64_t at = expiry_key(expires, options_.jwt_leeway_secs)) {
     expiries_.emplace(at, s->serial());
     s->set_expiry_key(at);

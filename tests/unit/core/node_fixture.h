@@ -4,6 +4,7 @@
 #pragma once
 #include <cjson/cJSON.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -87,6 +88,16 @@ struct Sent {
     return cJSON_GetObjectItemCaseSensitive(frames[i], key);
   }
 };
+
+// rtpush_channels_active of `node`'s metrics: channels with a local
+// subscriber (the Hub is the Node's own; tests read it as an operator does).
+inline long channels_active(const rtpush::Node& node) {
+  const std::string text = node.metrics_text();
+  const std::string key = "\nrtpush_channels_active ";
+  const std::size_t at = text.find(key);
+  assert_true(at != std::string::npos);
+  return std::strtol(text.c_str() + at + key.size(), nullptr, 10);
+}
 
 inline void drain(rtpush::Session* s, Sent* out) {
   while (!s->queue().empty()) {
