@@ -26,9 +26,9 @@ Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks, std::
       sessions_(options_, metrics_, log_, clocks_),
       hub_([this](Session* s) { sessions_.drop_slow(s); }),
       replayer_(hub_, *this, metrics_, *broker_, options_, persistence_.get()),
-      publisher_(options_, access_, *broker_, persistence_.get(), metrics_, log_, clocks_) {
+      publisher_(options_, access_, *broker_, persistence_.get(), metrics_, log_, clocks_),
+      node_presence_(*presence_, sessions_, options_.node_id, clocks_) {
   broker_->set_listener(this);
-  presence_->set_listener(this);
 }
 
 Node::~Node() {
@@ -36,51 +36,6 @@ Node::~Node() {
   for (auto& [serial, s] : sessions_.all())
     while (!s->subscriptions().empty()) hub_.unsubscribe(s->subscriptions().back());
   broker_->set_listener(nullptr);
-  presence_->set_listener(nullptr);
-}
-
-void Node::user_authenticated(Session* s) {
-  const auth::Identity& who = s->identity();
-  if (!who.authenticated || s->closing()) return;
-  UserConnection c{s->id(), options_.node_id, now_seconds()};
-  // Registered once: a refresh (same sub) leaves the entry as it is.
-  if (users_.add(who.user, s->serial(), c)) presence_->user_connected(who.user, c);
-}
-
-void Node::user_gone(Session* s) {
-  const auth::Identity& who = s->identity();
-  if (who.authenticated && users_.remove(who.user, s->serial())) presence_->user_disconnected(who.user, s->id());
-}
-
-void Node::users(const std::string& user, std::function<void(std::vector<UserConnection>)> done) {
-  presence_->user_connections(user, [this, user, done = std::move(done)](bool shared, std::vector<UserConnection> list) {
-    done(shared ? std::move(list) : users_.connections(user));
-  });
-}
-
-void Node::disconnect_user(const std::string& user, std::function<void(std::size_t)> done) {
-  // The count first: once the disconnect has gone out, the registries
-  // empty as the connections close.
-  users(user, [this, user, done = std::move(done)](std::vector<UserConnection> list) {
-    const std::size_t n = list.size();
-    presence_->disconnect_user(user, [this, user, n, done](bool carried) {
-      if (!carried) on_disconnect_user(user);
-      done(n);
-    });
-  });
-}
-
-void Node::on_disconnect_user(const std::string& user) {
-  for (std::uint64_t serial : users_.serials(user)) {
-    Session* s = find(serial);
-    if (!s) continue;
-    // Out of the registries now, not when the transport reports the close:
-    // GET users/<user> right after the disconnect no longer lists it.
-    user_gone(s);
-    if (s->closing()) continue;
-    send_error(s, ErrorCode::Unauthorized, "disconnected", {});
-    s->close(kClosePolicy, "disconnected", false);
-  }
 }
 
 bool Node::may_subscribe(Session* s, std::string_view channel, std::string_view ref) {
@@ -92,7 +47,7 @@ bool Node::may_subscribe(Session* s, std::string_view channel, std::string_view 
 
 Session* Node::add_session(Connection* connection, Encoding encoding, const Admission* admitted) {
   Session* raw = sessions_.add(connection, encoding);
-  presence_->local_connections(sessions_.size());
+  node_presence_.connections_changed();
   opened(raw, admitted);
   return raw;
 }
@@ -126,11 +81,11 @@ void Node::flush_persistence(double timeout_secs, std::function<void(bool)> done
 void Node::close(Session* s) {
   forget_expiry(s);
   forget_auth_deadline(s);
-  user_gone(s);
+  node_presence_.user_gone(s);
   auto& subs = s->subscriptions();
   while (!subs.empty()) drop_subscription(subs.back());
   sessions_.erase(s);
-  presence_->local_connections(sessions_.size());
+  node_presence_.connections_changed();
 }
 
 bool Node::receive(Session* s, std::string_view fragment, bool first, bool final, bool binary) {
@@ -331,17 +286,6 @@ Node::Health Node::health() const {
   h.postgres = persistence_ ? persistence_->state() : BackendState::Off;
   h.connections = sessions_.size();
   return h;
-}
-
-void Node::nodes(std::function<void(std::vector<NodeInfo>)> done) {
-  presence_->nodes([this, done = std::move(done)](std::vector<NodeInfo> nodes) {
-    auto self = std::find_if(nodes.begin(), nodes.end(), [&](const NodeInfo& n) { return n.node == options_.node_id; });
-    if (self == nodes.end()) nodes.push_back(NodeInfo{options_.node_id, 0, 0});
-    self = std::find_if(nodes.begin(), nodes.end(), [&](const NodeInfo& n) { return n.node == options_.node_id; });
-    self->connections = sessions_.size();
-    self->last_seen = now_seconds();
-    done(std::move(nodes));
-  });
 }
 
 std::string Node::metrics_text() const {

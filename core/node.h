@@ -6,16 +6,18 @@
 //   Publisher (publisher.h)         the one publish pipeline (WS and HTTP)
 //   Hub (hub.h)                     subscriptions and THE FAN-OUT PATH
 //   Replayer (replayer.h)           history and archive before live
+//   NodePresence (node_presence.h)  users' connections, disconnect, node list
 //
 // The transport reaches it through TransportPort (transport_port.h), the
-// operator side through Vhost (vhost.h), the broker through BrokerListener.
+// operator side through Vhost (vhost.h), the broker through BrokerListener,
+// the presence (presence.h) through NodePresence.
 // Everything here runs on the lws service thread.
 //
 // Where things happen:
 //   client frame  -> receive() -> handle() -> subscribe()/publish()/...
 //   publish       -> Publisher::publish() -> broker -> on_message() -> Hub::fan_out()
 //   subscribe     -> Replayer::start() -> history, archive, parked, live
-//   HTTP API      -> HttpApi (http_api.h) -> Publisher, and the reports here
+//   HTTP API      -> HttpApi (http_api.h) -> Publisher, NodePresence, and the reports here
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -36,6 +38,7 @@
 #include "metrics.h"
 #include "options.h"
 #include "persistence.h"
+#include "node_presence.h"
 #include "presence.h"
 #include "publisher.h"
 #include "replay_budget.h"
@@ -44,7 +47,6 @@
 #include "session_table.h"
 #include "sse_request.h"
 #include "transport_port.h"
-#include "user_registry.h"
 
 namespace rtpush {
 
@@ -52,7 +54,7 @@ namespace rtpush {
 // Restart): the client should reconnect, to another node or this one later.
 inline constexpr std::uint16_t kCloseServiceRestart = 1012;
 
-class Node final : public TransportPort, public BrokerListener, public PresenceListener, private ReplayHost {
+class Node final : public TransportPort, public BrokerListener, private ReplayHost {
  public:
   // `persistence` (may be null) keeps messages past the hot history
   // (PostgreSQL) and reads them back for replays that reach past it. `log`:
@@ -74,11 +76,10 @@ class Node final : public TransportPort, public BrokerListener, public PresenceL
   Access& access() { return access_; }
   Publisher& publisher() { return publisher_; }
   const std::string& node_id() const { return options_.node_id; }
-  // A session's identity was set for the first time (handshake token or
-  // first auth frame): it joins its user's connections (GET users/<user>,
-  // here and through the broker). close() takes it out again. Public so
-  // tests can authenticate a session without a token.
-  void user_authenticated(Session* s);
+  // Users' connections and the node list (GET users, disconnect, GET
+  // nodes), for the HTTP API; tests authenticate a session without a token
+  // through its user_authenticated().
+  NodePresence& presence() { return node_presence_; }
 
   // TransportPort (transport_port.h). admit() with `on` saying what is
   // admitted in the refusal's log line.
@@ -115,21 +116,8 @@ class Node final : public TransportPort, public BrokerListener, public PresenceL
     std::size_t connections = 0;
   };
   Health health() const;
-  // Every live node from the broker's registry, this one with its live
-  // count; on the embedded broker, or with Redis down, just this one.
-  // `done` may run later.
-  void nodes(std::function<void(std::vector<NodeInfo>)> done);
   // The Prometheus text of GET /metrics (rendered by metrics.cpp).
   std::string metrics_text() const;
-  // GET users/<user>: the user's connections on every node sharing the
-  // broker; on the embedded broker, or with Redis down, those of this node.
-  // `done` may run later.
-  void users(const std::string& user, std::function<void(std::vector<UserConnection>)> done);
-  // POST users/<user>/disconnect: every connection of `user` is sent error
-  // UNAUTHORIZED "disconnected" and closed with 1008, on every node when the
-  // broker carries it, else on this one. `done` gets how many connections
-  // the user had (as users() would list them). `done` may run later.
-  void disconnect_user(const std::string& user, std::function<void(std::size_t)> done);
 
   std::size_t connection_count() const { return sessions_.size(); }
 
@@ -153,9 +141,6 @@ class Node final : public TransportPort, public BrokerListener, public PresenceL
 
   // BrokerListener: a live message of a watched channel.
   void on_message(const MessagePtr& msg) override;
-  // PresenceListener: a disconnect of `user` (from any node, this one
-  // included): closes its sessions here.
-  void on_disconnect_user(const std::string& user) override;
 
  private:
   void handle(Session* s, std::string_view bytes, bool binary);
@@ -174,9 +159,6 @@ class Node final : public TransportPort, public BrokerListener, public PresenceL
   // error FORBIDDEN, counted as refused, and false. Once per subscribe,
   // never per delivery.
   bool may_subscribe(Session* s, std::string_view channel, std::string_view ref);
-  // Takes `s` out of its user's connections, here and in the broker's
-  // registry; nothing when it was not in them.
-  void user_gone(Session* s);
   void close_too_big(Session* s);
   // Spends `bytes` of the session's receive-bytes-per-sec; false (and the
   // session closing, 1008) once it is over.
@@ -222,8 +204,9 @@ class Node final : public TransportPort, public BrokerListener, public PresenceL
   Replayer replayer_;
   Publisher publisher_;
   bool stopping_ = false;  // begin_stop() was called
-  // Authenticated sessions by user (user_authenticated() .. close()).
-  UserRegistry users_;
+  // Users' connections: after the session table it reads, listening to
+  // presence_ until it goes.
+  NodePresence node_presence_;
   // Deadlines, ordered so expire_auth() reads only what is due. Token
   // expiry by wall-clock ms (exp is a Unix time); the 10 s to authenticate
   // by steady ms (it must not move with the wall clock). Values: session

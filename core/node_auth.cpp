@@ -32,7 +32,7 @@ std::uint64_t expiry_key(const std::optional<double>& exp, unsigned leeway_secs)
 void Node::opened(Session* s, const Admission* admitted) {
   if (admitted && admitted->authenticated) {
     set_identity(s, admitted->claims);
-    user_authenticated(s);
+    node_presence_.user_authenticated(s);
   } else if (access_.required()) {
     const std::int64_t at = clocks_.steady_ms() + kAuthTimeoutMs;
     auth_deadlines_.emplace(at, s->serial());
@@ -58,7 +58,7 @@ void Node::auth_request(Session* s, const ClientRequest& req) {
   }
   // First token, or a refresh: the new claims and exp replace the old.
   set_identity(s, std::move(claims));
-  if (first) user_authenticated(s);
+  if (first) node_presence_.user_authenticated(s);
   else end_forbidden_subscriptions(s);
   ServerFrame f;
   f.type = ServerFrameType::Authenticated;

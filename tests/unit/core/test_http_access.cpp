@@ -81,7 +81,7 @@ struct World {
     who.authenticated = true;
     who.user = user;
     s->set_identity(std::move(who), std::nullopt);
-    node->user_authenticated(s);
+    node->presence().user_authenticated(s);
     return s;
   }
   HttpResponse got;
@@ -296,9 +296,9 @@ static void users_through_a_sharing_presence(void**) {
   w.presence->others = {UserConnection{"remote-1", "n-2", 1'699'999'000.25}};
   FakeConnection c1, c2, c3;
   Session* a = w.connect_as(&c1, "42");
-  w.node->user_authenticated(a);  // a refresh: registered once
+  w.node->presence().user_authenticated(a);  // a refresh: registered once
   Session* anon = open_session(*w.node, &c2);
-  w.node->user_authenticated(anon);  // no identity: not a user's connection
+  w.node->presence().user_authenticated(anon);  // no identity: not a user's connection
   Session* b = w.connect_as(&c3, "7");
   assert_int_equal(w.presence->registered.size(), 2);
   assert_string_equal(w.presence->registered[0].first.c_str(), "42");
@@ -327,7 +327,7 @@ static void users_through_a_sharing_presence(void**) {
   // A disconnect another node sent reaches this node's sessions of the user.
   FakeConnection c4;
   Session* again = w.connect_as(&c4, "42");
-  w.node->on_disconnect_user("42");
+  w.node->presence().on_disconnect_user("42");
   Sent out;
   drain(again, &out);
   assert_string_equal(out.str(0, "code"), "UNAUTHORIZED");
