@@ -76,6 +76,11 @@ void SessionTable::drop_slow(Session* s) {
   s->close(kClosePolicy, "send queue over send-queue-bytes", true);
 }
 
+void SessionTable::close_too_big(Session* s) {
+  metrics_.count_close(CloseReason::MessageTooLarge);
+  s->close(kCloseTooBig, "message too large", false);
+}
+
 void SessionTable::tick(std::int64_t now) {
   const std::int64_t timeout = options_.heartbeat_timeout_secs * 1000LL;
   const std::int64_t rx_timeout = options_.receive_timeout_secs * 1000LL;

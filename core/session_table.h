@@ -1,8 +1,9 @@
 // SessionTable: every session of a node, by serial, and what is done to one
 // whatever asked: find, send a frame (dropping a slow consumer), send an
-// error, refuse a request over a limit, and the heartbeat sweep. The node's
-// parts (Publisher, the transport side of Node, the Replayer through Node)
-// hold a reference to it; it knows none of them.
+// error, refuse a request over a limit, close a slow consumer or a
+// too-large message, and the heartbeat sweep. The node's parts (Inbound,
+// Subscriptions and its Replayer, Authentication, the publish door) hold a
+// reference to it; it knows none of them.
 //
 // Touched on the lws service thread only.
 #pragma once
@@ -51,6 +52,8 @@ class SessionTable {
   void refuse(Session* s, ErrorCode code, std::string_view message, std::string_view ref);
   // Closes a session whose queue overflowed (1008), counted and logged.
   void drop_slow(Session* s);
+  // Closes a session whose message passed max-message-bytes (1009), counted.
+  void close_too_big(Session* s);
 
   // Heartbeats at steady `now_ms`: pings due sessions, closes silent ones
   // (1001) and those with a fragmented message begun more than

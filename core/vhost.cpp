@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include "memory_broker.h"
+#include "node.h"
 #include "pg_persistence.h"
 #include "redis_address.h"
 #include "redis_broker.h"
@@ -71,6 +72,21 @@ std::unique_ptr<Vhost> Vhost::build(const Options& o, int service_threads, std::
   v->node_->set_auth(std::move(*auth));
   return v;
 }
+
+TransportPort& Vhost::transport() { return *node_; }
+const Options& Vhost::options() const { return node_->options(); }
+void Vhost::tick() { node_->tick(); }
+void Vhost::expire_auth() { node_->expire_auth(); }
+bool Vhost::accepts_tokens() const { return node_->auth().verifier != nullptr; }
+void Vhost::handle_http(const HttpRequest& request, HttpApi::Respond respond) {
+  HttpApi(*node_).handle(request, std::move(respond));
+}
+void Vhost::begin_stop() { node_->begin_stop(); }
+void Vhost::flush_persistence(double timeout_secs, std::function<void(bool)> done) {
+  node_->flush_persistence(timeout_secs, std::move(done));
+}
+std::uint64_t Vhost::unwritten_rows() const { return node_->unwritten_rows(); }
+std::size_t Vhost::connection_count() const { return node_->connection_count(); }
 
 Vhost::~Vhost() {
   node_.reset();  // its persistence and broker close their connections on the I/O thread

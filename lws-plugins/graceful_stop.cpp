@@ -78,7 +78,7 @@ void schedule_step(VhostState* vs, lws_usec_t in_us) {
 
 // The stop's steps, every kStepUs from the first until the vhost is done.
 void step(VhostState* vs) {
-  rtpush::Node* node = vs->node;
+  rtpush::Vhost* node = vs->port ? vs->core : nullptr;
   if (!node) return vhost_done(vs);
   const lws_usec_t now = lws_now_usecs();
   if (!vs->stop_begun) {
@@ -137,13 +137,13 @@ void graceful_stop_attach(VhostState* vs) {
   if (!g_installed) install(vs->context);
   ++g_vhosts;
   // Its thread: WATCHDOG=1 to systemd, and the exit when this stop is stuck.
-  watchdog_attach(vs->context, vs->node->options().stop_timeout_secs);
+  watchdog_attach(vs->context, vs->core->options().stop_timeout_secs);
 }
 
 bool graceful_stop_signalled() { return g_signal.load() != 0; }
 
 void graceful_stop_poll(VhostState* vs) {
-  if (!g_signal.load() || !vs || !vs->node || vs->stop_begun || vs->stop_done) return;
+  if (!g_signal.load() || !vs || !vs->port || vs->stop_begun || vs->stop_done) return;
   // From a timer, not from inside this callback: the steps close wsis
   // (the listen sockets) and that is safe at the top of the service loop.
   schedule_step(vs, 0);

@@ -14,7 +14,7 @@
 //               WebSocket is closed with 1012 after its queued frames, SSE
 //               streams end, PostgreSQL stops waiting for pg-flush-ms
 //   flush       once the vhost's connections are gone: every accepted row
-//               to PostgreSQL (Node::flush_persistence), non-blocking
+//               to PostgreSQL (Vhost::flush_persistence), non-blocking
 //   exit        when every vhost is done, or stop-timeout-secs passed (what
 //               is left is logged): lwsws's own SIGINT handler goes back and
 //               SIGINT is raised, so lwsws destroys the context its usual way

@@ -1,5 +1,5 @@
 // rtpush: the core of a vhost and its HTTP API. Its per-vhost options
-// (README.md "Options") configure the Node; mount it with "origin": "callback://rtpush".
+// (README.md "Options") configure the vhost's core (vhost.h); mount it with "origin": "callback://rtpush".
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -69,7 +69,7 @@ void end_sse(HttpSessionData* pss) {
 void tick(lws_sorted_usec_list_t* sul) {
   auto* vs = lws_container_of(sul, VhostState, tick);
   try {
-    vs->node->tick();
+    vs->core->tick();
   } catch (const std::exception& e) {
     rtpush_lws::log_event(rtpush::LogLevel::Err, "sweep_failed", {{"sweep", "heartbeat"}, {"cause", e.what()}});
   }
@@ -79,7 +79,7 @@ void tick(lws_sorted_usec_list_t* sul) {
 void auth_sweep(lws_sorted_usec_list_t* sul) {
   auto* vs = lws_container_of(sul, VhostState, auth_sweep);
   try {
-    vs->node->expire_auth();
+    vs->core->expire_auth();
   } catch (const std::exception& e) {
     rtpush_lws::log_event(rtpush::LogLevel::Err, "sweep_failed", {{"sweep", "token_expiry"}, {"cause", e.what()}});
   }
@@ -124,13 +124,13 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
     return 0;
   }
   vs->core = core.release();
-  vs->node = &vs->core->node();
+  vs->port = &vs->core->transport();
   vs->io = vs->core->io();
   vs->context = lws_get_context(wsi);
   lws_sul_schedule(vs->context, 0, &vs->tick, tick, LWS_US_PER_SEC);
   // Without a key no token is ever accepted, so nothing can expire (and
   // auth required needs a key): an open vhost does not wake for it.
-  if (vs->node->auth().verifier)
+  if (vs->core->accepts_tokens())
     lws_sul_schedule(vs->context, 0, &vs->auth_sweep, auth_sweep, rtpush_lws::kAuthSweepUs);
   rtpush_lws::graceful_stop_attach(vs);  // SIGTERM and SIGINT stop gracefully (graceful_stop.h)
   rtpush_lws::reload_drain_attach(vs->context);  // SIGHUP: the old child ends (reload_drain.h)
@@ -147,12 +147,12 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
 void destroy_vhost(VhostState* vs) {
   rtpush_lws::forget_refusal(vs);
   if (!vs || !vs->core) return;
-  rtpush_lws::log_event(rtpush::LogLevel::Notice, "node_stop", {}, vs->node->options().node_id);
+  rtpush_lws::log_event(rtpush::LogLevel::Notice, "node_stop", {}, vs->core->node_id());
   lws_sul_cancel(&vs->tick);
   lws_sul_cancel(&vs->auth_sweep);
   rtpush_lws::graceful_stop_detach(vs);
   rtpush_lws::reload_drain_detach();
-  vs->node = nullptr;
+  vs->port = nullptr;
   vs->io = nullptr;
   delete vs->core;  // the node, its backends, then the I/O thread (vhost.h)
   vs->core = nullptr;
@@ -257,9 +257,9 @@ void body_timed_out(lws_sorted_usec_list_t* sul) {
 }
 
 void dispatch_http(struct lws* wsi, Exchange* ex) {
-  rtpush::Node* node = rtpush_lws::node_of(wsi);
+  rtpush::Vhost* core = rtpush_lws::core_state_of(wsi)->core;
   std::weak_ptr<Exchange*> anchor = ex->anchor;
-  rtpush::HttpApi(*node).handle(ex->http.request(), [anchor](rtpush::HttpResponse r) {
+  core->handle_http(ex->http.request(), [anchor](rtpush::HttpResponse r) {
     auto alive = anchor.lock();
     if (!alive || !*alive) return;  // the client went away first
     if ((*alive)->http.answer(std::move(r))) answered(*alive);
@@ -282,12 +282,12 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       destroy_vhost(vs);
       return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:  // the I/O thread has results for us
-      if (vs && vs->io && vs->node) vs->io->drain();
+      if (vs && vs->io && vs->port) vs->io->drain();
       rtpush_lws::graceful_stop_poll(vs);  // or a stop signal woke us
       return 0;
 
     case LWS_CALLBACK_HTTP: {
-      if (!vs || !(vs->node || vs->refusal) || !pss) return -1;
+      if (!vs || !(vs->port || vs->refusal) || !pss) return -1;
       // A request after a stream's head: the stream never ends, so nothing
       // can follow it on this connection.
       if (pss->sse) return -1;
@@ -315,7 +315,7 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       }
       if (req.method == "GET" && rtpush::is_sse_path(req.path)) {
         rtpush::HttpResponse refusal;
-        const int rc = rtpush_lws::start_sse(wsi, *vs->node, req.path, &pss->sse, &refusal);
+        const int rc = rtpush_lws::start_sse(wsi, *vs->port, req.path, &pss->sse, &refusal);
         if (pss->sse || rc) {  // a stream now (or the 200 failed): no exchange
           end_exchange(pss);
           return rc;
@@ -336,7 +336,7 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       // The body arrives in HTTP_BODY; it is handled at HTTP_BODY_COMPLETION,
       // or refused with 408 when it is not all in within receive-timeout-secs.
       lws_sul_schedule(lws_get_context(wsi), lws_get_tsi(wsi), &ex->body_timer, body_timed_out,
-                       static_cast<lws_usec_t>(vs->node->options().receive_timeout_secs) * LWS_US_PER_SEC);
+                       static_cast<lws_usec_t>(vs->core->options().receive_timeout_secs) * LWS_US_PER_SEC);
       return 0;
     }
     case LWS_CALLBACK_HTTP_BODY: {
@@ -345,7 +345,7 @@ int dispatch(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       // Past max-message-bytes the rest is read and dropped; the answer is 413.
       // (A refused vhost has no node; its answer is there already, so the body is dropped.)
       ex->http.body(std::string_view(static_cast<const char*>(in), len),
-                    vs && vs->node ? vs->node->options().max_message_bytes : 0);
+                    vs && vs->port ? vs->port->options().max_message_bytes : 0);
       return 0;
     }
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:

@@ -53,7 +53,7 @@ void SseConnection::flush() {
       return;
     }
   }
-  node->written(s);  // a replay waiting for room may go on
+  port->written(s);  // a replay waiting for room may go on
   if (!s->queue().empty() || s->ping_due() || s->closing()) lws_callback_on_writable(wsi_);
 }
 
@@ -67,10 +67,10 @@ void SseConnection::request_close() {
 
 bool SseConnection::output_taken() { return progress.taken(lws_get_socket_fd(wsi_)); }
 
-int start_sse(struct lws* wsi, rtpush::Node& node, const std::string& path, SseConnection** listener,
+int start_sse(struct lws* wsi, rtpush::TransportPort& port, const std::string& path, SseConnection** listener,
               rtpush::HttpResponse* refusal) {
   *listener = nullptr;
-  node.count_http_request();
+  port.count_http_request();
   if (lws_get_network_wsi(wsi) != wsi) {
     // An HTTP/2 stream: its body would have to go in h2 DATA frames under
     // h2 flow control, and the write path writes whole frames to the
@@ -88,7 +88,7 @@ int start_sse(struct lws* wsi, rtpush::Node& node, const std::string& path, SseC
   req.token = query_arg(wsi, "token=");
   req.since = query_arg(wsi, "since=");
   req.last_event_id = custom_header_of(wsi, "last-event-id:");
-  rtpush::Node::SseAdmission admitted = node.admit_sse(req);
+  rtpush::SseAdmission admitted = port.admit_sse(req);
   if (admitted.http_status) {
     *refusal = rtpush::http_error(admitted.http_status, admitted.reason);
     return 0;
@@ -99,9 +99,9 @@ int start_sse(struct lws* wsi, rtpush::Node& node, const std::string& path, SseC
   // lws_http_mark_sse(): on HTTP/1.1 it does the same and logs an error.)
   lws_http_headers_detach(wsi);
   lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-  auto* c = new SseConnection(wsi, &node);
+  auto* c = new SseConnection(wsi, &port);
   *listener = c;
-  c->session = node.open_sse(c, std::move(admitted));
+  c->session = port.open_sse(c, std::move(admitted));
   return 0;
 }
 
@@ -112,7 +112,7 @@ int sse_writable(SseConnection* c) {
   rtpush::SendQueue& q = s->queue();
   bool full = false;
   if (!write_frames(c->wsi(), q, Framing::Raw, &full)) return -1;
-  c->node->written(s);
+  c->port->written(s);
   if (s->closing() && q.empty()) return -1;  // the stream ends: close-delimited
   if (!q.empty() || s->ping_due()) lws_callback_on_writable(c->wsi());
   return 0;
@@ -120,7 +120,7 @@ int sse_writable(SseConnection* c) {
 
 void end_sse(SseConnection* c) {
   if (!c) return;
-  if (c->session) c->node->close(c->session);
+  if (c->session) c->port->close(c->session);
   delete c;
 }
 

@@ -1,14 +1,14 @@
 // Whether a TCP peer is taking what is sent to it, from the kernel's own
 // counters (TCP_INFO): an SSE listener cannot answer a ping, so this is how
 // the node tells a live one from one that stopped reading or vanished
-// (Connection::output_taken, Node::tick). No lws types: a file descriptor.
+// (Connection::output_taken, SessionTable::tick). No lws types: a file descriptor.
 #pragma once
 #include <cstdint>
 
 namespace rtpush_lws {
 
 // One connection's view, kept between two looks (once a second, on the
-// service thread: Node::tick through SseConnection::output_taken).
+// service thread: SessionTable::tick through SseConnection::output_taken).
 struct TcpProgress {
   std::uint64_t acked = 0;  // tcpi_bytes_acked at the last look
   // True when the peer acknowledged bytes since the last look, or nothing

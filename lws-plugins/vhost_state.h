@@ -1,6 +1,7 @@
 // Per-vhost state of the `rtpush` protocol, in lws's zeroed per-vhost memory.
 // Service thread only (lws callbacks and timers).
-// The WebSocket protocols of the same vhost find the Node through it.
+// The WebSocket protocols of the same vhost find the core's TransportPort
+// through it.
 #pragma once
 #include <libwebsockets.h>
 
@@ -17,21 +18,21 @@ inline constexpr const char* kCoreProtocol = "rtpush";
 
 struct VhostState {
   rtpush::Vhost* core;         // owned; deleted at PROTOCOL_DESTROY
-  rtpush::Node* node;          // core->node(), or null before init completes
+  rtpush::TransportPort* port;  // core->transport(), or null before init completes
   rtpush::IoThread* io;        // core->io(): the core's I/O thread, or null
   // Set instead of core when the vhost's options were refused: the 503's
   // text (refused_vhost.h). Owned; deleted at PROTOCOL_DESTROY.
   std::string* refusal;
   struct lws_context* context;
   lws_sorted_usec_list_t tick;  // heartbeat sweep, once a second
-  // Token expiry and the auth-required deadline (Node::expire_auth), every
+  // Token expiry and the auth-required deadline (Vhost::expire_auth), every
   // kAuthSweepUs; scheduled only on a vhost that can accept tokens.
   lws_sorted_usec_list_t auth_sweep;
   // Graceful stop (graceful_stop.h): its steps, run by a timer.
   lws_sorted_usec_list_t stop_step;
   lws_usec_t stop_deadline;  // stop-timeout-secs after the signal
   bool stop_begun;           // the connections were told 1012
-  bool flush_begun;          // Node::flush_persistence was asked
+  bool flush_begun;          // Vhost::flush_persistence was asked
   bool flushed;              // ... and answered
   bool flush_ok;             // ... that every row is written
   bool stop_done;            // this vhost is ready for the context's destroy
@@ -51,10 +52,11 @@ inline VhostState* core_state_of(struct lws* wsi) {
   return static_cast<VhostState*>(lws_protocol_vh_priv_get(vh, core));
 }
 
-// The vhost's Node, or nullptr when the vhost lists no `rtpush` protocol.
-inline rtpush::Node* node_of(struct lws* wsi) {
+// The vhost's TransportPort, or nullptr when the vhost lists no `rtpush`
+// protocol (or its options were refused).
+inline rtpush::TransportPort* port_of(struct lws* wsi) {
   VhostState* vs = core_state_of(wsi);
-  return vs ? vs->node : nullptr;
+  return vs ? vs->port : nullptr;
 }
 
 }  // namespace rtpush_lws

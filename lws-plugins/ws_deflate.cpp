@@ -10,8 +10,8 @@ namespace rtpush_lws {
 
 int confirm_extension(struct lws* wsi, const char* name, WsSessionData* pss) {
   constexpr int kRefuse = 1;
-  rtpush::Node* node = node_of(wsi);
-  if (!pss || !node || !node->options().compression) return kRefuse;
+  rtpush::TransportPort* port = port_of(wsi);
+  if (!pss || !port || !port->options().compression) return kRefuse;
   if (!name || std::strcmp(name, "permessage-deflate") != 0) return kRefuse;
   // The handshake's headers are still there: lws asks during the upgrade.
   const int n = lws_hdr_total_length(wsi, WSI_TOKEN_EXTENSIONS);

@@ -59,16 +59,16 @@ void write_refusal(struct lws* wsi, int status, const std::string& reason) {
 
 }  // namespace
 
-int admit_upgrade(struct lws* wsi, rtpush::Node& node, rtpush::Node::Admission** admitted) {
+int admit_upgrade(struct lws* wsi, rtpush::TransportPort& port, rtpush::Admission** admitted) {
   *admitted = nullptr;
   const std::optional<std::string> origin = header_of(wsi, WSI_TOKEN_ORIGIN);
   const std::optional<std::string> token = query_arg(wsi, "token=");
-  rtpush::Node::Admission a = node.admit(origin ? &*origin : nullptr, token ? &*token : nullptr);
+  rtpush::Admission a = port.admit(origin ? &*origin : nullptr, token ? &*token : nullptr);
   if (a.http_status != 0) {
     write_refusal(wsi, a.http_status, a.reason);
     return 1;
   }
-  if (a.authenticated) *admitted = new rtpush::Node::Admission(std::move(a));
+  if (a.authenticated) *admitted = new rtpush::Admission(std::move(a));
   return 0;
 }
 

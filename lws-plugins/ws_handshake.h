@@ -1,5 +1,5 @@
 // The WebSocket handshake of rtpush-json, -msgpack and -protobuf: the
-// request's Origin header and `token` query parameter go to Node::admit()
+// request's Origin header and `token` query parameter go to TransportPort::admit()
 // (README "Security"); a refusal is answered with its HTTP status (401 for a
 // token, 403 for an origin) instead of the 101, so a client can tell "not
 // allowed" from "server gone". Runs on the lws service thread, at
@@ -10,14 +10,14 @@
 
 #include <string>
 
-#include "node.h"
+#include "transport_port.h"
 
 namespace rtpush_lws {
 
 // 0: go on with the upgrade; *admitted is then a new Admission (the caller
 // owns it) when a valid token came, else null. Nonzero: refused, the HTTP
 // answer is written; return it to lws, which closes the connection.
-int admit_upgrade(struct lws* wsi, rtpush::Node& node, rtpush::Node::Admission** admitted);
+int admit_upgrade(struct lws* wsi, rtpush::TransportPort& port, rtpush::Admission** admitted);
 
 // An upgrade on a vhost whose `rtpush` options were refused
 // (refused_vhost.h): answered 503 with `refusal` as its error. Returns

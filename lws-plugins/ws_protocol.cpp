@@ -21,7 +21,7 @@ namespace {
 
 // Writes queued frames until the socket is full; then the ping, then the
 // close. Returns -1 to have lws close the connection.
-int write_pending(struct lws* wsi, rtpush::Node* node, rtpush::Session* s) {
+int write_pending(struct lws* wsi, rtpush::TransportPort* port, rtpush::Session* s) {
   rtpush::SendQueue& q = s->queue();
   bool full = false;
   if (!write_frames(wsi, q, Framing::WebSocket, &full)) return -1;
@@ -33,7 +33,7 @@ int write_pending(struct lws* wsi, rtpush::Node* node, rtpush::Session* s) {
     if (lws_write(wsi, ping + LWS_PRE, 6, LWS_WRITE_PING) < 0) return -1;
     s->ping_sent();
   }
-  node->written(s);  // a replay waiting for room may go on
+  port->written(s);  // a replay waiting for room may go on
   if (s->closing() && q.empty()) {
     const std::string& why = s->close_reason();
     lws_close_reason(wsi, static_cast<enum lws_close_status>(s->close_code()),
@@ -88,12 +88,12 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
         lws_return_http_status(wsi, 421, nullptr);
         return 1;
       }
-      rtpush::Node* node = node_of(wsi);
-      if (!node)
+      rtpush::TransportPort* port = port_of(wsi);
+      if (!port)
         if (const std::string* refusal = refusal_of(wsi)) return refuse_upgrade(wsi, *refusal);
-      if (!node || !pss) return 0;  // ESTABLISHED says why and closes it
+      if (!port || !pss) return 0;  // ESTABLISHED says why and closes it
       delete pss->admitted;  // never set twice by lws; cheap to be sure
-      const int refused = admit_upgrade(wsi, *node, &pss->admitted);
+      const int refused = admit_upgrade(wsi, *port, &pss->admitted);
       if (!refused) {
         set_cork(wsi, true);
         pss->corked = true;
@@ -101,17 +101,17 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
       return refused;
     }
     case LWS_CALLBACK_ESTABLISHED: {
-      rtpush::Node* node = node_of(wsi);
-      if (!node) {
+      rtpush::TransportPort* port = port_of(wsi);
+      if (!port) {
         rtpush_lws::log_event(rtpush::LogLevel::Err, "config_refused",
                               {{"cause", "this vhost has a WebSocket protocol of rtpush but no rtpush protocol"}});
         return -1;
       }
-      c = new (pss->storage) WsConnection(wsi, node);
+      c = new (pss->storage) WsConnection(wsi, port);
       pss->open = true;
-      std::unique_ptr<rtpush::Node::Admission> admitted(pss->admitted);
+      std::unique_ptr<rtpush::Admission> admitted(pss->admitted);
       pss->admitted = nullptr;
-      c->session = node->open(c, encoding, admitted.get());
+      c->session = port->open(c, encoding, admitted.get());
       c->session->set_deflate(pss->deflate);
       if (pss->corked) {  // connection_established now, behind the 101
         pss->corked = false;
@@ -124,15 +124,15 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
       return confirm_extension(wsi, static_cast<const char*>(in), pss);
     case LWS_CALLBACK_RECEIVE:
       if (!c) return -1;
-      if (!c->node->receive(c->session, std::string_view(static_cast<const char*>(in), len),
+      if (!c->port->receive(c->session, std::string_view(static_cast<const char*>(in), len),
                             lws_is_first_fragment(wsi), lws_is_final_fragment(wsi), lws_frame_is_binary(wsi)))
         return refuse_input(wsi, c->session);
       return 0;
     case LWS_CALLBACK_RECEIVE_PONG:
-      if (c && !c->node->pong(c->session, len)) return refuse_input(wsi, c->session);
+      if (c && !c->port->pong(c->session, len)) return refuse_input(wsi, c->session);
       return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
-      return c ? write_pending(wsi, c->node, c->session) : -1;
+      return c ? write_pending(wsi, c->port, c->session) : -1;
     case LWS_CALLBACK_HTTP:
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
       // The vhost's default protocol ("default": "1") is the one lws binds
@@ -149,7 +149,7 @@ int dispatch(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_reaso
       }
       if (c) {
         pss->open = false;
-        if (c->session) c->node->close(c->session);
+        if (c->session) c->port->close(c->session);
         c->~WsConnection();
       }
       return 0;
@@ -168,7 +168,7 @@ void WsConnection::flush() {
     lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);  // socket error
     return;
   }
-  node->written(s);  // a replay waiting for room may go on
+  port->written(s);  // a replay waiting for room may go on
   if (!s->queue().empty() || s->ping_due() || s->closing()) lws_callback_on_writable(wsi_);
 }
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "frame_writer.h"
-#include "node.h"
+#include "transport_port.h"
 #include "wire.h"
 
 namespace rtpush_lws {
@@ -19,9 +19,9 @@ int ws_callback(rtpush::Encoding encoding, struct lws* wsi, enum lws_callback_re
 // connection, not two.
 class WsConnection final : public FlushedConnection {
  public:
-  WsConnection(struct lws* wsi, rtpush::Node* n) : FlushedConnection(wsi), node(n) {}
+  WsConnection(struct lws* wsi, rtpush::TransportPort* p) : FlushedConnection(wsi), port(p) {}
   void flush() override;
-  rtpush::Node* node;
+  rtpush::TransportPort* port;
   rtpush::Session* session = nullptr;
 };
 
@@ -32,11 +32,11 @@ struct WsSessionData {
   // (`open` says when): its own allocation cost a 64-byte block and this
   // one a 32-byte block per connection, together 48 bytes more than one.
   alignas(WsConnection) unsigned char storage[sizeof(WsConnection)];
-  // What Node::admit() said of a handshake that carried a valid token: kept
+  // What TransportPort::admit() said of a handshake that carried a valid token: kept
   // from FILTER_PROTOCOL_CONNECTION (lws has allocated this memory by then)
-  // until ESTABLISHED hands it to Node::open(), or CLOSED frees it when the
+  // until ESTABLISHED hands it to TransportPort::open(), or CLOSED frees it when the
   // upgrade failed in between. Null for an anonymous handshake.
-  rtpush::Node::Admission* admitted;
+  rtpush::Admission* admitted;
   // permessage-deflate was accepted at the handshake (ws_deflate.h); handed
   // to the Session at ESTABLISHED.
   bool deflate;

@@ -60,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const SseTarget t = parse_sse_target(req);
   check(t.http_status == 0 || t.http_status == 400);
   check(t.http_status != 0 || valid_channel(t.channel));
-  Node::SseAdmission a = node->admit_sse(req);
+  SseAdmission a = node->admit_sse(req);
   check(a.http_status == 0 || a.http_status == 400 || a.http_status == 401 || a.http_status == 403);
   if (a.http_status) return 0;
   Session* s = node->open_sse(&conn, std::move(a));

@@ -94,7 +94,7 @@ static void origins_are_checked_at_the_handshake(void**) {
   assert_int_equal(w.node->admit(&upper, nullptr).http_status, 0);
   assert_int_equal(w.node->admit(&port, nullptr).http_status, 0);
   for (const std::string* o : {&foreign, &path, &null_origin}) {
-    Node::Admission a = w.node->admit(o, nullptr);
+    Admission a = w.node->admit(o, nullptr);
     assert_int_equal(a.http_status, 403);
     assert_string_equal(a.reason.c_str(), "origin not allowed");
     assert_false(a.authenticated);
@@ -111,7 +111,7 @@ static void origins_are_checked_at_the_handshake(void**) {
 static void a_handshake_token_authenticates_the_connection(void**) {
   World w;
   const std::string t = token("42", kNow + 60, R"(,"channels":["news"],"publish":["chat:*"])");
-  Node::Admission a = w.node->admit(nullptr, &t);
+  Admission a = w.node->admit(nullptr, &t);
   assert_int_equal(a.http_status, 0);
   assert_true(a.authenticated);
   assert_string_equal(a.claims.user.c_str(), "42");
@@ -129,7 +129,7 @@ static void a_handshake_token_authenticates_the_connection(void**) {
 
   // Without a token: anonymous, as before.
   FakeConnection c2;
-  Node::Admission anon = w.node->admit(nullptr, nullptr);
+  Admission anon = w.node->admit(nullptr, nullptr);
   assert_false(anon.authenticated);
   Session* s2 = w.node->open(&c2, Encoding::Json, &anon);
   assert_false(s2->identity().authenticated);
@@ -143,7 +143,7 @@ static void a_refused_handshake_token_is_401_counted_and_logged_without_its_text
   struct { const std::string* token; const char* reason; } cases[] = {
       {&forged, "bad_signature"}, {&expired, "expired"}, {&garbage, "malformed"}};
   for (const auto& k : cases) {
-    Node::Admission a = w.node->admit(nullptr, k.token);
+    Admission a = w.node->admit(nullptr, k.token);
     assert_int_equal(a.http_status, 401);
     assert_string_equal(a.reason.c_str(), (std::string("token refused: ") + k.reason).c_str());
     assert_false(a.authenticated);
@@ -158,7 +158,7 @@ static void a_refused_handshake_token_is_401_counted_and_logged_without_its_text
   // A vhost without keys refuses every token: nobody could check it.
   World nokeys({}, false);
   const std::string t = token("42");
-  Node::Admission a = nokeys.node->admit(nullptr, &t);
+  Admission a = nokeys.node->admit(nullptr, &t);
   assert_int_equal(a.http_status, 401);
   assert_string_equal(a.reason.c_str(), "token refused: no_key");
   assert_int_equal(nokeys.failures("no_key"), 1);
@@ -369,7 +369,7 @@ static void required_auth_refuses_everything_before_a_token(void**) {
 
   // And after a handshake token, at once.
   const std::string t = token("7");
-  Node::Admission a = w.node->admit(nullptr, &t);
+  Admission a = w.node->admit(nullptr, &t);
   FakeConnection c2;
   Session* s2 = w.node->open(&c2, Encoding::Json, &a);
   Sent hello;
@@ -386,7 +386,7 @@ static void required_auth_gives_ten_seconds(void**) {
   Session* s_slow = open_session(*w.node, &slow);
   Session* s_quick = open_session(*w.node, &quick);
   const std::string t = token("7");
-  Node::Admission a = w.node->admit(nullptr, &t);
+  Admission a = w.node->admit(nullptr, &t);
   Session* s_hs = w.node->open(&handshake, Encoding::Json, &a);
   Sent hello;
   drain(s_hs, &hello);
@@ -459,7 +459,7 @@ static void an_expired_token_closes_its_connection_unless_refreshed(void**) {
 static void a_handshake_token_expires_too(void**) {
   World w;
   const std::string t = token("42", kNow + 2);
-  Node::Admission a = w.node->admit(nullptr, &t);
+  Admission a = w.node->admit(nullptr, &t);
   FakeConnection c;
   Session* s = w.node->open(&c, Encoding::Json, &a);
   Sent hello;

@@ -9,6 +9,7 @@
 
 #include "cmocka_cpp.h"
 #include "mint.h"
+#include "node.h"
 #include "vhost.h"
 
 using namespace rtpush;

@@ -1,13 +1,7 @@
-// Node: who a connection is (SPEC section 8, docs/protocol.md "auth"): the
-// handshake's origin and token, the auth frame (authenticate, refresh),
-// `auth required`, and the two deadlines (10 s to authenticate, the
-// token's exp). Service thread only, like the rest of Node. The permission
-// checks that use the identity run in subscribe/publish, not here.
 #include <cmath>
 #include <utility>
-#include <vector>
 
-#include "node.h"
+#include "authentication.h"
 
 namespace rtpush {
 
@@ -29,10 +23,10 @@ std::uint64_t expiry_key(const std::optional<double>& exp, unsigned leeway_secs)
 
 }  // namespace
 
-void Node::opened(Session* s, const Admission* admitted) {
+void Authentication::opened(Session* s, const Admission* admitted) {
   if (admitted && admitted->authenticated) {
     set_identity(s, admitted->claims);
-    node_presence_.user_authenticated(s);
+    on_authenticated_(s);
   } else if (access_.required()) {
     const std::int64_t at = clocks_.steady_ms() + kAuthTimeoutMs;
     auth_deadlines_.emplace(at, s->serial());
@@ -40,7 +34,7 @@ void Node::opened(Session* s, const Admission* admitted) {
   }
 }
 
-void Node::auth_request(Session* s, const ClientRequest& req) {
+void Authentication::authenticate(Session* s, const ClientRequest& req) {
   auth::TokenClaims claims;
   if (const char* refused = access_.accept_token(req.token, "connection " + s->id(), &claims)) {
     unauthorized(s, std::string("token refused: ") + refused, req.ref);
@@ -58,49 +52,32 @@ void Node::auth_request(Session* s, const ClientRequest& req) {
   }
   // First token, or a refresh: the new claims and exp replace the old.
   set_identity(s, std::move(claims));
-  if (first) node_presence_.user_authenticated(s);
-  else end_forbidden_subscriptions(s);
+  if (first) on_authenticated_(s);
+  else subscriptions_.end_forbidden(s);
   ServerFrame f;
   f.type = ServerFrameType::Authenticated;
   f.user = s->identity().user;
   f.expires = s->expires();
   f.ref = req.ref;
-  send(s, f);
+  sessions_.send(s, f);
 }
 
-void Node::end_forbidden_subscriptions(Session* s) {
-  // Names first: dropping a subscription reorders the session's list. Once
-  // per refresh, over this connection's own subscriptions only.
-  std::vector<std::string> ended;
-  for (const Subscription* sub : s->subscriptions())
-    if (!access_.permits(s->identity(), sub->channel->name, auth::Action::subscribe, nullptr))
-      ended.push_back(sub->channel->name);
-  for (const std::string& channel : ended) {
-    if (Subscription* sub = hub_.find(s, channel)) drop_subscription(sub);
-    ServerFrame f;
-    f.type = ServerFrameType::Unsubscribed;
-    f.channel = channel;
-    f.reason = error_code_name(ErrorCode::Forbidden);
-    send(s, f);
-  }
-}
-
-bool Node::refused_anonymous(Session* s, const ClientRequest& req) {
+bool Authentication::refused_anonymous(Session* s, const ClientRequest& req) {
   if (!access_.required() || s->identity().authenticated || req.type == RequestType::Auth) return false;
   metrics_.count_auth_failure(AuthFailure::Unauthenticated);
   unauthorized(s, "authentication required: send auth with a valid token first", req.ref);
   return true;
 }
 
-void Node::unauthorized(Session* s, std::string_view message, std::string_view ref) {
-  send_error(s, ErrorCode::Unauthorized, message, ref);
+void Authentication::unauthorized(Session* s, std::string_view message, std::string_view ref) {
+  sessions_.send_error(s, ErrorCode::Unauthorized, message, ref);
   metrics_.count_close(CloseReason::Unauthorized);
   forget_expiry(s);
   forget_auth_deadline(s);
   s->close(kClosePolicy, "unauthorized", false);  // the error frame goes first
 }
 
-void Node::set_identity(Session* s, auth::TokenClaims claims) {
+void Authentication::set_identity(Session* s, auth::TokenClaims claims) {
   forget_expiry(s);
   forget_auth_deadline(s);
   const auto expires = claims.expires;
@@ -127,24 +104,24 @@ void erase_entry(Map* map, typename Map::key_type key, std::uint64_t serial) {
 
 }  // namespace
 
-void Node::forget_expiry(Session* s) {
+void Authentication::forget_expiry(Session* s) {
   if (!s->expiry_key()) return;
   erase_entry(&expiries_, s->expiry_key(), s->serial());
   s->set_expiry_key(0);
 }
 
-void Node::forget_auth_deadline(Session* s) {
+void Authentication::forget_auth_deadline(Session* s) {
   if (!s->auth_deadline_key()) return;
   erase_entry(&auth_deadlines_, s->auth_deadline_key(), s->serial());
   s->set_auth_deadline_key(0);
 }
 
-void Node::expire_auth() {
+void Authentication::expire() {
   const std::uint64_t wall = clocks_.wall_ms();
   while (!expiries_.empty() && expiries_.begin()->first <= wall) {
     const auto [at, serial] = *expiries_.begin();
     expiries_.erase(expiries_.begin());
-    Session* s = find(serial);
+    Session* s = sessions_.find(serial);
     // Stale (should not happen: close and refresh erase their entries).
     if (!s || s->expiry_key() != at) continue;
     s->set_expiry_key(0);
@@ -157,7 +134,7 @@ void Node::expire_auth() {
   while (!auth_deadlines_.empty() && auth_deadlines_.begin()->first <= steady) {
     const auto [at, serial] = *auth_deadlines_.begin();
     auth_deadlines_.erase(auth_deadlines_.begin());
-    Session* s = find(serial);
+    Session* s = sessions_.find(serial);
     if (!s || s->auth_deadline_key() != at) continue;
     s->set_auth_deadline_key(0);
     if (s->closing() || s->identity().authenticated) continue;
