@@ -75,10 +75,14 @@ bool bearer_matches(std::string_view authorization, std::string_view key) {
 }
 
 HttpApi::HttpApi(Node& node)
-    : node_(node), access_(node.access()), publisher_(node.publisher()), presence_(node.presence()) {}
+    : node_(node),
+      access_(node.access()),
+      publisher_(node.publisher()),
+      reports_(node.reports()),
+      presence_(node.presence()) {}
 
 HttpResponse HttpApi::health() const {
-  const Node::Health h = node_.health();
+  const Reports::Health h = reports_.health();
   const bool degraded = h.redis == BackendState::Down || h.postgres == BackendState::Down;
   HttpResponse r;
   r.status = degraded ? 503 : 200;
@@ -109,7 +113,7 @@ void HttpApi::nodes(Respond respond) {
 HttpResponse HttpApi::metrics() const {
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  r.body = node_.metrics_text();
+  r.body = reports_.metrics_text();
   return r;
 }
 

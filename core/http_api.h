@@ -46,6 +46,7 @@ bool bearer_matches(std::string_view authorization, std::string_view key);
 class Node;
 class NodePresence;
 class Publisher;
+class Reports;
 
 class HttpApi {
  public:
@@ -66,9 +67,10 @@ class HttpApi {
   void publish(const HttpRequest& request, std::string_view channel, Respond respond);
   void users(std::string_view rest, const HttpRequest& request, Respond respond);
 
-  Node& node_;  // health, metrics
+  Node& node_;  // the options
   Access& access_;
   Publisher& publisher_;
+  const Reports& reports_;
   NodePresence& presence_;  // nodes, users
 };
 

@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "codec.h"
-#include "process_stats.h"
 
 namespace rtpush {
 
@@ -25,6 +24,7 @@ Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks, std::
                       [this](Session* s) { node_presence_.user_authenticated(s); }),
       inbound_(options_, sessions_, metrics_, log_, clocks_, *this),
       publisher_(options_, access_, *broker_, persistence_.get(), metrics_, log_, clocks_),
+      reports_(options_, *broker_, persistence_.get(), sessions_, hub_, subscriptions_.replay_budget(), metrics_),
       node_presence_(*presence_, sessions_, options_.node_id, clocks_) {
   broker_->set_listener(this);
 }
@@ -160,41 +160,6 @@ void Node::publish(Session* s, ClientRequest& req) {
       case PublishStatus::Unavailable: return sessions_.send_error(s, ErrorCode::Unavailable, o.message, ref);
     }
   });
-}
-
-Node::Health Node::health() const {
-  Health h;
-  h.redis = broker_->state();
-  h.postgres = persistence_ ? persistence_->state() : BackendState::Off;
-  h.connections = sessions_.size();
-  return h;
-}
-
-std::string Node::metrics_text() const {
-  Gauges g;
-  g.connections_active = sessions_.size();
-  g.channels_active = hub_.channel_count();
-  for (const auto& [serial, s] : sessions_.all()) {
-    g.send_queue_bytes += s->queue().bytes();
-    if (s->encoding() == Encoding::Sse) ++g.sse_connections_active;
-  }
-  if (const std::optional<HistoryStats> h = broker_->history_stats()) {
-    g.has_history = true;
-    g.history_bytes = h->bytes;
-    g.history_channels = h->channels;
-  }
-  g.replay_bytes = subscriptions_.replay_budget().held();
-  g.replays_waiting = subscriptions_.replay_budget().waiting();
-  StoreStats pg;
-  if (persistence_) {
-    pg = persistence_->stats();
-    g.pg = &pg;
-    g.pg_up = persistence_->state() == BackendState::Up;
-  }
-  if (const BackendState redis = broker_->state(); redis != BackendState::Off) g.redis_up = redis == BackendState::Up;
-  const std::optional<ProcessStats> process = read_process_stats();
-  if (process) g.process = &*process;
-  return metrics_.render(options_.node_id, g);
 }
 
 void Node::on_message(const MessagePtr& msg) {

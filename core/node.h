@@ -8,6 +8,7 @@
 //   Authentication (authentication.h) the auth frame, auth required, token expiry
 //   Subscriptions (subscriptions.h)   subscribe, unsubscribe; owns the Replayer
 //   Publisher (publisher.h)           the one publish pipeline (WS and HTTP)
+//   Reports (reports.h)               GET health and GET metrics
 //   Hub (hub.h)                       channels' subscribers and THE FAN-OUT PATH
 //   NodePresence (node_presence.h)    users' connections, disconnect, node list
 //                                     over the Presence (presence.h)
@@ -16,7 +17,7 @@
 //   client frame  -> receive() -> Inbound -> handle() -> the part for its type
 //   publish       -> Publisher::publish() -> broker -> on_message() -> Hub::fan_out()
 //   subscribe     -> Subscriptions -> Replayer::start() -> history, archive, parked, live
-//   HTTP API      -> HttpApi (http_api.h) -> Publisher, Access, NodePresence, the reports here
+//   HTTP API      -> HttpApi (http_api.h) -> Publisher, Access, Reports, NodePresence
 //
 // The plugins never see it: they use TransportPort and Vhost (vhost.h).
 // Everything here runs on the lws service thread.
@@ -41,6 +42,7 @@
 #include "persistence.h"
 #include "presence.h"
 #include "publisher.h"
+#include "reports.h"
 #include "session.h"
 #include "session_table.h"
 #include "subscriptions.h"
@@ -75,6 +77,7 @@ class Node final : public TransportPort, public BrokerListener, private MessageS
   // The parts the HTTP API uses.
   Access& access() { return access_; }
   Publisher& publisher() { return publisher_; }
+  const Reports& reports() const { return reports_; }
   // Users' connections and the node list (GET users, disconnect, GET
   // nodes), for the HTTP API; tests authenticate a session without a token
   // through its user_authenticated().
@@ -105,15 +108,6 @@ class Node final : public TransportPort, public BrokerListener, private MessageS
   // second of its exp.
   void expire_auth() { authentication_.expire(); }
 
-  // What the HTTP API (http_api.h) asks of the node.
-  struct Health {
-    BackendState redis = BackendState::Off;
-    BackendState postgres = BackendState::Off;
-    std::size_t connections = 0;
-  };
-  Health health() const;
-  // The Prometheus text of GET /metrics (rendered by metrics.cpp).
-  std::string metrics_text() const;
 
   std::size_t connection_count() const { return sessions_.size(); }
 
@@ -166,6 +160,7 @@ class Node final : public TransportPort, public BrokerListener, private MessageS
   Authentication authentication_;
   Inbound inbound_;
   Publisher publisher_;
+  Reports reports_;
   bool stopping_ = false;  // begin_stop() was called
   // Users' connections: after the session table it reads, listening to
   // presence_ until it goes.

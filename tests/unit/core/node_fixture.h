@@ -92,7 +92,7 @@ struct Sent {
 // rtpush_channels_active of `node`'s metrics: channels with a local
 // subscriber (the Hub is the Node's own; tests read it as an operator does).
 inline long channels_active(const rtpush::Node& node) {
-  const std::string text = node.metrics_text();
+  const std::string text = node.reports().metrics_text();
   const std::string key = "\nrtpush_channels_active ";
   const std::size_t at = text.find(key);
   assert_true(at != std::string::npos);

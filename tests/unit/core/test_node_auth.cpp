@@ -45,7 +45,7 @@ struct World {
     node->set_auth(std::move(a));
   }
   std::uint64_t failures(const char* reason) const {
-    const std::string text = node->metrics_text();
+    const std::string text = node->reports().metrics_text();
     const std::string key = std::string("rtpush_auth_failures_total{reason=\"") + reason + "\"} ";
     const std::size_t at = text.find(key);
     assert_true(at != std::string::npos);
@@ -194,7 +194,7 @@ static void every_failure_reason_is_rendered_from_the_start(void**) {
                         "wrong_issuer", "no_key", "user_mismatch", "unauthenticated", "auth_timeout",
                         "connection_expired"})
     assert_int_equal(w.failures(r), 0);
-  assert_null(strstr(w.node->metrics_text().c_str(), "reason=\"none\""));
+  assert_null(strstr(w.node->reports().metrics_text().c_str(), "reason=\"none\""));
 }
 
 static void an_auth_frame_authenticates_then_refreshes(void**) {

@@ -85,7 +85,7 @@ static void admission_statuses(void**) {
   assert_int_equal(w.node->admit_sse(r).http_status, 0);
   r.token = "not-a-jwt";  // no key configured: no token can be accepted
   assert_int_equal(w.node->admit_sse(r).http_status, 401);
-  assert_non_null(strstr(w.node->metrics_text().c_str(), "rtpush_requests_refused_total{code=\"FORBIDDEN\"} 2"));
+  assert_non_null(strstr(w.node->reports().metrics_text().c_str(), "rtpush_requests_refused_total{code=\"FORBIDDEN\"} 2"));
 }
 
 static void auth_required_needs_the_token_in_the_request(void**) {
@@ -115,7 +115,7 @@ static void listener_is_replayed_then_live(void**) {
   got = events(s);
   assert_int_equal(got.size(), 1);
   assert_true(starts(got[0], "id: " + id3 + "\nevent: message\n"));
-  assert_non_null(strstr(w.node->metrics_text().c_str(), "rtpush_sse_connections_active 1"));
+  assert_non_null(strstr(w.node->reports().metrics_text().c_str(), "rtpush_sse_connections_active 1"));
   w.node->close(s);
 }
 
@@ -140,7 +140,7 @@ static void slow_listener_closed_at_the_bound(void**) {
   for (int i = 0; i < 40 && !s->closing(); ++i) publish_id(*w.node, pub, "news", "\"" + std::string(100, 'x') + "\"");
   assert_true(s->closing());
   assert_int_equal(lc.closes, 1);
-  assert_non_null(strstr(w.node->metrics_text().c_str(), "rtpush_slow_consumers_total 1"));
+  assert_non_null(strstr(w.node->reports().metrics_text().c_str(), "rtpush_slow_consumers_total 1"));
 }
 
 static void heartbeat_timeout_spares_listeners(void**) {
