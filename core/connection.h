@@ -15,7 +15,7 @@ class Connection {
   virtual void request_close() = 0;
   // Whether the peer took output since the last call: bytes acknowledged,
   // or none left waiting for it. Asked once a second of SSE listeners
-  // (Node::tick), which cannot answer a ping: one whose output stands
+  // (SessionTable::tick), which cannot answer a ping: one whose output stands
   // still for heartbeat-timeout-secs has stopped reading or vanished. A
   // transport that cannot tell says true.
   virtual bool output_taken() { return true; }

@@ -50,10 +50,6 @@
 
 namespace rtpush {
 
-// The WebSocket close code of a graceful stop (RFC 6455's registry: Service
-// Restart): the client should reconnect, to another node or this one later.
-inline constexpr std::uint16_t kCloseServiceRestart = 1012;
-
 class Node final : public TransportPort, public BrokerListener, private MessageSink {
  public:
   // `persistence` (may be null) keeps messages past the hot history

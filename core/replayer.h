@@ -122,7 +122,7 @@ enum class ReplayStep : std::uint8_t {
 };
 
 // What the Replayer needs of the node around it: its sessions, the frames it
-// sends and the way a subscription ends. Node implements it.
+// sends and the way a subscription ends. Subscriptions implements it.
 class ReplayHost {
  public:
   virtual Session* find(std::uint64_t serial) const = 0;
@@ -157,8 +157,9 @@ class Replayer {
   void forget(const Subscription* sub);
   // Runs the replays waiting for budget whose turn it is.
   void wake() { budget_.wake(); }
-  // Every second (Node::tick): a subscribe a backend has not answered
-  // within kAnswerMs gets UNAVAILABLE; a late answer finds it gone.
+  // Every second (Node::tick through Subscriptions::tick): a subscribe a
+  // backend has not answered within kAnswerMs gets UNAVAILABLE; a late
+  // answer finds it gone.
   void tick(std::int64_t now_ms);
 
   // The replay state machine, on its own (the tests drive it directly).

@@ -60,6 +60,9 @@ enum CloseCode : std::uint16_t {
   kClosePolicy = 1008,         // too slow: send queue over its bound; a message not complete in time;
                                // UNAUTHORIZED (a refused token, no token in time, expiry)
   kCloseTooBig = 1009,         // message larger than max-message-bytes
+  // A graceful stop (RFC 6455's registry: Service Restart): the client
+  // should reconnect, to another node or this one later.
+  kCloseServiceRestart = 1012,
 };
 
 class Session {
@@ -94,7 +97,7 @@ class Session {
   bool ping_due() const { return ping_due_; }
   void ping_sent() { ping_due_ = false; }
 
-  // A replay waits for room in the queue; the writer calls Node::written()
+  // A replay waits for room in the queue; the writer calls TransportPort::written()
   // after each write, which resumes it once the queue is down to a quarter.
   bool awaiting_drain() const { return awaiting_drain_; }
   void set_awaiting_drain(bool on) { awaiting_drain_ = on; }
@@ -144,24 +147,25 @@ class Session {
   void set_identity(auth::Identity who, std::optional<double> expires);
 
   // Where this session stands in the node's ordered deadline maps
-  // (node_auth.cpp): the key of its entry, 0 when it has none. Node alone
-  // sets them, keeping each equal to the entry it holds, so that a closed or
-  // refreshed session's entry is found and erased, not left to pile up.
+  // (Authentication): the key of its entry, 0 when it has none.
+  // Authentication alone sets them, keeping each equal to the entry it
+  // holds, so that a closed or refreshed session's entry is found and
+  // erased, not left to pile up.
   std::uint64_t expiry_key() const { return auth_ ? auth_->expiry_key : 0; }
   void set_expiry_key(std::uint64_t wall_ms);
   std::int64_t auth_deadline_key() const { return auth_ ? auth_->auth_deadline_key : 0; }
   void set_auth_deadline_key(std::int64_t steady_ms);
 
-  // publish-rate (Node::publish).
+  // publish-rate (Publisher::publish).
   TokenBucket& publish_bucket() { return publish_bucket_; }
-  // receive-bytes-per-sec (Node::receive). Once over it the session is
+  // receive-bytes-per-sec (Inbound::receive). Once over it the session is
   // closing and the transport stops reading at once (`receive_refused`),
   // so the peer cannot make the node inflate or parse any more.
   ByteBucket& receive_bucket() { return receive_bucket_; }
   bool receive_refused() const { return receive_refused_; }
   void refuse_receive() { receive_refused_ = true; }
 
-  // The transport (Node::tick asks an SSE listener's whether its output
+  // The transport (SessionTable::tick asks an SSE listener's whether its output
   // is still being taken).
   Connection* connection() const { return connection_; }
 

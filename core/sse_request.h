@@ -1,7 +1,7 @@
 // A GET sse/<channel> request as the core judges it (SPEC section 9,
 // docs/protocol.md "Server-Sent Events"), before any byte of the answer:
 // what it asks for (channel, resume point) and whether it may have it
-// (Node::admit_sse: origin, token, namespace rules). Pure parsing here; no
+// (Access::admit_sse: origin, token, namespace rules). Pure parsing here; no
 // lws types, so it is unit-tested and fuzzed without a server.
 #pragma once
 #include <optional>

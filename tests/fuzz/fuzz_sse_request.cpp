@@ -1,5 +1,5 @@
 // libFuzzer target: a GET sse/<channel> as the core judges it
-// (Node::admit_sse, parse_sse_target) and, when admitted, the listener it
+// (Access::admit_sse, parse_sse_target) and, when admitted, the listener it
 // opens (Node::open_sse: replay, subscribed event), through a whole Node on
 // the embedded broker with a channels-file rule set and allowed-origins.
 // Input: a selector byte (which of the optional fields are present), then
