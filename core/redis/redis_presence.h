@@ -1,8 +1,8 @@
 // RedisPresence: the node registry and users' connections shared by every
 // node on one Redis, on the links of this node's RedisBroker (it is their
-// RedisLinks::Tenant; they connect, fail and come back together). All Redis
-// I/O runs on the IoThread; results reach the service thread through
-// IoThread::deliver().
+// RedisLinks::Tenant; they connect, fail and come back together). Called
+// on the service thread; all Redis I/O runs on the IoThread (IoSide) and
+// results reach the service thread through IoThread::deliver().
 //
 // The registry: every heartbeat (RedisBroker's timer, 5 s) writes this node
 // into rtpush:nodes with its connection count and prunes nodes silent for
