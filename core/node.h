@@ -94,10 +94,8 @@ class Node final : public TransportPort, public BrokerListener, private MessageS
   SseAdmission admit_sse(const SseRequest& request) override { return access_.admit_sse(request); }
   Session* open_sse(Connection* connection, SseAdmission admitted) override;
 
-  // Heartbeats: pings due sessions and closes silent ones (1001), and
-  // closes those with a fragmented message begun more than
-  // receive-timeout-secs ago (1008). Call it about once a second. Runs
-  // expire_auth() too.
+  // About once a second: the broker's expiry, expire_auth(), replays a
+  // backend has not answered, the heartbeats (SessionTable::tick).
   void tick();
   // Token expiry and the 10 s to authenticate (Authentication::expire): the
   // plugin calls it every few hundred ms so a connection closes within a
@@ -113,7 +111,6 @@ class Node final : public TransportPort, public BrokerListener, private MessageS
   // from now on (a handshake already under way) is closed at once; PostgreSQL
   // stops waiting for pg-flush-ms. Idempotent.
   void begin_stop();
-  bool stopping() const { return stopping_; }
   // done(true) once every message accepted so far is written to PostgreSQL
   // (or, with Redis, held by the hand-off and what this node took of it
   // committed), done(false) when that did not happen within `timeout_secs`.
