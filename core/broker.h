@@ -1,6 +1,7 @@
 // Broker: where messages are published, numbered, retained and carried to
 // every node. The embedded MemoryBroker is one node only; a Redis broker
-// shares channels between nodes. Calls and callbacks happen on the service
+// shares channels between nodes. Which nodes and users are where is the
+// Presence's (presence.h). Calls and callbacks happen on the service
 // thread; a broker with its own I/O thread hands results back to it.
 #pragma once
 #include <functional>
@@ -59,27 +60,11 @@ struct HistoryPage {
   bool gap = false;
 };
 
-struct NodeInfo {
-  std::string node;
-  std::size_t connections = 0;
-  double last_seen = 0;
-};
-
-// One authenticated connection of a user (GET users/<user>).
-struct UserConnection {
-  std::string connection_id;
-  std::string node;
-  double connected_at = 0;  // Unix seconds
-};
-
 // Receives every live message of the channels this node watches.
 class BrokerListener {
  public:
   virtual ~BrokerListener() = default;
   virtual void on_message(const MessagePtr& msg) = 0;
-  // POST users/<user>/disconnect reached this node (from any node, this one
-  // included, when the broker carried it: Broker::disconnect_user).
-  virtual void on_disconnect_user(const std::string&) {}
 };
 
 class Broker {
@@ -87,7 +72,6 @@ class Broker {
   using PublishDone = std::function<void(const PublishResult&)>;
   using HistoryDone = std::function<void(HistoryResult)>;
   using PageDone = std::function<void(HistoryPage)>;
-  using NodesDone = std::function<void(std::vector<NodeInfo>)>;
 
   virtual ~Broker() = default;
   virtual void set_listener(BrokerListener* listener) = 0;
@@ -127,28 +111,6 @@ class Broker {
 
   // What `health` reports as "redis".
   virtual BackendState state() const = 0;
-
-  // Every live node sharing this broker (GET nodes); empty when that cannot
-  // be known (the node then lists itself).
-  virtual void nodes(NodesDone done) { done({}); }
-  // This node's connection count, for the registry other nodes read.
-  virtual void local_connections(std::size_t) {}
-
-  // Users' connections across nodes (docs/protocol.md "Users"). A node
-  // registers each authenticated connection when it authenticates and
-  // removes it when it closes; registrations of nodes that are no longer
-  // live are not reported.
-  virtual void user_connected(const std::string& /*user*/, const UserConnection&) {}
-  virtual void user_disconnected(const std::string& /*user*/, const std::string& /*connection_id*/) {}
-  // Every registered connection of `user` on every live node. `shared`
-  // false: the broker cannot tell (embedded broker, Redis down); the node
-  // then answers from its own sessions.
-  using UsersDone = std::function<void(bool shared, std::vector<UserConnection>)>;
-  virtual void user_connections(const std::string&, UsersDone done) { done(false, {}); }
-  // Carries a disconnect of `user` to every node, this one included
-  // (BrokerListener::on_disconnect_user). `carried` false: it could not
-  // (embedded broker, Redis down); the node then disconnects its own.
-  virtual void disconnect_user(const std::string&, std::function<void(bool carried)> done) { done(false); }
 
   // History held in this node's memory; nullopt when it lives elsewhere
   // (Redis). May first drop what is past its time, hence not const.

@@ -75,7 +75,11 @@ bool bearer_matches(std::string_view authorization, std::string_view key) {
 }
 
 HttpApi::HttpApi(Node& node)
-    : node_(node), access_(node.access()), publisher_(node.publisher()), reports_(node.reports()) {}
+    : node_(node),
+      access_(node.access()),
+      publisher_(node.publisher()),
+      reports_(node.reports()),
+      presence_(node.presence()) {}
 
 HttpResponse HttpApi::health() const {
   const Reports::Health h = reports_.health();
@@ -91,7 +95,7 @@ HttpResponse HttpApi::health() const {
 }
 
 void HttpApi::nodes(Respond respond) {
-  node_.nodes([respond = std::move(respond)](std::vector<NodeInfo> nodes) {
+  presence_.nodes([respond = std::move(respond)](std::vector<NodeInfo> nodes) {
     HttpResponse r;
     r.body = "{\"nodes\":[";
     for (std::size_t i = 0; i < nodes.size(); ++i) {
@@ -156,7 +160,7 @@ void HttpApi::users(std::string_view rest, const HttpRequest& req, Respond respo
   if (user.empty()) return respond(json_error(400, "no user: use users/<user> or users/<user>/disconnect"));
   if (disconnect) {
     if (req.method != "POST") return respond(json_error(405, "use POST"));
-    node_.disconnect_user(user, [user, respond = std::move(respond)](std::size_t n) {
+    presence_.disconnect_user(user, [user, respond = std::move(respond)](std::size_t n) {
       HttpResponse r;
       r.body = "{\"user\":";
       json_append_string(&r.body, user);
@@ -166,7 +170,7 @@ void HttpApi::users(std::string_view rest, const HttpRequest& req, Respond respo
     return;
   }
   if (req.method != "GET" && req.method != "HEAD") return respond(json_error(405, "use GET"));
-  node_.users(user, [user, respond = std::move(respond)](std::vector<UserConnection> list) {
+  presence_.users(user, [user, respond = std::move(respond)](std::vector<UserConnection> list) {
     HttpResponse r;
     r.body = "{\"user\":";
     json_append_string(&r.body, user);

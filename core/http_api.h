@@ -3,8 +3,8 @@
 // users/<user>/disconnect, behind allowed-origins and the api key (SPEC
 // section 8). It checks and answers requests: publishing through the
 // Publisher (publisher.h) and the origin and api key through Access
-// (access.h); health, metrics, nodes and users it asks of the Node's
-// reports. Service thread only.
+// (access.h); nodes and users through the node's presence (node_presence.h);
+// health and metrics it asks of the Node's reports. Service thread only.
 #pragma once
 #include <functional>
 #include <string>
@@ -44,6 +44,7 @@ HttpResponse http_error(int status, std::string_view message);
 // compared in constant time (of neither's length). `key` must not be empty.
 bool bearer_matches(std::string_view authorization, std::string_view key);
 class Node;
+class NodePresence;
 class Publisher;
 class Reports;
 
@@ -66,10 +67,11 @@ class HttpApi {
   void publish(const HttpRequest& request, std::string_view channel, Respond respond);
   void users(std::string_view rest, const HttpRequest& request, Respond respond);
 
-  Node& node_;  // nodes, users (and the options)
+  Node& node_;  // the options
   Access& access_;
   Publisher& publisher_;
   const Reports& reports_;
+  NodePresence& presence_;  // nodes, users
 };
 
 }  // namespace rtpush

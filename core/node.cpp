@@ -9,8 +9,9 @@
 namespace rtpush {
 
 Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks, std::unique_ptr<Persistence> persistence,
-           Logger log)
+           Logger log, std::unique_ptr<Presence> presence)
     : options_(std::move(options)),
+      presence_(presence ? std::move(presence) : std::make_unique<EmbeddedPresence>()),
       broker_(std::move(broker)),
       persistence_(std::move(persistence)),
       clocks_(std::move(clocks)),
@@ -20,10 +21,11 @@ Node::Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks, std::
       hub_([this](Session* s) { sessions_.drop_slow(s); }),
       subscriptions_(options_, sessions_, access_, hub_, *broker_, persistence_.get(), metrics_),
       authentication_(options_, sessions_, access_, subscriptions_, metrics_, log_, clocks_,
-                      [this](Session* s) { user_authenticated(s); }),
+                      [this](Session* s) { node_presence_.user_authenticated(s); }),
       inbound_(options_, sessions_, metrics_, log_, clocks_, *this),
       publisher_(options_, access_, *broker_, persistence_.get(), metrics_, log_, clocks_),
-      reports_(options_, *broker_, persistence_.get(), sessions_, hub_, subscriptions_.replay_budget(), metrics_) {
+      reports_(options_, *broker_, persistence_.get(), sessions_, hub_, subscriptions_.replay_budget(), metrics_),
+      node_presence_(*presence_, sessions_, options_.node_id, clocks_) {
   broker_->set_listener(this);
 }
 
@@ -34,53 +36,9 @@ Node::~Node() {
   broker_->set_listener(nullptr);
 }
 
-void Node::user_authenticated(Session* s) {
-  const auth::Identity& who = s->identity();
-  if (!who.authenticated || s->closing()) return;
-  UserConnection c{s->id(), options_.node_id, now_seconds()};
-  // Registered once: a refresh (same sub) leaves the entry as it is.
-  if (users_.add(who.user, s->serial(), c)) broker_->user_connected(who.user, c);
-}
-
-void Node::user_gone(Session* s) {
-  const auth::Identity& who = s->identity();
-  if (who.authenticated && users_.remove(who.user, s->serial())) broker_->user_disconnected(who.user, s->id());
-}
-
-void Node::users(const std::string& user, std::function<void(std::vector<UserConnection>)> done) {
-  broker_->user_connections(user, [this, user, done = std::move(done)](bool shared, std::vector<UserConnection> list) {
-    done(shared ? std::move(list) : users_.connections(user));
-  });
-}
-
-void Node::disconnect_user(const std::string& user, std::function<void(std::size_t)> done) {
-  // The count first: once the disconnect has gone out, the registries
-  // empty as the connections close.
-  users(user, [this, user, done = std::move(done)](std::vector<UserConnection> list) {
-    const std::size_t n = list.size();
-    broker_->disconnect_user(user, [this, user, n, done](bool carried) {
-      if (!carried) on_disconnect_user(user);
-      done(n);
-    });
-  });
-}
-
-void Node::on_disconnect_user(const std::string& user) {
-  for (std::uint64_t serial : users_.serials(user)) {
-    Session* s = sessions_.find(serial);
-    if (!s) continue;
-    // Out of the registries now, not when the transport reports the close:
-    // GET users/<user> right after the disconnect no longer lists it.
-    user_gone(s);
-    if (s->closing()) continue;
-    sessions_.send_error(s, ErrorCode::Unauthorized, "disconnected", {});
-    s->close(kClosePolicy, "disconnected", false);
-  }
-}
-
 Session* Node::add_session(Connection* connection, Encoding encoding, const Admission* admitted) {
   Session* raw = sessions_.add(connection, encoding);
-  broker_->local_connections(sessions_.size());
+  node_presence_.connections_changed();
   authentication_.opened(raw, admitted);
   return raw;
 }
@@ -135,10 +93,10 @@ void Node::flush_persistence(double timeout_secs, std::function<void(bool)> done
 
 void Node::close(Session* s) {
   authentication_.forget(s);
-  user_gone(s);
+  node_presence_.user_gone(s);
   subscriptions_.drop_all(s);
   sessions_.erase(s);
-  broker_->local_connections(sessions_.size());
+  node_presence_.connections_changed();
 }
 
 void Node::handle(Session* s, std::string_view bytes, bool binary) {
@@ -201,17 +159,6 @@ void Node::publish(Session* s, ClientRequest& req) {
       case PublishStatus::RateLimited: return sessions_.refuse(s, ErrorCode::RateLimited, o.message, ref);
       case PublishStatus::Unavailable: return sessions_.send_error(s, ErrorCode::Unavailable, o.message, ref);
     }
-  });
-}
-
-void Node::nodes(std::function<void(std::vector<NodeInfo>)> done) {
-  broker_->nodes([this, done = std::move(done)](std::vector<NodeInfo> nodes) {
-    auto self = std::find_if(nodes.begin(), nodes.end(), [&](const NodeInfo& n) { return n.node == options_.node_id; });
-    if (self == nodes.end()) nodes.push_back(NodeInfo{options_.node_id, 0, 0});
-    self = std::find_if(nodes.begin(), nodes.end(), [&](const NodeInfo& n) { return n.node == options_.node_id; });
-    self->connections = sessions_.size();
-    self->last_seen = now_seconds();
-    done(std::move(nodes));
   });
 }
 

@@ -10,12 +10,14 @@
 //   Publisher (publisher.h)           the one publish pipeline (WS and HTTP)
 //   Reports (reports.h)               GET health and GET metrics
 //   Hub (hub.h)                       channels' subscribers and THE FAN-OUT PATH
+//   NodePresence (node_presence.h)    users' connections, disconnect, node list
+//                                     over the Presence (presence.h)
 //
 // Where things happen:
 //   client frame  -> receive() -> Inbound -> handle() -> the part for its type
 //   publish       -> Publisher::publish() -> broker -> on_message() -> Hub::fan_out()
 //   subscribe     -> Subscriptions -> Replayer::start() -> history, archive, parked, live
-//   HTTP API      -> HttpApi (http_api.h) -> Publisher, Access, Reports (users, nodes: here)
+//   HTTP API      -> HttpApi (http_api.h) -> Publisher, Access, Reports, NodePresence
 //
 // The plugins never see it: they use TransportPort and Vhost (vhost.h).
 // Everything here runs on the lws service thread.
@@ -35,15 +37,16 @@
 #include "inbound.h"
 #include "logger.h"
 #include "metrics.h"
+#include "node_presence.h"
 #include "options.h"
 #include "persistence.h"
+#include "presence.h"
 #include "publisher.h"
 #include "reports.h"
 #include "session.h"
 #include "session_table.h"
 #include "subscriptions.h"
 #include "transport_port.h"
-#include "user_registry.h"
 
 namespace rtpush {
 
@@ -52,8 +55,11 @@ class Node final : public TransportPort, public BrokerListener, private MessageS
   // `persistence` (may be null) keeps messages past the hot history
   // (PostgreSQL) and reads them back for replays that reach past it. `log`:
   // what the node itself refuses for an operator's reason (pg-backlog-rows).
+  // `presence` (null: EmbeddedPresence) knows the nodes and users' connections;
+  // a RedisPresence uses the broker's links and goes after it.
   Node(Options options, std::unique_ptr<Broker> broker, Clocks clocks = Clocks::system(),
-       std::unique_ptr<Persistence> persistence = nullptr, Logger log = Logger::to_stderr());
+       std::unique_ptr<Persistence> persistence = nullptr, Logger log = Logger::to_stderr(),
+       std::unique_ptr<Presence> presence = nullptr);
   ~Node() override;
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -68,6 +74,10 @@ class Node final : public TransportPort, public BrokerListener, private MessageS
   Access& access() { return access_; }
   Publisher& publisher() { return publisher_; }
   const Reports& reports() const { return reports_; }
+  // Users' connections and the node list (GET users, disconnect, GET
+  // nodes), for the HTTP API; tests authenticate a session without a token
+  // through its user_authenticated().
+  NodePresence& presence() { return node_presence_; }
 
   // TransportPort (transport_port.h).
   Admission admit(const std::string* origin, const std::string* token) override {
@@ -92,25 +102,6 @@ class Node final : public TransportPort, public BrokerListener, private MessageS
   // second of its exp.
   void expire_auth() { authentication_.expire(); }
 
-  // A session's identity was set for the first time (handshake token or
-  // first auth frame): it joins its user's connections (GET users/<user>,
-  // here and through the broker). close() takes it out again. Public so
-  // tests can authenticate a session without a token.
-  void user_authenticated(Session* s);
-
-  // Every live node from the broker's registry, this one with its live
-  // count; on the embedded broker, or with Redis down, just this one.
-  // `done` may run later.
-  void nodes(std::function<void(std::vector<NodeInfo>)> done);
-  // GET users/<user>: the user's connections on every node sharing the
-  // broker; on the embedded broker, or with Redis down, those of this node.
-  // `done` may run later.
-  void users(const std::string& user, std::function<void(std::vector<UserConnection>)> done);
-  // POST users/<user>/disconnect: every connection of `user` is sent error
-  // UNAUTHORIZED "disconnected" and closed with 1008, on every node when the
-  // broker carries it, else on this one. `done` gets how many connections
-  // the user had (as users() would list them). `done` may run later.
-  void disconnect_user(const std::string& user, std::function<void(std::size_t)> done);
 
   std::size_t connection_count() const { return sessions_.size(); }
 
@@ -133,9 +124,6 @@ class Node final : public TransportPort, public BrokerListener, private MessageS
 
   // BrokerListener: a live message of a watched channel.
   void on_message(const MessagePtr& msg) override;
-  // BrokerListener: a disconnect of `user` (from any node, this one
-  // included): closes its sessions here.
-  void on_disconnect_user(const std::string& user) override;
 
  private:
   // MessageSink: a whole client message (from Inbound), decoded and handed
@@ -147,12 +135,11 @@ class Node final : public TransportPort, public BrokerListener, private MessageS
   // What open() and open_sse() share: the session, counted, its heartbeat
   // scheduled, its identity set (Authentication::opened).
   Session* add_session(Connection* connection, Encoding encoding, const Admission* admitted);
-  // Takes `s` out of its user's connections, here and in the broker's
-  // registry; nothing when it was not in them.
-  void user_gone(Session* s);
   double now_seconds() const { return clocks_.now_seconds(); }
 
   Options options_;
+  // Before the broker: a RedisPresence borrows its links, so it goes after it.
+  std::unique_ptr<Presence> presence_;
   std::unique_ptr<Broker> broker_;
   std::unique_ptr<Persistence> persistence_;  // after the broker: stops before it
   Clocks clocks_;
@@ -168,8 +155,9 @@ class Node final : public TransportPort, public BrokerListener, private MessageS
   Publisher publisher_;
   Reports reports_;
   bool stopping_ = false;  // begin_stop() was called
-  // Authenticated sessions by user (user_authenticated() .. close()).
-  UserRegistry users_;
+  // Users' connections: after the session table it reads, listening to
+  // presence_ until it goes.
+  NodePresence node_presence_;
 };
 
 }  // namespace rtpush

@@ -1,6 +1,6 @@
 // UserRegistry: the authenticated connections of each user on this node
 // (SPEC section 8, "Connections of a user"). GET users/<user> answers from it
-// when the broker cannot tell (embedded broker, Redis down), and
+// when the presence cannot tell (embedded, Redis down), and
 // POST users/<user>/disconnect finds here the sessions to close. Sessions are
 // held by serial, not pointer, so an entry can never dangle: the Node looks
 // each one up. Touched on the lws service thread only (the Node's).
@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "broker.h"
+#include "presence.h"
 
 namespace rtpush {
 

@@ -8,6 +8,7 @@
 #include "pg_persistence.h"
 #include "redis_address.h"
 #include "redis_broker.h"
+#include "redis_presence.h"
 
 namespace rtpush {
 
@@ -28,6 +29,7 @@ std::unique_ptr<Vhost> Vhost::build(const Options& o, int service_threads, std::
   if (!o.redis.empty() || !o.postgres.empty()) v->io_ = std::make_unique<IoThread>(wake);
   const Logger log = make_log(v->io_.get());
   std::unique_ptr<Broker> broker;
+  std::unique_ptr<Presence> presence;  // null: the Node's EmbeddedPresence
   if (o.redis.empty()) {
     // history-memory-bytes bounds the node's memory only if freed history
     // goes back to the system. glibc raises its mmap threshold after the
@@ -49,8 +51,11 @@ std::unique_ptr<Vhost> Vhost::build(const Options& o, int service_threads, std::
     }
     std::optional<RedisBroker::PersistCaps> persist;
     if (!o.postgres.empty()) persist = RedisBroker::PersistCaps{o.pg_backlog_rows, o.pg_backlog_bytes};
-    broker = std::make_unique<RedisBroker>(*o.redis_address, o.node_id, o.history_size, o.history_ttl_secs,
-                                           v->io_.get(), log, persist, o.history_channel_bytes);
+    auto redis_broker = std::make_unique<RedisBroker>(*o.redis_address, o.node_id, o.history_size, o.history_ttl_secs,
+                                                      v->io_.get(), log, persist, o.history_channel_bytes);
+    // On the broker's links: the Node destroys it after the broker.
+    presence = std::make_unique<RedisPresence>(*redis_broker, o.node_id, v->io_.get(), log);
+    broker = std::move(redis_broker);
   }
   std::unique_ptr<Persistence> persistence;
   if (!o.postgres.empty()) {
@@ -62,7 +67,7 @@ std::unique_ptr<Vhost> Vhost::build(const Options& o, int service_threads, std::
       persistence =
           std::make_unique<PgDirectPersistence>(o.postgres, o.pg_batch_size, o.pg_flush_ms, v->io_.get(), log);
   }
-  v->node_ = std::make_unique<Node>(o, std::move(broker), clocks, std::move(persistence), log);
+  v->node_ = std::make_unique<Node>(o, std::move(broker), clocks, std::move(persistence), log, std::move(presence));
   v->node_->set_auth(std::move(*auth));
   return v;
 }

@@ -3,12 +3,14 @@
 // and keeps it; nothing here knows lws.
 //
 //   embedded broker            MemoryBroker          no I/O thread
+//                              EmbeddedPresence
 //   redis                      RedisBroker           on the I/O thread
+//                              RedisPresence         on the broker's links
 //   + postgres, embedded       PgDirectPersistence   on the I/O thread
 //   + postgres, with redis     PgFedPersistence      on the I/O thread
 //
 // Destroyed: the Node (its persistence, then its broker, each closing its
-// connections on the I/O thread), then the I/O thread.
+// connections on the I/O thread, then its presence), then the I/O thread.
 //
 // What the plugin asks of its vhost's core: the connections' door
 // (transport(), transport_port.h) and the operator's side below (timers,

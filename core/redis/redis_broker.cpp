@@ -16,22 +16,15 @@
 #include "json_text.h"
 #include "logger.h"
 #include "redis_link.h"
+#include "redis_live_format.h"
 #include "redis_scripts.h"
-#include "redis_users.h"
 
 namespace rtpush {
 
 namespace {
 
 constexpr std::size_t kPage = 1000;           // XRANGE page (backfill after a reconnect)
-constexpr double kRegistryEverySecs = 5;      // node heartbeat into Redis
-constexpr std::int64_t kNodeTtlMs = 30000;    // a node silent this long is gone
-constexpr int kStopTimeoutMs = 500;           // dropping this node's users at stop, at most
-
-std::int64_t wall_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
+constexpr double kHeartbeatEverySecs = 5;     // the settings (and the tenant's registry) into Redis
 
 MessagePtr make_message(const Logger& log, const std::string& channel, std::string_view id_text, char kind,
                         std::string_view data, std::string_view user = {}) {
@@ -85,14 +78,13 @@ struct RedisBroker::IoSide {
 
   IoSide(RedisBroker* o, IoThread* i, RedisAddress a, std::string n, std::size_t h, unsigned ttl, Logger lg)
       : owner(o), io(i), log(std::move(lg)), health(log, "redis", a.host_port(), "reconnecting with backoff"),
-        addr(std::move(a)), node_id(std::move(n)), history(h), ttl_secs(ttl),
-        ttl_ms(std::to_string(std::uint64_t{ttl} * 1000)) {}
+        node_id(std::move(n)), history(h), ttl_secs(ttl), ttl_ms(std::to_string(std::uint64_t{ttl} * 1000)),
+        links(std::move(a)) {}
 
   RedisBroker* owner;  // only in tasks delivered to the service thread (its listener)
   IoThread* io;
   Logger log;
   BackendHealth health;  // of the pair of links; its state is the broker's (read by any thread)
-  RedisAddress addr;
   std::string node_id;
   std::size_t history;
   unsigned ttl_secs;   // history-ttl-secs: the channel's keys expire after it
@@ -101,12 +93,11 @@ struct RedisBroker::IoSide {
   // The publish script's "who publishes" (kPublishScript): "<rows> <bytes>"
   // with PostgreSQL (pg-backlog-rows, pg-backlog-bytes), "-" without.
   std::string persist_caps = "-", persist_rows, persist_bytes;
-  // Two links: a subscribed connection can run nothing but (UN)SUBSCRIBE.
-  // Either failing drops the other, so that both start over together.
-  std::unique_ptr<RedisLink> cmd;  // scripts, reads, registry
-  std::unique_ptr<RedisLink> sub;  // pub/sub
+  // Either link failing drops the other, so that both start over together.
+  // RedisPresence borrows them (links.tenant).
+  RedisLinks links;
   bool closing = false;
-  ev_timer registry_timer{};
+  ev_timer heartbeat_timer{};
   // Publishes that came before the links were up for the first time (a
   // node just started, or the new child of a reload already listening):
   // they wait for that first connection, at most kFirstUpWaitSecs, instead
@@ -139,13 +130,10 @@ struct RedisBroker::IoSide {
     static_cast<IoSide*>(w->data)->end_first_up_wait();
   }
   std::unordered_map<std::string, Channel> channels;
-  redis::LocalUsers users;  // what this node registered: written again after an outage
 
-  // Null while shutdown() frees them (their callbacks run then, with no reply).
-  bool up() const { return cmd && sub && cmd->up() && sub->up(); }
+  bool up() const { return links.up(); }
 
   // Written here, read by the service thread.
-  std::atomic<std::size_t> connections{0};  // this node's, for the registry
 
   // Hands `task` to the service thread.
   void deliver(std::function<void()> task) { io->deliver(std::move(task)); }
@@ -157,11 +145,11 @@ struct RedisBroker::IoSide {
                                if (up()) link_up();
                              },
                              [this](const std::string& why) { link_failed(why); }};
-    cmd = std::make_unique<RedisLink>(io->loop(), addr, "rtpush:" + node_id + ":cmd", events);
-    sub = std::make_unique<RedisLink>(io->loop(), addr, "rtpush:" + node_id + ":sub", events);
-    sub->set_push_handler([this](redisReply* r) { on_live(r); });
-    cmd->start();
-    sub->start();
+    links.cmd = std::make_unique<RedisLink>(io->loop(), links.address, "rtpush:" + node_id + ":cmd", events);
+    links.sub = std::make_unique<RedisLink>(io->loop(), links.address, "rtpush:" + node_id + ":sub", events);
+    links.sub->set_push_handler([this](redisReply* r) { on_live(r); });
+    links.cmd->start();
+    links.sub->start();
   }
 
   // One of the two connections failed: drop the other; each comes back
@@ -170,14 +158,14 @@ struct RedisBroker::IoSide {
     if (closing) return;
     health.failed(why);
     for (auto& [name, ch] : channels) ch.confirmed = false;
-    if (cmd) cmd->drop();
-    if (sub) sub->drop();
+    if (links.cmd) links.cmd->drop();
+    if (links.sub) links.sub->drop();
   }
 
   void link_up() {
     health.answered();
-    register_node(true);
-    sub->push_command({"SUBSCRIBE", redis::kControlTopic});
+    if (links.tenant) links.tenant->links_up();
+    write_settings();
     // Listen again to every watched channel, then catch up from the last id
     // delivered (messages published while the link was down).
     for (auto& [name, ch] : channels) {
@@ -190,7 +178,7 @@ struct RedisBroker::IoSide {
   // ---- live messages ----------------------------------------------------
   void subscribe(const std::string& channel) {
     const std::string topic = std::string(redis::kLivePrefix) + channel;
-    sub->push_command({"SUBSCRIBE", topic});
+    links.sub->push_command({"SUBSCRIBE", topic});
   }
 
   void on_live(redisReply* reply) {
@@ -198,8 +186,11 @@ struct RedisBroker::IoSide {
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) return;
     const std::string kind = text(reply->element[0]);
     std::string topic = text(reply->element[1]);
-    if (topic == redis::kControlTopic) return on_control(kind, reply->element[2]);
     const std::size_t prefix = std::strlen(redis::kLivePrefix);
+    if (topic.compare(0, prefix, redis::kLivePrefix) != 0) {  // not a channel's: the tenant's (rtpush:control)
+      if (links.tenant) links.tenant->on_push(kind, topic, reply->element[2]);
+      return;
+    }
     if (topic.size() <= prefix) return;
     const std::string channel = topic.substr(prefix);
     auto it = self->channels.find(channel);
@@ -226,17 +217,6 @@ struct RedisBroker::IoSide {
       return;
     }
     self->deliver_live(ch, std::move(m));
-  }
-
-  // rtpush:control: a node asked every node to disconnect a user.
-  void on_control(const std::string& kind, const redisReply* payload) {
-    if (kind != "message" || !payload || payload->type != REDIS_REPLY_STRING) return;
-    auto user = redis::parse_disconnect_message(std::string_view(payload->str, payload->len));
-    if (!user) return;  // a later build's message: not ours to read
-    RedisBroker* o = owner;
-    deliver([o, user = std::move(*user)] {
-      if (o->listener_) o->listener_->on_disconnect_user(user);
-    });
   }
 
   void deliver_live(Channel& ch, MessagePtr m) {
@@ -268,7 +248,7 @@ struct RedisBroker::IoSide {
 
   // XRANGE (after, +] in pages, appended to `acc`.
   void read_range(const std::string& channel, StreamId after, std::vector<MessagePtr> acc, RangeDone done) {
-    if (!cmd || !cmd->up()) return done(false, {});
+    if (!links.cmd_up()) return done(false, {});
     const std::string key = std::string(redis::kStreamPrefix) + channel;
     const std::string start = "(" + after.str();
     command(
@@ -348,23 +328,14 @@ struct RedisBroker::IoSide {
 
   void command(std::function<void(redisReply*)> cb, const std::vector<std::string>& args) {
     assert(io->on_io_thread());
-    if (!cmd) return cb(nullptr);
-    cmd->command(args, std::move(cb));
+    links.command(std::move(cb), args);
   }
 
-  // ---- registry -----------------------------------------------------------
-  // The heartbeat. `users_too`: write this node's users' connections again
-  // (after a reconnect); they are also written again when the node was not
-  // in the registry (ZADD added it): other nodes took it for dead and
-  // dropped its entries, or Redis lost them.
-  void register_node(bool users_too = false) {
-    if (!cmd || !cmd->up()) return;
-    const std::int64_t now = wall_ms();
-    command(
-        [this, users_too](redisReply* r) {
-          if (r && (users_too || (r->type == REDIS_REPLY_INTEGER && r->integer == 1))) register_users();
-        },
-        {"ZADD", redis::kNodesKey, std::to_string(now), node_id});
+  // ---- settings -----------------------------------------------------------
+  // What this node's publishes rely on, written at every heartbeat and
+  // after a reconnect, so that a Redis that lost them (restart, FLUSHALL)
+  // has them again.
+  void write_settings() {
     // With PostgreSQL: persistence on again at once after Redis forgot it,
     // for rtpush-publish and nodes without PostgreSQL too; before the HSET,
     // so that rtpush:config never exists without it (rtpush-publish
@@ -375,64 +346,27 @@ struct RedisBroker::IoSide {
     command([](redisReply*) {}, {"HSET", redis::kConfigKey, "history-size", std::to_string(history),
                                  "history-ttl-secs", std::to_string(ttl_secs), "history-channel-bytes",
                                  channel_bytes});
-    // Did another process with this node-id drop our registrations (the
-    // other lwsws child during a reload, at its start or after an outage)?
-    // Then write them again, without dropping its own.
-    command(
-        [this](redisReply* r) {
-          if (!r || r->type == REDIS_REPLY_ERROR || closing) return;
-          const long long now_gen = r->type == REDIS_REPLY_STRING ? std::atoll(text(r).c_str()) : 0;
-          if (registered_gen && now_gen != *registered_gen) {
-            registered_gen = now_gen;
-            for (auto& args : users.registration_commands(node_id)) command([](redisReply*) {}, args);
-          }
-        },
-        {"GET", redis::kNodeGenPrefix + node_id});
-    command([](redisReply*) {}, {"HSET", redis::kNodeInfoKey, node_id, std::to_string(connections.load())});
-    command([](redisReply*) {}, {"EVAL", redis::kPruneNodesScript, "2", redis::kNodesKey, redis::kNodeInfoKey,
-                                 std::to_string(now - kNodeTtlMs), redis::kNodeConnsPrefix, redis::kUserPrefix,
-                                 redis::kNodeGenPrefix});
   }
 
-  std::vector<std::string> drop_users_command() const {
-    return {"EVAL", redis::kDropNodeUsersScript, "2", redis::kNodeConnsPrefix + node_id,
-            redis::kNodeGenPrefix + node_id, redis::kUserPrefix};
-  }
-  // The drop count (rtpush:node-gen:NODE) after this process's last drop:
-  // unset until then. A different count at a heartbeat means another
-  // process with this node-id dropped our registrations.
-  std::optional<long long> registered_gen;
-
-  // Replaces whatever Redis holds for this node with the local copy: what
-  // was closed while the link was down (its HDEL failed) goes, what is open
-  // comes back. Readers may miss this node's users between the two steps.
-  void register_users() {
-    command(
-        [this](redisReply* r) {
-          if (r && r->type == REDIS_REPLY_INTEGER) registered_gen = r->integer;
-        },
-        drop_users_command());
-    for (auto& args : users.registration_commands(node_id)) command([](redisReply*) {}, args);
+  // The heartbeat: the tenant's registry first (as before the split: the
+  // node's entry leads), then the settings.
+  void heartbeat() {
+    if (!links.cmd_up()) return;
+    if (links.tenant) links.tenant->heartbeat();
+    write_settings();
   }
 
-  static void on_registry_timer(struct ev_loop*, ev_timer* w, int) { static_cast<IoSide*>(w->data)->register_node(); }
+  static void on_heartbeat_timer(struct ev_loop*, ev_timer* w, int) { static_cast<IoSide*>(w->data)->heartbeat(); }
 
   void shutdown() {
     closing = true;
-    ev_timer_stop(io->loop(), &registry_timer);
+    ev_timer_stop(io->loop(), &heartbeat_timer);
     ev_timer_stop(io->loop(), &first_up_timer);
     before_first_up.clear();
-    // A clean stop takes this process's users' connections out of the
-    // registry now rather than when its heartbeat lapses: exactly those it
-    // registered, not the node's whole hash, which during a reload also
-    // holds the new lwsws child's (same node-id). The loop does not run
-    // again, so not through `cmd`: blocking commands, bounded in time.
-    if (cmd && cmd->up() && users.size() > 0 &&
-        !blocking_commands(addr, users.removal_commands(node_id), kStopTimeoutMs))
-      log.event(LogLevel::Warn, "stop_cleanup_failed",
-                {{"backend", "redis"}, {"cause", "could not drop this node's users' connections; they lapse with its heartbeat"}});
-    cmd.reset();  // runs pending callbacks with no reply
-    sub.reset();
+    if (links.tenant) links.tenant->closing();  // its last words, while the links are up
+    links.tenant = nullptr;
+    links.cmd.reset();  // runs pending callbacks with no reply
+    links.sub.reset();
   }
 };
 
@@ -449,19 +383,17 @@ RedisBroker::RedisBroker(RedisAddress address, std::string node_id, std::size_t 
     side->persist_bytes = std::to_string(persist->bytes);
     side->persist_caps = side->persist_rows + " " + side->persist_bytes;
   }
-  ev_timer_init(&side->registry_timer, &IoSide::on_registry_timer, kRegistryEverySecs, kRegistryEverySecs);
-  side->registry_timer.data = side;
+  ev_timer_init(&side->heartbeat_timer, &IoSide::on_heartbeat_timer, kHeartbeatEverySecs, kHeartbeatEverySecs);
+  side->heartbeat_timer.data = side;
   ev_timer_init(&side->first_up_timer, &IoSide::on_first_up_timer, IoSide::kFirstUpWaitSecs, 0.);
   side->first_up_timer.data = side;
   io_->post([side] {
-    ev_timer_start(side->io->loop(), &side->registry_timer);
+    ev_timer_start(side->io->loop(), &side->heartbeat_timer);
     side->connect();
   });
 }
 
 BackendState RedisBroker::state() const { return io_side_->health.state(); }
-
-void RedisBroker::local_connections(std::size_t n) { io_side_->connections.store(n); }
 
 RedisBroker::~RedisBroker() {
   IoSide* side = io_side_.get();
@@ -604,94 +536,20 @@ void RedisBroker::watch(const std::string& channel, bool on) {
     IoSide* side = io_side_.get();
     if (on) {
       auto [it, fresh] = side->channels.try_emplace(channel);
-      if (fresh && side->sub && side->sub->up()) side->subscribe(channel);
+      if (fresh && side->links.sub && side->links.sub->up()) side->subscribe(channel);
       return;
     }
     auto it = side->channels.find(channel);
     if (it == side->channels.end()) return;
     side->channels.erase(it);  // reads waiting for its SUBSCRIBE have no subscriber left
-    if (side->sub && side->sub->up()) side->sub->push_command({"UNSUBSCRIBE", std::string(redis::kLivePrefix) + channel});
+    if (side->links.sub && side->links.sub->up())
+      side->links.sub->push_command({"UNSUBSCRIBE", std::string(redis::kLivePrefix) + channel});
   });
 }
 
-void RedisBroker::nodes(NodesDone done) {
-  io_->post([this, done = std::move(done)] {
-    IoSide* side = io_side_.get();
-    auto give = [side, done](std::vector<NodeInfo> v) { side->deliver([done, v = std::move(v)] { done(v); }); };
-    if (!side->up()) return give({});
-    const std::int64_t now = wall_ms();
-    side->command(
-        [side, give](redisReply* r) {
-          if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) return give({});
-          auto list = std::make_shared<std::vector<NodeInfo>>();
-          std::vector<std::string> args = {"HMGET", redis::kNodeInfoKey};
-          for (std::size_t i = 0; i + 1 < r->elements; i += 2) {
-            NodeInfo n;
-            n.node = text(r->element[i]);
-            n.last_seen = std::atof(text(r->element[i + 1]).c_str()) / 1000.0;
-            list->push_back(n);
-            args.push_back(n.node);
-          }
-          side->command(
-              [list, give](redisReply* counts) {
-                for (std::size_t i = 0; counts && i < counts->elements && i < list->size(); ++i)
-                  (*list)[i].connections = std::strtoull(text(counts->element[i]).c_str(), nullptr, 10);
-                give(std::move(*list));
-              },
-              args);
-        },
-        {"ZRANGEBYSCORE", redis::kNodesKey, std::to_string(now - kNodeTtlMs), "+inf", "WITHSCORES"});
-  });
-}
-
-void RedisBroker::user_connected(const std::string& user, const UserConnection& c) {
-  io_->post([this, user, id = c.connection_id, at = c.connected_at] {
-    IoSide* side = io_side_.get();
-    side->users.add(user, id, at);
-    if (!side->cmd || !side->cmd->up()) return;  // written when the link is back (register_users)
-    side->command([](redisReply*) {},
-                  {"HSET", redis::kUserPrefix + user, id, redis::user_entry(side->node_id, at)});
-    side->command([](redisReply*) {}, {"HSET", redis::kNodeConnsPrefix + side->node_id, id, user});
-  });
-}
-
-void RedisBroker::user_disconnected(const std::string& user, const std::string& connection_id) {
-  io_->post([this, user, connection_id] {
-    IoSide* side = io_side_.get();
-    if (!side->users.remove(user, connection_id)) return;
-    if (!side->cmd || !side->cmd->up()) return;  // register_users drops it when the link is back
-    side->command([](redisReply*) {}, {"HDEL", redis::kUserPrefix + user, connection_id});
-    side->command([](redisReply*) {}, {"HDEL", redis::kNodeConnsPrefix + side->node_id, connection_id});
-  });
-}
-
-void RedisBroker::user_connections(const std::string& user, UsersDone done) {
-  io_->post([this, user, done = std::move(done)] {
-    IoSide* side = io_side_.get();
-    auto give = [side, done](bool shared, std::vector<UserConnection> v) {
-      side->deliver([done, shared, v = std::move(v)]() mutable { done(shared, std::move(v)); });
-    };
-    if (!side->cmd || !side->cmd->up()) return give(false, {});
-    const std::int64_t cutoff = wall_ms() - kNodeTtlMs;  // as nodes() reads the registry
-    side->command(
-        [give](redisReply* r) {
-          auto list = redis::parse_user_connections(r);
-          if (!list) return give(false, {});
-          give(true, std::move(*list));
-        },
-        {"EVAL", redis::kUserConnectionsScript, "2", redis::kUserPrefix + user, redis::kNodesKey,
-         std::to_string(cutoff), redis::kNodeConnsPrefix});
-  });
-}
-
-void RedisBroker::disconnect_user(const std::string& user, std::function<void(bool carried)> done) {
-  io_->post([this, user, done = std::move(done)] {
-    IoSide* side = io_side_.get();
-    auto give = [side, done](bool carried) { side->deliver([done, carried] { done(carried); }); };
-    if (!side->up()) return give(false);  // this node's own subscriber must hear it too
-    side->command([give](redisReply* r) { give(r && r->type == REDIS_REPLY_INTEGER); },
-                  {"PUBLISH", redis::kControlTopic, redis::disconnect_message(user)});
-  });
+RedisLinks& RedisBroker::links() {
+  assert(io_->on_io_thread());
+  return io_side_->links;
 }
 
 }  // namespace rtpush

@@ -9,13 +9,8 @@
 // subscribers miss nothing and need not reconnect. See redis_scripts.h for
 // keys and scripts.
 //
-// Users' connections: each registration is written to Redis (hashes per user
-// and per node) and kept in a local copy (redis_users.h) that is written
-// again after a reconnect, so the registry heals; reads skip (and delete)
-// entries of nodes that are no longer live, so a crashed node's connections
-// are not reported. A disconnect is a PUBLISH on rtpush:control, which every
-// node's subscriber connection listens to. A node that is cut off from Redis
-// when it is sent misses it (its own users stay connected).
+// The links are shared with RedisPresence (redis_presence.h), which keeps
+// the node registry and the users' connections on them (RedisLinks::Tenant).
 
 #pragma once
 #include <memory>
@@ -26,6 +21,7 @@
 #include "io_thread.h"
 #include "logger.h"
 #include "redis_address.h"
+#include "redis_links.h"
 
 namespace rtpush {
 
@@ -45,8 +41,9 @@ class RedisBroker final : public Broker {
   RedisBroker(RedisAddress address, std::string node_id, std::size_t history_size, unsigned history_ttl_secs,
               IoThread* io, Logger log = Logger::to_stderr(), std::optional<PersistCaps> persist = std::nullopt,
               std::size_t history_channel_bytes = 67108864);
-  // Drops this node's users' registrations (a short blocking command), closes
-  // the connections on the I/O thread, waits.
+  // Lets the links' tenant say its last words (RedisPresence drops this
+  // node's users' registrations: a short blocking command), closes the
+  // connections on the I/O thread, waits.
   ~RedisBroker() override;
 
   void set_listener(BrokerListener* listener) override { listener_ = listener; }
@@ -58,12 +55,10 @@ class RedisBroker final : public Broker {
   void read_history(const std::string& channel, StreamId after, std::size_t page_bytes, PageDone done) override;
   void watch(const std::string& channel, bool on) override;
   BackendState state() const override;
-  void nodes(NodesDone done) override;
-  void local_connections(std::size_t n) override;
-  void user_connected(const std::string& user, const UserConnection& c) override;
-  void user_disconnected(const std::string& user, const std::string& connection_id) override;
-  void user_connections(const std::string& user, UsersDone done) override;
-  void disconnect_user(const std::string& user, std::function<void(bool carried)> done) override;
+
+  // The links, for their tenant (RedisPresence) to attach to and use: on
+  // the I/O thread only, while this broker lives.
+  RedisLinks& links();
 
   struct IoSide;  // the I/O thread's side: the links, the channels' state
 

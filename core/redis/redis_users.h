@@ -1,11 +1,11 @@
-// This node's users' connections as RedisBroker registers them in Redis, and
+// This node's users' connections as RedisPresence registers them in Redis, and
 // the formats of that registry (redis_scripts.h "Users"): the pure part,
 // unit-tested without a Redis.
 //
 // LocalUsers is the node's own copy of what it registered: Redis is written
 // from it again after an outage, or after other nodes took this one for dead
 // and dropped its entries, so the registry heals without the sessions'
-// help. Owned by RedisBroker::IoSide: I/O thread only.
+// help. Owned by RedisPresence::IoSide: I/O thread only.
 #pragma once
 #include <hiredis/hiredis.h>
 
@@ -16,7 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "broker.h"
+#include "presence.h"
 
 namespace rtpush::redis {
 
@@ -29,13 +29,6 @@ std::string user_entry(const std::string& node, double connected_at);
 // rest of the payload, any bytes.
 std::string disconnect_message(const std::string& user);
 std::optional<std::string> parse_disconnect_message(std::string_view payload);
-
-// A live message's payload after "<id> " (redis_scripts.h, the publish
-// script): "u<length>:<user>" first when an authenticated connection
-// published it. Takes that prefix off `*rest` into `*user`; nothing to take
-// leaves both as they were (no user). False when the prefix is cut short
-// or its length is not a number: the message cannot be read.
-bool split_live_user(std::string_view* rest, std::string_view* user);
 
 // The users script's reply, a flat array [connection_id, node,
 // connected_at, ...], as connections; nullopt when it is not that shape.

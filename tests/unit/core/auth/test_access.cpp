@@ -39,7 +39,7 @@ struct World {
     who.channels = std::move(channels);
     who.publish = std::move(publish);
     s->set_identity(std::move(who), std::nullopt);
-    node->user_authenticated(s);
+    node->presence().user_authenticated(s);
     return s;
   }
 };

@@ -1,7 +1,7 @@
 // The HTTP API's guards and users endpoints (SPEC section 8): the api key
 // (Authorization: Bearer), allowed-origins on every path, GET users/<user>
-// and POST users/<user>/disconnect on the embedded broker (this node's
-// sessions) and through a broker that shares users across nodes; the users
+// and POST users/<user>/disconnect on the embedded presence (this node's
+// sessions) and through a presence that shares users across nodes; the users
 // registry itself.
 #include <cstring>
 #include <string>
@@ -15,26 +15,15 @@ using namespace rtpush;
 
 namespace {
 
-// A MemoryBroker that also plays a broker sharing users across nodes: it
-// records what the node registers, answers user_connections with `others`
-// added (connections on other nodes), and carries a disconnect back to the
-// listener as Redis would, when `shared` is on.
-class UsersBroker final : public Broker {
+// A presence sharing users across nodes: it records what the node
+// registers, answers user_connections with `others` added (connections on
+// other nodes), and carries a disconnect back to the listener as Redis
+// would, when `shared` is on; otherwise it is the embedded one.
+class UsersPresence final : public Presence {
  public:
-  explicit UsersBroker(std::function<std::uint64_t()> clock) : inner_(100, std::move(clock)) {}
-  void set_listener(BrokerListener* l) override {
-    listener_ = l;
-    inner_.set_listener(l);
-  }
-  using Broker::publish;
-  void publish(const std::string& c, Payload p, std::string u, PublishDone d) override {
-    inner_.publish(c, std::move(p), std::move(u), std::move(d));
-  }
-  void history(const std::string& c, std::optional<StreamId> s, std::size_t b, HistoryDone d) override {
-    inner_.history(c, s, b, std::move(d));
-  }
-  void watch(const std::string& c, bool on) override { inner_.watch(c, on); }
-  BackendState state() const override { return BackendState::Up; }
+  void set_listener(PresenceListener* l) override { listener_ = l; }
+  void nodes(NodesDone done) override { done({}); }
+  void local_connections(std::size_t) override {}
 
   void user_connected(const std::string& user, const UserConnection& c) override {
     registered.push_back({user, c});
@@ -55,7 +44,7 @@ class UsersBroker final : public Broker {
       if (u == user) out.push_back(c);
     done(true, std::move(out));
   }
-  void disconnect_user(const std::string& user, std::function<void(bool)> done) override {
+  void disconnect_user(const std::string& user, CarryDone done) override {
     if (!shared) return done(false);
     ++carried;
     listener_->on_disconnect_user(user);
@@ -69,20 +58,21 @@ class UsersBroker final : public Broker {
   int carried = 0;
 
  private:
-  MemoryBroker inner_;
-  BrokerListener* listener_ = nullptr;
+  PresenceListener* listener_ = nullptr;
 };
 
 struct World {
   FakeClocks clocks;
-  UsersBroker* broker = nullptr;
+  UsersPresence* presence = nullptr;
   std::unique_ptr<Node> node;
   explicit World(auth::AuthSettings settings = {}) {
     OptionsResult parsed = parse_options({{"node-id", "n-1"}}, "test-node");
     assert_true(parsed.ok);
-    auto b = std::make_unique<UsersBroker>([this] { return clocks.wall; });
-    broker = b.get();
-    node = std::make_unique<Node>(parsed.options, std::move(b), clocks.clocks());
+    auto b = std::make_unique<MemoryBroker>(100, [this] { return clocks.wall; });
+    auto p = std::make_unique<UsersPresence>();
+    presence = p.get();
+    node = std::make_unique<Node>(parsed.options, std::move(b), clocks.clocks(), nullptr, Logger::to_stderr(),
+                                  std::move(p));
     node->set_auth(std::move(settings));
   }
   Session* connect_as(FakeConnection* c, const std::string& user) {
@@ -91,7 +81,7 @@ struct World {
     who.authenticated = true;
     who.user = user;
     s->set_identity(std::move(who), std::nullopt);
-    node->user_authenticated(s);
+    node->presence().user_authenticated(s);
     return s;
   }
   HttpResponse got;
@@ -294,27 +284,27 @@ static void users_and_disconnect_on_this_node(void**) {
   assert_int_equal(w.run("GET", "users/7"), 200);
   assert_string_equal(w.got.body.c_str(), "{\"user\":\"7\",\"connections\":[]}");
   w.node->close(anon);
-  assert_int_equal(w.broker->carried, 0);
+  assert_int_equal(w.presence->carried, 0);
 }
 
-// With a broker that shares users (Redis): each authenticated session is
+// With a presence that shares users (Redis): each authenticated session is
 // registered once and removed once, the list and the count are the
 // broker's, and the disconnect goes through it (and back to this node).
-static void users_through_a_sharing_broker(void**) {
+static void users_through_a_sharing_presence(void**) {
   World w;
-  w.broker->shared = true;
-  w.broker->others = {UserConnection{"remote-1", "n-2", 1'699'999'000.25}};
+  w.presence->shared = true;
+  w.presence->others = {UserConnection{"remote-1", "n-2", 1'699'999'000.25}};
   FakeConnection c1, c2, c3;
   Session* a = w.connect_as(&c1, "42");
-  w.node->user_authenticated(a);  // a refresh: registered once
+  w.node->presence().user_authenticated(a);  // a refresh: registered once
   Session* anon = open_session(*w.node, &c2);
-  w.node->user_authenticated(anon);  // no identity: not a user's connection
+  w.node->presence().user_authenticated(anon);  // no identity: not a user's connection
   Session* b = w.connect_as(&c3, "7");
-  assert_int_equal(w.broker->registered.size(), 2);
-  assert_string_equal(w.broker->registered[0].first.c_str(), "42");
-  assert_string_equal(w.broker->registered[0].second.connection_id.c_str(), a->id().c_str());
-  assert_string_equal(w.broker->registered[0].second.node.c_str(), "n-1");
-  assert_true(w.broker->registered[0].second.connected_at > 1.6e9);
+  assert_int_equal(w.presence->registered.size(), 2);
+  assert_string_equal(w.presence->registered[0].first.c_str(), "42");
+  assert_string_equal(w.presence->registered[0].second.connection_id.c_str(), a->id().c_str());
+  assert_string_equal(w.presence->registered[0].second.node.c_str(), "n-1");
+  assert_true(w.presence->registered[0].second.connected_at > 1.6e9);
 
   assert_int_equal(w.run("GET", "users/42"), 200);
   assert_true(w.body_has("{\"connection_id\":\"remote-1\",\"node\":\"n-2\",\"connected_at\":1699999000.250}"));
@@ -322,22 +312,22 @@ static void users_through_a_sharing_broker(void**) {
 
   assert_int_equal(w.run("POST", "users/42/disconnect"), 200);
   assert_string_equal(w.got.body.c_str(), "{\"user\":\"42\",\"disconnected\":2}");
-  assert_int_equal(w.broker->carried, 1);
+  assert_int_equal(w.presence->carried, 1);
   assert_true(a->closing());
   assert_int_equal(a->close_code(), 1008);
   assert_false(b->closing());
-  assert_int_equal(w.broker->removed, 1);  // at the disconnect, not again at close
+  assert_int_equal(w.presence->removed, 1);  // at the disconnect, not again at close
   w.node->close(a);
   w.node->close(anon);
-  assert_int_equal(w.broker->removed, 1);
+  assert_int_equal(w.presence->removed, 1);
   w.node->close(b);
-  assert_int_equal(w.broker->removed, 2);
-  assert_true(w.broker->registered.empty());
+  assert_int_equal(w.presence->removed, 2);
+  assert_true(w.presence->registered.empty());
 
   // A disconnect another node sent reaches this node's sessions of the user.
   FakeConnection c4;
   Session* again = w.connect_as(&c4, "42");
-  w.node->on_disconnect_user("42");
+  w.node->presence().on_disconnect_user("42");
   Sent out;
   drain(again, &out);
   assert_string_equal(out.str(0, "code"), "UNAUTHORIZED");
@@ -372,7 +362,7 @@ int main() {
       cmocka_unit_test(origins),
       cmocka_unit_test(origin_before_api_key),
       cmocka_unit_test(users_and_disconnect_on_this_node),
-      cmocka_unit_test(users_through_a_sharing_broker),
+      cmocka_unit_test(users_through_a_sharing_presence),
       cmocka_unit_test(registry_add_remove),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

@@ -1,7 +1,7 @@
-// Users' connections across nodes on a real Redis (RedisBroker's users
-// methods, core/redis/): two brokers with their own I/O threads stand for
-// two nodes. Starts its own redis-server on a free port; fails when there
-// is none on PATH (a skip would let CTest report these paths as tested).
+// Users' connections across nodes on a real Redis (RedisPresence on its
+// RedisBroker's links, core/redis/): two of them with their own I/O threads
+// stand for two nodes. Starts its own redis-server on a free port; fails when
+// there is none on PATH (a skip would let CTest report these paths as tested).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
@@ -24,6 +24,7 @@
 #include "cmocka_cpp.h"
 #include "io_thread.h"
 #include "redis_broker.h"
+#include "redis_presence.h"
 #include "redis_scripts.h"
 #include "redis_users.h"
 
@@ -78,25 +79,29 @@ bool until(const std::function<bool()>& ready, double secs, std::vector<IoThread
   return false;
 }
 
-struct Recorder : BrokerListener {
+struct Recorder : PresenceListener {
   std::vector<std::string> disconnected;
-  void on_message(const MessagePtr&) override {}
   void on_disconnect_user(const std::string& user) override { disconnected.push_back(user); }
 };
 
-// A node: its I/O thread, its broker, what its listener heard.
+// A node: its I/O thread, its broker and presence, what its listener heard.
 struct TestNode {
   std::string id;
   IoThread io{nullptr};
   Recorder heard;
+  std::unique_ptr<RedisPresence> presence;  // after the broker (on its links)
   std::unique_ptr<RedisBroker> broker;
   explicit TestNode(std::string node_id, int port = g_port) : id(std::move(node_id)) {
     RedisAddress a;
     a.port = port;
     broker = std::make_unique<RedisBroker>(a, id, 100, 0, &io, Logger::none());
-    broker->set_listener(&heard);
+    presence = std::make_unique<RedisPresence>(*broker, id, &io, Logger::none());
+    presence->set_listener(&heard);
   }
-  ~TestNode() { broker.reset(); }  // before the I/O thread
+  ~TestNode() {  // before the I/O thread: the broker, then the presence on its links
+    broker.reset();
+    presence.reset();
+  }
 
   bool up() {
     return until([&] { return broker->state() == BackendState::Up; }, 10, {&io});
@@ -106,13 +111,13 @@ struct TestNode {
     c.connection_id = conn;
     c.node = id;
     c.connected_at = at;
-    broker->user_connected(user, c);
+    presence->user_connected(user, c);
   }
   // user_connections, waited for.
   std::vector<UserConnection> list(const std::string& user, bool* shared = nullptr) {
     bool done = false, sh = false;
     std::vector<UserConnection> got;
-    broker->user_connections(user, [&](bool s, std::vector<UserConnection> v) {
+    presence->user_connections(user, [&](bool s, std::vector<UserConnection> v) {
       done = true, sh = s, got = std::move(v);
     });
     assert_true(until([&] { return done; }, 5, {&io}));
@@ -186,7 +191,7 @@ static void every_node_lists_a_users_connections_on_every_node(void**) {
       assert_true(c.connected_at == 1700000001.25);
     }
   }
-  b.broker->user_disconnected(kUser, "c-b");
+  b.presence->user_disconnected(kUser, "c-b");
   assert_true(until([&] { return a.list(kUser).size() == 1; }, 5, {}));
   assert_true(b.list("nobody").empty());
   assert_int_equal(hlen(std::string(redis::kNodeConnsPrefix) + "node-b"), 1);  // c-x only
@@ -201,7 +206,7 @@ static void a_disconnect_reaches_every_node_this_one_included(void**) {
     return r->r && r->r->elements == 2 && r->r->element[1]->integer == 2;
   }, 5, {}));
   bool carried = false, done = false;
-  a.broker->disconnect_user(kUser, [&](bool c) { done = true, carried = c; });
+  a.presence->disconnect_user(kUser, [&](bool c) { done = true, carried = c; });
   assert_true(until([&] { return done && a.heard.disconnected.size() == 1 && b.heard.disconnected.size() == 1; },
                     5, {&a.io, &b.io}));
   assert_true(carried);
@@ -296,7 +301,7 @@ static void a_clean_stop_drops_the_nodes_registrations(void**) {
   assert_int_equal(a.list(kUser).size(), 1);
 }
 
-// Without Redis the broker says it cannot tell, so the node answers locally.
+// Without Redis the presence says it cannot tell, so the node answers locally.
 static void without_redis_the_node_answers_alone(void**) {
   TestNode a("node-a", free_port());  // nothing listens there
   a.connected(kUser, "c1", 1);
@@ -304,7 +309,7 @@ static void without_redis_the_node_answers_alone(void**) {
   assert_true(a.list(kUser, &shared).empty());
   assert_false(shared);
   bool done = false, carried = true;
-  a.broker->disconnect_user(kUser, [&](bool c) { done = true, carried = c; });
+  a.presence->disconnect_user(kUser, [&](bool c) { done = true, carried = c; });
   assert_true(until([&] { return done; }, 5, {&a.io}));
   assert_false(carried);
   assert_true(a.heard.disconnected.empty());

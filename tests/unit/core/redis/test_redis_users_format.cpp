@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cmocka_cpp.h"
+#include "redis_live_format.h"
 #include "redis_scripts.h"
 #include "redis_users.h"
 

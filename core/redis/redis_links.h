@@ -1,0 +1,55 @@
+// RedisLinks: a node's two connections to Redis, one for commands and one
+// for pub/sub (a subscribed connection can run nothing but (UN)SUBSCRIBE).
+// RedisBroker owns them and their lifecycle: it connects them, drops both
+// when either fails, runs the heartbeat timer and frees them at its stop.
+// RedisPresence borrows them as their one Tenant, with its own keys,
+// scripts and replies. I/O thread only: every member is the I/O side's.
+#pragma once
+#include <hiredis/hiredis.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "redis_address.h"
+#include "redis_link.h"
+
+namespace rtpush {
+
+struct RedisLinks {
+  // What the owner tells the links' other user, on the I/O thread.
+  class Tenant {
+   public:
+    virtual ~Tenant() = default;
+    // Both links are up (first time, or after an outage): subscribe, write
+    // what Redis may have lost.
+    virtual void links_up() = 0;
+    // Every heartbeat (a few seconds) while the command link is up.
+    virtual void heartbeat() = 0;
+    // A pub/sub message or (un)subscribe reply on a topic that is not a
+    // channel's (RedisBroker's are kLivePrefix + channel).
+    virtual void on_push(const std::string& kind, const std::string& topic, const redisReply* payload) = 0;
+    // The owner is about to free the links and its loop will not run again:
+    // the last (blocking) commands, and nothing more after.
+    virtual void closing() = 0;
+  };
+
+  explicit RedisLinks(RedisAddress a) : address(std::move(a)) {}
+
+  RedisAddress address;
+  std::unique_ptr<RedisLink> cmd;  // scripts, reads, registry
+  std::unique_ptr<RedisLink> sub;  // pub/sub
+  Tenant* tenant = nullptr;        // at most one; set on the I/O thread
+
+  // Null while the owner's stop frees them (their callbacks run then, with
+  // no reply).
+  bool up() const { return cmd && sub && cmd->up() && sub->up(); }
+  bool cmd_up() const { return cmd && cmd->up(); }
+  // A command on the command link; `cb` gets null when there is none.
+  void command(RedisLink::Reply cb, const std::vector<std::string>& args) {
+    if (!cmd) return cb(nullptr);
+    cmd->command(args, std::move(cb));
+  }
+};
+
+}  // namespace rtpush
