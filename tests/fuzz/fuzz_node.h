@@ -21,7 +21,7 @@ inline std::unique_ptr<rtpush::Node> small_node() {
   o.history_memory_bytes = 1 << 20;
   o.max_channels_per_connection = 8;
   std::uint64_t now = 1'700'000'000'000ULL;
-  rtpush::Clocks clocks{[] { return std::int64_t{0}; }, [now]() mutable { return ++now; }};
+  rtpush::Clocks clocks{[] { return std::int64_t{0}; }, [now]() mutable { return ++now; }, [] { return std::int64_t{0}; }};
   return std::make_unique<rtpush::Node>(
       o,
       std::make_unique<rtpush::MemoryBroker>(o.history_size, clocks.wall_ms,
