@@ -7,10 +7,8 @@ every encoding; a client that does not offer it gets the same messages
 plain on the same channel. What clients send compressed is read. With
 compression off (the default) the extension is refused at the handshake.
 """
-import base64
 import json
 import os
-import socket
 import struct
 import unittest
 import zlib
@@ -52,29 +50,8 @@ class RawClient(RawWebSocket):
     and payload as sent."""
 
     def __init__(self, port, extensions=None, ssl_context=None, encoding="json"):
-        # RawWebSocket's handshake asks for rtpush-json only: the same, with
-        # the subprotocol of `encoding`.
         self.codec = Client(None, encoding)
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        if ssl_context:
-            self.sock = ssl_context.wrap_socket(self.sock, server_hostname="127.0.0.1")
-        key = base64.b64encode(os.urandom(16)).decode()
-        ext = "Sec-WebSocket-Extensions: %s\r\n" % extensions if extensions else ""
-        self.sock.sendall(("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-                           "Sec-WebSocket-Protocol: rtpush-%s\r\n%s\r\n" % (key, encoding, ext)).encode())
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            chunk = self.sock.recv(4096)
-            assert chunk, "closed during handshake"
-            buf += chunk
-        head, self.buf = buf.split(b"\r\n\r\n", 1)
-        lines = head.decode().split("\r\n")
-        assert " 101 " in lines[0], head
-        self.headers = {}  # the 101 answer's, names lower-case
-        for line in lines[1:]:
-            k, v = line.split(":", 1)
-            self.headers[k.strip().lower()] = v.strip()
+        super().__init__(port, ssl_context, extensions, subprotocol="rtpush-" + encoding)
         assert self.headers.get("sec-websocket-protocol") == "rtpush-" + encoding, self.headers
         hello = self.next_json()
         assert hello["type"] == "connection_established", hello

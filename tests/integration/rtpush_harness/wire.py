@@ -16,9 +16,10 @@ class RawWebSocket:
     stop reading, see the exact close frame, the 101 answer's headers and
     each frame's RSV1 bit."""
 
-    def __init__(self, port, ssl_context=None, extensions=None):
+    def __init__(self, port, ssl_context=None, extensions=None, subprotocol="rtpush-json"):
         """`ssl_context`: speak TLS (a tls=True Server's `ssl_context`);
-        `extensions`: a Sec-WebSocket-Extensions offer to send."""
+        `extensions`: a Sec-WebSocket-Extensions offer to send; `subprotocol`:
+        the one asked for."""
         self.sock = socket.create_connection(("127.0.0.1", port))
         if ssl_context:
             self.sock = ssl_context.wrap_socket(self.sock, server_hostname="127.0.0.1")
@@ -26,7 +27,7 @@ class RawWebSocket:
         ext = "Sec-WebSocket-Extensions: %s\r\n" % extensions if extensions else ""
         self.sock.sendall(("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                            "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-                           "Sec-WebSocket-Protocol: rtpush-json\r\n%s\r\n" % (key, ext)).encode())
+                           "Sec-WebSocket-Protocol: %s\r\n%s\r\n" % (key, subprotocol, ext)).encode())
         buf = b""
         while b"\r\n\r\n" not in buf:
             chunk = self.sock.recv(4096)
