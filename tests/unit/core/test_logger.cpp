@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cmocka_cpp.h"
+#include "free_port.h"
 #include "http_api.h"
 #include "io_thread.h"
 #include "logger.h"
@@ -64,18 +65,6 @@ bool wait_until(const std::function<bool()>& done, double secs) {
   return done();
 }
 
-// A local port nothing listens on (bound, read, closed).
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 int listen_on(int port) {  // non-blocking: accept() answers at once
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);

@@ -1,34 +1,13 @@
 // The blocking Redis connection the nodes (at shutdown) and rtpush-publish
 // share: where nothing listens it fails fast with the text the CLI prints.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <string>
 
 #include "cmocka_cpp.h"
+#include "free_port.h"
 #include "redis_blocking.h"
 #include "redis_link.h"
 
 using namespace rtpush;
-
-namespace {
-
-// A local port nothing listens on (bound, read, closed).
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-}  // namespace
 
 static void unreachable_says_where_and_why(void**) {
   RedisAddress address;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "cmocka_cpp.h"
+#include "free_port.h"
 #include "io_thread.h"
 #include "redis_broker.h"
 #include "redis_presence.h"
@@ -37,17 +38,6 @@ namespace {
 int g_port = 0;
 pid_t g_redis = -1;
 
-int free_port() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t n = sizeof a;
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &n);
-  close(s);
-  return ntohs(a.sin_port);
-}
 
 // One command on its own connection: how the test looks at Redis.
 struct Reply {
