@@ -1,6 +1,7 @@
 """Processes, ports and waiting: what every server and backend here uses."""
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -53,3 +54,16 @@ async def until(ready, seconds, what):
             return
         await asyncio.sleep(0.02)
     raise AssertionError(what)
+
+
+class TempDirService:
+    """A server process of the tests with its own temporary directory
+    (`self.dir`): `with X(...) as x` starts it (start() returns self), and
+    leaving the block stops it (stop()) and removes the directory."""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

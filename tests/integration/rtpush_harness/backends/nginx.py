@@ -1,13 +1,12 @@
 """nginx in front of nodes, from the installed site file."""
 import os
-import shutil
 import signal
 import subprocess
 import tempfile
 import urllib.request
 
 from ..env import PREFIX
-from ..processes import free_port, wait_until
+from ..processes import TempDirService, free_port, wait_until
 
 
 def nginx_conf(d, http_body):
@@ -44,7 +43,7 @@ def start_nginx(command, port):
     return proc
 
 
-class Nginx:
+class Nginx(TempDirService):
     """nginx in front of nodes, from the installed site file
     (share/rtpush/nginx/rtpush.conf) with this test's ports put in."""
 
@@ -86,10 +85,3 @@ class Nginx:
                 pass
             self.proc.wait()
             self.proc = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)

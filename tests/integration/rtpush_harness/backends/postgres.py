@@ -5,10 +5,10 @@ import signal
 import subprocess
 import tempfile
 
-from ..processes import free_port, wait_until
+from ..processes import TempDirService, free_port, wait_until
 
 
-class Postgres:
+class Postgres(TempDirService):
     """A real PostgreSQL 15 in a temporary data directory on its own port.
     As root (CI) it runs as the postgres user: the server refuses root."""
 
@@ -57,10 +57,3 @@ class Postgres:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
             self.proc = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)

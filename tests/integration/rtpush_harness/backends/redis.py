@@ -1,14 +1,13 @@
 """A real redis-server for a test, and what tests ask it directly."""
 import os
-import shutil
 import socket
 import subprocess
 import tempfile
 
-from ..processes import free_port, wait_until
+from ..processes import TempDirService, free_port, wait_until
 
 
-class Redis:
+class Redis(TempDirService):
     """A real redis-server on its own port and directory, no persistence
     (a restart loses everything, as an unpersisted Redis does)."""
 
@@ -101,13 +100,6 @@ class Redis:
             self.proc.kill()
             self.proc.wait()
             self.proc = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def persisting(redis, consumers):
