@@ -12,11 +12,8 @@ namespace rtpush {
 struct Clocks {
   std::function<std::int64_t()> steady_ms;  // heartbeats
   std::function<std::uint64_t()> wall_ms;   // ids and timestamps
-  // The steady clock in microseconds; unset (tests that step the clock in
-  // milliseconds): steady_ms() * 1000.
-  std::function<std::int64_t()> steady_us;
+  std::function<std::int64_t()> steady_us;  // the same steady clock in microseconds
   static Clocks system();
-  std::int64_t steady_micros() const { return steady_us ? steady_us() : steady_ms() * 1000; }
   double now_seconds() const { return static_cast<double>(wall_ms()) / 1000.0; }
 };
 

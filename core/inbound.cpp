@@ -49,7 +49,7 @@ bool Inbound::receive(Session* s, std::string_view fragment, bool first, bool fi
 
 bool Inbound::within_receive_rate(Session* s, std::size_t bytes) {
   if (s->receive_bucket().take(bytes, options_.receive_bytes_per_sec, 2 * std::uint64_t{options_.max_message_bytes},
-                               clocks_.steady_micros()))
+                               clocks_.steady_us()))
     return true;
   // Nothing more of this client is read: what it queued (answers to the
   // flood) is dropped so the close goes out first, and the message being
