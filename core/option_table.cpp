@@ -38,7 +38,11 @@ OptionSpec choice(const char* name, bool Options::*member, const char* false_wor
 std::vector<OptionSpec> make_table() {
   using O = Options;
   return {
-      text("redis", OptionKind::RedisUrl, &O::redis, "redis://host:port[/db]: the broker shared by nodes"),
+      text("redis", OptionKind::RedisUrl, &O::redis, "redis://, redis+sentinel:// or redis+cluster:// URL"),
+      text("redis-sentinel-password", OptionKind::NonEmpty, &O::redis_sentinel_password,
+           "AUTH for the sentinels"),
+      number("redis-wait-replicas", &O::redis_wait_replicas, 0, 16, "replicas that must hold a publish"),
+      number("redis-wait-timeout-ms", &O::redis_wait_timeout_ms, 1, 60'000, "longest WAIT for them"),
       text("postgres", OptionKind::Text, &O::postgres, "libpq conninfo: persist every message"),
       [] {
         OptionSpec s = text("node-id", OptionKind::NonEmpty, &O::node_id, "this node's name");

@@ -22,7 +22,7 @@ enum class OptionKind {
   File,      // a file's path, not empty; read by Vhost::build, not here
   Choice,    // one of two words: false_word or true_word
   Origins,   // allowed-origins: comma-separated scheme://host[:port]
-  RedisUrl,  // redis://host[:port][/db], parsed once into Options::redis_address
+  RedisUrl,  // the three URL forms (redis_address.h), parsed once into Options::redis_url
 };
 
 // Where a parsed value goes: the Options member, of the type the kind gives

@@ -101,9 +101,11 @@ OptionsResult parse_options(const OptionList& values, const std::string& default
   // is refused by Vhost::build (redis_error), as each always has been.
   if (!o.redis.empty()) {
     std::string why;
-    o.redis_address = RedisAddress::parse(o.redis, &why);
-    if (!o.redis_address) {
-      if (o.redis.rfind("redis://", 0) != 0) {
+    o.redis_url = RedisUrl::parse(o.redis, &why);
+    if (o.redis_url) o.redis_url->sentinel_password = o.redis_sentinel_password;
+    if (!o.redis_url) {
+      if (o.redis.rfind("redis://", 0) != 0 && o.redis.rfind("redis+sentinel://", 0) != 0 &&
+          o.redis.rfind("redis+cluster://", 0) != 0) {
         r.error = {"redis", "redis: " + why};
         return r;
       }

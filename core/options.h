@@ -17,12 +17,16 @@ namespace rtpush {
 
 struct Options {
   std::string redis;     // the URL as given; empty: embedded in-memory broker
-  // `redis` parsed once (RedisAddress::parse), for the broker and the
-  // PostgreSQL hand-off. A URL that begins with redis:// but is malformed
-  // otherwise leaves it empty with redis_error saying why: Vhost::build
-  // refuses it (after the identity files, as it always has).
-  std::optional<RedisAddress> redis_address;
+  // `redis` parsed once (RedisUrl::parse), for the broker and the
+  // PostgreSQL hand-off, with redis_sentinel_password in it. A URL that
+  // begins with one of the three schemes but is malformed otherwise leaves
+  // it empty with redis_error saying why: Vhost::build refuses it (after
+  // the identity files, as it always has).
+  std::optional<RedisUrl> redis_url;
   std::string redis_error;
+  std::string redis_sentinel_password;  // sent to sentinels (AUTH)
+  unsigned redis_wait_replicas = 0;     // WAIT N before answering a publish
+  unsigned redis_wait_timeout_ms = 500;
   std::string postgres;  // empty: no persistence
   std::string node_id;   // default hostname:pid
   std::size_t history_size = 1000;

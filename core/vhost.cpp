@@ -45,13 +45,17 @@ std::unique_ptr<Vhost> Vhost::build(const Options& o, int service_threads, std::
     broker = std::make_unique<MemoryBroker>(o.history_size, clocks.wall_ms, limits);
   } else {
     // Parsed once, by parse_options.
-    if (!o.redis_address) {
+    if (!o.redis_url) {
       *error = {"redis", "redis: " + o.redis_error};
+      return nullptr;
+    }
+    if (o.redis_url->topology != RedisTopology::Single) {
+      *error = {"redis", "redis: this build does not follow redis+sentinel:// or redis+cluster:// yet"};
       return nullptr;
     }
     std::optional<RedisBroker::PersistCaps> persist;
     if (!o.postgres.empty()) persist = RedisBroker::PersistCaps{o.pg_backlog_rows, o.pg_backlog_bytes};
-    auto redis_broker = std::make_unique<RedisBroker>(*o.redis_address, o.node_id, o.history_size, o.history_ttl_secs,
+    auto redis_broker = std::make_unique<RedisBroker>(*o.redis_url, o.node_id, o.history_size, o.history_ttl_secs,
                                                       v->io_.get(), log, persist, o.history_channel_bytes);
     // On the broker's links: the Node destroys it after the broker.
     presence = std::make_unique<RedisPresence>(*redis_broker, o.node_id, v->io_.get(), log);
@@ -59,8 +63,8 @@ std::unique_ptr<Vhost> Vhost::build(const Options& o, int service_threads, std::
   }
   std::unique_ptr<Persistence> persistence;
   if (!o.postgres.empty()) {
-    if (o.redis_address)
-      persistence = std::make_unique<PgFedPersistence>(o.postgres, *o.redis_address, o.node_id, o.pg_batch_size,
+    if (o.redis_url)
+      persistence = std::make_unique<PgFedPersistence>(o.postgres, *o.redis_url, o.node_id, o.pg_batch_size,
                                                        o.pg_flush_ms, o.pg_backlog_rows, o.pg_backlog_bytes, v->io_.get(),
                                                        log);
     else

@@ -280,10 +280,10 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
   }
 };
 
-PersistFeed::PersistFeed(RedisAddress address, std::string consumer, std::size_t batch_size, unsigned flush_ms,
+PersistFeed::PersistFeed(const RedisUrl& url, std::string consumer, std::size_t batch_size, unsigned flush_ms,
                          std::size_t backlog_rows, std::size_t backlog_bytes, PgStore* store, IoThread* io, Logger log)
     : io_(io),
-      io_side_(std::make_shared<IoSide>(io, std::move(address), std::move(consumer), batch_size, flush_ms, backlog_rows,
+      io_side_(std::make_shared<IoSide>(io, url.single(), std::move(consumer), batch_size, flush_ms, backlog_rows,
                                         backlog_bytes, store, std::move(log))) {
   IoSide* side = io_side_.get();
   ev_timer_init(&side->idle_timer, [](struct ev_loop*, ev_timer* w, int) {

@@ -24,7 +24,7 @@ namespace rtpush {
 class PersistFeed {
  public:
   static constexpr long kClaimIdleMs = 15000;
-  PersistFeed(RedisAddress address, std::string consumer, std::size_t batch_size, unsigned flush_ms,
+  PersistFeed(const RedisUrl& url, std::string consumer, std::size_t batch_size, unsigned flush_ms,
               std::size_t backlog_rows, std::size_t backlog_bytes, PgStore* store, IoThread* io,
               Logger log = Logger::to_stderr());
   ~PersistFeed();  // stops on the I/O thread, waits

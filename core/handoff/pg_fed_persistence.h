@@ -18,7 +18,7 @@ namespace rtpush {
 
 class PgFedPersistence final : public PgPersistence {
  public:
-  PgFedPersistence(const std::string& conninfo, const RedisAddress& redis, const std::string& consumer,
+  PgFedPersistence(const std::string& conninfo, const RedisUrl& redis, const std::string& consumer,
                    std::size_t batch_size, unsigned flush_ms, std::size_t backlog_rows, std::size_t backlog_bytes,
                    IoThread* io, const Logger& log = Logger::to_stderr())
       : PgPersistence(conninfo, batch_size, flush_ms, io, log),

@@ -14,10 +14,21 @@ BlockingRedis blocking_connect(const RedisAddress& address, double timeout_secs,
     return nullptr;
   }
   redisSetTimeout(c.get(), tv);
+  if (!address.password.empty()) {
+    const RedisReplyPtr r = address.user.empty() ? blocking_command(c.get(), {"AUTH", address.password})
+                                                 : blocking_command(c.get(), {"AUTH", address.user, address.password});
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+      *why = "redis " + address.host_port() + " refused AUTH" +
+             (address.user.empty() ? std::string() : " for user " + address.user) + ": " +
+             (r ? std::string(r->str, r->len) : std::string(c->errstr));
+      return nullptr;
+    }
+  }
   if (address.db != 0) {
     const RedisReplyPtr r = blocking_command(c.get(), {"SELECT", std::to_string(address.db)});
     if (!r || r->type != REDIS_REPLY_STATUS) {
-      *why = "redis refused SELECT " + std::to_string(address.db);
+      *why = "redis refused SELECT " + std::to_string(address.db) +
+             (r && r->type == REDIS_REPLY_ERROR ? ": " + std::string(r->str, r->len) : std::string());
       return nullptr;
     }
   }

@@ -26,9 +26,11 @@ using BlockingRedis = std::unique_ptr<redisContext, RedisContextFree>;
 using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyFree>;
 
 // Connects to `address` within `timeout_secs`, makes every reply wait at
-// most as long, and selects the address's database. Null on failure, with
-// *why: "cannot reach redis://HOST:PORT: CAUSE" (hiredis's errstr) or
-// "redis refused SELECT N".
+// most as long, authenticates (AUTH [user] password, when the address has a
+// password) and selects the address's database. Null on failure, with
+// *why: "cannot reach redis://HOST:PORT: CAUSE" (hiredis's errstr), "redis
+// HOST:PORT refused AUTH: CAUSE" (Redis's words; never the password) or
+// "redis refused SELECT N: CAUSE".
 BlockingRedis blocking_connect(const RedisAddress& address, double timeout_secs, std::string* why);
 
 // One command, binary-safe; null when no reply came (the connection failed

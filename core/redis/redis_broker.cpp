@@ -370,11 +370,11 @@ struct RedisBroker::IoSide {
   }
 };
 
-RedisBroker::RedisBroker(RedisAddress address, std::string node_id, std::size_t history_size,
+RedisBroker::RedisBroker(const RedisUrl& url, std::string node_id, std::size_t history_size,
                          unsigned history_ttl_secs, IoThread* io, Logger log, std::optional<PersistCaps> persist,
                          std::size_t history_channel_bytes)
     : io_(io),
-      io_side_(new IoSide(this, io, std::move(address), std::move(node_id), history_size, history_ttl_secs,
+      io_side_(new IoSide(this, io, url.single(), std::move(node_id), history_size, history_ttl_secs,
                           std::move(log))) {
   IoSide* side = io_side_.get();
   side->channel_bytes = std::to_string(history_channel_bytes);

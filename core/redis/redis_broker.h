@@ -38,7 +38,7 @@ class RedisBroker final : public Broker {
   struct PersistCaps {
     std::size_t rows, bytes;
   };
-  RedisBroker(RedisAddress address, std::string node_id, std::size_t history_size, unsigned history_ttl_secs,
+  RedisBroker(const RedisUrl& url, std::string node_id, std::size_t history_size, unsigned history_ttl_secs,
               IoThread* io, Logger log = Logger::to_stderr(), std::optional<PersistCaps> persist = std::nullopt,
               std::size_t history_channel_bytes = 67108864);
   // Lets the links' tenant say its last words (RedisPresence drops this

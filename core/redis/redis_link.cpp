@@ -63,11 +63,43 @@ void RedisLink::on_connect(const redisAsyncContext* c, int status) {
     self->ctx_ = nullptr;
     return self->failed(c->errstr);
   }
+  // Up only once Redis has taken the credentials and the database: AUTH
+  // (or a PING, which a server wanting a password answers NOAUTH), the
+  // name, SELECT, pipelined; the last reply opens the link, the first
+  // error closes it with Redis's own words as the cause (never the
+  // password: Redis does not echo it).
+  auto* ctx = const_cast<redisAsyncContext*>(c);
+  const RedisAddress& a = self->address_;
+  std::vector<std::string> hello{"PING"};
+  if (!a.password.empty()) hello = a.user.empty() ? std::vector<std::string>{"AUTH", a.password}
+                                                  : std::vector<std::string>{"AUTH", a.user, a.password};
+  const bool select = a.db != 0;
+  argv_command(ctx, &RedisLink::on_hello, reinterpret_cast<void*>(select ? kHelloAuth : kHelloLast), hello);
+  argv_command(ctx, nullptr, nullptr, {"CLIENT", "SETNAME", self->name_});
+  if (select) argv_command(ctx, &RedisLink::on_hello, reinterpret_cast<void*>(kHelloSelect), {"SELECT", std::to_string(a.db)});
+}
+
+void RedisLink::on_hello(redisAsyncContext* c, void* reply, void* priv) {
+  auto* self = static_cast<RedisLink*>(c->data);
+  if (self->closing_ || c != self->ctx_) return;  // dropped meanwhile: no reply to judge
+  const auto step = reinterpret_cast<std::intptr_t>(priv);
+  const auto* r = static_cast<redisReply*>(reply);
+  if (!r) return;  // the disconnect callback tells
+  if (r->type == REDIS_REPLY_ERROR) {
+    const std::string said(r->str, r->len);
+    std::string why;
+    if (step == kHelloSelect)
+      why = "redis refused SELECT " + std::to_string(self->address_.db) + ": " + said;
+    else if (self->address_.password.empty())
+      why = "redis refused the connection without a password: " + said;
+    else
+      why = "redis refused AUTH" + std::string(self->address_.user.empty() ? "" : " for user " + self->address_.user) +
+            ": " + said;
+    return self->reject(why);
+  }
+  if (step == kHelloAuth) return;
   self->connected_ = true;
   self->backoff_.reset();
-  auto* ctx = const_cast<redisAsyncContext*>(c);
-  argv_command(ctx, nullptr, nullptr, {"CLIENT", "SETNAME", self->name_});
-  if (self->address_.db != 0) argv_command(ctx, nullptr, nullptr, {"SELECT", std::to_string(self->address_.db)});
   if (self->events_.up) self->events_.up();
 }
 
@@ -88,13 +120,15 @@ void RedisLink::failed(const std::string& why) {
   if (events_.down) events_.down(why);
 }
 
-void RedisLink::drop() {
+void RedisLink::drop() { reject("dropped with its companion link"); }
+
+void RedisLink::reject(const std::string& why) {
   redisAsyncContext* c = ctx_;
   if (!c) return;
   ctx_ = nullptr;  // its callbacks from now on are not this link's
   connected_ = false;
   redisAsyncFree(c);  // pending callbacks run with no reply; freed now (or when the callback it is in returns)
-  failed("dropped with its companion link");
+  failed(why);
 }
 
 void RedisLink::on_retry(struct ev_loop*, ev_timer* w, int) {

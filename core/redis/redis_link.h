@@ -10,6 +10,7 @@
 #pragma once
 #include <hiredis/async.h>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,7 +26,7 @@ class RedisLink {
  public:
   using Reply = std::function<void(redisReply* reply)>;  // null: no reply (link down)
   struct Events {
-    std::function<void()> up;    // connected, named, database selected
+    std::function<void()> up;    // connected, authenticated, named, database selected
     // A connection attempt failed or the link broke: hiredis's errstr, or
     // why the link was dropped.
     std::function<void(const std::string& why)> down;
@@ -53,6 +54,10 @@ class RedisLink {
   static void on_disconnect(const redisAsyncContext* c, int status);
   static void on_reply(redisAsyncContext* c, void* reply, void* priv);
   static void on_push(redisAsyncContext* c, void* reply, void* priv);
+  // The replies to what a new connection sends first (AUTH or PING, SELECT).
+  static constexpr std::intptr_t kHelloAuth = 1, kHelloSelect = 2, kHelloLast = 3;
+  static void on_hello(redisAsyncContext* c, void* reply, void* priv);
+  void reject(const std::string& why);  // closes the connection: tell `why`, retry later
   static void on_retry(struct ev_loop* loop, ev_timer* w, int revents);
   void connect();
   void failed(const std::string& why);  // ctx_ is gone: tell, retry later

@@ -159,7 +159,10 @@ int parse_args(int argc, char** argv, Args* a) {
     return usage("invalid channel \"" + a->channel + "\": 1-200 bytes, no whitespace or control characters");
   if (!a->redis.empty()) {
     std::string why;
-    if (!rtpush::RedisAddress::parse(a->redis, &why)) return usage("--redis: " + why);
+    const auto url = rtpush::RedisUrl::parse(a->redis, &why);
+    if (!url) return usage("--redis: " + why);
+    if (url->topology != rtpush::RedisTopology::Single)
+      return usage("--redis: this build does not follow redis+sentinel:// or redis+cluster:// yet");
   }
   if (!a->api_key_file.empty()) {
     if (!a->redis.empty()) return usage("--api-key-file goes with --url (Redis has no API key)");
@@ -275,7 +278,7 @@ int main(int argc, char** argv) {
                                                pending_where.pop_front();
                                              });
     std::string why;
-    if (!redis->connect(*rtpush::RedisAddress::parse(args.redis, &why), &why)) {
+    if (!redis->connect(rtpush::RedisUrl::parse(args.redis, &why)->single(), &why)) {
       std::cerr << "rtpush-publish: " << why << "\n";
       return kFailed;
     }

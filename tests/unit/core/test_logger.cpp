@@ -150,8 +150,8 @@ static void sampled_events_do_not_flood(void**) {
 static void redis_outage_logged_once_with_cause_then_recovery(void**) {
   Captured c;
   const int port = free_port();
-  rtpush::RedisAddress address;
-  address.port = port;
+  std::string why;
+  const rtpush::RedisUrl address = *rtpush::RedisUrl::parse("redis://127.0.0.1:" + std::to_string(port), &why);
   rtpush::IoThread io([] {});
   {
     rtpush::RedisBroker broker(address, "n1", 10, 0, &io, c.logger());
@@ -165,13 +165,21 @@ static void redis_outage_logged_once_with_cause_then_recovery(void**) {
     // Redis comes up: one line saying so.
     const int listener = listen_on(port);
     assert_true(listener >= 0);
-    assert_true(wait_until([&] { return broker.state() == rtpush::BackendState::Up; }, 10));
+    // A link is up once Redis answered its first command (a PING, with no
+    // password): this listener answers it, for both links.
+    std::vector<int> accepted;
+    assert_true(wait_until(
+        [&] {
+          for (int fd; (fd = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK)) >= 0;) {
+            accepted.push_back(fd);
+            assert_int_equal(write(fd, "+PONG\r\n", 7), 7);
+          }
+          return broker.state() == rtpush::BackendState::Up;
+        },
+        10));
     assert_int_equal(c.count(LogLevel::Notice, "event=backend_up backend=redis "), 1);
 
     // It goes away: the disconnect is logged, with its cause, once.
-    std::vector<int> accepted;
-    for (int fd; (fd = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK)) >= 0 || accepted.size() < 2;)
-      if (fd >= 0) accepted.push_back(fd);
     for (int fd : accepted) close(fd);
     close(listener);
     assert_true(wait_until([&] { return c.count(LogLevel::Err, "event=backend_down backend=redis ") == 2; }, 5));

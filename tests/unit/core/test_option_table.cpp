@@ -2,6 +2,7 @@
 // and member, its refusals and its default, driven by the table itself so a
 // new row is tested without a new test.
 #include <climits>
+#include <cstring>
 #include <set>
 #include <string>
 #include <variant>
@@ -170,20 +171,32 @@ static void choices_are_one_of_two_words(void**) {
 static void redis_url_is_parsed_once(void**) {
   OptionsResult r = parse_options({{"redis", "redis://10.0.0.2:6380/3"}}, "d");
   assert_true(r.ok);
-  assert_true(r.options.redis_address.has_value());
-  assert_string_equal(r.options.redis_address->host.c_str(), "10.0.0.2");
-  assert_int_equal(r.options.redis_address->port, 6380);
-  assert_int_equal(r.options.redis_address->db, 3);
+  assert_true(r.options.redis_url.has_value());
+  assert_string_equal(r.options.redis_url->single().host.c_str(), "10.0.0.2");
+  assert_int_equal(r.options.redis_url->single().port, 6380);
+  assert_int_equal(r.options.redis_url->db, 3);
   assert_true(r.options.redis_error.empty());
 
   r = parse_options({{"redis", "127.0.0.1:6379"}}, "d");
   assert_false(r.ok);
   assert_string_equal(r.error.option.c_str(), "redis");
-  assert_string_equal(r.error.cause.c_str(), "redis: \"127.0.0.1:6379\" is not a redis://host:port[/db] URL");
+  // The value is not echoed: a URL may hold a password.
+  assert_string_equal(r.error.cause.c_str(),
+                      "redis: the redis URL must be redis://[user:password@]host:port[/db], "
+                      "redis+sentinel://[user:password@]host:port,.../MASTER[/db] or "
+                      "redis+cluster://[user:password@]host:port,...");
+  r = parse_options({{"redis", "redis+sentinel://:s3cret@h:26379"}}, "d");
+  assert_true(r.ok);
+  assert_false(r.options.redis_url.has_value());
+  assert_null(strstr(r.options.redis_error.c_str(), "s3cret"));
+  r = parse_options({{"redis", "redis+sentinel://u:pw@a:1,b:2/mymaster/2"}, {"redis-sentinel-password", "sp"}}, "d");
+  assert_true(r.ok && r.options.redis_url.has_value());
+  assert_string_equal(r.options.redis_url->sentinel_password.c_str(), "sp");
+  assert_string_equal(r.options.redis_url->master.c_str(), "mymaster");
 
   r = parse_options({{"redis", "redis://h:99999"}}, "d");
   assert_true(r.ok);
-  assert_false(r.options.redis_address.has_value());
+  assert_false(r.options.redis_url.has_value());
   assert_string_equal(r.options.redis_error.c_str(), "bad port in the redis URL");
 
   // Checked after the other options: a bad one among them is the refusal.
@@ -192,7 +205,7 @@ static void redis_url_is_parsed_once(void**) {
   // The last value given is the URL; empty is the embedded broker.
   r = parse_options({{"redis", "x"}, {"redis", ""}}, "d");
   assert_true(r.ok);
-  assert_false(r.options.redis_address.has_value());
+  assert_false(r.options.redis_url.has_value());
   assert_true(r.options.redis.empty());
 }
 

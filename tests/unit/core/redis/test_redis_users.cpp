@@ -82,8 +82,8 @@ struct TestNode {
   std::unique_ptr<RedisPresence> presence;  // after the broker (on its links)
   std::unique_ptr<RedisBroker> broker;
   explicit TestNode(std::string node_id, int port = g_port) : id(std::move(node_id)) {
-    RedisAddress a;
-    a.port = port;
+    RedisUrl a;
+    a.hosts = {{"127.0.0.1", port}};
     broker = std::make_unique<RedisBroker>(a, id, 100, 0, &io, Logger::none());
     presence = std::make_unique<RedisPresence>(*broker, id, &io, Logger::none());
     presence->set_listener(&heard);
