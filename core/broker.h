@@ -13,6 +13,8 @@
 
 namespace rtpush {
 
+class RedisTopologyState;  // redis/redis_topology_state.h
+
 enum class BackendState { Off, Up, Down };
 const char* backend_state_name(BackendState s);  // "off" | "up" | "down"
 
@@ -111,6 +113,9 @@ class Broker {
 
   // What `health` reports as "redis".
   virtual BackendState state() const = 0;
+  // A Redis deployment's shards and counters (metrics, health); null for
+  // a broker without Redis.
+  virtual const RedisTopologyState* redis_topology() const { return nullptr; }
 
   // History held in this node's memory; nullopt when it lives elsewhere
   // (Redis). May first drop what is past its time, hence not const.

@@ -85,6 +85,7 @@ struct RedisBroker::IoSide {
   IoThread* io;
   Logger log;
   BackendHealth health;  // of the pair of links; its state is the broker's (read by any thread)
+  RedisTopologyState topology;  // its shards ("0": this one) and counters, read by any thread
   std::string node_id;
   std::size_t history;
   unsigned ttl_secs;   // history-ttl-secs: the channel's keys expire after it
@@ -157,6 +158,7 @@ struct RedisBroker::IoSide {
   void link_failed(const std::string& why) {
     if (closing) return;
     health.failed(why);
+    topology.set_up("0", false);
     for (auto& [name, ch] : channels) ch.confirmed = false;
     if (links.cmd) links.cmd->drop();
     if (links.sub) links.sub->drop();
@@ -164,6 +166,7 @@ struct RedisBroker::IoSide {
 
   void link_up() {
     health.answered();
+    topology.set_up("0", true);
     if (links.tenant) links.tenant->links_up();
     write_settings();
     // Listen again to every watched channel, then catch up from the last id
@@ -378,6 +381,7 @@ RedisBroker::RedisBroker(const RedisUrl& url, std::string node_id, std::size_t h
                           std::move(log))) {
   IoSide* side = io_side_.get();
   side->channel_bytes = std::to_string(history_channel_bytes);
+  side->topology.set_shards({{"0", false}});
   if (persist) {
     side->persist_rows = std::to_string(persist->rows);
     side->persist_bytes = std::to_string(persist->bytes);
@@ -394,6 +398,7 @@ RedisBroker::RedisBroker(const RedisUrl& url, std::string node_id, std::size_t h
 }
 
 BackendState RedisBroker::state() const { return io_side_->health.state(); }
+const RedisTopologyState* RedisBroker::redis_topology() const { return &io_side_->topology; }
 
 RedisBroker::~RedisBroker() {
   IoSide* side = io_side_.get();

@@ -22,6 +22,7 @@
 #include "logger.h"
 #include "redis_address.h"
 #include "redis_links.h"
+#include "redis_topology_state.h"
 
 namespace rtpush {
 
@@ -55,6 +56,7 @@ class RedisBroker final : public Broker {
   void read_history(const std::string& channel, StreamId after, std::size_t page_bytes, PageDone done) override;
   void watch(const std::string& channel, bool on) override;
   BackendState state() const override;
+  const RedisTopologyState* redis_topology() const override;
 
   // The links, for their tenant (RedisPresence) to attach to and use: on
   // the I/O thread only, while this broker lives.
