@@ -16,14 +16,22 @@ constexpr std::string_view kRtpush = "rtpush:";
 const char* const kPresenceTag = "{presence}";
 
 // tag(b) for every bucket, searched once: k runs until a "{b<b>-<k>}" hashes
-// into the bucket's range (one k in 64 does, so a few hundred at most).
+// into the middle quarter of the bucket's range (one k in 256 does, so a few
+// thousand at most). The middle, not anywhere in the range: a bucket a shard
+// boundary cuts goes to the shard that owns its middle, i.e. most of its
+// channels, and the 64 buckets split as the slots do (21/22/21 over
+// redis-cli's 0-5460, 5461-10922, 10923-16383; anywhere in the range gave
+// 22/20/22, buckets 21 and 42 falling on the boundaries' far sides).
+constexpr int kMiddleFirst = kSlotsPerBucket * 3 / 8;  // 96: [b*256+96, b*256+159]
+constexpr int kMiddleLast = kSlotsPerBucket * 5 / 8 - 1;
 const std::array<std::string, RedisKeys::kClusterBuckets>& bucket_tags() {
   static const auto tags = [] {
     std::array<std::string, RedisKeys::kClusterBuckets> t;
     for (int b = 0; b < RedisKeys::kClusterBuckets; ++b) {
       for (int k = 0;; ++k) {
         std::string tag = "{b" + std::to_string(b) + "-" + std::to_string(k) + "}";
-        if (cluster::key_slot(tag) / kSlotsPerBucket == b) {
+        const int offset = cluster::key_slot(tag) - b * kSlotsPerBucket;
+        if (offset >= kMiddleFirst && offset <= kMiddleLast) {
           t[static_cast<std::size_t>(b)] = std::move(tag);
           break;
         }

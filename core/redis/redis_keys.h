@@ -27,8 +27,11 @@ class RedisKeys {
   int bucket(const std::string& channel) const;
   int buckets() const;  // 1 or kClusterBuckets
   // The bucket's hash tag (cluster only, "" when single): "{b<bucket>-<k>}" with
-  // the smallest k >= 0 whose key_slot lies in [bucket*256, bucket*256+255].
-  // "" too for a bucket outside 0..buckets()-1.
+  // the smallest k >= 0 whose key_slot lies in the middle quarter of the
+  // bucket's range, [bucket*256+96, bucket*256+159] (so within [bucket*256,
+  // bucket*256+255]; the middle so a bucket a shard boundary cuts goes where
+  // most of its channels are). Computed once (static table). "" too for a
+  // bucket outside 0..buckets()-1.
   std::string tag(int bucket) const;
   // A channel's keys. single: "rtpush:stream:C", "rtpush:trimmed:C",
   // "rtpush:bytes:C", "rtpush:live:C". cluster: "rtpush:" + tag + ":stream:" + C
