@@ -7,42 +7,62 @@ import tempfile
 from ..processes import TempDirService, free_port, wait_until
 
 
+def encode_command(args):
+    return ("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(str(a).encode()), a) for a in args)).encode()
+
+
 class Redis(TempDirService):
     """A real redis-server on its own port and directory, no persistence
-    (a restart loses everything, as an unpersisted Redis does)."""
+    (a restart loses everything, as an unpersisted Redis does).
 
-    def __init__(self):
+    `password`: requirepass; command() and call() AUTH with it (a test that
+    changes the default user's password sets `password` to match)."""
+
+    def __init__(self, password=None):
         self.port = free_port()
+        self.password = password
         self.dir = tempfile.mkdtemp(prefix="rtpush-redis-")
         self.proc = None
 
     @property
     def url(self):
-        return "redis://127.0.0.1:%d" % self.port
+        auth = "" if self.password is None else ":%s@" % self.password
+        return "redis://%s127.0.0.1:%d" % (auth, self.port)
 
     def start(self):
         with open(os.path.join(self.dir, "redis.log"), "a") as log:
             self.proc = subprocess.Popen(
                 ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-                 "--save", "", "--appendonly", "no", "--protected-mode", "no"],
+                 "--save", "", "--appendonly", "no", "--protected-mode", "no"]
+                + ([] if self.password is None else ["--requirepass", self.password]),
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_until(lambda: self.command("PING") == "+PONG", 10, "redis-server did not start")
         return self
 
+    def _connect(self):
+        """A socket to the server, AUTHed when it has a password; and the
+        file its replies are read from."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        f = s.makefile("rb")
+        if self.password is not None:
+            s.sendall(encode_command(["AUTH", self.password]))
+            self._read_reply(f)
+        return s, f
+
     def command(self, *args):
         """One command over a plain socket; the first line of the answer."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
-            s.sendall(("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(a.encode()), a) for a in args)).encode())
-            return s.recv(65536).split(b"\r\n")[0].decode()
+        s, f = self._connect()
+        with s, f:
+            s.sendall(encode_command(args))
+            return f.readline()[:-2].decode()
 
     def call(self, *args):
         """One command; the whole reply as Python values (bulk strings as
         str, arrays as lists, errors raised)."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
-            s.sendall(("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(str(a).encode()), a)
-                                                        for a in args)).encode())
-            with s.makefile("rb") as f:
-                return self._read_reply(f)
+        s, f = self._connect()
+        with s, f:
+            s.sendall(encode_command(args))
+            return self._read_reply(f)
 
     @staticmethod
     def _read_reply(f):
