@@ -7,14 +7,17 @@ log, metrics, health, any HTTP answer, a refused vhost's 503, nor any
 message of rtpush-publish."""
 import asyncio
 import json
+import os
 import re
+import shutil
 import subprocess
+import tempfile
 import time
 import unittest
 import urllib.parse
 
-from rtpush_harness import (PUBLISH_CLI, Client, Postgres, Redis, Server, free_port, mint_hs256, persisting,
-                            upgrade_status, wait_until)
+from rtpush_harness import (PREFIX, PUBLISH_CLI, Client, Postgres, Redis, Server, free_port, mint_hs256,
+                            persisting, upgrade_status, wait_until)
 
 # Every secret holds MARK: whatever text shows one, whole or in part,
 # percent-encoded or not, holds MARK.
@@ -24,8 +27,9 @@ ACL_PW = MARK + "-acl-user-pw"
 WRONG = MARK + "-wrong-pw"
 GHOST_PW = MARK + "-ghost-pw"
 # What rtpush needs of an ACL user (docs/redis.md "AUTH and ACL users"):
-# its keys and pub/sub channels, every command but the dangerous ones.
-ACL_RULES = ["on", "~rtpush:*", "&rtpush:*", "+@all", "-@dangerous"]
+# its keys and pub/sub channels, every command but the dangerous ones, and
+# ROLE (@dangerous; a redis+sentinel:// node checks its master with it).
+ACL_RULES = ["on", "~rtpush:*", "&rtpush:*", "+@all", "-@dangerous", "+role"]
 
 SECRET = "it-redis-auth-jwt"
 
@@ -85,6 +89,14 @@ class Accepted(unittest.IsolatedAsyncioTestCase):
         finally:
             cls.a.stop()
             cls.b.stop()
+        try:
+            # Redis refused the ACL user nothing, its clean stop included:
+            # the rules are enough for all rtpush does.
+            denied = [dict(zip(e[::2], e[1::2])) for e in cls.redis.call("ACL", "LOG")]
+            denied = [e for e in denied if e["username"] == "rtpush"]
+            if denied:
+                raise AssertionError("Redis refused the ACL user: %s" % denied)
+        finally:
             cls.redis.stop()
             cls.pg.stop()
 
@@ -243,6 +255,35 @@ class Refused(unittest.IsolatedAsyncioTestCase):
                 redis.password = None
             await self.check(redis, url(redis),
                              'cause="redis refused the connection without a password: NOAUTH', accept)
+
+
+class NodesGenerator(unittest.TestCase):
+    """rtpush-nodes passes a URL with credentials through to the nodes'
+    configuration as it is, and never prints it."""
+
+    def generate(self, redis):
+        out = tempfile.mkdtemp(prefix="rtpush-nodes-")
+        self.addCleanup(shutil.rmtree, out, ignore_errors=True)
+        run = subprocess.run([os.path.join(PREFIX, "bin", "rtpush-nodes"), "--prefix", PREFIX, "--out", out,
+                              "--nodes", "2", "--redis", redis], capture_output=True, text=True, timeout=30)
+        return out, run
+
+    def test_credentials_pass_through_unprinted(self):
+        given = url(6379, "rtpush", ACL_PW, db=2)
+        out, run = self.generate(given)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        assert_no_secret(run.stdout + run.stderr, "rtpush-nodes' output")
+        for name in ("node1", "node2"):
+            with open(os.path.join(out, "nodes", name, "conf.d", "rtpush")) as f:
+                options = json.load(f)["vhosts"][0]["ws-protocols"][0]["rtpush"]
+            self.assertEqual(options["redis"], given)
+
+    def test_a_refused_url_is_not_echoed(self):
+        for given in ("rediss://u:%s@127.0.0.1:1" % WRONG, "redis://u:%s@127.0.0.1:1/notadb" % WRONG):
+            _, run = self.generate(given)
+            self.assertEqual(run.returncode, 2, run.stderr)
+            self.assertIn("--redis", run.stderr)
+            assert_no_secret(run.stdout + run.stderr, "rtpush-nodes' refusal")
 
 
 class RefusedUrl(unittest.TestCase):
