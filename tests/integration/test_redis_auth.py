@@ -107,6 +107,18 @@ class Accepted(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(b_users, {"rtpush"}, users)
         self.assertEqual(a_users, {"default"}, users)
 
+    async def test_acl_user_on_another_database(self):
+        """SELECT under the ACL user: the node's data goes to database 5."""
+        with Server(redis=url(self.redis, "rtpush", ACL_PW, db=5), node_id="auth-c") as c:
+            sub = await Client.open(c, "json")
+            await sub.subscribe("auth-db5")
+            published = c.publish_http("auth-db5", 5)
+            self.assertEqual((await sub.recv_type("message"))["id"], published)
+            self.assertIn("db5", self.redis.info("keyspace"))
+            self.assertEqual(self.redis.call("EXISTS", "rtpush:stream:auth-db5"), 0)  # not in database 0
+            await sub.close()
+            assert_no_secret(c.log_text(), "the log of auth-c")
+
     async def test_pubsub_replay_users_and_rows(self):
         a, b = self.a, self.b
         on_b = await Client.open(b, "json", token=token("carol"))
