@@ -98,6 +98,19 @@ class Accepted(unittest.IsolatedAsyncioTestCase):
         if denied:
             raise AssertionError("Redis refused the ACL user: %s" % denied)
 
+    def test_node_start_shows_the_url_redacted(self):
+        port = self.redis.port
+        self.assertIn("event=node_start vhost=rtpush broker=redis://:***@127.0.0.1:%d " % port, self.a.log_text())
+        self.assertIn("event=node_start vhost=rtpush broker=redis://rtpush:***@127.0.0.1:%d " % port,
+                      self.b.log_text())
+
+    def test_b_is_the_acl_user(self):
+        users = {c.get("name", ""): c["user"] for c in self.redis.client_list()}
+        b_users = {u for name, u in users.items() if "auth-b" in name}
+        a_users = {u for name, u in users.items() if "auth-a" in name}
+        self.assertEqual(b_users, {"rtpush"}, users)
+        self.assertEqual(a_users, {"default"}, users)
+
     async def test_acl_user_on_another_database(self):
         """SELECT under the ACL user: the node's data goes to database 5."""
         with Server(redis=url(self.redis, "rtpush", ACL_PW, db=5), node_id="auth-c") as c:
