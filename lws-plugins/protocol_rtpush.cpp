@@ -134,10 +134,12 @@ int init_vhost(struct lws* wsi, const struct lws_protocol_vhost_options* pvo) {
     lws_sul_schedule(vs->context, 0, &vs->auth_sweep, auth_sweep, rtpush_lws::kAuthSweepUs);
   rtpush_lws::graceful_stop_attach(vs);  // SIGTERM and SIGINT stop gracefully (graceful_stop.h)
   rtpush_lws::reload_drain_attach(vs->context);  // SIGHUP: the old child ends (reload_drain.h)
-  // Never the postgres conninfo: it may hold a password.
+  // Never the postgres conninfo nor the redis URL as given: either may
+  // hold a password (the URL is shown redacted, SPEC 12).
+  const std::string broker = o.redis_url ? o.redis_url->redacted() : "embedded";
   rtpush_lws::log_event(rtpush::LogLevel::Notice, "node_start",
                         {{"vhost", lws_get_vhost_name(vh)},
-                         {"broker", o.redis.empty() ? "embedded" : o.redis.c_str()},
+                         {"broker", broker},
                          {"postgres", o.postgres.empty() ? "off" : "on"},
                          {"history", o.history_size}},
                         o.node_id);

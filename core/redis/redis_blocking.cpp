@@ -14,7 +14,17 @@ BlockingRedis blocking_connect(const RedisAddress& address, double timeout_secs,
     return nullptr;
   }
   redisSetTimeout(c.get(), tv);
-  if (!address.password.empty()) {
+  // AUTH, or without a password a PING: a server wanting one answers it
+  // NOAUTH, said here rather than as the first real command's error (as
+  // RedisLink does). Redis never echoes the password in its answer.
+  if (address.password.empty()) {
+    const RedisReplyPtr r = blocking_command(c.get(), {"PING"});
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+      *why = "redis " + address.host_port() + " refused the connection without a password: " +
+             (r ? std::string(r->str, r->len) : std::string(c->errstr));
+      return nullptr;
+    }
+  } else {
     const RedisReplyPtr r = address.user.empty() ? blocking_command(c.get(), {"AUTH", address.password})
                                                  : blocking_command(c.get(), {"AUTH", address.user, address.password});
     if (!r || r->type == REDIS_REPLY_ERROR) {

@@ -35,7 +35,7 @@ constexpr int kOk = 0, kFailed = 1, kUsage = 2;
 
 const char kHelp[] = R"(Usage:
   rtpush-publish --url http://HOST:PORT/MOUNT [--api-key-file FILE] --channel CHANNEL [--data JSON]
-  rtpush-publish --redis redis://HOST:PORT[/DB] --channel CHANNEL [--data JSON]
+  rtpush-publish --redis redis://[USER:PASSWORD@]HOST:PORT[/DB] --channel CHANNEL [--data JSON]
 
 Publishes JSON messages to an rtpush channel and prints each new message's id
 on its own line, in order.
@@ -54,7 +54,12 @@ on its own line, in order.
                    in the channel's history. Lines from standard input are
                    pipelined. A Redis no node has configured yet (new,
                    restarted or flushed) refuses it: it cannot tell whether
-                   nodes with PostgreSQL would persist the message
+                   nodes with PostgreSQL would persist the message.
+                   redis://PASSWORD@HOST:PORT (or :PASSWORD@) AUTHs as the
+                   default user, redis://USER:PASSWORD@HOST:PORT as an ACL
+                   user; %-escape '@', ':' and '/' in them (%40, %3A, %2F).
+                   A refused AUTH is reported in Redis's words; the password
+                   is never printed
   --history-size N with --redis: how many messages the channel's history
                    keeps; by default what the nodes recorded in Redis
   --channel C      the channel: 1-200 bytes, no whitespace or control characters
@@ -82,6 +87,7 @@ Examples:
   rtpush-publish --url http://127.0.0.1:7681/ --api-key-file /etc/rtpush/api-key --channel news --data 1
   RTPUSH_API_KEY=... rtpush-publish --url http://127.0.0.1:7681/ --channel news --data 1
   producer | rtpush-publish --redis redis://127.0.0.1:6379 --channel news
+  rtpush-publish --redis redis://rtpush:PASSWORD@10.0.0.5:6379/0 --channel news --data 1
 )";
 
 struct Args {
