@@ -35,7 +35,8 @@ constexpr int kOk = 0, kFailed = 1, kUsage = 2;
 
 const char kHelp[] = R"(Usage:
   rtpush-publish --url http://HOST:PORT/MOUNT [--api-key-file FILE] --channel CHANNEL [--data JSON]
-  rtpush-publish --redis redis://HOST:PORT[/DB] --channel CHANNEL [--data JSON]
+  rtpush-publish --redis redis://[USER:PASSWORD@]HOST:PORT[/DB] --channel CHANNEL [--data JSON]
+  rtpush-publish --redis redis+cluster://[USER:PASSWORD@]H1:P1,H2:P2,... --channel CHANNEL [--data JSON]
 
 Publishes JSON messages to an rtpush channel and prints each new message's id
 on its own line, in order.
@@ -54,7 +55,12 @@ on its own line, in order.
                    in the channel's history. Lines from standard input are
                    pipelined. A Redis no node has configured yet (new,
                    restarted or flushed) refuses it: it cannot tell whether
-                   nodes with PostgreSQL would persist the message
+                   nodes with PostgreSQL would persist the message.
+                   redis+cluster://: the seeds (any node of the cluster)
+                   give the slot map; the message goes to the master of
+                   the channel's slot, following MOVED and ASK; after a
+                   lost connection (a master died) the next message waits
+                   up to --timeout for the new master
   --history-size N with --redis: how many messages the channel's history
                    keeps; by default what the nodes recorded in Redis
   --channel C      the channel: 1-200 bytes, no whitespace or control characters
@@ -64,7 +70,8 @@ on its own line, in order.
                    strict JSON value (trailing bytes, invalid UTF-8, a raw
                    control character in a string) is reported (with its line
                    number and why) and skipped, the rest still go out.
-  --timeout SECS   HTTP timeout per message (default 10)
+  --timeout SECS   HTTP timeout per message, or Redis's timeout for a
+                   connection and an answer (default 10)
   -h, --help       this text
   --version        the version
 
@@ -82,6 +89,7 @@ Examples:
   rtpush-publish --url http://127.0.0.1:7681/ --api-key-file /etc/rtpush/api-key --channel news --data 1
   RTPUSH_API_KEY=... rtpush-publish --url http://127.0.0.1:7681/ --channel news --data 1
   producer | rtpush-publish --redis redis://127.0.0.1:6379 --channel news
+  rtpush-publish --redis redis+cluster://127.0.0.1:7000,127.0.0.1:7001 --channel news --data 1
 )";
 
 struct Args {
@@ -161,8 +169,8 @@ int parse_args(int argc, char** argv, Args* a) {
     std::string why;
     const auto url = rtpush::RedisUrl::parse(a->redis, &why);
     if (!url) return usage("--redis: " + why);
-    if (url->topology != rtpush::RedisTopology::Single)
-      return usage("--redis: this build does not follow redis+sentinel:// or redis+cluster:// yet");
+    if (url->topology == rtpush::RedisTopology::Sentinel)
+      return usage("--redis: this build does not follow redis+sentinel:// yet");
   }
   if (!a->api_key_file.empty()) {
     if (!a->redis.empty()) return usage("--api-key-file goes with --url (Redis has no API key)");
@@ -278,7 +286,7 @@ int main(int argc, char** argv) {
                                                pending_where.pop_front();
                                              });
     std::string why;
-    if (!redis->connect(rtpush::RedisUrl::parse(args.redis, &why)->single(), &why)) {
+    if (!redis->connect(*rtpush::RedisUrl::parse(args.redis, &why), &why)) {
       std::cerr << "rtpush-publish: " << why << "\n";
       return kFailed;
     }
