@@ -49,8 +49,8 @@ std::unique_ptr<Vhost> Vhost::build(const Options& o, int service_threads, std::
       *error = {"redis", "redis: " + o.redis_error};
       return nullptr;
     }
-    if (o.redis_url->topology != RedisTopology::Single) {
-      *error = {"redis", "redis: this build does not follow redis+sentinel:// or redis+cluster:// yet"};
+    if (o.redis_url->topology == RedisTopology::Sentinel) {
+      *error = {"redis", "redis: this build does not follow redis+sentinel:// yet"};
       return nullptr;
     }
     std::optional<RedisBroker::PersistCaps> persist;

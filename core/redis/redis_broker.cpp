@@ -72,14 +72,20 @@ struct RedisBroker::IoSide {
     bool confirmed = false;    // SUBSCRIBE acknowledged on the current link
     bool backfilling = false;  // catching up after a reconnect: live ones wait
     StreamId last;             // newest id delivered to this node
+    std::string owner;         // cluster: the master whose sub link it is (S)SUBSCRIBEd on
+    double subscribed_at = 0;  // cluster: when, for a subscription never confirmed
     std::vector<MessagePtr> held;
     std::vector<std::function<void()>> after_confirm;  // history reads waiting for the SUBSCRIBE
   };
 
-  IoSide(RedisBroker* o, IoThread* i, RedisAddress a, std::string n, std::size_t h, unsigned ttl, Logger lg)
-      : owner(o), io(i), log(std::move(lg)), health(log, "redis", a.host_port(), "reconnecting with backoff"),
+  IoSide(RedisBroker* o, IoThread* i, const RedisUrl& u, std::string n, std::size_t h, unsigned ttl, Logger lg)
+      : owner(o), io(i), log(std::move(lg)),
+        health(log, "redis", u.topology == RedisTopology::Cluster ? u.redacted() : u.single().host_port(),
+               "reconnecting with backoff"),
         node_id(std::move(n)), history(h), ttl_secs(ttl), ttl_ms(std::to_string(std::uint64_t{ttl} * 1000)),
-        links(std::move(a)) {}
+        url(u), links(u.topology == RedisTopology::Cluster ? RedisAddress{} : u.single()) {
+    if (u.topology == RedisTopology::Cluster) links.keys = RedisKeys::cluster();
+  }
 
   RedisBroker* owner;  // only in tasks delivered to the service thread (its listener)
   IoThread* io;
@@ -94,6 +100,7 @@ struct RedisBroker::IoSide {
   // The publish script's "who publishes" (kPublishScript): "<rows> <bytes>"
   // with PostgreSQL (pg-backlog-rows, pg-backlog-bytes), "-" without.
   std::string persist_caps = "-", persist_rows, persist_bytes;
+  RedisUrl url;
   // Either link failing drops the other, so that both start over together.
   // RedisPresence borrows them (links.tenant).
   RedisLinks links;
@@ -133,6 +140,11 @@ struct RedisBroker::IoSide {
   std::unordered_map<std::string, Channel> channels;
 
   bool up() const { return links.up(); }
+  bool clustered() const { return links.shards != nullptr; }
+  // The channel's shard has a reachable master (one Redis: the links are up).
+  bool up_for(const std::string& channel) const {
+    return clustered() ? links.shards->slot_up(cluster::key_slot(links.keys.stream(channel))) : links.up();
+  }
 
   // Written here, read by the service thread.
 
@@ -142,6 +154,7 @@ struct RedisBroker::IoSide {
   // ---- connection lifecycle -------------------------------------------
   void connect() {
     assert(io->on_io_thread());
+    if (url.topology == RedisTopology::Cluster) return connect_cluster();
     RedisLink::Events events{[this] {
                                if (up()) link_up();
                              },
@@ -153,20 +166,74 @@ struct RedisBroker::IoSide {
     links.sub->start();
   }
 
+  void connect_cluster() {
+    RedisShards::Events events;
+    events.up = [this] { link_up(); };
+    events.down = [this](const std::string& why) { link_failed(why); };
+    events.map_changed = [this] { place_subscriptions(); };
+    events.push = [this](const std::string& from, redisReply* r) { on_live(r, &from); };
+    events.tick = [this] { resubscribe_stale(); };
+    links.shards = std::make_unique<RedisShards>(io->loop(), url, node_id, std::move(events), &topology);
+    links.shards->start();
+  }
+
   // One of the two connections failed: drop the other; each comes back
-  // after its backoff.
+  // after its backoff. (Cluster: a master's links failed, or the map is not
+  // whole; RedisShards dropped that master's pair.)
   void link_failed(const std::string& why) {
     if (closing) return;
     health.failed(why);
+    if (clustered()) {
+      // Channels on a master whose sub link is gone listen again (with a
+      // backfill) once it is back, on whichever master serves them then.
+      for (auto& [name, ch] : channels) {
+        RedisLink* sub = links.shards->sub_link(ch.owner);
+        if (!sub || !sub->up()) ch.confirmed = false, ch.owner.clear();
+      }
+      return;
+    }
     topology.set_up("0", false);
     for (auto& [name, ch] : channels) ch.confirmed = false;
     if (links.cmd) links.cmd->drop();
     if (links.sub) links.sub->drop();
   }
 
+  // Cluster: every watched channel on the sub link of the master that
+  // serves it now. One that moved is SSUBSCRIBEd on its new master and
+  // backfilled from the last id delivered (held live messages wait).
+  void place_subscriptions() {
+    if (!clustered()) return;
+    for (auto& [name, ch] : channels) {
+      const std::string now = links.shards->owner(cluster::key_slot(links.keys.stream(name)));
+      if (now == ch.owner && !now.empty()) continue;
+      if (!ch.owner.empty()) links.shards->unsubscribe_shard(ch.owner, links.keys.live(name));
+      ch.owner.clear();
+      ch.confirmed = false;
+      ch.backfilling = ch.last != StreamId{};
+      subscribe(name);
+    }
+  }
+
+  // Cluster, every second: a subscription not confirmed within a few
+  // seconds (its SSUBSCRIBE met a MOVED, or its master went) is made again.
+  void resubscribe_stale() {
+    const double now = ev_now(io->loop());
+    for (auto& [name, ch] : channels) {
+      if (ch.confirmed || now - ch.subscribed_at < 2) continue;
+      const std::string to = links.shards->owner(cluster::key_slot(links.keys.stream(name)));
+      // (On the same master: SSUBSCRIBE again, no SUNSUBSCRIBE, whose reply
+      // would read as the slot moving away.)
+      if (!ch.owner.empty() && ch.owner != to) links.shards->unsubscribe_shard(ch.owner, links.keys.live(name));
+      ch.owner.clear();
+      ch.backfilling = ch.last != StreamId{};
+      links.shards->refresh_soon();
+      subscribe(name);
+    }
+  }
+
   void link_up() {
     health.answered();
-    topology.set_up("0", true);
+    if (!clustered()) topology.set_up("0", true);
     if (links.tenant) links.tenant->links_up();
     write_settings();
     // Listen again to every watched channel, then catch up from the last id
@@ -180,22 +247,67 @@ struct RedisBroker::IoSide {
 
   // ---- live messages ----------------------------------------------------
   void subscribe(const std::string& channel) {
+    if (clustered()) {
+      auto it = channels.find(channel);
+      if (it == channels.end()) return;
+      const std::string owner = links.shards->owner(cluster::key_slot(links.keys.stream(channel)));
+      it->second.subscribed_at = ev_now(io->loop());
+      if (!owner.empty() && links.shards->subscribe_shard(owner, links.keys.live(channel))) it->second.owner = owner;
+      return;
+    }
     const std::string topic = std::string(redis::kLivePrefix) + channel;
     links.sub->push_command({"SUBSCRIBE", topic});
   }
 
-  void on_live(redisReply* reply) {
+  // A cluster live topic "rtpush:{TAG}:live:CHANNEL": the channel, or
+  // nullopt for any other topic.
+  static std::optional<std::string> cluster_channel(const std::string& topic) {
+    static constexpr std::string_view kHead = "rtpush:{", kMark = "}:live:";
+    if (topic.compare(0, kHead.size(), kHead) != 0) return std::nullopt;
+    const std::size_t mark = topic.find(kMark, kHead.size());
+    if (mark == std::string::npos) return std::nullopt;
+    return topic.substr(mark + kMark.size());
+  }
+
+  // A pub/sub reply; `from`: the master whose sub link it came on (cluster).
+  void on_live(redisReply* reply, const std::string* from = nullptr) {
     IoSide* self = this;
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) return;
-    const std::string kind = text(reply->element[0]);
+    std::string kind = text(reply->element[0]);
     std::string topic = text(reply->element[1]);
-    const std::size_t prefix = std::strlen(redis::kLivePrefix);
-    if (topic.compare(0, prefix, redis::kLivePrefix) != 0) {  // not a channel's: the tenant's (rtpush:control)
-      if (links.tenant) links.tenant->on_push(kind, topic, reply->element[2]);
-      return;
+    std::string channel;
+    if (clustered()) {
+      auto c = cluster_channel(topic);
+      if (!c) {
+        if (links.tenant && kind != "subscribe") links.tenant->on_push(kind, topic, reply->element[2]);
+        return;
+      }
+      auto it = channels.find(*c);
+      // Only the link it is placed on speaks for it; the regular
+      // (un)subscribe under the same name is hiredis's, not ours.
+      if (it == channels.end() || !from || *from != it->second.owner) return;
+      if (kind == "subscribe" || kind == "unsubscribe") return;
+      if (kind == "sunsubscribe") {  // its slot moved away: to the new master, with a backfill
+        // (The regular subscription under its name stays: removing it could
+        // race a new SUBSCRIBE on the same link in hiredis's table.)
+        it->second.owner.clear();
+        it->second.confirmed = false;
+        it->second.backfilling = it->second.last != StreamId{};
+        links.shards->refresh_soon();
+        return subscribe(*c);
+      }
+      if (kind == "ssubscribe") kind = "subscribe";
+      if (kind == "smessage") kind = "message";
+      channel = std::move(*c);
+    } else {
+      const std::size_t prefix = std::strlen(redis::kLivePrefix);
+      if (topic.compare(0, prefix, redis::kLivePrefix) != 0) {  // not a channel's: the tenant's (rtpush:control)
+        if (links.tenant) links.tenant->on_push(kind, topic, reply->element[2]);
+        return;
+      }
+      if (topic.size() <= prefix) return;
+      channel = topic.substr(prefix);
     }
-    if (topic.size() <= prefix) return;
-    const std::string channel = topic.substr(prefix);
     auto it = self->channels.find(channel);
     if (it == self->channels.end()) return;  // unwatched meanwhile
     Channel& ch = it->second;
@@ -251,8 +363,8 @@ struct RedisBroker::IoSide {
 
   // XRANGE (after, +] in pages, appended to `acc`.
   void read_range(const std::string& channel, StreamId after, std::vector<MessagePtr> acc, RangeDone done) {
-    if (!links.cmd_up()) return done(false, {});
-    const std::string key = std::string(redis::kStreamPrefix) + channel;
+    if (!up_for(channel)) return done(false, {});
+    const std::string key = clustered() ? links.keys.stream(channel) : std::string(redis::kStreamPrefix) + channel;
     const std::string start = "(" + after.str();
     command(
         [this, channel, acc = std::move(acc), done = std::move(done)](redisReply* r) mutable {
@@ -325,13 +437,35 @@ struct RedisBroker::IoSide {
           if (p->cursor == from) return done(false);  // entries none of which parsed: never loop on them
           read_page(channel, p, done);
         },
-        {"EVAL", redis::kHistoryScript, "4", redis::kStreamPrefix + channel, redis::kEpochKey,
-         redis::kTrimmedPrefix + channel, redis::kConfigKey, p->cursor.str(), std::to_string(count), ttl_ms});
+        history_args(channel, p->cursor.str(), std::to_string(count)));
+  }
+
+  // The history script's command (redis_scripts.h) for `channel`.
+  std::vector<std::string> history_args(const std::string& channel, std::string since, std::string count) const {
+    if (!clustered())
+      return {"EVAL", redis::kHistoryScript, "4", redis::kStreamPrefix + channel, redis::kEpochKey,
+              redis::kTrimmedPrefix + channel, redis::kConfigKey, std::move(since), std::move(count), ttl_ms};
+    const RedisKeys& k = links.keys;
+    const int b = k.bucket(channel);
+    return {"EVAL", redis::kHistoryScript, "4", k.stream(channel), k.epoch(b), k.trimmed(channel), k.config(b),
+            std::move(since), std::move(count), ttl_ms};
   }
 
   void command(std::function<void(redisReply*)> cb, const std::vector<std::string>& args) {
     assert(io->on_io_thread());
     links.command(std::move(cb), args);
+  }
+
+  // The publish script's command in a Redis Cluster: every key in the
+  // channel's bucket (one slot), the live topic a shard channel, ARGV[10]
+  // SPUBLISH (absent for one Redis: PUBLISH, as older nodes do).
+  std::vector<std::string> cluster_publish_args(const std::string& channel, const std::string& kind,
+                                                const std::string& data, const std::string& user) const {
+    const RedisKeys& k = links.keys;
+    const int b = k.bucket(channel);
+    return {"EVAL", redis::kPublishScript, "6", k.stream(channel), k.epoch(b), k.trimmed(channel), k.persist(b),
+            k.config(b), k.bytes(channel), std::to_string(history), kind, data, k.live(channel), channel, ttl_ms,
+            persist_caps, channel_bytes, user, k.publish_command()};
   }
 
   // ---- settings -----------------------------------------------------------
@@ -343,12 +477,15 @@ struct RedisBroker::IoSide {
     // for rtpush-publish and nodes without PostgreSQL too; before the HSET,
     // so that rtpush:config never exists without it (rtpush-publish
     // publishes once it exists).
-    if (!persist_rows.empty())
-      command([](redisReply*) {}, {"EVAL", redis::kEnablePersistScript, "1", redis::kConfigKey, persist_rows,
-                                   persist_bytes});
-    command([](redisReply*) {}, {"HSET", redis::kConfigKey, "history-size", std::to_string(history),
-                                 "history-ttl-secs", std::to_string(ttl_secs), "history-channel-bytes",
-                                 channel_bytes});
+    // A Redis Cluster: each bucket has its own config (its publishes read
+    // it in the same slot).
+    for (int b = 0; b < links.keys.buckets(); ++b) {
+      const std::string config = clustered() ? links.keys.config(b) : std::string(redis::kConfigKey);
+      if (!persist_rows.empty())
+        command([](redisReply*) {}, {"EVAL", redis::kEnablePersistScript, "1", config, persist_rows, persist_bytes});
+      command([](redisReply*) {}, {"HSET", config, "history-size", std::to_string(history), "history-ttl-secs",
+                                   std::to_string(ttl_secs), "history-channel-bytes", channel_bytes});
+    }
   }
 
   // The heartbeat: the tenant's registry first (as before the split: the
@@ -370,6 +507,7 @@ struct RedisBroker::IoSide {
     links.tenant = nullptr;
     links.cmd.reset();  // runs pending callbacks with no reply
     links.sub.reset();
+    links.shards.reset();
   }
 };
 
@@ -377,11 +515,10 @@ RedisBroker::RedisBroker(const RedisUrl& url, std::string node_id, std::size_t h
                          unsigned history_ttl_secs, IoThread* io, Logger log, std::optional<PersistCaps> persist,
                          std::size_t history_channel_bytes)
     : io_(io),
-      io_side_(new IoSide(this, io, url.single(), std::move(node_id), history_size, history_ttl_secs,
-                          std::move(log))) {
+      io_side_(new IoSide(this, io, url, std::move(node_id), history_size, history_ttl_secs, std::move(log))) {
   IoSide* side = io_side_.get();
   side->channel_bytes = std::to_string(history_channel_bytes);
-  side->topology.set_shards({{"0", false}});
+  side->topology.set_shards({{url.topology == RedisTopology::Cluster ? "0-16383" : "0", false}});
   if (persist) {
     side->persist_rows = std::to_string(persist->rows);
     side->persist_bytes = std::to_string(persist->bytes);
@@ -415,7 +552,7 @@ void RedisBroker::publish(const std::string& channel, Payload payload, std::stri
         done(r);
       });
     };
-    if (!side->up()) {
+    if (!side->up_for(channel)) {
       // Asked again once the first connection is up (io_->post keeps the order).
       if (side->await_first_up([this, channel, payload, user, done] { publish(channel, payload, user, done); }))
         return;
@@ -454,10 +591,13 @@ void RedisBroker::publish(const std::string& channel, Payload payload, std::stri
             done(res);
           });
         },
-        {"EVAL", redis::kPublishScript, "6", redis::kStreamPrefix + channel, redis::kEpochKey,
-         redis::kTrimmedPrefix + channel, redis::kPersistKey, redis::kConfigKey, redis::kBytesPrefix + channel,
-         std::to_string(side->history), kind, data->bytes, redis::kLivePrefix + channel, channel, side->ttl_ms,
-         side->persist_caps, side->channel_bytes, user});
+        side->clustered() ? side->cluster_publish_args(channel, kind, data->bytes, user)
+                          : std::vector<std::string>{"EVAL", redis::kPublishScript, "6", redis::kStreamPrefix + channel,
+                                                     redis::kEpochKey, redis::kTrimmedPrefix + channel,
+                                                     redis::kPersistKey, redis::kConfigKey,
+                                                     redis::kBytesPrefix + channel, std::to_string(side->history),
+                                                     kind, data->bytes, redis::kLivePrefix + channel, channel,
+                                                     side->ttl_ms, side->persist_caps, side->channel_bytes, user});
     *sent = true;
   });
 }
@@ -511,11 +651,9 @@ void RedisBroker::history(const std::string& channel, std::optional<StreamId> si
             if (side->take(channel, page.get(), r->element[3], IoSide::kFirstCount)) return finish(true);
             side->read_page(channel, page, finish);
           },
-          {"EVAL", redis::kHistoryScript, "4", redis::kStreamPrefix + channel, redis::kEpochKey,
-           redis::kTrimmedPrefix + channel, redis::kConfigKey, entries_now ? since->str() : std::string(),
-           std::to_string(IoSide::kFirstCount), side->ttl_ms});
+          side->history_args(channel, entries_now ? since->str() : std::string(), std::to_string(IoSide::kFirstCount)));
     };
-    if (!side->up()) return fail();
+    if (!side->up_for(channel)) return fail();
     // Read only once live messages flow, so none falls between the two.
     auto it = side->channels.find(channel);
     if (it != side->channels.end() && !it->second.confirmed)
@@ -541,11 +679,14 @@ void RedisBroker::watch(const std::string& channel, bool on) {
     IoSide* side = io_side_.get();
     if (on) {
       auto [it, fresh] = side->channels.try_emplace(channel);
+      if (fresh && side->clustered()) side->subscribe(channel);  // (stale ones are made again every second)
       if (fresh && side->links.sub && side->links.sub->up()) side->subscribe(channel);
       return;
     }
     auto it = side->channels.find(channel);
     if (it == side->channels.end()) return;
+    if (side->clustered() && !it->second.owner.empty())
+      side->links.shards->unsubscribe_shard(it->second.owner, side->links.keys.live(channel));
     side->channels.erase(it);  // reads waiting for its SUBSCRIBE have no subscriber left
     if (side->links.sub && side->links.sub->up())
       side->links.sub->push_command({"UNSUBSCRIBE", std::string(redis::kLivePrefix) + channel});
