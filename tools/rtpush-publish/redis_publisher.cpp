@@ -112,6 +112,9 @@ std::vector<std::string> RedisPublisher::command(const std::string& json) const 
                                    // exist, so the script refuses it on a data set no node has configured.
                                    // No history-channel-bytes: the script reads the nodes' bound.
                                    ""};
+  if (keys_.clustered()) {  // as the nodes publish in a cluster: no bound given, no user, SPUBLISH
+    args.insert(args.end(), {"", "", keys_.publish_command()});
+  }
   return args;
 }
 
