@@ -19,21 +19,25 @@ class TwoNodesOnACluster(unittest.IsolatedAsyncioTestCase):
                 Server(redis=cluster.url, postgres=pg.conninfo, node_id="cb", pg_flush_ms=20) as b:
             for node in (a, b):
                 wait_until(lambda: node.get("health")[0] == 200, 20, "a node never saw the cluster whole")
-            sub, _ = await b.connect()
-            for channel in CHANNELS:
-                await subscribe(sub, channel)
+            # two connections (max-channels-per-connection is 256)
+            subs = [(await b.connect())[0] for _ in range(2)]
+            for i, channel in enumerate(CHANNELS):
+                await subscribe(subs[i % 2], channel)
             ids = {}
             for i, channel in enumerate(CHANNELS):
                 ids[channel] = a.publish_http(channel, {"n": i})
             got = {}
-            while len(got) < len(CHANNELS):
-                msg = await asyncio.wait_for(recv_type(sub, "message"), 10)
-                self.assertNotIn(msg["channel"], got, "a message came twice")
-                got[msg["channel"]] = msg
+            for k, sub in enumerate(subs):
+                for _ in CHANNELS[k::2]:
+                    msg = await asyncio.wait_for(recv_type(sub, "message"), 10)
+                    self.assertNotIn(msg["channel"], got, "a message came twice")
+                    got[msg["channel"]] = msg
+            self.assertEqual(len(got), len(CHANNELS))
             for i, channel in enumerate(CHANNELS):
                 self.assertEqual(got[channel]["id"], ids[channel])
                 self.assertEqual(got[channel]["data"], {"n": i})
-            await sub.close()
+            for sub in subs:
+                await sub.close()
 
             # Every channel's stream is on the master serving its bucket, and
             # every master holds some.
@@ -55,11 +59,11 @@ class TwoNodesOnACluster(unittest.IsolatedAsyncioTestCase):
 
             # Exactly one row per message, whichever node wrote it.
             total = len(CHANNELS) + 30
-            wait_until(lambda: pg.query("SELECT count(*) FROM rtpush_messages")[0][0] >= total, 20,
+            wait_until(lambda: int(pg.query("SELECT count(*) FROM rtpush_messages")[0][0]) >= total, 20,
                        "not every message reached postgres")
             rows = pg.query("SELECT channel, id, count(*) FROM rtpush_messages GROUP BY channel, id")
             self.assertEqual(len(rows), total)
-            self.assertTrue(all(n == 1 for (_, _, n) in rows))
+            self.assertTrue(all(int(n) == 1 for (_, _, n) in rows))
 
 
 if __name__ == "__main__":
