@@ -11,6 +11,9 @@
 #     live messages to the nodes, their heartbeats), divided by the messages
 #     its streams hold after (MESSAGES / CHANNELS per channel stays within
 #     the history: every publish is one stream entry);
+#     and the same with what it burns idle (IDLE seconds, 5, with the nodes
+#     connected and no load, before the load: the cluster bus, the nodes'
+#     heartbeats and map refreshes) taken out;
 #   - the spread: channels per shard (their streams, SCAN on each master) and
 #     publishes per shard; the busiest shard's share against the mean (target
 #     <= 1.2x).
@@ -20,7 +23,7 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 RPORT=${RPORT:-7890}; CPORT=${CPORT:-7891}; A=${A:-7895}; B=${B:-7896}
 CHANNELS=${CHANNELS:-600}; SUBSCRIBERS=${SUBSCRIBERS:-3000}; MESSAGES=${MESSAGES:-60000}
-WINDOW=${WINDOW:-256}; PAYLOAD=${PAYLOAD:-64}; RUNS=${RUNS:-2}
+WINDOW=${WINDOW:-256}; PAYLOAD=${PAYLOAD:-64}; RUNS=${RUNS:-2}; IDLE=${IDLE:-5}
 CLUSTER_PIDS=()
 CLUSTER_DIR=
 
@@ -65,15 +68,23 @@ stream_entries() {  # the entries of the bench's streams a Redis holds (each its
 # measure NAME URL PORT...: the nodes on URL, the load, then per Redis on PORT...
 measure() {
   local name=$1 url=$2; shift 2
-  local ports=("$@") pids=() cpu0=() i out pub_s
+  local ports=("$@") pids=() cpu0=() idle=() i out pub_s t0 t1 wall
   start_node "$A" redis "$url" node-id bench-a
   start_node "$B" redis "$url" node-id bench-b
   for i in "${!ports[@]}"; do
     pids[$i]=$(redis-cli -p "${ports[$i]}" info server | tr -d '\r' | awk -F: '/^process_id:/ {print $2}')
     cpu0[$i]=$(cpu_ticks "${pids[$i]}")
   done
+  sleep "$IDLE"
+  for i in "${!ports[@]}"; do
+    idle[$i]=$(( $(cpu_ticks "${pids[$i]}") - cpu0[$i] ))
+    cpu0[$i]=$(cpu_ticks "${pids[$i]}")
+  done
+  t0=$(date +%s.%N)
   out=$("$BENCH" fanout --port "$A,$B" --connections "$SUBSCRIBERS" --messages "$MESSAGES" --spread "$CHANNELS" \
         --window "$WINDOW" --payload-bytes "$PAYLOAD" --channel "spread")
+  t1=$(date +%s.%N)
+  wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')
   echo "== $name: $CHANNELS channels, $SUBSCRIBERS subscribers on 2 nodes, $MESSAGES publishes"
   echo "$out" | grep -E "^receivers=|^elapsed="
   pub_s=$(echo "$out" | awk -F'[= ]' '/^publish_start=/ {printf "%.0f", $6 / ($4 - $2)}')
@@ -85,9 +96,11 @@ measure() {
     cpu=$(( $(cpu_ticks "${pids[$i]}") - cpu0[$i] )); ev=$(stream_entries "${ports[$i]}")
     ch=$(redis-cli -p "${ports[$i]}" --scan --pattern 'rtpush:*stream:spread-*' | wc -l)
     counts+=("$ev"); chans+=("$ch"); total=$((total + ev))
-    awk -v p="${ports[$i]}" -v c="$cpu" -v hz="$hz" -v e="$ev" -v ch="$ch" 'BEGIN {
-      printf "shard=%s channels=%d publishes=%d redis_cpu_s=%.2f redis_cpu_us_per_publish=%.2f\n",
-             p, ch, e, c / hz, e ? c / hz * 1e6 / e : 0 }'
+    awk -v p="${ports[$i]}" -v c="$cpu" -v hz="$hz" -v e="$ev" -v ch="$ch" -v idle="${idle[$i]}" -v is="$IDLE" \
+        -v wall="$wall" 'BEGIN {
+      busy = c / hz - idle / hz / is * wall
+      printf "shard=%s channels=%d publishes=%d redis_cpu_s=%.2f redis_cpu_us_per_publish=%.2f idle_cpu_pct=%.1f without_idle_us_per_publish=%.2f\n",
+             p, ch, e, c / hz, e ? c / hz * 1e6 / e : 0, idle / hz / is * 100, e ? busy * 1e6 / e : 0 }'
   done
   if [ "${#ports[@]}" -gt 1 ]; then
     printf '%s\n' "${counts[@]}" | awk -v n="${#ports[@]}" '{ if ($1 > m) m = $1; s += $1 }
