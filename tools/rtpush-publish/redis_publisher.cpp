@@ -64,6 +64,15 @@ bool RedisPublisher::connect(const rtpush::RedisUrl& url, std::string* why) {
   return locate(&master, why) && open(master, why);
 }
 
+bool RedisPublisher::connect(const rtpush::RedisAddress& server, std::string* why) {
+  url_ = rtpush::RedisUrl{};
+  url_.hosts = {{server.host, server.port}};
+  url_.db = server.db;
+  url_.user = server.user;
+  url_.password = server.password;
+  return open(server, why);
+}
+
 bool RedisPublisher::locate(rtpush::RedisAddress* master, std::string* why) {
   slots_ = fetch_slot_map(url_, slots_ ? slots_->masters() : std::vector<rtpush::cluster::Node>{}, timeout_, why);
   if (!slots_) return false;

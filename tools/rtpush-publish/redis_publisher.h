@@ -37,6 +37,8 @@ class RedisPublisher {
   // Connects (a cluster: to the channel's master) and loads the script.
   // False with *why on failure.
   bool connect(const rtpush::RedisUrl& url, std::string* why);
+  // One Redis server found already (a Sentinel's master): connects there.
+  bool connect(const rtpush::RedisAddress& server, std::string* why);
   // Queues one message (compact JSON text); answers may come later.
   bool publish(const std::string& json);
   // Waits for every answer.
