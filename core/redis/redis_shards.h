@@ -42,9 +42,11 @@ namespace rtpush {
 
 class RedisShards {
  public:
+  struct Request;
   static constexpr int kMaxRedirects = 5;
   static constexpr double kTryAgainSecs = 0.05;
   static constexpr double kTickSecs = 1, kRefreshEverySecs = 10;
+  static constexpr std::size_t kMaxWaiting = 10000;  // commands waiting for a new master's link
 
   struct Events {
     std::function<void()> up;                          // every shard reachable (again)
@@ -84,12 +86,16 @@ class RedisShards {
   struct NodeLinks {
     cluster::Node node;
     std::unique_ptr<RedisLink> cmd, sub;
+    // A master met for the first time (a MOVED or ASK to it, a new map):
+    // commands wait for its first connection instead of failing; once it
+    // has failed they fail at once.
+    bool settled = false;
+    std::vector<std::pair<int, std::shared_ptr<Request>>> waiting;
   };
-  struct Request;
 
   NodeLinks& ensure(const cluster::Node& node);
   void send(int slot, std::shared_ptr<Request> req);
-  void link_up();
+  void link_up(const std::string& owner);
   void link_down(const std::string& owner, const std::string& why);
   void refresh();
   void take_map(cluster::SlotMap map);
