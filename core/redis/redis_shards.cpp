@@ -1,8 +1,8 @@
 #include "redis_shards.h"
 
-#include <cstdlib>
 #include <strings.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <set>
 #include <string_view>
