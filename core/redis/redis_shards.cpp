@@ -156,12 +156,14 @@ void RedisShards::send(int slot, std::shared_ptr<Request> req) {
   const bool asking = req->ask_to.has_value();
   req->ask_to.reset();
   if (asking) target->cmd->command({"ASKING"}, [](redisReply*) {});
-  target->cmd->command(req->args, [this, slot, req](redisReply* r) {
+  const std::string from_host = target->node.host;
+  target->cmd->command(req->args, [this, slot, req, from_host](redisReply* r) {
     if (!r || r->type != REDIS_REPLY_ERROR) return req->done(r);  // also while this is being destroyed
     const std::string_view said(r->str, r->len);
     if (req->redirects < kMaxRedirects) {
       if (auto redirect = cluster::parse_redirect(said)) {
         ++req->redirects;
+        if (redirect->to.host_unknown()) redirect->to.host = from_host;  // Redis: "the host you asked"
         const bool ask = redirect->kind == cluster::Redirect::Kind::Ask;
         topology_->count_redirect(ask);
         if (ask) {
