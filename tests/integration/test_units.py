@@ -177,6 +177,56 @@ class Generator(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(run.returncode, 0, (args, run.stderr))
             self.assertEqual(len(os.listdir(os.path.join(out, "nodes"))), nodes, args)
 
+    def vhost_options(self, out, name="node1"):
+        with open(os.path.join(out, "nodes", name, "conf.d", "rtpush")) as f:
+            return json.load(f)["vhosts"][0]["ws-protocols"][0]["rtpush"]
+
+    def test_every_redis_form_goes_into_the_vhosts_with_its_options(self):
+        # SPEC 12: one Redis, the master sentinels name, a Cluster; with or
+        # without user:password (an empty user: a password alone)
+        for url, extra, options in (
+                ("redis://127.0.0.1:6379/2", [], {}),
+                ("redis://app:s3cret@[::1]:6379", ["--redis-wait-replicas", "1"], {"redis-wait-replicas": "1"}),
+                ("redis+sentinel://:s3cret@10.0.0.1:26379,10.0.0.2:26379,sentinel-3:26379/rtpush/1",
+                 ["--redis-sentinel-password", "sentinel-s3cret", "--redis-wait-replicas", "1"],
+                 {"redis-sentinel-password": "sentinel-s3cret", "redis-wait-replicas": "1"}),
+                ("redis+sentinel://127.0.0.1:26379/mymaster", [], {}),
+                ("redis+cluster://app:s3cret@10.0.0.1:7000,10.0.0.2:7000", ["--redis-wait-replicas", "0"],
+                 {"redis-wait-replicas": "0"}),
+                ("redis+cluster://127.0.0.1:7000", [], {})):
+            out, run = self.generate("--nodes", "2", "--redis", url, *extra)
+            self.assertEqual(run.returncode, 0, (url, run.stderr))
+            self.assertNotIn("s3cret", run.stdout + run.stderr)
+            for name in ("node1", "node2"):
+                got = self.vhost_options(out, name)
+                self.assertEqual(got["redis"], url)
+                self.assertEqual({k: v for k, v in got.items() if k.startswith("redis-")}, options, url)
+                # a password in the file: only its owner (root, the units' user) reads it
+                mode = os.stat(os.path.join(out, "nodes", name, "conf.d", "rtpush")).st_mode & 0o777
+                self.assertEqual(mode, 0o600 if "s3cret" in url else 0o644, url)
+
+    def test_a_bad_redis_url_is_refused_without_showing_its_password(self):
+        for args in (["--redis", "redis://app:s3cret@127.0.0.1"],  # no port
+                     ["--redis", "redis://:s3cret@h1:6379,h2:6379"],  # several hosts need a + form
+                     ["--redis", "redis+sentinel://:s3cret@127.0.0.1:26379"],  # no master name
+                     ["--redis", "redis+sentinel://:s3cret@127.0.0.1:26379/two words"],
+                     ["--redis", "redis+cluster://:s3cret@127.0.0.1:7000/1"],  # a Cluster has db 0 only
+                     ["--redis", "redis+cluster://:s3cret@127.0.0.1:70000"],
+                     ["--redis", "s3cret@127.0.0.1:6379"],
+                     ["--redis", "rediss+cluster://:s3cret@127.0.0.1:7000"],
+                     ["--redis", "redis://s3cret@127.0.0.1:6379"],  # user:password, not a bare password
+                     # the sentinels' password only with redis+sentinel://
+                     ["--redis", "redis://127.0.0.1:6379", "--redis-sentinel-password", "s3cret"],
+                     ["--redis-sentinel-password", "s3cret"],
+                     ["--redis-wait-replicas", "1"],  # no Redis to wait for
+                     ["--redis", "redis://127.0.0.1:6379", "--redis-wait-replicas", "-1"],
+                     ["--redis", "redis://127.0.0.1:6379", "--redis-wait-replicas", "one"]):
+            out, run = self.generate("--nodes", "1", *args)
+            self.assertEqual(run.returncode, 2, (args, run.stdout, run.stderr))
+            self.assertIn("rtpush-nodes: error:", run.stderr)
+            self.assertNotIn("s3cret", run.stdout + run.stderr)
+            self.assertEqual(os.listdir(out), [], "nothing written for %s" % args)
+
     async def test_two_generated_nodes_serve_behind_the_generated_nginx_site(self):
         with Redis() as redis:
             base = consecutive_free_ports(2)

@@ -1,48 +1,119 @@
 """A real redis-server for a test, and what tests ask it directly."""
 import os
+import signal
 import socket
 import subprocess
 import tempfile
 
+from ..env import required_program
 from ..processes import TempDirService, free_port, wait_until
+
+
+def conf_lines(args):
+    """Command-line style settings (["--replicaof", "127.0.0.1", "6380",
+    "--save", ""]) as redis.conf lines, every value quoted (an empty one
+    too): the file, not the command line, is what a restart reads again and
+    what CONFIG REWRITE (Sentinel, Cluster) updates."""
+    lines, current = [], None
+    for arg in args:
+        if arg.startswith("--"):
+            current = [arg[2:]]
+            lines.append(current)
+        elif current is None:
+            raise ValueError("a setting must start with --name, not %r" % arg)
+        else:
+            current.append('"%s"' % arg.replace("\\", "\\\\").replace('"', '\\"'))
+    return "".join(" ".join(line) + "\n" for line in lines)
+
+
+def encode_command(args):
+    return ("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(str(a).encode()), a) for a in args)).encode()
 
 
 class Redis(TempDirService):
     """A real redis-server on its own port and directory, no persistence
-    (a restart loses everything, as an unpersisted Redis does)."""
+    (a restart loses everything, as an unpersisted Redis does).
 
-    def __init__(self):
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="rtpush-redis-")
+    `args`: more settings, command-line style (["--replicaof", "127.0.0.1",
+    "6380"], ["--cluster-enabled", "yes"]); they go into the server's
+    redis.conf with the defaults. `password`: requirepass (and masterauth,
+    so a replica reaches its master); command() and call() AUTH with it.
+    `sentinel`: run as redis-sentinel (`args` then hold its sentinel lines'
+    settings; a password is the sentinel's own requirepass). `parent`: the
+    directory to make this server's directory in (a set of servers removes
+    one tree). `port`: a port chosen by the caller instead of a free one.
+
+    Threads: the test's (no thread of its own; the process is a child in
+    its own session, stopped by PID)."""
+
+    def __init__(self, args=(), password=None, sentinel=False, parent=None, port=None):
+        required_program("redis-server", "Redis")
+        self.port = port or free_port()
+        self.password = password
+        self.sentinel = sentinel
+        self.dir = tempfile.mkdtemp(prefix="rtpush-redis-" if parent is None else "redis-%d-" % self.port,
+                                    dir=parent)
+        self.conf = os.path.join(self.dir, "sentinel.conf" if sentinel else "redis.conf")
+        settings = ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir, "--protected-mode", "no"]
+        if not sentinel:
+            settings += ["--save", "", "--appendonly", "no"]
+        if password is not None:
+            settings += ["--requirepass", password] + ([] if sentinel else ["--masterauth", password])
+        with open(self.conf, "w") as f:
+            f.write(conf_lines(settings + list(args)))
         self.proc = None
 
     @property
     def url(self):
-        return "redis://127.0.0.1:%d" % self.port
+        auth = "" if self.password is None else ":%s@" % self.password
+        return "redis://%s127.0.0.1:%d" % (auth, self.port)
 
     def start(self):
+        """Starts the server from its redis.conf (as CONFIG REWRITE may have
+        left it: a restarted replica keeps the master Sentinel gave it, a
+        cluster node its nodes.conf); returns once it answers PING."""
+        command = ["redis-server", self.conf] + (["--sentinel"] if self.sentinel else [])
         with open(os.path.join(self.dir, "redis.log"), "a") as log:
-            self.proc = subprocess.Popen(
-                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-                 "--save", "", "--appendonly", "no", "--protected-mode", "no"],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until(lambda: self.command("PING") == "+PONG", 10, "redis-server did not start")
+            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+        def up():
+            if self.proc.poll() is not None:
+                raise RuntimeError("redis-server exited:\n" + self.log_text()[-2000:])
+            return self.command("PING") == "+PONG"
+        wait_until(up, 10, "redis-server did not start")
         return self
+
+    def log_text(self):
+        try:
+            with open(os.path.join(self.dir, "redis.log"), errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def _connect(self):
+        """A socket to the server, AUTHed when it has a password; and the
+        file its replies are read from."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        f = s.makefile("rb")
+        if self.password is not None:
+            s.sendall(encode_command(["AUTH", self.password]))
+            self._read_reply(f)
+        return s, f
 
     def command(self, *args):
         """One command over a plain socket; the first line of the answer."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
-            s.sendall(("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(a.encode()), a) for a in args)).encode())
-            return s.recv(65536).split(b"\r\n")[0].decode()
+        s, f = self._connect()
+        with s, f:
+            s.sendall(encode_command(args))
+            return f.readline()[:-2].decode()
 
     def call(self, *args):
         """One command; the whole reply as Python values (bulk strings as
         str, arrays as lists, errors raised)."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
-            s.sendall(("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(str(a).encode()), a)
-                                                        for a in args)).encode())
-            with s.makefile("rb") as f:
-                return self._read_reply(f)
+        s, f = self._connect()
+        with s, f:
+            s.sendall(encode_command(args))
+            return self._read_reply(f)
 
     @staticmethod
     def _read_reply(f):
@@ -61,6 +132,8 @@ class Redis(TempDirService):
             if kind == b"*":
                 n = int(rest)
                 return None if n < 0 else [read() for _ in range(n)]
+            if not line:
+                raise ConnectionResetError("redis closed the connection")
             raise RuntimeError("unexpected reply %r" % line)
         return read()
 
@@ -77,6 +150,10 @@ class Redis(TempDirService):
                 k, v = line.split(":", 1)
                 out[k] = v
         return out
+
+    def role(self):
+        """"master", "slave" or "sentinel" (ROLE's first field)."""
+        return self.call("ROLE")[0]
 
     def command_calls(self, command):
         """How many times Redis has run `command` (scripts' calls included)."""
@@ -95,11 +172,27 @@ class Redis(TempDirService):
             self.command("CLIENT", "KILL", "ID", cid)
         return len(ids)
 
-    def stop(self):
+    @property
+    def running(self):
+        return self.proc is not None
+
+    def kill(self):
+        """SIGKILL, as a crashed or unplugged server: no goodbye to its
+        clients, replicas or peers. restart() brings it back on its port."""
         if self.proc:
-            self.proc.kill()
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.proc.wait()
             self.proc = None
+
+    def restart(self):
+        self.kill()
+        return self.start()
+
+    def stop(self):
+        self.kill()
 
 
 def persisting(redis, consumers):
