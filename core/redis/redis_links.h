@@ -36,7 +36,7 @@ struct RedisLinks {
 
   explicit RedisLinks(RedisAddress a) : address(std::move(a)) {}
 
-  RedisAddress address;
+  RedisAddress address;  // one Redis; a Sentinel's links locate theirs (server())
   std::unique_ptr<RedisLink> cmd;  // scripts, reads, registry
   std::unique_ptr<RedisLink> sub;  // pub/sub
   Tenant* tenant = nullptr;        // at most one; set on the I/O thread
@@ -45,6 +45,8 @@ struct RedisLinks {
   // no reply).
   bool up() const { return cmd && sub && cmd->up() && sub->up(); }
   bool cmd_up() const { return cmd && cmd->up(); }
+  // The server the command link is (or was last) connected to.
+  const RedisAddress& server() const { return cmd ? cmd->address() : address; }
   // A command on the command link; `cb` gets null when there is none.
   void command(RedisLink::Reply cb, const std::vector<std::string>& args) {
     if (!cmd) return cb(nullptr);

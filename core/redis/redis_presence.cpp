@@ -88,7 +88,7 @@ struct RedisPresence::IoSide final : RedisLinks::Tenant {
     // again, so not through the command link: blocking commands, bounded
     // in time.
     if (cmd_up() && users.size() > 0 &&
-        !blocking_commands(links->address, users.removal_commands(node_id), kStopTimeoutMs))
+        !blocking_commands(links->server(), users.removal_commands(node_id), kStopTimeoutMs))
       log.event(LogLevel::Warn, "stop_cleanup_failed",
                 {{"backend", "redis"}, {"cause", "could not drop this node's users' connections; they lapse with its heartbeat"}});
     links = nullptr;  // freed by the broker next
