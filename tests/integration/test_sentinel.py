@@ -12,6 +12,7 @@ of which answers give health 503, UNAVAILABLE and a clear log line, and the
 node recovers by itself once they do."""
 import asyncio
 import json
+import subprocess
 import threading
 import time
 import unittest
@@ -20,7 +21,8 @@ import urllib.request
 
 import websockets
 
-from rtpush_harness import Nginx, Postgres, RedisSentinelSet, Server, persisting, recv_type, subscribe_through, until
+from rtpush_harness import (PUBLISH_CLI, Nginx, Postgres, RedisSentinelSet, Server, persisting, recv_type,
+                            subscribe_through, until)
 
 MESSAGES = 3000
 KILL_AT = 1000
@@ -208,6 +210,21 @@ class SentinelFaults(unittest.IsolatedAsyncioTestCase):
             finally:
                 node.stop()
 
+    async def test_master_refuses_auth(self):
+        with RedisSentinelSet(password="hunter2") as s:
+            node = Server(redis=s.url_with("", "wrong-pw"), node_id="node-z")
+            try:
+                node.launch()
+                await self.wait_for(lambda: health(node) == 503, 20, "health is not 503")
+                self.assertEqual(node.request("POST", "publish/x", "{}")[0], 503)
+                await self.wait_for(lambda: "refused AUTH" in node.log_text(), 10, "no refused AUTH line")
+                # (node_start's URL is redacted by the AUTH work, r22-auth.)
+                for line in node.log_text().splitlines():
+                    if "event=node_start" not in line:
+                        self.assertNotIn("wrong-pw", line)
+            finally:
+                node.stop()
+
     async def test_no_sentinel_answers_then_they_come_back(self):
         with RedisSentinelSet() as s:
             for sentinel in s.sentinels:
@@ -228,6 +245,42 @@ class SentinelFaults(unittest.IsolatedAsyncioTestCase):
                 self.assertEqual(node.request("POST", "publish/x", "{}")[0], 200)
             finally:
                 node.stop()
+
+
+class PublishCli(unittest.IsolatedAsyncioTestCase):
+    """rtpush-publish --redis redis+sentinel://... (SPEC 6, 12)."""
+
+    def cli(self, url, *extra):
+        p = subprocess.run([PUBLISH_CLI, "--redis", url, "--channel", "cli", *extra], capture_output=True, text=True,
+                           timeout=60)
+        return p.returncode, p.stdout, p.stderr
+
+    async def test_publishes_through_the_sentinels_master(self):
+        with RedisSentinelSet(password="hunter2") as s, Server(redis=s.url, node_id="node-c") as node:
+            ws, _ = await node.connect()
+            await ws.send(json.dumps({"type": "subscribe", "channel": "cli"}))
+            await recv_type(ws, "subscribed")
+            rc, out, err = self.cli(s.url, "--data", '{"via":"sentinel"}')
+            self.assertEqual((rc, err), (0, ""))
+            message = await recv_type(ws, "message")
+            self.assertEqual((message["id"], message["data"]), (out.strip(), {"via": "sentinel"}))
+            await ws.close()
+            # A master name they do not know, a wrong password: exit 1, a
+            # clear reason, never the password.
+            rc, out, err = self.cli(s.url.replace("/" + s.master_name, "/nosuch"), "--data", "1")
+            self.assertEqual((rc, out), (1, ""))
+            self.assertIn("the sentinels know no master named nosuch", err)
+            self.assertNotIn("hunter2", err)
+            rc, out, err = self.cli(s.url_with("", "wrong-pw"), "--data", "1")
+            self.assertEqual((rc, out), (1, ""))
+            self.assertIn("refused AUTH", err)
+            self.assertNotIn("wrong-pw", err)
+            for sentinel in s.sentinels:
+                sentinel.stop()
+            rc, out, err = self.cli(s.url, "--data", "1")
+            self.assertEqual((rc, out), (1, ""))
+            self.assertIn("no sentinel answered (", err)
+            self.assertNotIn("hunter2", err)
 
 
 if __name__ == "__main__":
