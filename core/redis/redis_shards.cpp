@@ -137,6 +137,12 @@ void RedisShards::command(int slot, std::vector<std::string> args, RedisLink::Re
   send(slot, std::move(req));
 }
 
+void RedisShards::command_on(const std::string& owner, const std::vector<std::string>& args, RedisLink::Reply done) {
+  auto it = nodes_.find(owner);
+  if (it == nodes_.end() || !it->second->cmd->up()) return done(nullptr);
+  it->second->cmd->command(args, std::move(done));
+}
+
 void RedisShards::send(int slot, std::shared_ptr<Request> req) {
   NodeLinks* target = nullptr;
   if (req->ask_to) {
@@ -285,6 +291,12 @@ void RedisShards::refresh() {
 
 void RedisShards::take_map(cluster::SlotMap map) {
   const bool changed = !map_ || !same_map(*map_, map);
+  if (map_ && changed) {  // a master gone from the map: its replica took over (a failover followed)
+    std::set<std::string> now;
+    for (const cluster::Node& m : map.masters()) now.insert(m.host_port());
+    for (const cluster::Node& m : map_->masters())
+      if (!now.count(m.host_port())) topology_->count_failover();
+  }
   map_ = std::move(map);
   if (!map_->covers_all()) {
     refresh_due_ = true;

@@ -68,6 +68,9 @@ class RedisShards {
   // The command on `slot`'s master, following redirects; null when that
   // shard is unreachable.
   void command(int slot, std::vector<std::string> args, RedisLink::Reply done);
+  // The command on master `owner`'s command link as it is (no redirects:
+  // WAIT after the publishes sent there); null when it is not up.
+  void command_on(const std::string& owner, const std::vector<std::string>& args, RedisLink::Reply done);
   // The master serving `slot` ("host:port", "" for none) and its links.
   std::string owner(int slot) const;
   RedisLink* sub_link(const std::string& owner);

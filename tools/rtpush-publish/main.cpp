@@ -25,6 +25,7 @@
 
 #include "json_text.h"
 #include "redis_address.h"
+#include "sentinel_blocking.h"
 #include "auth/secret_file.h"
 #include "redis_publisher.h"
 #include "wire.h"
@@ -54,7 +55,12 @@ on its own line, in order.
                    in the channel's history. Lines from standard input are
                    pipelined. A Redis no node has configured yet (new,
                    restarted or flushed) refuses it: it cannot tell whether
-                   nodes with PostgreSQL would persist the message
+                   nodes with PostgreSQL would persist the message.
+                   redis+sentinel://[user:password@]H1:P1,H2:P2,.../MASTER[/DB]:
+                   the sentinels are asked in turn for MASTER, which must
+                   answer ROLE master; sentinels with their own password
+                   get it from the environment variable
+                   RTPUSH_REDIS_SENTINEL_PASSWORD
   --history-size N with --redis: how many messages the channel's history
                    keeps; by default what the nodes recorded in Redis
   --channel C      the channel: 1-200 bytes, no whitespace or control characters
@@ -161,8 +167,8 @@ int parse_args(int argc, char** argv, Args* a) {
     std::string why;
     const auto url = rtpush::RedisUrl::parse(a->redis, &why);
     if (!url) return usage("--redis: " + why);
-    if (url->topology != rtpush::RedisTopology::Single)
-      return usage("--redis: this build does not follow redis+sentinel:// or redis+cluster:// yet");
+    if (url->topology == rtpush::RedisTopology::Cluster)
+      return usage("--redis: this build does not follow redis+cluster:// yet");
   }
   if (!a->api_key_file.empty()) {
     if (!a->redis.empty()) return usage("--api-key-file goes with --url (Redis has no API key)");
@@ -278,7 +284,20 @@ int main(int argc, char** argv) {
                                                pending_where.pop_front();
                                              });
     std::string why;
-    if (!redis->connect(rtpush::RedisUrl::parse(args.redis, &why)->single(), &why)) {
+    const rtpush::RedisUrl url = *rtpush::RedisUrl::parse(args.redis, &why);
+    std::optional<rtpush::RedisAddress> server = url.single();
+    if (url.topology == rtpush::RedisTopology::Sentinel) {
+      // RTPUSH_REDIS_SENTINEL_PASSWORD: the sentinels' own password (the
+      // nodes' redis-sentinel-password), kept out of the command line.
+      if (const char* p = std::getenv("RTPUSH_REDIS_SENTINEL_PASSWORD"); p && *p) {
+        rtpush::RedisUrl with = url;
+        with.sentinel_password = p;
+        server = rtpush::blocking_sentinel_master(with, static_cast<double>(args.timeout_secs), &why);
+      } else {
+        server = rtpush::blocking_sentinel_master(url, static_cast<double>(args.timeout_secs), &why);
+      }
+    }
+    if (!server || !redis->connect(*server, &why)) {
       std::cerr << "rtpush-publish: " << why << "\n";
       return kFailed;
     }
