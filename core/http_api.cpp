@@ -90,7 +90,17 @@ HttpResponse HttpApi::health() const {
   json_append_string(&r.body, node_.node_id());
   r.body += ",\"connections\":" + std::to_string(h.connections);
   r.body += std::string(",\"redis\":\"") + backend_state_name(h.redis) + "\"";
-  r.body += std::string(",\"postgres\":\"") + backend_state_name(h.postgres) + "\"}";
+  r.body += std::string(",\"postgres\":\"") + backend_state_name(h.postgres) + "\"";
+  // Only while some are down, so a healthy answer stays SPEC section 5's.
+  if (!h.redis_shards_down.empty()) {
+    r.body += ",\"redis_shards_down\":[";
+    for (std::size_t i = 0; i < h.redis_shards_down.size(); ++i) {
+      if (i) r.body += ",";
+      json_append_string(&r.body, h.redis_shards_down[i]);
+    }
+    r.body += "]";
+  }
+  r.body += "}";
   return r;
 }
 

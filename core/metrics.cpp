@@ -6,6 +6,7 @@
 #include "build_info.h"
 #include "persistence.h"
 #include "process_stats.h"
+#include "redis/redis_topology_state.h"
 
 namespace rtpush {
 
@@ -124,6 +125,20 @@ void render_process(std::string* out, const ProcessStats& p) {
         p.start_time_seconds);
 }
 
+// The Redis block (SPEC section 12): one rtpush_redis_up per shard ("0" for
+// one Redis or a Sentinel master, "FIRST-LAST" slots for a Cluster shard),
+// the failovers followed, and the redirects by kind, both kinds always (0
+// included) so a rate() has a series before the first one.
+void render_redis(std::string* out, const RedisTopologyState& redis) {
+  header(out, "rtpush_redis_up", "gauge", "Redis shard with a reachable master (1) or not (0), by shard.");
+  for (const RedisTopologyState::Shard& s : redis.shards())
+    *out += "rtpush_redis_up{shard=\"" + escape_label_value(s.label) + "\"} " + (s.up ? "1\n" : "0\n");
+  counter(out, "rtpush_redis_failovers_total", "Redis master changes this node followed.", redis.failovers());
+  header(out, "rtpush_redis_redirects_total", "counter", "Redis Cluster redirects followed, by kind.");
+  line(out, "rtpush_redis_redirects_total{kind=\"moved\"} %llu\n", ull(redis.moved()));
+  line(out, "rtpush_redis_redirects_total{kind=\"ask\"} %llu\n", ull(redis.ask()));
+}
+
 }  // namespace
 
 void Histogram::render(std::string* out, const char* name, const char* help) const {
@@ -146,10 +161,7 @@ std::string Metrics::render(const std::string& node, const Gauges& g) const {
   out += "rtpush_node_info{node=\"" + escape_label_value(node) + "\"} 1\n";
   header(&out, "rtpush_build_info", "gauge", "This build's version.");
   out += "rtpush_build_info{version=\"" + escape_label_value(build_version()) + "\"} 1\n";
-  if (g.redis_up) {
-    header(&out, "rtpush_redis_up", "gauge", "Redis reachable (1) or not (0).");
-    line(&out, "rtpush_redis_up %d\n", *g.redis_up ? 1 : 0);
-  }
+  if (g.redis) render_redis(&out, *g.redis);
   gauge(&out, "rtpush_connections_active", "Open connections: WebSocket and Server-Sent Events.",
         static_cast<double>(g.connections_active));
   gauge(&out, "rtpush_sse_connections_active", "Of rtpush_connections_active, Server-Sent Events listeners.",

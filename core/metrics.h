@@ -3,7 +3,6 @@
 #include <array>
 #include <cstdint>
 #include <iterator>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -12,8 +11,9 @@
 
 namespace rtpush {
 
-struct StoreStats;    // persistence.h
-struct ProcessStats;  // process_stats.h
+struct StoreStats;          // persistence.h
+struct ProcessStats;        // process_stats.h
+class RedisTopologyState;   // redis/redis_topology_state.h
 
 // This build's version: the CMake project version, with `git describe`'s
 // commit when configured from a git checkout ("0.1.0+g559ab50").
@@ -53,8 +53,10 @@ struct Gauges {
   // With postgres: the writer's figures (the rtpush_pg_* block); null without.
   const StoreStats* pg = nullptr;
   bool pg_up = false;  // PostgreSQL reachable
-  // With redis: whether it is reachable (rtpush_redis_up); nullopt without.
-  std::optional<bool> redis_up;
+  // With redis: its shards and counters (rtpush_redis_up{shard},
+  // rtpush_redis_failovers_total, rtpush_redis_redirects_total{kind});
+  // null without.
+  const RedisTopologyState* redis = nullptr;
   // This process's CPU, memory and descriptors (process_*); null when /proc
   // could not be read.
   const ProcessStats* process = nullptr;

@@ -3,12 +3,17 @@
 #include <optional>
 
 #include "process_stats.h"
+#include "redis/redis_topology_state.h"
 
 namespace rtpush {
 
 Reports::Health Reports::health() const {
   Health h;
   h.redis = broker_.state();
+  if (const RedisTopologyState* topology = broker_.redis_topology()) {
+    h.redis_shards_down = topology->down();
+    if (!h.redis_shards_down.empty()) h.redis = BackendState::Down;
+  }
   h.postgres = persistence_ ? persistence_->state() : BackendState::Off;
   h.connections = sessions_.size();
   return h;
@@ -35,7 +40,7 @@ std::string Reports::metrics_text() const {
     g.pg = &pg;
     g.pg_up = persistence_->state() == BackendState::Up;
   }
-  if (const BackendState redis = broker_.state(); redis != BackendState::Off) g.redis_up = redis == BackendState::Up;
+  g.redis = broker_.redis_topology();
   const std::optional<ProcessStats> process = read_process_stats();
   if (process) g.process = &*process;
   return metrics_.render(options_.node_id, g);

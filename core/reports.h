@@ -7,6 +7,7 @@
 #pragma once
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "broker.h"
 #include "hub.h"
@@ -35,7 +36,10 @@ class Reports {
   Reports& operator=(const Reports&) = delete;
 
   struct Health {
+    // Down while the broker's link is down or any Redis shard has no
+    // reachable master (SPEC section 12).
     BackendState redis = BackendState::Off;
+    std::vector<std::string> redis_shards_down;  // their labels ("0", "0-5460"), in the shards' order
     BackendState postgres = BackendState::Off;
     std::size_t connections = 0;
   };

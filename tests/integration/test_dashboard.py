@@ -107,11 +107,19 @@ class Dashboard(unittest.TestCase):
         for name in ["rtpush_connections_active", "rtpush_sse_connections_active", "rtpush_channels_active",
                      "rtpush_messages_published_total", "rtpush_messages_delivered_total",
                      "rtpush_message_processing_seconds_bucket", "rtpush_slow_consumers_total",
-                     "rtpush_redis_up", "rtpush_pg_up", "rtpush_pg_batch_rows_bucket", "rtpush_pg_lag_seconds",
+                     "rtpush_redis_up", "rtpush_redis_failovers_total", "rtpush_redis_redirects_total",
+                     "rtpush_publish_failures_total", "rtpush_pg_up", "rtpush_pg_batch_rows_bucket", "rtpush_pg_lag_seconds",
                      "rtpush_pg_replay_rows_total", "rtpush_auth_failures_total", "rtpush_requests_refused_total",
                      "rtpush_errors_total", "process_cpu_seconds_total", "process_resident_memory_bytes",
                      "process_open_fds"]:
             self.assertIn(name, used)
+        # Redis is shown by shard, redirects by kind (SPEC section 12): a
+        # shard down on one node is one red value, not a node's average.
+        legends = [t.get("legendFormat", "") for p in self.dash["panels"] for t in p.get("targets", [])
+                   if "rtpush_redis_up" in t["expr"]]
+        self.assertTrue(legends and all("{{shard}}" in f for f in legends), legends)
+        self.assertTrue(any("kind" in grouping_labels(expr) for _, expr in expressions(self.dash)
+                            if "rtpush_redis_redirects_total" in metric_names(expr)))
 
     def test_the_parser_sees_what_it_must(self):
         """The name extraction itself: functions, groupings, ranges and label

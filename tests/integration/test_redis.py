@@ -29,6 +29,14 @@ class TwoNodes(unittest.IsolatedAsyncioTestCase):
             status, body = node.get("health")
             self.assertEqual(status, 200)
             self.assertEqual(json.loads(body)["redis"], "up")
+            self.assertNotIn("redis_shards_down", json.loads(body))
+            # one Redis is shard "0"; no failover, no redirect (both kinds there)
+            m = node.metrics()
+            self.assertEqual(m['rtpush_redis_up{shard="0"}'], 1)
+            self.assertEqual([k for k in m if k.startswith("rtpush_redis_up")], ['rtpush_redis_up{shard="0"}'])
+            self.assertEqual(m["rtpush_redis_failovers_total"], 0)
+            self.assertEqual(m['rtpush_redis_redirects_total{kind="moved"}'], 0)
+            self.assertEqual(m['rtpush_redis_redirects_total{kind="ask"}'], 0)
 
     async def test_cross_node_fan_out(self):
         wa, _ = await self.a.connect()
@@ -154,6 +162,8 @@ class RedisOutages(unittest.IsolatedAsyncioTestCase):
                 self.assertEqual(status, 503)
                 self.assertEqual(json.loads(body)["status"], "degraded")
                 self.assertEqual(json.loads(body)["redis"], "down")
+                self.assertEqual(json.loads(body)["redis_shards_down"], ["0"])
+                self.assertEqual(node.metrics()['rtpush_redis_up{shard="0"}'], 0)
                 await pub.send(json.dumps({"type": "publish", "channel": "outage", "data": 1, "ref": "r"}))
                 err = await recv_type(pub, "error")
                 self.assertEqual((err["code"], err["ref"]), ("UNAVAILABLE", "r"))
@@ -168,7 +178,10 @@ class RedisOutages(unittest.IsolatedAsyncioTestCase):
                     if node.get("health")[0] == 200:
                         break
                     await asyncio.sleep(0.1)
-                self.assertEqual(node.get("health")[0], 200)
+                status, body = node.get("health")
+                self.assertEqual(status, 200)
+                self.assertNotIn("redis_shards_down", json.loads(body))
+                self.assertEqual(node.metrics()['rtpush_redis_up{shard="0"}'], 1)
                 # the existing subscription delivers again, without resubscribing
                 after = node.publish_http("outage", "after")
                 self.assertEqual((await recv_type(sub, "message", timeout=10))["id"], after)
