@@ -530,7 +530,7 @@ struct RedisBroker::IoSide {
   // The heartbeat: the tenant's registry first (as before the split: the
   // node's entry leads), then the settings.
   void heartbeat() {
-    if (!links.cmd_up()) return;
+    if (!links.cmd_up() && !clustered()) return;  // (a cluster's commands to a shard that is down fail alone)
     if (links.tenant) links.tenant->heartbeat();
     write_settings();
   }

@@ -50,8 +50,10 @@ struct RedisLinks {
 
   // Null while the owner's stop frees them (their callbacks run then, with
   // no reply).
-  bool up() const { return shards ? shards->up() : cmd && sub && cmd->up() && sub->up(); }
-  bool cmd_up() const { return shards ? shards->up() : cmd && cmd->up(); }
+  // (In a cluster: the master of the tenant's keys, {presence}, is reachable;
+  // the owner's channels ask their own shard, RedisShards::slot_up().)
+  bool up() const { return shards ? shards->slot_up(cluster::key_slot(keys.nodes())) : cmd && sub && cmd->up() && sub->up(); }
+  bool cmd_up() const { return shards ? up() : cmd && cmd->up(); }
   // The server the command link is (or was last) connected to.
   const RedisAddress& server() const { return cmd ? cmd->address() : address; }
   // A command on the command link (in a cluster: its key's master); `cb`
