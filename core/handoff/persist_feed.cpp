@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backend_health.h"
+#include "redis_follow.h"
 #include "logger.h"
 #include "redis_link.h"
 #include "redis_keys.h"
@@ -58,10 +59,10 @@ bool to_row(const redisReply* e, PgRow* row, std::string* entry_id) {
 }  // namespace
 
 struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
-  IoSide(IoThread* i, RedisAddress a, std::string c, std::size_t b, unsigned f, std::size_t backlog,
+  IoSide(IoThread* i, const RedisUrl& u, std::string c, std::size_t b, unsigned f, std::size_t backlog,
          std::size_t backlog_b, PgStore* s, Logger lg)
-      : io(i), log(std::move(lg)), health(log, "redis_handoff", a.host_port(), "rows wait in redis, reconnecting"),
-        addr(std::move(a)), consumer(std::move(c)), batch(b), flush_ms(f), backlog_rows(backlog),
+      : io(i), log(std::move(lg)), health(log, "redis_handoff", redis_health_addr(u), "rows wait in redis, reconnecting"),
+        url(u), consumer(std::move(c)), batch(b), flush_ms(f), backlog_rows(backlog),
         backlog_bytes(backlog_b), store(s), idle_secs(f / 1000.0), idle_max_secs(f / 1000.0) {}
 
   // Redis Cluster: one of the buckets' streams (redis_keys.h), on the
@@ -75,7 +76,8 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
   BackendHealth health;  // of the hand-off link
   // XREADGROUP / XAUTOCLAIM were refused (an error reply): logged until one succeeds.
   bool read_refused = false, claim_refused = false;
-  RedisAddress addr;
+  RedisUrl url;  // a Sentinel's: the link follows the master (failovers are counted by the broker)
+  std::shared_ptr<RedisLocator> locator;
   std::string consumer;
   std::size_t batch;
   unsigned flush_ms;
@@ -114,7 +116,11 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
       start();
     };
     events.down = [this](const std::string& why) { health.failed(why); };
-    link = std::make_unique<RedisLink>(io->loop(), addr, "rtpush:" + consumer + ":persist", std::move(events));
+    const std::string name = "rtpush:" + consumer + ":persist";
+    locator = make_redis_locator(io->loop(), url, name, [this](const MasterSwitch&) {
+      if (link) link->drop();
+    });
+    link = make_redis_link(io->loop(), url, locator, name, std::move(events));
     link->start();
   }
 
@@ -294,6 +300,7 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
     ev_timer_stop(io->loop(), &idle_timer);
     ev_timer_stop(io->loop(), &settle_timer);
     link.reset();  // pending replies run with none
+    locator.reset();
   }
 };
 
@@ -315,7 +322,7 @@ PersistFeed::PersistFeed(const RedisUrl& url, std::string consumer, std::size_t 
                          std::size_t backlog_rows, std::size_t backlog_bytes, PgStore* store, IoThread* io, Logger log)
     : io_(io) {
   if (url.topology != RedisTopology::Cluster) {
-    io_side_ = std::make_shared<IoSide>(io, url.single(), std::move(consumer), batch_size, flush_ms, backlog_rows,
+    io_side_ = std::make_shared<IoSide>(io, url, std::move(consumer), batch_size, flush_ms, backlog_rows,
                                         backlog_bytes, store, std::move(log));
     IoSide* side = io_side_.get();
     init_timers(side);
@@ -327,7 +334,7 @@ PersistFeed::PersistFeed(const RedisUrl& url, std::string consumer, std::size_t 
   shared_ = std::make_unique<Shared>(log, url);
   const RedisKeys keys = RedisKeys::cluster();
   for (int b = 0; b < keys.buckets(); ++b) {
-    auto side = std::make_shared<IoSide>(io, RedisAddress{}, consumer, batch_size, flush_ms, backlog_rows,
+    auto side = std::make_shared<IoSide>(io, url, consumer, batch_size, flush_ms, backlog_rows,
                                          backlog_bytes, store, log);
     side->persist_key = keys.persist(b);
     side->config_key = keys.config(b);

@@ -65,7 +65,10 @@ class SlotMap {
   // last]); the new one-slot range takes the id and replicas `to` has as the
   // master of another range (none when it has none), and joins a neighbouring
   // range `to` serves too, so slots migrated one by one stay one range.
-  // A slot outside 0..16383 is ignored.
+  // A slot outside 0..16383 is ignored. `to` has a known host: for
+  // Node::host_unknown() the caller puts the host of the node that redirected.
+  // Ranges split this way show in label() ("12182-12182") until the next
+  // refresh.
   void moved(int slot, const Node& to);
 
  private:

@@ -9,15 +9,19 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <map>
 #include <unordered_map>
 #include <utility>
 
 #include "backend_health.h"
 #include "json_text.h"
 #include "logger.h"
+#include "master_follower.h"
+#include "redis_follow.h"
 #include "redis_link.h"
 #include "redis_live_format.h"
 #include "redis_scripts.h"
+#include "replica_wait.h"
 
 namespace rtpush {
 
@@ -78,12 +82,16 @@ struct RedisBroker::IoSide {
     std::vector<std::function<void()>> after_confirm;  // history reads waiting for the SUBSCRIBE
   };
 
-  IoSide(RedisBroker* o, IoThread* i, const RedisUrl& u, std::string n, std::size_t h, unsigned ttl, Logger lg)
+  IoSide(RedisBroker* o, IoThread* i, const RedisUrl& u, std::string n, std::size_t h, unsigned ttl, Logger lg,
+         WaitReplicas w)
       : owner(o), io(i), log(std::move(lg)),
-        health(log, "redis", u.topology == RedisTopology::Cluster ? u.redacted() : u.single().host_port(),
-               "reconnecting with backoff"),
+        health(log, "redis", redis_health_addr(u), "reconnecting with backoff"),
         node_id(std::move(n)), history(h), ttl_secs(ttl), ttl_ms(std::to_string(std::uint64_t{ttl} * 1000)),
-        url(u), links(u.topology == RedisTopology::Cluster ? RedisAddress{} : u.single()) {
+        url(u), links(u.topology == RedisTopology::Single ? u.single() : RedisAddress{}),
+        follower(log, &topology, w.replicas == 0), wait_replicas(w),
+        wait(w.replicas, w.timeout_ms, [this](const std::vector<std::string>& args, std::function<void(redisReply*)> cb) {
+          links.command(std::move(cb), args);
+        }) {
     if (u.topology == RedisTopology::Cluster) links.keys = RedisKeys::cluster();
   }
 
@@ -100,10 +108,32 @@ struct RedisBroker::IoSide {
   // The publish script's "who publishes" (kPublishScript): "<rows> <bytes>"
   // with PostgreSQL (pg-backlog-rows, pg-backlog-bytes), "-" without.
   std::string persist_caps = "-", persist_rows, persist_bytes;
-  RedisUrl url;
   // Either link failing drops the other, so that both start over together.
   // RedisPresence borrows them (links.tenant).
+  RedisUrl url;
   RedisLinks links;
+  std::shared_ptr<RedisLocator> locator;  // Sentinel: where both links connect
+  MasterFollower follower;                // Sentinel: failovers noticed, the epoch moved
+  ReplicaWait wait;                       // redis-wait-replicas
+  // A Redis Cluster: one per master, its WAITs on that master's command
+  // link, where the publishes it covers went.
+  WaitReplicas wait_replicas;
+  std::map<std::string, std::unique_ptr<ReplicaWait>> shard_waits;
+
+  // The ReplicaWait that covers a publish to `channel` (just answered).
+  ReplicaWait& wait_for(const std::string& channel) {
+    if (!clustered() || !wait.enabled()) return wait;
+    const std::string owner = links.shards->owner(cluster::key_slot(links.keys.stream(channel)));
+    auto& w = shard_waits[owner];
+    if (!w)
+      w = std::make_unique<ReplicaWait>(
+          wait_replicas.replicas, wait_replicas.timeout_ms,
+          [this, owner](const std::vector<std::string>& args, std::function<void(redisReply*)> cb) {
+            if (!links.shards) return cb(nullptr);
+            links.shards->command_on(owner, args, std::move(cb));
+          });
+    return *w;
+  }
   bool closing = false;
   ev_timer heartbeat_timer{};
   // Publishes that came before the links were up for the first time (a
@@ -159,8 +189,12 @@ struct RedisBroker::IoSide {
                                if (up()) link_up();
                              },
                              [this](const std::string& why) { link_failed(why); }};
-    links.cmd = std::make_unique<RedisLink>(io->loop(), links.address, "rtpush:" + node_id + ":cmd", events);
-    links.sub = std::make_unique<RedisLink>(io->loop(), links.address, "rtpush:" + node_id + ":sub", events);
+    locator = make_redis_locator(io->loop(), url, "rtpush:" + node_id, [this](const MasterSwitch& s) {
+      follower.switched(s.from.host_port(), s.to.host_port());
+      link_failed("the sentinels switched the master from " + s.from.host_port() + " to " + s.to.host_port());
+    });
+    links.cmd = make_redis_link(io->loop(), url, locator, "rtpush:" + node_id + ":cmd", events);
+    links.sub = make_redis_link(io->loop(), url, locator, "rtpush:" + node_id + ":sub", events);
     links.sub->set_push_handler([this](redisReply* r) { on_live(r); });
     links.cmd->start();
     links.sub->start();
@@ -232,6 +266,11 @@ struct RedisBroker::IoSide {
   }
 
   void link_up() {
+    // Both links located the same master? (A switch between their two
+    // answers: start over, both locate again.)
+    if (locator && links.cmd->address().host_port() != links.sub->address().host_port())
+      return link_failed("the links reached two different masters");
+    if (locator) follower.links_up(links, links.cmd->address().host_port());
     health.answered();
     if (!clustered()) topology.set_up("0", true);
     if (links.tenant) links.tenant->links_up();
@@ -491,7 +530,7 @@ struct RedisBroker::IoSide {
   // The heartbeat: the tenant's registry first (as before the split: the
   // node's entry leads), then the settings.
   void heartbeat() {
-    if (!links.cmd_up()) return;
+    if (!links.cmd_up() && !clustered()) return;  // (a cluster's commands to a shard that is down fail alone)
     if (links.tenant) links.tenant->heartbeat();
     write_settings();
   }
@@ -508,14 +547,15 @@ struct RedisBroker::IoSide {
     links.cmd.reset();  // runs pending callbacks with no reply
     links.sub.reset();
     links.shards.reset();
+    locator.reset();
   }
 };
 
 RedisBroker::RedisBroker(const RedisUrl& url, std::string node_id, std::size_t history_size,
                          unsigned history_ttl_secs, IoThread* io, Logger log, std::optional<PersistCaps> persist,
-                         std::size_t history_channel_bytes)
+                         std::size_t history_channel_bytes, WaitReplicas wait)
     : io_(io),
-      io_side_(new IoSide(this, io, url, std::move(node_id), history_size, history_ttl_secs, std::move(log))) {
+      io_side_(new IoSide(this, io, url, std::move(node_id), history_size, history_ttl_secs, std::move(log), wait)) {
   IoSide* side = io_side_.get();
   side->channel_bytes = std::to_string(history_channel_bytes);
   side->topology.set_shards({{url.topology == RedisTopology::Cluster ? "0-16383" : "0", false}});
@@ -584,11 +624,18 @@ void RedisBroker::publish(const std::string& channel, Payload payload, std::stri
           m->payload = std::move(*data);
           m->user = user;
           m->timestamp = static_cast<double>(parsed->ms) / 1000.0;
-          side->deliver([done, m = MessagePtr(m)] {
-            PublishResult res;
-            res.ok = true;
-            res.message = m;
-            done(res);
+          // redis-wait-replicas: answered once replicas hold it (at once without).
+          side->wait_for(channel).after_reply([side, done, fail, m = MessagePtr(m)](bool ok, long long confirmed) {
+            if (!ok)
+              return fail("redis confirmed the message on " + std::to_string(std::max(confirmed, 0LL)) +
+                          " replicas, fewer than redis-wait-replicas: the message may have been published; "
+                          "subscribe with since to find out before publishing it again");
+            side->deliver([done, m] {
+              PublishResult res;
+              res.ok = true;
+              res.message = m;
+              done(res);
+            });
           });
         },
         side->clustered() ? side->cluster_publish_args(channel, kind, data->bytes, user)
@@ -634,8 +681,11 @@ void RedisBroker::history(const std::string& channel, std::optional<StreamId> si
             }
             h->recovered = *since >= trimmed && *since >= floor;
             // Persisted from persist-from on: ids of a later millisecond.
+            // Never below the epoch either: a failover that moved it may
+            // have lost messages before they reached PostgreSQL
+            // (failover_epoch.h).
             if (auto from = StreamId::parse(text(r->element[4])); from && from->seq == 0)
-              h->archive_floor = StreamId{from->ms + 1, 0};
+              h->archive_floor = std::max(StreamId{from->ms + 1, 0}, StreamId{floor.ms + 1, 0});
             if (!entries_now) {
               h->more = h->position && *h->position > *since;
               side->deliver([done, h] { done(std::move(*h)); });

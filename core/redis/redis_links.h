@@ -39,7 +39,7 @@ struct RedisLinks {
 
   explicit RedisLinks(RedisAddress a) : address(std::move(a)) {}
 
-  RedisAddress address;
+  RedisAddress address;  // one Redis; a Sentinel's links locate theirs (server())
   std::unique_ptr<RedisLink> cmd;  // scripts, reads, registry
   std::unique_ptr<RedisLink> sub;  // pub/sub
   // A Redis Cluster: the links per master instead of cmd and sub (which stay
@@ -50,8 +50,12 @@ struct RedisLinks {
 
   // Null while the owner's stop frees them (their callbacks run then, with
   // no reply).
-  bool up() const { return shards ? shards->up() : cmd && sub && cmd->up() && sub->up(); }
-  bool cmd_up() const { return shards ? shards->up() : cmd && cmd->up(); }
+  // (In a cluster: the master of the tenant's keys, {presence}, is reachable;
+  // the owner's channels ask their own shard, RedisShards::slot_up().)
+  bool up() const { return shards ? shards->slot_up(cluster::key_slot(keys.nodes())) : cmd && sub && cmd->up() && sub->up(); }
+  bool cmd_up() const { return shards ? up() : cmd && cmd->up(); }
+  // The server the command link is (or was last) connected to.
+  const RedisAddress& server() const { return cmd ? cmd->address() : address; }
   // A command on the command link (in a cluster: its key's master); `cb`
   // gets null when there is none.
   void command(RedisLink::Reply cb, const std::vector<std::string>& args) {
@@ -72,7 +76,7 @@ struct RedisLinks {
   // The server a key lives on, for blocking last words at stop.
   std::optional<RedisAddress> address_of(const std::string& key) const {
     if (shards) return shards->address_of(cluster::key_slot(key));
-    return address;
+    return server();
   }
 };
 

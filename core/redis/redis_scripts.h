@@ -49,6 +49,10 @@
 //                          writes its users again when the other dropped them
 //   rtpush:control         pub/sub topic every node listens to:
 //                          "disconnect-user USER" (redis_users.h)
+//
+// These are the names in one Redis or a Sentinel master. In a Redis Cluster
+// each carries a hash tag after "rtpush:" so a script's keys share a slot
+// (rtpush:{b3-161}:stream:CHANNEL, rtpush:{presence}:nodes): redis_keys.h.
 #pragma once
 
 namespace rtpush::redis {

@@ -1,5 +1,7 @@
 #include "redis_shards.h"
 
+#include <strings.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <set>
@@ -40,6 +42,10 @@ RedisShards::RedisShards(struct ev_loop* loop, RedisUrl url, std::string name, E
 RedisShards::~RedisShards() {
   *alive_ = false;
   ev_timer_stop(loop_, &tick_);
+  for (auto& [hp, n] : nodes_) {  // every callback runs once
+    auto waiting = std::move(n->waiting);
+    for (auto& [slot, req] : waiting) req->done(nullptr);
+  }
   retired_.clear();
   nodes_.clear();  // pending callbacks run with null
 }
@@ -56,13 +62,13 @@ RedisShards::NodeLinks& RedisShards::ensure(const cluster::Node& node) {
   auto n = std::make_unique<NodeLinks>();
   n->node = node;
   const RedisAddress address = url_.server(node.host, node.port);
-  RedisLink::Events cmd_events{[this] { link_up(); }, [this, hp](const std::string& why) { link_down(hp, why); }};
+  RedisLink::Events cmd_events{[this, hp] { link_up(hp); }, [this, hp](const std::string& why) { link_down(hp, why); }};
   NodeLinks* raw = n.get();
   RedisLink::Events sub_events{[this, raw] {
                                  // A regular subscription that stays: hiredis keeps the link in
                                  // subscribed mode, which the shard channels' replies need.
                                  raw->sub->push_command({"SUBSCRIBE", "rtpush:anchor"});
-                                 link_up();
+                                 link_up(raw->node.host_port());
                                },
                                [this, hp](const std::string& why) { link_down(hp, why); }};
   n->cmd = std::make_unique<RedisLink>(loop_, address, "rtpush:" + name_ + ":cmd", std::move(cmd_events));
@@ -119,8 +125,8 @@ std::optional<RedisAddress> RedisShards::address_of(int slot) const {
 }
 
 int RedisShards::slot_of_command(const std::vector<std::string>& args) {
-  if (args.size() >= 4 && (strcasecmp(args[0].c_str(), "EVAL") == 0 || strcasecmp(args[0].c_str(), "EVALSHA") == 0))
-    return std::atoi(args[2].c_str()) > 0 ? cluster::key_slot(args[3]) : 0;
+  if (!args.empty() && (strcasecmp(args[0].c_str(), "EVAL") == 0 || strcasecmp(args[0].c_str(), "EVALSHA") == 0))
+    return args.size() >= 4 && std::atoi(args[2].c_str()) > 0 ? cluster::key_slot(args[3]) : 0;
   return args.size() >= 2 ? cluster::key_slot(args[1]) : 0;
 }
 
@@ -131,6 +137,12 @@ void RedisShards::command(int slot, std::vector<std::string> args, RedisLink::Re
   send(slot, std::move(req));
 }
 
+void RedisShards::command_on(const std::string& owner, const std::vector<std::string>& args, RedisLink::Reply done) {
+  auto it = nodes_.find(owner);
+  if (it == nodes_.end() || !it->second->cmd->up()) return done(nullptr);
+  it->second->cmd->command(args, std::move(done));
+}
+
 void RedisShards::send(int slot, std::shared_ptr<Request> req) {
   NodeLinks* target = nullptr;
   if (req->ask_to) {
@@ -139,6 +151,10 @@ void RedisShards::send(int slot, std::shared_ptr<Request> req) {
     const cluster::Shard* s = map_ ? map_->shard_of(slot) : nullptr;
     if (s) target = &ensure(s->master);
   }
+  if (target && !target->cmd->up() && !target->settled && target->waiting.size() < kMaxWaiting) {
+    target->waiting.emplace_back(slot, std::move(req));  // sent once it is up (or failed once it fails)
+    return;
+  }
   if (!target || !target->cmd->up()) {
     refresh_due_ = true;
     return req->done(nullptr);
@@ -146,12 +162,14 @@ void RedisShards::send(int slot, std::shared_ptr<Request> req) {
   const bool asking = req->ask_to.has_value();
   req->ask_to.reset();
   if (asking) target->cmd->command({"ASKING"}, [](redisReply*) {});
-  target->cmd->command(req->args, [this, slot, req](redisReply* r) {
+  const std::string from_host = target->node.host;
+  target->cmd->command(req->args, [this, slot, req, from_host](redisReply* r) {
     if (!r || r->type != REDIS_REPLY_ERROR) return req->done(r);  // also while this is being destroyed
     const std::string_view said(r->str, r->len);
     if (req->redirects < kMaxRedirects) {
       if (auto redirect = cluster::parse_redirect(said)) {
         ++req->redirects;
+        if (redirect->to.host_unknown()) redirect->to.host = from_host;  // Redis: "the host you asked"
         const bool ask = redirect->kind == cluster::Redirect::Kind::Ask;
         topology_->count_redirect(ask);
         if (ask) {
@@ -188,7 +206,14 @@ void RedisShards::send(int slot, std::shared_ptr<Request> req) {
   });
 }
 
-void RedisShards::link_up() {
+void RedisShards::link_up(const std::string& owner) {
+  auto it = nodes_.find(owner);
+  if (it != nodes_.end() && it->second->cmd->up()) {
+    it->second->settled = true;
+    auto waiting = std::move(it->second->waiting);
+    it->second->waiting.clear();
+    for (auto& [slot, req] : waiting) send(slot, req);
+  }
   update();
   if (refresh_due_ || !map_) refresh();
 }
@@ -198,6 +223,10 @@ void RedisShards::link_down(const std::string& owner, const std::string& why) {
   refresh_due_ = true;
   auto it = nodes_.find(owner);
   if (it != nodes_.end()) {  // both links of a master start over together
+    it->second->settled = true;
+    auto waiting = std::move(it->second->waiting);
+    it->second->waiting.clear();
+    for (auto& [slot, req] : waiting) req->done(nullptr);
     if (it->second->cmd->up()) it->second->cmd->drop();
     if (it->second->sub->up()) it->second->sub->drop();
   }
@@ -262,6 +291,12 @@ void RedisShards::refresh() {
 
 void RedisShards::take_map(cluster::SlotMap map) {
   const bool changed = !map_ || !same_map(*map_, map);
+  if (map_ && changed) {  // a master gone from the map: its replica took over (a failover followed)
+    std::set<std::string> now;
+    for (const cluster::Node& m : map.masters()) now.insert(m.host_port());
+    for (const cluster::Node& m : map_->masters())
+      if (!now.count(m.host_port())) topology_->count_failover();
+  }
   map_ = std::move(map);
   if (!map_->covers_all()) {
     refresh_due_ = true;
@@ -277,6 +312,9 @@ void RedisShards::take_map(cluster::SlotMap map) {
       ++it;
       continue;
     }
+    auto waiting = std::move(it->second->waiting);
+    it->second->waiting.clear();
+    for (auto& [slot, req] : waiting) req->done(nullptr);
     retired_.push_back(std::move(it->second));
     it = nodes_.erase(it);
   }

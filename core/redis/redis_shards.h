@@ -42,9 +42,11 @@ namespace rtpush {
 
 class RedisShards {
  public:
+  struct Request;
   static constexpr int kMaxRedirects = 5;
   static constexpr double kTryAgainSecs = 0.05;
   static constexpr double kTickSecs = 1, kRefreshEverySecs = 10;
+  static constexpr std::size_t kMaxWaiting = 10000;  // commands waiting for a new master's link
 
   struct Events {
     std::function<void()> up;                          // every shard reachable (again)
@@ -66,6 +68,9 @@ class RedisShards {
   // The command on `slot`'s master, following redirects; null when that
   // shard is unreachable.
   void command(int slot, std::vector<std::string> args, RedisLink::Reply done);
+  // The command on master `owner`'s command link as it is (no redirects:
+  // WAIT after the publishes sent there); null when it is not up.
+  void command_on(const std::string& owner, const std::vector<std::string>& args, RedisLink::Reply done);
   // The master serving `slot` ("host:port", "" for none) and its links.
   std::string owner(int slot) const;
   RedisLink* sub_link(const std::string& owner);
@@ -84,12 +89,16 @@ class RedisShards {
   struct NodeLinks {
     cluster::Node node;
     std::unique_ptr<RedisLink> cmd, sub;
+    // A master met for the first time (a MOVED or ASK to it, a new map):
+    // commands wait for its first connection instead of failing; once it
+    // has failed they fail at once.
+    bool settled = false;
+    std::vector<std::pair<int, std::shared_ptr<Request>>> waiting;
   };
-  struct Request;
 
   NodeLinks& ensure(const cluster::Node& node);
   void send(int slot, std::shared_ptr<Request> req);
-  void link_up();
+  void link_up(const std::string& owner);
   void link_down(const std::string& owner, const std::string& why);
   void refresh();
   void take_map(cluster::SlotMap map);

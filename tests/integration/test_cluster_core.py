@@ -5,9 +5,10 @@ master holds some), a `since` replay reads the channel's stream on its
 master, and with PostgreSQL every message is exactly one row."""
 import asyncio
 import json
+import time
 import unittest
 
-from rtpush_harness import Postgres, RedisCluster, Server, persisting, recv_type, subscribe, wait_until
+from rtpush_harness import Postgres, Redis, RedisCluster, Server, recv_type, subscribe, wait_until
 
 CHANNELS = ["room-%d" % i for i in range(300)]
 
@@ -57,6 +58,13 @@ class TwoNodesOnACluster(unittest.IsolatedAsyncioTestCase):
                 self.assertEqual((msg["id"], msg["data"]), (later[channel], {"second": channel}))
             await replay.close()
 
+            # The node registry is shared (its keys under {presence}).
+            status, body = a.get("nodes")
+            self.assertEqual(status, 200)
+            self.assertEqual({"ca", "cb"}, {n["node"] for n in json.loads(body)["nodes"]})
+            self.assertEqual(len([k for keys in cluster.keys_by_master("rtpush:{presence}:nodes").values()
+                                  for k in keys]), 1)
+
             # Exactly one row per message, whichever node wrote it.
             total = len(CHANNELS) + 30
             wait_until(lambda: int(pg.query("SELECT count(*) FROM rtpush_messages")[0][0]) >= total, 20,
@@ -64,6 +72,37 @@ class TwoNodesOnACluster(unittest.IsolatedAsyncioTestCase):
             rows = pg.query("SELECT channel, id, count(*) FROM rtpush_messages GROUP BY channel, id")
             self.assertEqual(len(rows), total)
             self.assertTrue(all(int(n) == 1 for (_, _, n) in rows))
+
+
+class NotACluster(unittest.TestCase):
+    def test_a_seed_without_cluster_mode_is_named_in_the_log(self):
+        """redis+cluster:// naming a Redis that is not in cluster mode: 503
+        health, publishes refused as UNAVAILABLE, one log line that says
+        why."""
+        with Redis() as redis:
+            node = Server(redis="redis+cluster://127.0.0.1:%d" % redis.port, node_id="nc")
+            node.launch()  # (start() waits for a health 200 that never comes)
+            try:
+                self.not_a_cluster(node)
+            finally:
+                node.stop()
+
+    def not_a_cluster(self, node):
+        wait_until(lambda: "not in cluster mode" in node.log_text(), 15, "no log line names the cause")
+        wait_until(lambda: self.answers(node), 15, "the node never answered")
+        self.assertEqual(node.get("health")[0], 503)
+        status, body = node.request("POST", "publish/x", json.dumps(1))
+        self.assertEqual(status, 503, body)  # UNAVAILABLE over HTTP
+        time.sleep(2)  # the map is asked every second: still one line
+        self.assertEqual(node.log_text().count("not in cluster mode"), 1)
+
+    @staticmethod
+    def answers(node):
+        try:
+            node.get("health")
+            return True
+        except OSError:
+            return False
 
 
 if __name__ == "__main__":

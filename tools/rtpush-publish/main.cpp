@@ -25,6 +25,7 @@
 
 #include "json_text.h"
 #include "redis_address.h"
+#include "sentinel_blocking.h"
 #include "auth/secret_file.h"
 #include "redis_publisher.h"
 #include "wire.h"
@@ -56,6 +57,11 @@ on its own line, in order.
                    pipelined. A Redis no node has configured yet (new,
                    restarted or flushed) refuses it: it cannot tell whether
                    nodes with PostgreSQL would persist the message.
+                   redis+sentinel://[user:password@]H1:P1,H2:P2,.../MASTER[/DB]:
+                   the sentinels are asked in turn for MASTER, which must
+                   answer ROLE master; sentinels with their own password
+                   get it from the environment variable
+                   RTPUSH_REDIS_SENTINEL_PASSWORD.
                    redis+cluster://: the seeds (any node of the cluster)
                    give the slot map; the message goes to the master of
                    the channel's slot, following MOVED and ASK; after a
@@ -169,8 +175,6 @@ int parse_args(int argc, char** argv, Args* a) {
     std::string why;
     const auto url = rtpush::RedisUrl::parse(a->redis, &why);
     if (!url) return usage("--redis: " + why);
-    if (url->topology == rtpush::RedisTopology::Sentinel)
-      return usage("--redis: this build does not follow redis+sentinel:// yet");
   }
   if (!a->api_key_file.empty()) {
     if (!a->redis.empty()) return usage("--api-key-file goes with --url (Redis has no API key)");
@@ -286,7 +290,26 @@ int main(int argc, char** argv) {
                                                pending_where.pop_front();
                                              });
     std::string why;
-    if (!redis->connect(*rtpush::RedisUrl::parse(args.redis, &why), &why)) {
+    const rtpush::RedisUrl url = *rtpush::RedisUrl::parse(args.redis, &why);
+    bool connected = false;
+    if (url.topology == rtpush::RedisTopology::Cluster) {
+      connected = redis->connect(url, &why);
+    } else {
+      std::optional<rtpush::RedisAddress> server = url.single();
+      if (url.topology == rtpush::RedisTopology::Sentinel) {
+        // RTPUSH_REDIS_SENTINEL_PASSWORD: the sentinels' own password (the
+        // nodes' redis-sentinel-password), kept out of the command line.
+        if (const char* p = std::getenv("RTPUSH_REDIS_SENTINEL_PASSWORD"); p && *p) {
+          rtpush::RedisUrl with = url;
+          with.sentinel_password = p;
+          server = rtpush::blocking_sentinel_master(with, static_cast<double>(args.timeout_secs), &why);
+        } else {
+          server = rtpush::blocking_sentinel_master(url, static_cast<double>(args.timeout_secs), &why);
+        }
+      }
+      connected = server && redis->connect(*server, &why);
+    }
+    if (!connected) {
       std::cerr << "rtpush-publish: " << why << "\n";
       return kFailed;
     }

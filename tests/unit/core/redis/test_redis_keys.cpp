@@ -91,6 +91,14 @@ static void each_tag_is_the_first_in_the_middle_of_its_buckets_range(void**) {
                    key_slot(head + std::to_string(smaller) + "}") - b * 256 <= 159);
     assert_string_equal(k.tag(b).c_str(), t.c_str());  // the same each time
   }
+  // Where data lives: every node version sharing a cluster must name the
+  // same keys, so these never change.
+  assert_string_equal(k.tag(0).c_str(), "{b0-372}");
+  assert_string_equal(k.tag(3).c_str(), "{b3-161}");
+  assert_string_equal(k.tag(21).c_str(), "{b21-772}");  // 5476: past 5460, with most of its slots
+  assert_string_equal(k.tag(42).c_str(), "{b42-372}");  // 10903: before 10923, likewise
+  assert_string_equal(k.tag(63).c_str(), "{b63-64}");
+  assert_string_equal(k.stream("room-0").c_str(), "rtpush:{b32-244}:stream:room-0");
 }
 
 static void a_channels_keys_share_its_buckets_slot(void**) {
