@@ -348,6 +348,9 @@ class MasterKilled(ClusterCase):
                 self.assertGreater(stream.total_acked(), MESSAGES // 2)
                 self.assert_spread(cluster)
                 self.assert_health([a, b], 200)
+                for node in (a, b):  # each node followed the new master
+                    wait_until(lambda: node.metrics().get("rtpush_redis_failovers_total", 0) >= 1, 15,
+                               "%s counted no failover" % node.options["node-id"])
                 # every message at most one row (without WAIT an acknowledged
                 # one may die with the master: its subscribers were told)
                 rows = self.rows(pg)
