@@ -511,6 +511,12 @@ class NotACluster(unittest.TestCase):
                                  capture_output=True, text=True, timeout=30)
             self.assertEqual(out.returncode, 1)
             self.assertIn("127.0.0.1:%d is not in cluster mode" % redis.port, out.stderr)
+            # a refused password: said so, never shown
+            out = subprocess.run([PUBLISH_CLI, "--redis", "redis+cluster://app:s3cret-pw@127.0.0.1:%d" % redis.port,
+                                  "--channel", "room-1", "--data", "1"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(out.returncode, 1)
+            self.assertIn("refused AUTH", out.stderr)
+            self.assertNotIn("s3cret-pw", out.stderr + out.stdout)
 
 
 if __name__ == "__main__":
