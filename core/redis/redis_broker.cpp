@@ -241,7 +241,7 @@ struct RedisBroker::IoSide {
     for (auto& [name, ch] : channels) {
       const std::string now = links.shards->owner(cluster::key_slot(links.keys.stream(name)));
       if (now == ch.owner && !now.empty()) continue;
-      if (!ch.owner.empty()) links.shards->unsubscribe_shard(ch.owner, links.keys.live(name));
+      if (!ch.owner.empty()) links.shards->unsubscribe_shard(ch.owner, links.keys.live(name), links.keys.stream(name));
       ch.owner.clear();
       ch.confirmed = false;
       ch.backfilling = ch.last != StreamId{};
@@ -258,7 +258,7 @@ struct RedisBroker::IoSide {
       const std::string to = links.shards->owner(cluster::key_slot(links.keys.stream(name)));
       // (On the same master: SSUBSCRIBE again, no SUNSUBSCRIBE, whose reply
       // would read as the slot moving away.)
-      if (!ch.owner.empty() && ch.owner != to) links.shards->unsubscribe_shard(ch.owner, links.keys.live(name));
+      if (!ch.owner.empty() && ch.owner != to) links.shards->unsubscribe_shard(ch.owner, links.keys.live(name), links.keys.stream(name));
       ch.owner.clear();
       ch.backfilling = ch.last != StreamId{};
       links.shards->refresh_soon();
@@ -763,7 +763,8 @@ void RedisBroker::watch(const std::string& channel, bool on) {
     auto it = side->channels.find(channel);
     if (it == side->channels.end()) return;
     if (side->clustered() && !it->second.owner.empty())
-      side->links.shards->unsubscribe_shard(it->second.owner, side->links.keys.live(channel));
+      side->links.shards->unsubscribe_shard(it->second.owner, side->links.keys.live(channel),
+                                           side->links.keys.stream(channel));
     side->channels.erase(it);  // reads waiting for its SUBSCRIBE have no subscriber left
     if (side->links.sub && side->links.sub->up())
       side->links.sub->push_command({"UNSUBSCRIBE", std::string(redis::kLivePrefix) + channel});

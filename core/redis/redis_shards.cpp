@@ -111,11 +111,18 @@ bool RedisShards::subscribe_shard(const std::string& owner, const std::string& t
   return true;
 }
 
-void RedisShards::unsubscribe_shard(const std::string& owner, const std::string& topic) {
-  RedisLink* sub = sub_link(owner);
-  if (!sub || !sub->up()) return;
-  sub->push_command({"SUNSUBSCRIBE", topic});
-  sub->push_command({"UNSUBSCRIBE", topic});
+void RedisShards::unsubscribe_shard(const std::string& owner, const std::string& topic, const std::string& key) {
+  // SUNSUBSCRIBE to a master that no longer serves the slot is answered
+  // MOVED (which closes the link, as for SSUBSCRIBE): only once a read of
+  // `key` there shows it still does. A slot that moved away took the shard
+  // subscription with it.
+  command_on(owner, {"EXISTS", key}, [this, owner, topic](redisReply* r) {
+    if (!r || !*alive_) return;
+    RedisLink* sub = sub_link(owner);
+    if (!sub || !sub->up()) return;
+    if (r->type != REDIS_REPLY_ERROR) sub->push_command({"SUNSUBSCRIBE", topic});
+    sub->push_command({"UNSUBSCRIBE", topic});
+  });
 }
 
 std::optional<RedisAddress> RedisShards::address_of(int slot) const {

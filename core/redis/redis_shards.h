@@ -75,12 +75,13 @@ class RedisShards {
   std::string owner(int slot) const;
   RedisLink* sub_link(const std::string& owner);
   // SUBSCRIBE + SSUBSCRIBE `topic` (a shard channel) on `owner`'s sub link;
-  // unsubscribe_shard the reverse. False when that link is not up. An error
+  // unsubscribe_shard the reverse (`key`: one of the topic's slot, read
+  // first). False when that link is not up. An error
   // reply on a subscribed hiredis 0.14 link closes it (a MOVED to an
   // SSUBSCRIBE would), so the caller first makes sure `owner` serves the
   // slot (a read of the channel's key on its command link).
   bool subscribe_shard(const std::string& owner, const std::string& topic);
-  void unsubscribe_shard(const std::string& owner, const std::string& topic);
+  void unsubscribe_shard(const std::string& owner, const std::string& topic, const std::string& key);
   // A server of `slot` with the URL's credentials (blocking last words at stop).
   std::optional<RedisAddress> address_of(int slot) const;
   void refresh_soon() { refresh_due_ = true; }
