@@ -78,6 +78,7 @@ struct RedisBroker::IoSide {
     StreamId last;             // newest id delivered to this node
     std::string owner;         // cluster: the master whose sub link it is (S)SUBSCRIBEd on
     double subscribed_at = 0;  // cluster: when, for a subscription never confirmed
+    std::uint64_t attempt = 0;  // cluster: the newest placement (subscribe_cluster)
     std::vector<MessagePtr> held;
     std::vector<std::function<void()>> after_confirm;  // history reads waiting for the SUBSCRIBE
   };
@@ -240,7 +241,7 @@ struct RedisBroker::IoSide {
     for (auto& [name, ch] : channels) {
       const std::string now = links.shards->owner(cluster::key_slot(links.keys.stream(name)));
       if (now == ch.owner && !now.empty()) continue;
-      if (!ch.owner.empty()) links.shards->unsubscribe_shard(ch.owner, links.keys.live(name));
+      if (!ch.owner.empty()) links.shards->unsubscribe_shard(ch.owner, links.keys.live(name), links.keys.stream(name));
       ch.owner.clear();
       ch.confirmed = false;
       ch.backfilling = ch.last != StreamId{};
@@ -257,7 +258,7 @@ struct RedisBroker::IoSide {
       const std::string to = links.shards->owner(cluster::key_slot(links.keys.stream(name)));
       // (On the same master: SSUBSCRIBE again, no SUNSUBSCRIBE, whose reply
       // would read as the slot moving away.)
-      if (!ch.owner.empty() && ch.owner != to) links.shards->unsubscribe_shard(ch.owner, links.keys.live(name));
+      if (!ch.owner.empty() && ch.owner != to) links.shards->unsubscribe_shard(ch.owner, links.keys.live(name), links.keys.stream(name));
       ch.owner.clear();
       ch.backfilling = ch.last != StreamId{};
       links.shards->refresh_soon();
@@ -286,16 +287,42 @@ struct RedisBroker::IoSide {
 
   // ---- live messages ----------------------------------------------------
   void subscribe(const std::string& channel) {
-    if (clustered()) {
-      auto it = channels.find(channel);
-      if (it == channels.end()) return;
-      const std::string owner = links.shards->owner(cluster::key_slot(links.keys.stream(channel)));
-      it->second.subscribed_at = ev_now(io->loop());
-      if (!owner.empty() && links.shards->subscribe_shard(owner, links.keys.live(channel))) it->second.owner = owner;
-      return;
-    }
+    if (clustered()) return subscribe_cluster(channel);
     const std::string topic = std::string(redis::kLivePrefix) + channel;
     links.sub->push_command({"SUBSCRIBE", topic});
+  }
+
+  // Cluster: SSUBSCRIBE on the master the map names, once a read of the
+  // channel's stream there shows it serves the slot (an SSUBSCRIBE refused
+  // would close the pub/sub link, RedisShards::subscribe_shard). A MOVED
+  // updates the map (which places it again); an ASK (the slot is being
+  // migrated) leaves it to resubscribe_stale(). The newest attempt wins.
+  void subscribe_cluster(const std::string& channel) {
+    auto it = channels.find(channel);
+    if (it == channels.end()) return;
+    Channel& ch = it->second;
+    const std::string key = links.keys.stream(channel);
+    const std::string owner = links.shards->owner(cluster::key_slot(key));
+    ch.subscribed_at = ev_now(io->loop());
+    ch.owner.clear();      // (its live messages until then: read by the backfill the caller asked for)
+    ch.confirmed = false;  // made again by resubscribe_stale() until confirmed
+    const std::uint64_t attempt = ++ch.attempt;
+    if (owner.empty()) return;
+    links.shards->command_on(owner, {"EXISTS", key}, [this, channel, owner, attempt](redisReply* r) {
+      if (!r || closing) return;  // the link is down: placed again when it is back
+      auto it = channels.find(channel);
+      if (it == channels.end() || it->second.attempt != attempt) return;
+      if (r->type == REDIS_REPLY_ERROR) {
+        auto redirect = cluster::parse_redirect(std::string_view(r->str, r->len));
+        if (redirect && redirect->kind == cluster::Redirect::Kind::Moved) {
+          if (redirect->to.host_unknown()) redirect->to.host = owner.substr(0, owner.rfind(':'));
+          topology.count_redirect(false);
+          links.shards->moved(redirect->slot, redirect->to);  // map_changed: placed again
+        }
+        return;
+      }
+      if (links.shards->subscribe_shard(owner, links.keys.live(channel))) it->second.owner = owner;
+    });
   }
 
   // A cluster live topic "rtpush:{TAG}:live:CHANNEL": the channel, or
@@ -736,7 +763,8 @@ void RedisBroker::watch(const std::string& channel, bool on) {
     auto it = side->channels.find(channel);
     if (it == side->channels.end()) return;
     if (side->clustered() && !it->second.owner.empty())
-      side->links.shards->unsubscribe_shard(it->second.owner, side->links.keys.live(channel));
+      side->links.shards->unsubscribe_shard(it->second.owner, side->links.keys.live(channel),
+                                           side->links.keys.stream(channel));
     side->channels.erase(it);  // reads waiting for its SUBSCRIBE have no subscriber left
     if (side->links.sub && side->links.sub->up())
       side->links.sub->push_command({"UNSUBSCRIBE", std::string(redis::kLivePrefix) + channel});

@@ -111,11 +111,18 @@ bool RedisShards::subscribe_shard(const std::string& owner, const std::string& t
   return true;
 }
 
-void RedisShards::unsubscribe_shard(const std::string& owner, const std::string& topic) {
-  RedisLink* sub = sub_link(owner);
-  if (!sub || !sub->up()) return;
-  sub->push_command({"SUNSUBSCRIBE", topic});
-  sub->push_command({"UNSUBSCRIBE", topic});
+void RedisShards::unsubscribe_shard(const std::string& owner, const std::string& topic, const std::string& key) {
+  // SUNSUBSCRIBE to a master that no longer serves the slot is answered
+  // MOVED (which closes the link, as for SSUBSCRIBE): only once a read of
+  // `key` there shows it still does. A slot that moved away took the shard
+  // subscription with it.
+  command_on(owner, {"EXISTS", key}, [this, owner, topic](redisReply* r) {
+    if (!r || !*alive_) return;
+    RedisLink* sub = sub_link(owner);
+    if (!sub || !sub->up()) return;
+    if (r->type != REDIS_REPLY_ERROR) sub->push_command({"SUNSUBSCRIBE", topic});
+    sub->push_command({"UNSUBSCRIBE", topic});
+  });
 }
 
 std::optional<RedisAddress> RedisShards::address_of(int slot) const {
@@ -176,11 +183,7 @@ void RedisShards::send(int slot, std::shared_ptr<Request> req) {
           req->ask_to = redirect->to;
           return send(slot, req);
         }
-        if (map_) map_->moved(redirect->slot, redirect->to);
-        refresh_due_ = true;
-        ensure(redirect->to);
-        update();
-        if (events_.map_changed) events_.map_changed();
+        moved(redirect->slot, redirect->to);
         return send(slot, req);
       }
       if (starts_with(said, "TRYAGAIN")) {  // a multi-key command during a migration: shortly again
@@ -206,6 +209,14 @@ void RedisShards::send(int slot, std::shared_ptr<Request> req) {
   });
 }
 
+void RedisShards::moved(int slot, const cluster::Node& to) {
+  if (map_) map_->moved(slot, to);
+  refresh_due_ = true;
+  ensure(to);
+  update();
+  if (events_.map_changed) events_.map_changed();
+}
+
 void RedisShards::link_up(const std::string& owner) {
   auto it = nodes_.find(owner);
   if (it != nodes_.end() && it->second->cmd->up()) {
@@ -219,6 +230,7 @@ void RedisShards::link_up(const std::string& owner) {
 }
 
 void RedisShards::link_down(const std::string& owner, const std::string& why) {
+  if (dropping_) return;  // the companion of the link that failed: that one told why
   last_why_ = "redis " + owner + ": " + why;
   refresh_due_ = true;
   auto it = nodes_.find(owner);
@@ -227,8 +239,10 @@ void RedisShards::link_down(const std::string& owner, const std::string& why) {
     auto waiting = std::move(it->second->waiting);
     it->second->waiting.clear();
     for (auto& [slot, req] : waiting) req->done(nullptr);
+    dropping_ = true;
     if (it->second->cmd->up()) it->second->cmd->drop();
     if (it->second->sub->up()) it->second->sub->drop();
+    dropping_ = false;
   }
   const bool was_up = up_;
   update();

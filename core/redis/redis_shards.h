@@ -75,12 +75,20 @@ class RedisShards {
   std::string owner(int slot) const;
   RedisLink* sub_link(const std::string& owner);
   // SUBSCRIBE + SSUBSCRIBE `topic` (a shard channel) on `owner`'s sub link;
-  // unsubscribe_shard the reverse. False when that link is not up.
+  // unsubscribe_shard the reverse (`key`: one of the topic's slot, read
+  // first). False when that link is not up. An error
+  // reply on a subscribed hiredis 0.14 link closes it (a MOVED to an
+  // SSUBSCRIBE would), so the caller first makes sure `owner` serves the
+  // slot (a read of the channel's key on its command link).
   bool subscribe_shard(const std::string& owner, const std::string& topic);
-  void unsubscribe_shard(const std::string& owner, const std::string& topic);
+  void unsubscribe_shard(const std::string& owner, const std::string& topic, const std::string& key);
   // A server of `slot` with the URL's credentials (blocking last words at stop).
   std::optional<RedisAddress> address_of(int slot) const;
   void refresh_soon() { refresh_due_ = true; }
+  // A MOVED met outside command() (the owner checked a master before
+  // SSUBSCRIBE): `slot` is served by `to` (with a known host) until the next
+  // map; counted by the caller.
+  void moved(int slot, const cluster::Node& to);
 
   // The slot of the key a command touches first (EVAL: its first KEY).
   static int slot_of_command(const std::vector<std::string>& args);
@@ -113,7 +121,7 @@ class RedisShards {
   std::optional<cluster::SlotMap> map_;
   std::map<std::string, std::unique_ptr<NodeLinks>> nodes_;  // by host:port
   std::vector<std::unique_ptr<NodeLinks>> retired_;          // freed at the next tick, outside their callbacks
-  bool up_ = false, refreshing_ = false, refresh_due_ = true;
+  bool up_ = false, refreshing_ = false, refresh_due_ = true, dropping_ = false;
   double last_refresh_ = 0;
   std::string last_why_;
   ev_timer tick_{};
