@@ -110,14 +110,15 @@ class Stream:
 
 class Subscriber:
     """One WebSocket connection through nginx subscribed to every channel, as
-    the product's client behaves: a subscribe refused UNAVAILABLE (its shard
-    has no master yet) is sent again a moment later, and a subscription the
-    node ends (`unsubscribed` unasked: its replay stopped) is taken again with
-    since = the last id seen. Keeps per channel the (id, n) received and
-    whether a `subscribed` said recovered: false. resume() reconnects with
-    since = the last id seen on every channel."""
+    the product's client behaves: one subscribe at a time awaits its answer;
+    one refused UNAVAILABLE (its shard has no master yet) is sent again a
+    moment later, and a subscription the node ends (`unsubscribed` unasked:
+    its replay stopped) is taken again with since = the last id seen. Never
+    a second subscribe while one is unanswered: each would replay. Keeps per
+    channel the (id, n) received and whether a `subscribed` said recovered:
+    false. resume() reconnects with since = the last id seen everywhere."""
 
-    RETRY = 0.5  # s before a subscribe not answered `subscribed` is sent again
+    ANSWER = 15  # s a subscribe may wait for its answer
 
     def __init__(self, url, channels, name):
         self.url, self.channels, self.name = url, channels, name
@@ -128,7 +129,9 @@ class Subscriber:
         self.refused = 0   # subscribes answered UNAVAILABLE (sent again)
         self.ended = 0     # subscriptions the node ended (taken again)
         self.subscribed = set()
-        self.sent = {}     # channel -> when its last subscribe went
+        self.todo = []     # channels to subscribe, in turn
+        self.waiting = None  # the channel whose subscribe is unanswered
+        self.answer = asyncio.Event()
         self.ws = self.reader = self.keeper = None
 
     async def connect(self):
@@ -142,28 +145,49 @@ class Subscriber:
                 await asyncio.sleep(0.1)
         else:
             raise AssertionError("%s could not connect through nginx" % self.name)
-        self.subscribed, self.sent = set(), {}
+        self.subscribed, self.todo, self.waiting = set(), list(self.channels), None
         self.reader = asyncio.create_task(self.read())
         self.keeper = asyncio.create_task(self.keep())
         deadline = time.monotonic() + 30
         while len(self.subscribed) < len(self.channels):
             assert not self.reader.done(), "%s: connection lost while subscribing" % self.name
+            assert not self.keeper.done() or self.keeper.cancelled(), self.keeper.exception()
             assert time.monotonic() < deadline, "%s: %d of %d channels subscribed; errors %s" % (
                 self.name, len(self.subscribed), len(self.channels), self.errors[:5])
             await asyncio.sleep(0.02)
 
     async def keep(self):
-        """Subscribes every channel not subscribed, again after RETRY."""
+        """Subscribes the channels in `todo`, one at a time."""
         while True:
-            now = time.monotonic()
-            for c in self.channels:
-                if c not in self.subscribed and now - self.sent.get(c, -1e9) > self.RETRY:
-                    frame = {"type": "subscribe", "channel": c}
-                    if c in self.last:
-                        frame["since"] = self.last[c]
-                    self.sent[c] = now
-                    await self.ws.send(json.dumps(frame))
-            await asyncio.sleep(0.05)
+            if not self.todo:
+                await asyncio.sleep(0.02)
+                continue
+            c = self.todo.pop(0)
+            if c in self.subscribed:
+                continue
+            frame = {"type": "subscribe", "channel": c}
+            if c in self.last:
+                frame["since"] = self.last[c]
+            self.waiting, self.outcome = c, None
+            self.answer.clear()
+            await self.ws.send(json.dumps(frame))
+            while True:
+                await asyncio.wait_for(self.answer.wait(), self.ANSWER)
+                self.answer.clear()
+                if self.outcome != "refused":
+                    break
+                # An UNAVAILABLE without a channel: this subscribe's, unless an
+                # `unsubscribed` follows it (another subscription's replay stopped).
+                ended = self.ended
+                await asyncio.sleep(0.1)
+                if self.ended == ended and c not in self.subscribed:
+                    self.refused += 1
+                    self.todo.append(c)  # again after the others
+                    await asyncio.sleep(0.1)
+                    break
+                if c in self.subscribed:
+                    break
+            self.waiting = None
 
     async def read(self):
         try:
@@ -178,12 +202,17 @@ class Subscriber:
                         self.lost.add(f["channel"])
                     if f["channel"] not in self.last and f.get("position"):
                         self.last[f["channel"]] = f["position"]
+                    if f["channel"] == self.waiting:
+                        self.outcome = "subscribed"
+                        self.answer.set()
                 elif f["type"] == "unsubscribed" and "reason" not in f:
                     self.ended += 1
                     self.subscribed.discard(f["channel"])
-                    self.sent[f["channel"]] = -1e9  # at once
+                    self.todo.append(f["channel"])
                 elif f["type"] == "error" and f.get("code") == "UNAVAILABLE":
-                    self.refused += 1
+                    if self.waiting is not None:
+                        self.outcome = "refused"
+                        self.answer.set()
                 else:
                     self.errors.append(f)
         except websockets.ConnectionClosed:
