@@ -10,6 +10,7 @@
 #include <cstring>
 #include <optional>
 #include <map>
+#include <set>
 #include <unordered_map>
 #include <utility>
 
@@ -21,6 +22,7 @@
 #include "redis_link.h"
 #include "redis_live_format.h"
 #include "redis_scripts.h"
+#include "failover_epoch.h"
 #include "replica_wait.h"
 
 namespace rtpush {
@@ -89,10 +91,11 @@ struct RedisBroker::IoSide {
         health(log, "redis", redis_health_addr(u), "reconnecting with backoff"),
         node_id(std::move(n)), history(h), ttl_secs(ttl), ttl_ms(std::to_string(std::uint64_t{ttl} * 1000)),
         url(u), links(u.topology == RedisTopology::Single ? u.single() : RedisAddress{}),
-        follower(log, &topology, w.replicas == 0), wait_replicas(w),
+        follower(log, &topology, w.replicas == 0),
         wait(w.replicas, w.timeout_ms, [this](const std::vector<std::string>& args, std::function<void(redisReply*)> cb) {
           links.command(std::move(cb), args);
-        }) {
+        }),
+        wait_replicas(w) {
     if (u.topology == RedisTopology::Cluster) links.keys = RedisKeys::cluster();
   }
 
@@ -208,6 +211,7 @@ struct RedisBroker::IoSide {
     events.map_changed = [this] { place_subscriptions(); };
     events.push = [this](const std::string& from, redisReply* r) { on_live(r, &from); };
     events.tick = [this] { resubscribe_stale(); };
+    events.failover = [this](const std::set<std::string>& promoted) { follow_masters(&promoted); };
     links.shards = std::make_unique<RedisShards>(io->loop(), url, node_id, std::move(events), &topology);
     links.shards->start();
   }
@@ -249,6 +253,23 @@ struct RedisBroker::IoSide {
     }
   }
 
+  // Cluster: the failover promise without WAIT (failover_epoch.h), per
+  // bucket: each bucket's epoch-master names the master that served it.
+  // After a failover (`promoted`: the masters that replaced dead ones) the
+  // epochs of the buckets they serve now move to their TIME, unless
+  // redis-wait-replicas makes every acknowledged message a replica's; with
+  // no `promoted` (the links up) each bucket only records its master. A
+  // reshard moves no epoch.
+  void follow_masters(const std::set<std::string>* promoted) {
+    const char* how = promoted && wait_replicas.replicas == 0 ? "move" : "keep";
+    for (int b = 0; b < links.keys.buckets(); ++b) {
+      const std::string epoch = links.keys.epoch(b);
+      const std::string owner = links.shards->owner(cluster::key_slot(epoch));
+      if (owner.empty() || (promoted && !promoted->count(owner))) continue;
+      command([](redisReply*) {}, {"EVAL", redis::kFollowMasterScript, "2", epoch, epoch + "-master", owner, how});
+    }
+  }
+
   // Cluster, every second: a subscription not confirmed within a few
   // seconds (its SSUBSCRIBE met a MOVED, or its master went) is made again.
   void resubscribe_stale() {
@@ -274,6 +295,7 @@ struct RedisBroker::IoSide {
     if (locator) follower.links_up(links, links.cmd->address().host_port());
     health.answered();
     if (!clustered()) topology.set_up("0", true);
+    if (clustered()) follow_masters(nullptr);
     if (links.tenant) links.tenant->links_up();
     write_settings();
     // Listen again to every watched channel, then catch up from the last id

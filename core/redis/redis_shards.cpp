@@ -305,11 +305,15 @@ void RedisShards::refresh() {
 
 void RedisShards::take_map(cluster::SlotMap map) {
   const bool changed = !map_ || !same_map(*map_, map);
+  std::set<std::string> promoted;
   if (map_ && changed) {  // a master gone from the map: its replica took over (a failover followed)
     std::set<std::string> now;
     for (const cluster::Node& m : map.masters()) now.insert(m.host_port());
     for (const cluster::Node& m : map_->masters())
       if (!now.count(m.host_port())) topology_->count_failover();
+    for (const cluster::Shard& s : map.shards())
+      if (const cluster::Shard* old = map_->shard_of(s.first); old && !now.count(old->master.host_port()))
+        promoted.insert(s.master.host_port());
   }
   map_ = std::move(map);
   if (!map_->covers_all()) {
@@ -321,6 +325,9 @@ void RedisShards::take_map(cluster::SlotMap map) {
     masters.insert(m.host_port());
     ensure(m);
   }
+  // Before update() can tell the owner "up": its first commands to a
+  // promoted master (the failover epoch) go ahead of everything else.
+  if (!promoted.empty() && events_.failover) events_.failover(promoted);
   for (auto it = nodes_.begin(); it != nodes_.end();) {  // seeds that are replicas, masters no more
     if (masters.count(it->first)) {
       ++it;

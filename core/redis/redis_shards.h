@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,9 @@ class RedisShards {
     // A pub/sub reply on the sub link of master `from` ("host:port").
     std::function<void(const std::string& from, redisReply* reply)> push;
     std::function<void()> tick;  // every kTickSecs
+    // Ranges whose master left the map (died) are served by these masters
+    // now (promoted replicas): told before the links to them are up.
+    std::function<void(const std::set<std::string>& promoted)> failover;
   };
 
   RedisShards(struct ev_loop* loop, RedisUrl url, std::string name, Events events, RedisTopologyState* topology);
