@@ -204,7 +204,12 @@ void RedisShards::send(int slot, std::shared_ptr<Request> req) {
         return;
       }
     }
-    if (starts_with(said, "CLUSTERDOWN")) refresh_due_ = true;
+    if (starts_with(said, "CLUSTERDOWN") && !cluster_down_) {  // down until CLUSTER INFO says ok (on_tick)
+      cluster_down_ = true;
+      last_why_ = "redis cluster: " + std::string(said);
+      refresh_due_ = true;
+      update();
+    }
     req->done(r);
   });
 }
@@ -345,7 +350,7 @@ void RedisShards::take_map(cluster::SlotMap map) {
 
 void RedisShards::update() {
   std::vector<RedisTopologyState::Shard> shards;
-  bool all = map_ && map_->covers_all();
+  bool all = map_ && map_->covers_all() && !cluster_down_;
   if (map_)
     for (const cluster::Shard& s : map_->shards()) {
       auto it = nodes_.find(s.master.host_port());
@@ -366,7 +371,24 @@ void RedisShards::on_tick(struct ev_loop* loop, ev_timer* w, int) {
   self->retired_.clear();
   const bool whole = self->map_ && self->map_->covers_all();
   if (self->refresh_due_ || !whole || ev_now(loop) - self->last_refresh_ >= kRefreshEverySecs) self->refresh();
+  if (self->cluster_down_) self->check_cluster_state();
   if (self->events_.tick) self->events_.tick();
+}
+
+// After a CLUSTERDOWN: CLUSTER INFO on a master until it says
+// cluster_state:ok.
+void RedisShards::check_cluster_state() {
+  for (auto& [hp, n] : nodes_) {
+    if (!n->cmd->up()) continue;
+    n->cmd->command({"CLUSTER", "INFO"}, [this](redisReply* r) {
+      if (!r || !*alive_ || !cluster_down_) return;
+      if (r->type != REDIS_REPLY_STRING) return;
+      if (std::string_view(r->str, r->len).find("cluster_state:ok") == std::string_view::npos) return;
+      cluster_down_ = false;
+      update();
+    });
+    return;
+  }
 }
 
 }  // namespace rtpush
