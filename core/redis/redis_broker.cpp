@@ -161,6 +161,8 @@ struct RedisBroker::IoSide {
     locator = make_redis_locator(io->loop(), url, "rtpush:" + node_id, [this](const MasterSwitch& s) {
       follower.switched(s.from.host_port(), s.to.host_port());
       link_failed("the sentinels switched the master from " + s.from.host_port() + " to " + s.to.host_port());
+      if (links.cmd) links.cmd->relocate();
+      if (links.sub) links.sub->relocate();
     });
     links.cmd = make_redis_link(io->loop(), url, locator, "rtpush:" + node_id + ":cmd", events);
     links.sub = make_redis_link(io->loop(), url, locator, "rtpush:" + node_id + ":sub", events);
