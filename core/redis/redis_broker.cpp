@@ -458,6 +458,12 @@ void RedisBroker::publish(const std::string& channel, Payload payload, std::stri
           if (!r) return fail("redis is unavailable: nothing was published");
           if (r->type == REDIS_REPLY_ERROR) {  // the script refused (BACKLOG: before writing anything)
             const std::string why(r->str, r->len), code = std::string(redis::kBacklogFullError) + " ";
+            // The master was demoted under us (a failover this node has
+            // not heard of yet): locate the master again.
+            if (why.rfind("READONLY", 0) == 0 && side->locator) {
+              side->link_failed("redis " + side->links.server().host_port() + " is a replica now (READONLY)");
+              return fail("redis is unavailable (a failover is under way): nothing was published");
+            }
             return fail(why.rfind(code, 0) == 0 ? why.substr(code.size()) : "redis refused the message: " + why);
           }
           const std::string id = text(r);
