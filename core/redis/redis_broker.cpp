@@ -534,7 +534,7 @@ void RedisBroker::history(const std::string& channel, std::optional<StreamId> si
             // have lost messages before they reached PostgreSQL
             // (failover_epoch.h).
             if (auto from = StreamId::parse(text(r->element[4])); from && from->seq == 0)
-              h->archive_floor = std::max(StreamId{from->ms + 1, 0}, StreamId{floor.ms + 1, 0});
+              h->archive_floor = std::max(StreamId{from->ms + 1, 0}, floor);
             if (!entries_now) {
               h->more = h->position && *h->position > *since;
               side->deliver([done, h] { done(std::move(*h)); });
