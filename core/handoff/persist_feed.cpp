@@ -120,7 +120,7 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
     events.down = [this](const std::string& why) { health.failed(why); };
     const std::string name = "rtpush:" + consumer + ":persist";
     locator = make_redis_locator(io->loop(), url, name, [this](const MasterSwitch&) {
-      if (link) link->drop();
+      if (link) link->relocate();
     });
     link = make_redis_link(io->loop(), url, locator, name, std::move(events));
     link->start();

@@ -196,6 +196,8 @@ struct RedisBroker::IoSide {
     locator = make_redis_locator(io->loop(), url, "rtpush:" + node_id, [this](const MasterSwitch& s) {
       follower.switched(s.from.host_port(), s.to.host_port());
       link_failed("the sentinels switched the master from " + s.from.host_port() + " to " + s.to.host_port());
+      if (links.cmd) links.cmd->relocate();
+      if (links.sub) links.sub->relocate();
     });
     links.cmd = make_redis_link(io->loop(), url, locator, "rtpush:" + node_id + ":cmd", events);
     links.sub = make_redis_link(io->loop(), url, locator, "rtpush:" + node_id + ":sub", events);
@@ -661,6 +663,12 @@ void RedisBroker::publish(const std::string& channel, Payload payload, std::stri
           if (!r) return fail("redis is unavailable: nothing was published");
           if (r->type == REDIS_REPLY_ERROR) {  // the script refused (BACKLOG: before writing anything)
             const std::string why(r->str, r->len), code = std::string(redis::kBacklogFullError) + " ";
+            // The master was demoted under us (a failover this node has
+            // not heard of yet): locate the master again.
+            if (why.rfind("READONLY", 0) == 0 && side->locator) {
+              side->link_failed("redis " + side->links.server().host_port() + " is a replica now (READONLY)");
+              return fail("redis is unavailable (a failover is under way): nothing was published");
+            }
             return fail(why.rfind(code, 0) == 0 ? why.substr(code.size()) : "redis refused the message: " + why);
           }
           const std::string id = text(r);
@@ -734,7 +742,7 @@ void RedisBroker::history(const std::string& channel, std::optional<StreamId> si
             // have lost messages before they reached PostgreSQL
             // (failover_epoch.h).
             if (auto from = StreamId::parse(text(r->element[4])); from && from->seq == 0)
-              h->archive_floor = std::max(StreamId{from->ms + 1, 0}, StreamId{floor.ms + 1, 0});
+              h->archive_floor = std::max(StreamId{from->ms + 1, 0}, floor);
             if (!entries_now) {
               h->more = h->position && *h->position > *since;
               side->deliver([done, h] { done(std::move(*h)); });
