@@ -63,7 +63,9 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
          std::size_t backlog_b, PgStore* s, Logger lg)
       : io(i), log(std::move(lg)), health(log, "redis_handoff", redis_health_addr(u), "rows wait in redis, reconnecting"),
         url(u), consumer(std::move(c)), batch(b), flush_ms(f), backlog_rows(backlog),
-        backlog_bytes(backlog_b), store(s), idle_secs(f / 1000.0), idle_max_secs(f / 1000.0) {}
+        backlog_bytes(backlog_b), store(s) {
+    idle_secs = idle_max_secs = f / 1000.0;
+  }
 
   // Redis Cluster: one of the buckets' streams (redis_keys.h), on the
   // feed's shared RedisShards instead of a link of its own.
@@ -84,7 +86,7 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
   // The wait before reading an empty stream again: pg-flush-ms; in a Redis
   // Cluster (64 streams) it doubles while the stream stays empty, up to
   // kIdleMaxSecs, so that idle buckets cost a few reads a second.
-  double idle_secs, idle_max_secs;
+  double idle_secs = 0, idle_max_secs = 0;
   static constexpr double kIdleMaxSecs = 1;
   std::size_t backlog_rows;  // pg-backlog-rows: written to rtpush:config for the publish script
   std::size_t backlog_bytes;  // pg-backlog-bytes: the same; and what this node reads ahead, at most
@@ -118,7 +120,7 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
     events.down = [this](const std::string& why) { health.failed(why); };
     const std::string name = "rtpush:" + consumer + ":persist";
     locator = make_redis_locator(io->loop(), url, name, [this](const MasterSwitch&) {
-      if (link) link->drop();
+      if (link) link->relocate();
     });
     link = make_redis_link(io->loop(), url, locator, name, std::move(events));
     link->start();

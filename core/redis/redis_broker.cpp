@@ -10,6 +10,7 @@
 #include <cstring>
 #include <optional>
 #include <map>
+#include <set>
 #include <unordered_map>
 #include <utility>
 
@@ -21,6 +22,7 @@
 #include "redis_link.h"
 #include "redis_live_format.h"
 #include "redis_scripts.h"
+#include "failover_epoch.h"
 #include "replica_wait.h"
 
 namespace rtpush {
@@ -89,10 +91,11 @@ struct RedisBroker::IoSide {
         health(log, "redis", redis_health_addr(u), "reconnecting with backoff"),
         node_id(std::move(n)), history(h), ttl_secs(ttl), ttl_ms(std::to_string(std::uint64_t{ttl} * 1000)),
         url(u), links(u.topology == RedisTopology::Single ? u.single() : RedisAddress{}),
-        follower(log, &topology, w.replicas == 0), wait_replicas(w),
+        follower(log, &topology, w.replicas == 0),
         wait(w.replicas, w.timeout_ms, [this](const std::vector<std::string>& args, std::function<void(redisReply*)> cb) {
           links.command(std::move(cb), args);
-        }) {
+        }),
+        wait_replicas(w) {
     if (u.topology == RedisTopology::Cluster) links.keys = RedisKeys::cluster();
   }
 
@@ -193,6 +196,8 @@ struct RedisBroker::IoSide {
     locator = make_redis_locator(io->loop(), url, "rtpush:" + node_id, [this](const MasterSwitch& s) {
       follower.switched(s.from.host_port(), s.to.host_port());
       link_failed("the sentinels switched the master from " + s.from.host_port() + " to " + s.to.host_port());
+      if (links.cmd) links.cmd->relocate();
+      if (links.sub) links.sub->relocate();
     });
     links.cmd = make_redis_link(io->loop(), url, locator, "rtpush:" + node_id + ":cmd", events);
     links.sub = make_redis_link(io->loop(), url, locator, "rtpush:" + node_id + ":sub", events);
@@ -208,6 +213,7 @@ struct RedisBroker::IoSide {
     events.map_changed = [this] { place_subscriptions(); };
     events.push = [this](const std::string& from, redisReply* r) { on_live(r, &from); };
     events.tick = [this] { resubscribe_stale(); };
+    events.failover = [this](const std::set<std::string>& promoted) { follow_masters(&promoted); };
     links.shards = std::make_unique<RedisShards>(io->loop(), url, node_id, std::move(events), &topology);
     links.shards->start();
   }
@@ -249,6 +255,23 @@ struct RedisBroker::IoSide {
     }
   }
 
+  // Cluster: the failover promise without WAIT (failover_epoch.h), per
+  // bucket: each bucket's epoch-master names the master that served it.
+  // After a failover (`promoted`: the masters that replaced dead ones) the
+  // epochs of the buckets they serve now move to their TIME, unless
+  // redis-wait-replicas makes every acknowledged message a replica's; with
+  // no `promoted` (the links up) each bucket only records its master. A
+  // reshard moves no epoch.
+  void follow_masters(const std::set<std::string>* promoted) {
+    const char* how = promoted && wait_replicas.replicas == 0 ? "move" : "keep";
+    for (int b = 0; b < links.keys.buckets(); ++b) {
+      const std::string epoch = links.keys.epoch(b);
+      const std::string owner = links.shards->owner(cluster::key_slot(epoch));
+      if (owner.empty() || (promoted && !promoted->count(owner))) continue;
+      command([](redisReply*) {}, {"EVAL", redis::kFollowMasterScript, "2", epoch, epoch + "-master", owner, how});
+    }
+  }
+
   // Cluster, every second: a subscription not confirmed within a few
   // seconds (its SSUBSCRIBE met a MOVED, or its master went) is made again.
   void resubscribe_stale() {
@@ -274,6 +297,7 @@ struct RedisBroker::IoSide {
     if (locator) follower.links_up(links, links.cmd->address().host_port());
     health.answered();
     if (!clustered()) topology.set_up("0", true);
+    if (clustered()) follow_masters(nullptr);
     if (links.tenant) links.tenant->links_up();
     write_settings();
     // Listen again to every watched channel, then catch up from the last id
@@ -639,6 +663,12 @@ void RedisBroker::publish(const std::string& channel, Payload payload, std::stri
           if (!r) return fail("redis is unavailable: nothing was published");
           if (r->type == REDIS_REPLY_ERROR) {  // the script refused (BACKLOG: before writing anything)
             const std::string why(r->str, r->len), code = std::string(redis::kBacklogFullError) + " ";
+            // The master was demoted under us (a failover this node has
+            // not heard of yet): locate the master again.
+            if (why.rfind("READONLY", 0) == 0 && side->locator) {
+              side->link_failed("redis " + side->links.server().host_port() + " is a replica now (READONLY)");
+              return fail("redis is unavailable (a failover is under way): nothing was published");
+            }
             return fail(why.rfind(code, 0) == 0 ? why.substr(code.size()) : "redis refused the message: " + why);
           }
           const std::string id = text(r);
@@ -712,7 +742,7 @@ void RedisBroker::history(const std::string& channel, std::optional<StreamId> si
             // have lost messages before they reached PostgreSQL
             // (failover_epoch.h).
             if (auto from = StreamId::parse(text(r->element[4])); from && from->seq == 0)
-              h->archive_floor = std::max(StreamId{from->ms + 1, 0}, StreamId{floor.ms + 1, 0});
+              h->archive_floor = std::max(StreamId{from->ms + 1, 0}, floor);
             if (!entries_now) {
               h->more = h->position && *h->position > *since;
               side->deliver([done, h] { done(std::move(*h)); });

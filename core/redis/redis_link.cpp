@@ -33,6 +33,10 @@ RedisLink::RedisLink(struct ev_loop* loop, RedisAddress address, std::string nam
 RedisLink::RedisLink(struct ev_loop* loop, std::shared_ptr<RedisLocator> locator, std::string name, Events events)
     : RedisLink(loop, RedisAddress{}, std::move(name), std::move(events)) {
   locator_ = std::move(locator);
+  // Each attempt asks the sentinels (cheap), which name the promoted
+  // replica before they announce +switch-master: trying at least twice a
+  // second finds it within half a second of that.
+  backoff_ = Backoff(Backoff::kMinSecs, kLocatedMaxBackoffSecs);
 }
 
 RedisLink::~RedisLink() {
@@ -154,6 +158,15 @@ void RedisLink::failed(const std::string& why) {
 }
 
 void RedisLink::drop() { reject("dropped with its companion link"); }
+
+void RedisLink::relocate() {
+  if (closing_) return;
+  backoff_.reset();
+  if (ctx_) reject("the master moved");
+  if (locating_ || ctx_) return;
+  ev_timer_stop(loop_, &retry_);
+  connect();
+}
 
 void RedisLink::reject(const std::string& why) {
   redisAsyncContext* c = ctx_;

@@ -51,6 +51,10 @@ class RedisLink {
   // Drops the connection (another link of the same owner failed); the next
   // attempt follows after the backoff.
   void drop();
+  // The master moved (+switch-master): closes the connection if any and
+  // connects again now (located anew), not after the backoff an outage has
+  // grown meanwhile.
+  void relocate();
 
   void command(const std::vector<std::string>& args, Reply done);
   // A command whose replies keep coming (SUBSCRIBE, UNSUBSCRIBE): each goes
@@ -65,6 +69,7 @@ class RedisLink {
   static void on_push(redisAsyncContext* c, void* reply, void* priv);
   // The replies to what a new connection sends first (AUTH or PING, SELECT,
   // ROLE when the locator wants a master); kHelloLast marks the last one.
+  static constexpr double kLocatedMaxBackoffSecs = 0.5;
   static constexpr std::intptr_t kHelloAuth = 1, kHelloSelect = 2, kHelloRole = 3, kHelloLast = 8;
   static void on_hello(redisAsyncContext* c, void* reply, void* priv);
   void reject(const std::string& why);  // closes the connection: tell `why`, retry later

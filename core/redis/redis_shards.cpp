@@ -204,7 +204,12 @@ void RedisShards::send(int slot, std::shared_ptr<Request> req) {
         return;
       }
     }
-    if (starts_with(said, "CLUSTERDOWN")) refresh_due_ = true;
+    if (starts_with(said, "CLUSTERDOWN") && !cluster_down_) {  // down until CLUSTER INFO says ok (on_tick)
+      cluster_down_ = true;
+      last_why_ = "redis cluster: " + std::string(said);
+      refresh_due_ = true;
+      update();
+    }
     req->done(r);
   });
 }
@@ -305,11 +310,15 @@ void RedisShards::refresh() {
 
 void RedisShards::take_map(cluster::SlotMap map) {
   const bool changed = !map_ || !same_map(*map_, map);
+  std::set<std::string> promoted;
   if (map_ && changed) {  // a master gone from the map: its replica took over (a failover followed)
     std::set<std::string> now;
     for (const cluster::Node& m : map.masters()) now.insert(m.host_port());
     for (const cluster::Node& m : map_->masters())
       if (!now.count(m.host_port())) topology_->count_failover();
+    for (const cluster::Shard& s : map.shards())
+      if (const cluster::Shard* old = map_->shard_of(s.first); old && !now.count(old->master.host_port()))
+        promoted.insert(s.master.host_port());
   }
   map_ = std::move(map);
   if (!map_->covers_all()) {
@@ -321,6 +330,9 @@ void RedisShards::take_map(cluster::SlotMap map) {
     masters.insert(m.host_port());
     ensure(m);
   }
+  // Before update() can tell the owner "up": its first commands to a
+  // promoted master (the failover epoch) go ahead of everything else.
+  if (!promoted.empty() && events_.failover) events_.failover(promoted);
   for (auto it = nodes_.begin(); it != nodes_.end();) {  // seeds that are replicas, masters no more
     if (masters.count(it->first)) {
       ++it;
@@ -338,7 +350,7 @@ void RedisShards::take_map(cluster::SlotMap map) {
 
 void RedisShards::update() {
   std::vector<RedisTopologyState::Shard> shards;
-  bool all = map_ && map_->covers_all();
+  bool all = map_ && map_->covers_all() && !cluster_down_;
   if (map_)
     for (const cluster::Shard& s : map_->shards()) {
       auto it = nodes_.find(s.master.host_port());
@@ -359,7 +371,24 @@ void RedisShards::on_tick(struct ev_loop* loop, ev_timer* w, int) {
   self->retired_.clear();
   const bool whole = self->map_ && self->map_->covers_all();
   if (self->refresh_due_ || !whole || ev_now(loop) - self->last_refresh_ >= kRefreshEverySecs) self->refresh();
+  if (self->cluster_down_) self->check_cluster_state();
   if (self->events_.tick) self->events_.tick();
+}
+
+// After a CLUSTERDOWN: CLUSTER INFO on a master until it says
+// cluster_state:ok.
+void RedisShards::check_cluster_state() {
+  for (auto& [hp, n] : nodes_) {
+    if (!n->cmd->up()) continue;
+    n->cmd->command({"CLUSTER", "INFO"}, [this](redisReply* r) {
+      if (!r || !*alive_ || !cluster_down_) return;
+      if (r->type != REDIS_REPLY_STRING) return;
+      if (std::string_view(r->str, r->len).find("cluster_state:ok") == std::string_view::npos) return;
+      cluster_down_ = false;
+      update();
+    });
+    return;
+  }
 }
 
 }  // namespace rtpush

@@ -6,8 +6,8 @@
 // kRefreshEverySecs. A command goes to its slot's master; MOVED updates the
 // map (counted) and sends it again, ASK sends ASKING + the command to the
 // target (counted), TRYAGAIN waits kTryAgainSecs; at most kMaxRedirects per
-// command. CLUSTERDOWN is passed on (that shard is down; the map is asked
-// again).
+// command. CLUSTERDOWN is passed on, and the cluster is down (a log line,
+// health 503) until CLUSTER INFO says cluster_state:ok again.
 //
 // Up: the map covers every slot and every master's two links are up. The
 // owner hears up/down transitions (a down with the cause, for the log line
@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,9 @@ class RedisShards {
     // A pub/sub reply on the sub link of master `from` ("host:port").
     std::function<void(const std::string& from, redisReply* reply)> push;
     std::function<void()> tick;  // every kTickSecs
+    // Ranges whose master left the map (died) are served by these masters
+    // now (promoted replicas): told before the links to them are up.
+    std::function<void(const std::set<std::string>& promoted)> failover;
   };
 
   RedisShards(struct ev_loop* loop, RedisUrl url, std::string name, Events events, RedisTopologyState* topology);
@@ -111,6 +115,7 @@ class RedisShards {
   void refresh();
   void take_map(cluster::SlotMap map);
   void update();  // recomputes up_ and the topology; tells transitions
+  void check_cluster_state();
   static void on_tick(struct ev_loop* loop, ev_timer* w, int revents);
 
   struct ev_loop* loop_;
@@ -122,6 +127,7 @@ class RedisShards {
   std::map<std::string, std::unique_ptr<NodeLinks>> nodes_;  // by host:port
   std::vector<std::unique_ptr<NodeLinks>> retired_;          // freed at the next tick, outside their callbacks
   bool up_ = false, refreshing_ = false, refresh_due_ = true, dropping_ = false;
+  bool cluster_down_ = false;  // a CLUSTERDOWN answer, until CLUSTER INFO says ok
   double last_refresh_ = 0;
   std::string last_why_;
   ev_timer tick_{};

@@ -47,6 +47,9 @@ SentinelLocator::~SentinelLocator() {
 
 void SentinelLocator::locate(Found done) {
   watch();
+  if (switched_to_ && ev_now(loop_) - switched_at_ < kSwitchTrustSecs)
+    return done(url_.server(switched_to_->host, switched_to_->port), {});
+  switched_to_.reset();
   waiting_.push_back(std::move(done));
   if (waiting_.size() > 1) return;  // a round is under way: it answers this one too
   failures_.clear();
@@ -209,7 +212,10 @@ void SentinelLocator::on_watch_message(redisAsyncContext* c, void* reply, void*)
   }
   if (k != "message" || r->element[2]->type != REDIS_REPLY_STRING) return;
   auto s = parse_switch_master(std::string(r->element[2]->str, r->element[2]->len));
-  if (s && s->master == self->url_.master && self->on_switch_) self->on_switch_(*s);
+  if (!s || s->master != self->url_.master) return;
+  self->switched_to_ = s->to;
+  self->switched_at_ = ev_now(self->loop_);
+  if (self->on_switch_) self->on_switch_(*s);
 }
 
 }  // namespace rtpush

@@ -15,6 +15,7 @@
 #include <hiredis/async.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,13 @@ class SentinelLocator final : public RedisLocator {
   redisAsyncContext* ask_ctx_ = nullptr;
   ev_timer ask_timer_{};
 
+  // The master a +switch-master just named: the next round answers it
+  // without asking (other sentinels may still name the old one for a
+  // second); ROLE on the link checks it.
+  // Trusted for kSwitchTrustSecs after the message.
+  static constexpr double kSwitchTrustSecs = 5;
+  std::optional<RedisEndpoint> switched_to_;
+  double switched_at_ = 0;
   bool watching_ = false;
   std::size_t watch_index_ = 0;
   redisAsyncContext* watch_ctx_ = nullptr;

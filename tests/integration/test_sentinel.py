@@ -210,6 +210,20 @@ class SentinelFaults(unittest.IsolatedAsyncioTestCase):
             finally:
                 node.stop()
 
+    async def test_manual_failover_demotes_the_master(self):
+        """SENTINEL FAILOVER: the old master lives on as a replica; the node
+        moves to the new one (+switch-master), counts one failover."""
+        with RedisSentinelSet() as s, Server(redis=s.url, node_id="node-m") as node:
+            self.assertEqual(node.request("POST", "publish/m", "{}")[0], 200)
+            old = s.master_port()
+            s.sentinels[0].call("SENTINEL", "FAILOVER", s.master_name)
+            new = s.wait_promoted(old)
+            await self.wait_for(lambda: node.request("POST", "publish/m", "{}")[0] == 200
+                                and "event=redis_failover" in node.log_text(), 30, "did not follow")
+            self.assertIn("event=redis_failover from=127.0.0.1:%d to=127.0.0.1:%d" % (old, new), node.log_text())
+            self.assertEqual(node.log_text().count("event=redis_failover "), 1)
+            self.assertGreaterEqual(int(s.server(new).call("XLEN", "rtpush:stream:m")), 2)
+
     async def test_master_refuses_auth(self):
         with RedisSentinelSet(password="hunter2") as s:
             node = Server(redis=s.url_with("", "wrong-pw"), node_id="node-z")

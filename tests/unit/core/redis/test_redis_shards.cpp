@@ -2,7 +2,8 @@
 // libev loop (no Redis needed): the map from CLUSTER SLOTS, a MOVED followed
 // to a master never seen before (counted, the map updated), an ASK answered
 // through ASKING (counted, the map unchanged), TRYAGAIN sent again, and a
-// command that keeps being redirected given up after kMaxRedirects.
+// command that keeps being redirected given up after kMaxRedirects, and
+// CLUSTERDOWN: down until CLUSTER INFO says the cluster is ok.
 #include "cmocka_cpp.h"
 
 #include <arpa/inet.h>
@@ -268,6 +269,25 @@ void endless_redirects_end(void**) {
   assert_int_equal(rig.topology.moved(), RedisShards::kMaxRedirects);
 }
 
+void clusterdown_is_down_until_cluster_info_says_ok(void**) {
+  Rig rig;
+  bool ok = false;
+  rig.start(
+      [&](auto& cmd, auto&) {
+        if (cmd[0] == "CLUSTER" && cmd[1] == "SLOTS") return all_slots_on(rig.a->port);
+        if (cmd[0] == "CLUSTER") return bulk(ok ? "cluster_state:ok\r\n" : "cluster_state:fail\r\n");
+        return ok ? bulk("a") : std::string("-CLUSTERDOWN The cluster is down\r\n");
+      },
+      [](auto&, auto&) { return bulk("b"); });
+  assert_string_equal(rig.run({"GET", "k"}).c_str(), "ERR:CLUSTERDOWN The cluster is down");
+  assert_false(rig.shards->up());
+  assert_true(rig.topology.shards()[0].up);  // its master is reachable: the cluster is what is down
+  ok = true;
+  rig.up = false;
+  rig.run_until([&] { return rig.up; });  // the next tick asks CLUSTER INFO
+  assert_string_equal(rig.run({"GET", "k"}).c_str(), "a");
+}
+
 void slot_of_a_command_is_its_first_key(void**) {
   assert_int_equal(RedisShards::slot_of_command({"EVAL", "x", "2", "{a}1", "b"}), cluster::key_slot("a"));
   assert_int_equal(RedisShards::slot_of_command({"evalsha", "x", "0"}), 0);
@@ -285,6 +305,7 @@ int main() {
       cmocka_unit_test(ask_sends_asking_and_keeps_the_map),
       cmocka_unit_test(tryagain_is_sent_again),
       cmocka_unit_test(endless_redirects_end),
+      cmocka_unit_test(clusterdown_is_down_until_cluster_info_says_ok),
       cmocka_unit_test(slot_of_a_command_is_its_first_key),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
