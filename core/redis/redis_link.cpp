@@ -116,9 +116,11 @@ void RedisLink::on_hello(redisAsyncContext* c, void* reply, void* priv) {
   if (!r) return;  // the disconnect callback tells
   if (step == kHelloRole && r->type != REDIS_REPLY_ERROR) {
     const std::string role = role_of(r);
-    if (role != "master")
+    if (role != "master") {
+      self->locator_->not_master(self->address_);
       return self->reject("redis " + self->address_.host_port() + " is not a master (ROLE: " +
                           (role.empty() ? "no answer" : role) + "): locating the master again");
+    }
   }
   if (r->type == REDIS_REPLY_ERROR) {
     const std::string said(r->str, r->len);

@@ -25,6 +25,9 @@ class RedisLocator {
   // True: the server must say it is a master (ROLE) before the link is up;
   // a replica (a stale answer, a demoted master) is refused and located again.
   virtual bool wants_master() const = 0;
+  // The server locate() gave said it is not a master (ROLE): a stale
+  // answer; the next locate() should ask elsewhere first.
+  virtual void not_master(const RedisAddress& server) { (void)server; }
 };
 
 }  // namespace rtpush

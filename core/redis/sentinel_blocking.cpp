@@ -9,6 +9,7 @@ namespace rtpush {
 
 std::optional<RedisAddress> blocking_sentinel_master(const RedisUrl& url, double timeout_secs, std::string* why) {
   std::vector<SentinelFailure> failures;
+  std::string stale;  // a sentinel named a server that is not a master
   for (const RedisEndpoint& s : url.hosts) {
     std::string cause;
     const BlockingRedis c = blocking_connect(url.sentinel(s), timeout_secs, &cause);
@@ -28,18 +29,20 @@ std::optional<RedisAddress> blocking_sentinel_master(const RedisUrl& url, double
       continue;
     }
     RedisAddress master = url.server(a.master.host, a.master.port);
-    const BlockingRedis m = blocking_connect(master, timeout_secs, why);
-    if (!m) return std::nullopt;
+    std::string master_cause;
+    const BlockingRedis m = blocking_connect(master, timeout_secs, &master_cause);
+    if (!m) {  // a stale answer naming a dead master, or a refused AUTH: try the next sentinel
+      stale = master_cause;
+      continue;
+    }
     const RedisReplyPtr role = blocking_command(m.get(), {"ROLE"});
     const std::string said = role_of(role.get());
-    if (said != "master") {
-      *why = "redis " + master.host_port() + " is not a master (ROLE: " + (said.empty() ? "no answer" : said) +
-             "): a failover is under way; try again";
-      return std::nullopt;
-    }
-    return master;
+    if (said == "master") return master;
+    // A stale answer (a failover under way): ask the next sentinel.
+    stale = "redis " + master.host_port() + " is not a master (ROLE: " + (said.empty() ? "no answer" : said) +
+            "): a failover is under way; try again";
   }
-  *why = no_master_cause(url.master, failures);
+  *why = stale.empty() ? no_master_cause(url.master, failures) : stale;
   return std::nullopt;
 }
 

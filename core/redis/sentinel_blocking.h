@@ -1,6 +1,7 @@
 // The Sentinel master for `rtpush-publish --redis redis+sentinel://...`
 // (one thread, blocking calls, like the rest of its Redis I/O): each
-// sentinel is asked in turn, the named master is checked with ROLE. The
+// sentinel is asked in turn, the named master is checked with ROLE (a
+// server that is not one: the next sentinel is asked). The
 // nodes do the same asynchronously (SentinelLocator). Any thread; no state.
 #pragma once
 #include <optional>

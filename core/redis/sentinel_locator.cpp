@@ -57,6 +57,11 @@ void SentinelLocator::locate(Found done) {
   ask(first_);
 }
 
+void SentinelLocator::not_master(const RedisAddress& server) {
+  first_ = (first_ + 1) % url_.hosts.size();
+  if (switched_to_ && switched_to_->host == server.host && switched_to_->port == server.port) switched_to_.reset();
+}
+
 void SentinelLocator::ask(std::size_t nth) {
   const RedisEndpoint& s = url_.hosts[nth % url_.hosts.size()];
   ++asked_;

@@ -38,6 +38,9 @@ class SentinelLocator final : public RedisLocator {
 
   void locate(Found done) override;
   bool wants_master() const override { return true; }
+  // The next round starts with the next sentinel (this one's answer was
+  // stale), and a +switch-master naming `server` is no longer trusted.
+  void not_master(const RedisAddress& server) override;
   // Starts watching +switch-master (once; the first locate() does it too).
   void watch();
 
