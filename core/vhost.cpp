@@ -49,14 +49,12 @@ std::unique_ptr<Vhost> Vhost::build(const Options& o, int service_threads, std::
       *error = {"redis", "redis: " + o.redis_error};
       return nullptr;
     }
-    if (o.redis_url->topology != RedisTopology::Single) {
-      *error = {"redis", "redis: this build does not follow redis+sentinel:// or redis+cluster:// yet"};
-      return nullptr;
-    }
     std::optional<RedisBroker::PersistCaps> persist;
     if (!o.postgres.empty()) persist = RedisBroker::PersistCaps{o.pg_backlog_rows, o.pg_backlog_bytes};
     auto redis_broker = std::make_unique<RedisBroker>(*o.redis_url, o.node_id, o.history_size, o.history_ttl_secs,
-                                                      v->io_.get(), log, persist, o.history_channel_bytes);
+                                                      v->io_.get(), log, persist, o.history_channel_bytes,
+                                                      RedisBroker::WaitReplicas{static_cast<int>(o.redis_wait_replicas),
+                                                                                static_cast<int>(o.redis_wait_timeout_ms)});
     // On the broker's links: the Node destroys it after the broker.
     presence = std::make_unique<RedisPresence>(*redis_broker, o.node_id, v->io_.get(), log);
     broker = std::move(redis_broker);

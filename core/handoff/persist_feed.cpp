@@ -4,6 +4,7 @@
 
 #include <cassert>
 #include <chrono>
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -11,9 +12,12 @@
 #include <vector>
 
 #include "backend_health.h"
+#include "redis_follow.h"
 #include "logger.h"
 #include "redis_link.h"
+#include "redis_keys.h"
 #include "redis_scripts.h"
+#include "redis_shards.h"
 #include "stream_id.h"
 #include "waiters.h"
 
@@ -55,21 +59,35 @@ bool to_row(const redisReply* e, PgRow* row, std::string* entry_id) {
 }  // namespace
 
 struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
-  IoSide(IoThread* i, RedisAddress a, std::string c, std::size_t b, unsigned f, std::size_t backlog,
+  IoSide(IoThread* i, const RedisUrl& u, std::string c, std::size_t b, unsigned f, std::size_t backlog,
          std::size_t backlog_b, PgStore* s, Logger lg)
-      : io(i), log(std::move(lg)), health(log, "redis_handoff", a.host_port(), "rows wait in redis, reconnecting"),
-        addr(std::move(a)), consumer(std::move(c)), batch(b), flush_ms(f), backlog_rows(backlog),
-        backlog_bytes(backlog_b), store(s) {}
+      : io(i), log(std::move(lg)), health(log, "redis_handoff", redis_health_addr(u), "rows wait in redis, reconnecting"),
+        url(u), consumer(std::move(c)), batch(b), flush_ms(f), backlog_rows(backlog),
+        backlog_bytes(backlog_b), store(s) {
+    idle_secs = idle_max_secs = f / 1000.0;
+  }
+
+  // Redis Cluster: one of the buckets' streams (redis_keys.h), on the
+  // feed's shared RedisShards instead of a link of its own.
+  std::string persist_key = redis::kPersistKey, config_key = redis::kConfigKey;
+  RedisShards* shards = nullptr;
+  int slot = 0;  // of persist_key
 
   IoThread* io;
   Logger log;
   BackendHealth health;  // of the hand-off link
   // XREADGROUP / XAUTOCLAIM were refused (an error reply): logged until one succeeds.
   bool read_refused = false, claim_refused = false;
-  RedisAddress addr;
+  RedisUrl url;  // a Sentinel's: the link follows the master (failovers are counted by the broker)
+  std::shared_ptr<RedisLocator> locator;
   std::string consumer;
   std::size_t batch;
   unsigned flush_ms;
+  // The wait before reading an empty stream again: pg-flush-ms; in a Redis
+  // Cluster (64 streams) it doubles while the stream stays empty, up to
+  // kIdleMaxSecs, so that idle buckets cost a few reads a second.
+  double idle_secs = 0, idle_max_secs = 0;
+  static constexpr double kIdleMaxSecs = 1;
   std::size_t backlog_rows;  // pg-backlog-rows: written to rtpush:config for the publish script
   std::size_t backlog_bytes;  // pg-backlog-bytes: the same; and what this node reads ahead, at most
   PgStore* store;
@@ -84,10 +102,11 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
 
   using Reply = RedisLink::Reply;
 
-  bool connected() const { return link && link->up(); }
+  bool connected() const { return shards ? !closing && shards->slot_up(slot) : link && link->up(); }
 
   void command(const std::vector<std::string>& args, Reply cb) {
     assert(io->on_io_thread());
+    if (shards) return closing ? cb(nullptr) : shards->command(slot, args, std::move(cb));
     if (!link) return cb(nullptr);
     link->command(args, std::move(cb));
   }
@@ -99,7 +118,11 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
       start();
     };
     events.down = [this](const std::string& why) { health.failed(why); };
-    link = std::make_unique<RedisLink>(io->loop(), addr, "rtpush:" + consumer + ":persist", std::move(events));
+    const std::string name = "rtpush:" + consumer + ":persist";
+    locator = make_redis_locator(io->loop(), url, name, [this](const MasterSwitch&) {
+      if (link) link->relocate();
+    });
+    link = make_redis_link(io->loop(), url, locator, name, std::move(events));
     link->start();
   }
 
@@ -128,7 +151,7 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
   // deleted by hand): without it every read fails and nothing more would
   // ever be written.
   void make_group() {
-    command({"XGROUP", "CREATE", redis::kPersistKey, redis::kPersistGroup, "0", "MKSTREAM"}, [](redisReply*) {});
+    command({"XGROUP", "CREATE", persist_key, redis::kPersistGroup, "0", "MKSTREAM"}, [](redisReply*) {});
   }
   static bool no_group(const redisReply* r) {
     return r->type == REDIS_REPLY_ERROR && r->len >= 7 && std::string_view(r->str, 7) == "NOGROUP";
@@ -147,7 +170,7 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
     std::vector<std::string> args = {"XREADGROUP", "GROUP", redis::kPersistGroup, consumer,
                                      "COUNT", std::to_string(batch)};
     // No BLOCK: settle() shares this connection and must not wait behind it.
-    args.insert(args.end(), {"STREAMS", redis::kPersistKey, own_pending ? "0" : ">"});
+    args.insert(args.end(), {"STREAMS", persist_key, own_pending ? "0" : ">"});
     reading = true;
     command(args, [this, own_pending](redisReply* r) {
       reading = false;
@@ -160,6 +183,7 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
       }
       const redisReply* entries = r->element[0]->element[1];
       if (own_pending && entries->elements == 0) return read(false);
+      idle_secs = flush_ms / 1000.0;
       // Own pending entries are re-read from "0" only once they are acknowledged.
       write(entries, [this, own_pending] { read(own_pending); });
       if (!own_pending) read(false);
@@ -169,14 +193,15 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
   // Nothing to read: look again after pg-flush-ms.
   void idle() {
     if (closing || ev_is_active(&idle_timer)) return;
-    ev_timer_set(&idle_timer, flush_ms / 1000.0, 0);
+    ev_timer_set(&idle_timer, idle_secs, 0);
     ev_timer_start(io->loop(), &idle_timer);
+    idle_secs = std::min(idle_secs * 2, std::max(idle_max_secs, flush_ms / 1000.0));
   }
 
   // Switches persistence on (again: a FLUSHALL forgets it) and keeps the
   // time it first was, the floor of what PostgreSQL can replay.
   void enable() {
-    command({"EVAL", redis::kEnablePersistScript, "1", redis::kConfigKey, std::to_string(backlog_rows),
+    command({"EVAL", redis::kEnablePersistScript, "1", config_key, std::to_string(backlog_rows),
              std::to_string(backlog_bytes)},
             [](redisReply*) {});
   }
@@ -191,7 +216,7 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
 
   void settle(std::function<void(bool)> done) {
     if (!connected()) return done(false);
-    command({"XREVRANGE", redis::kPersistKey, "+", "-", "COUNT", "1"}, [this, done](redisReply* r) {
+    command({"XREVRANGE", persist_key, "+", "-", "COUNT", "1"}, [this, done](redisReply* r) {
       if (!r || r->type != REDIS_REPLY_ARRAY) return done(false);
       if (r->elements == 0) return done(true);
       const auto mark = StreamId::parse(text(r->element[0]->element[0]));
@@ -203,7 +228,7 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
 
   void check_settled() {
     polling = true;
-    command({"XRANGE", redis::kPersistKey, "-", "+", "COUNT", "1"}, [this](redisReply* r) {
+    command({"XRANGE", persist_key, "-", "+", "COUNT", "1"}, [this](redisReply* r) {
       polling = false;
       std::optional<StreamId> oldest;
       const bool answered = r && r->type == REDIS_REPLY_ARRAY;
@@ -223,7 +248,7 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
   void claim(const std::string& cursor) {
     if (cursor == "0-0") enable();
     reading = true;
-    command({"XAUTOCLAIM", redis::kPersistKey, redis::kPersistGroup, consumer, std::to_string(kClaimIdleMs),
+    command({"XAUTOCLAIM", persist_key, redis::kPersistGroup, consumer, std::to_string(kClaimIdleMs),
              cursor, "COUNT", std::to_string(batch)},
             [this](redisReply* r) {
               reading = false;
@@ -247,7 +272,7 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
   // which also counts their bytes off); then `next`.
   void write(const redisReply* entries, std::function<void()> next) {
     std::vector<PgRow> rows;
-    std::vector<std::string> ack = {"EVAL", redis::kAckPersistScript, "2", redis::kPersistKey, redis::kConfigKey,
+    std::vector<std::string> ack = {"EVAL", redis::kAckPersistScript, "2", persist_key, config_key,
                                     redis::kPersistGroup};
     const std::size_t head = ack.size();
     for (std::size_t i = 0; entries && i < entries->elements; ++i) {
@@ -277,36 +302,106 @@ struct PersistFeed::IoSide : std::enable_shared_from_this<PersistFeed::IoSide> {
     ev_timer_stop(io->loop(), &idle_timer);
     ev_timer_stop(io->loop(), &settle_timer);
     link.reset();  // pending replies run with none
+    locator.reset();
   }
 };
 
+// A Redis Cluster: the links every bucket's feed shares, and their health.
+struct PersistFeed::Shared {
+  Shared(Logger& log, const RedisUrl& url) : health(log, "redis_handoff", url.redacted(), "rows wait in redis, reconnecting") {}
+  BackendHealth health;
+  RedisTopologyState topology;  // RedisShards keeps it; the broker's is the one reported
+  std::unique_ptr<RedisShards> shards;
+};
+
+namespace {
+
+void init_timers(PersistFeed::IoSide* side);
+
+}  // namespace
+
 PersistFeed::PersistFeed(const RedisUrl& url, std::string consumer, std::size_t batch_size, unsigned flush_ms,
                          std::size_t backlog_rows, std::size_t backlog_bytes, PgStore* store, IoThread* io, Logger log)
-    : io_(io),
-      io_side_(std::make_shared<IoSide>(io, url.single(), std::move(consumer), batch_size, flush_ms, backlog_rows,
-                                        backlog_bytes, store, std::move(log))) {
-  IoSide* side = io_side_.get();
+    : io_(io) {
+  if (url.topology != RedisTopology::Cluster) {
+    io_side_ = std::make_shared<IoSide>(io, url, std::move(consumer), batch_size, flush_ms, backlog_rows,
+                                        backlog_bytes, store, std::move(log));
+    IoSide* side = io_side_.get();
+    init_timers(side);
+    io_->post([side] { side->connect(); });
+    return;
+  }
+  // Every bucket's stream is read on its shard; each bucket a consumer of
+  // its own stream's group, as one Redis's stream is.
+  shared_ = std::make_unique<Shared>(log, url);
+  const RedisKeys keys = RedisKeys::cluster();
+  for (int b = 0; b < keys.buckets(); ++b) {
+    auto side = std::make_shared<IoSide>(io, url, consumer, batch_size, flush_ms, backlog_rows,
+                                         backlog_bytes, store, log);
+    side->persist_key = keys.persist(b);
+    side->config_key = keys.config(b);
+    side->slot = cluster::key_slot(side->persist_key);
+    side->idle_max_secs = IoSide::kIdleMaxSecs;
+    init_timers(side.get());
+    buckets_.push_back(std::move(side));
+  }
+  Shared* shared = shared_.get();
+  auto* buckets = &buckets_;
+  io_->post([shared, buckets, url, consumer, io] {
+    RedisShards::Events events;
+    events.up = [shared, buckets] {
+      shared->health.answered();
+      for (auto& b : *buckets) b->start();
+    };
+    events.down = [shared](const std::string& why) { shared->health.failed(why); };
+    shared->shards = std::make_unique<RedisShards>(io->loop(), url, consumer + ":persist", std::move(events),
+                                                   &shared->topology);
+    for (auto& b : *buckets) b->shards = shared->shards.get();
+    shared->shards->start();
+  });
+}
+
+namespace {
+
+void init_timers(PersistFeed::IoSide* side) {
   ev_timer_init(&side->idle_timer, [](struct ev_loop*, ev_timer* w, int) {
-    static_cast<IoSide*>(w->data)->read(false);
+    static_cast<PersistFeed::IoSide*>(w->data)->read(false);
   }, 0, 0);
   side->idle_timer.data = side;
   ev_timer_init(&side->settle_timer, [](struct ev_loop*, ev_timer* w, int) {
-    static_cast<IoSide*>(w->data)->check_settled();
+    static_cast<PersistFeed::IoSide*>(w->data)->check_settled();
   }, 0, 0);
   side->settle_timer.data = side;
-  io_->post([side] { side->connect(); });
 }
+
+}  // namespace
 
 void PersistFeed::settle(std::function<void(bool)> done) {
   io_->post([this, done = std::move(done)] {
-    io_side_->settle([io = io_, done](bool ok) { io->deliver([done, ok] { done(ok); }); });
+    auto answer = [io = io_, done](bool ok) { io->deliver([done, ok] { done(ok); }); };
+    if (io_side_) return io_side_->settle(answer);
+    // Every bucket settled (or one failed).
+    struct Count {
+      std::size_t left;
+      bool ok = true;
+    };
+    auto count = std::make_shared<Count>(Count{buckets_.size()});
+    for (auto& b : buckets_)
+      b->settle([count, answer](bool ok) {
+        count->ok = count->ok && ok;
+        if (--count->left == 0) answer(count->ok);
+      });
   });
 }
 
 PersistFeed::~PersistFeed() {
   io_->run_and_wait([this] {
-    io_side_->shutdown();
+    if (io_side_) io_side_->shutdown();
     io_side_.reset();  // on the I/O thread: store callbacks hold only weak references
+    for (auto& b : buckets_) b->shutdown();
+    if (shared_) shared_->shards.reset();  // pending replies run with none
+    buckets_.clear();
+    shared_.reset();
   });
 }
 

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "io_thread.h"
 #include "logger.h"
@@ -37,12 +38,16 @@ class PersistFeed {
   void settle(std::function<void(bool)> done);
 
   struct IoSide;  // the I/O thread's side: the Redis link, the reads in flight
+  struct Shared;  // Redis Cluster: the links the buckets' sides share
 
  private:
   IoThread* io_;
   // Used and freed on the I/O thread; shared so that the store's commit
-  // callbacks can hold a weak handle on it.
+  // callbacks can hold a weak handle on it. One Redis: io_side_; a Redis
+  // Cluster: one per bucket (its own stream, on its shard), sharing shared_.
   std::shared_ptr<IoSide> io_side_;
+  std::vector<std::shared_ptr<IoSide>> buckets_;
+  std::unique_ptr<Shared> shared_;
 };
 
 }  // namespace rtpush

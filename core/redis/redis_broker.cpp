@@ -9,15 +9,21 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <map>
+#include <set>
 #include <unordered_map>
 #include <utility>
 
 #include "backend_health.h"
 #include "json_text.h"
 #include "logger.h"
+#include "master_follower.h"
+#include "redis_follow.h"
 #include "redis_link.h"
 #include "redis_live_format.h"
 #include "redis_scripts.h"
+#include "failover_epoch.h"
+#include "replica_wait.h"
 
 namespace rtpush {
 
@@ -72,14 +78,26 @@ struct RedisBroker::IoSide {
     bool confirmed = false;    // SUBSCRIBE acknowledged on the current link
     bool backfilling = false;  // catching up after a reconnect: live ones wait
     StreamId last;             // newest id delivered to this node
+    std::string owner;         // cluster: the master whose sub link it is (S)SUBSCRIBEd on
+    double subscribed_at = 0;  // cluster: when, for a subscription never confirmed
+    std::uint64_t attempt = 0;  // cluster: the newest placement (subscribe_cluster)
     std::vector<MessagePtr> held;
     std::vector<std::function<void()>> after_confirm;  // history reads waiting for the SUBSCRIBE
   };
 
-  IoSide(RedisBroker* o, IoThread* i, RedisAddress a, std::string n, std::size_t h, unsigned ttl, Logger lg)
-      : owner(o), io(i), log(std::move(lg)), health(log, "redis", a.host_port(), "reconnecting with backoff"),
+  IoSide(RedisBroker* o, IoThread* i, const RedisUrl& u, std::string n, std::size_t h, unsigned ttl, Logger lg,
+         WaitReplicas w)
+      : owner(o), io(i), log(std::move(lg)),
+        health(log, "redis", redis_health_addr(u), "reconnecting with backoff"),
         node_id(std::move(n)), history(h), ttl_secs(ttl), ttl_ms(std::to_string(std::uint64_t{ttl} * 1000)),
-        links(std::move(a)) {}
+        url(u), links(u.topology == RedisTopology::Single ? u.single() : RedisAddress{}),
+        follower(log, &topology, w.replicas == 0),
+        wait(w.replicas, w.timeout_ms, [this](const std::vector<std::string>& args, std::function<void(redisReply*)> cb) {
+          links.command(std::move(cb), args);
+        }),
+        wait_replicas(w) {
+    if (u.topology == RedisTopology::Cluster) links.keys = RedisKeys::cluster();
+  }
 
   RedisBroker* owner;  // only in tasks delivered to the service thread (its listener)
   IoThread* io;
@@ -96,7 +114,30 @@ struct RedisBroker::IoSide {
   std::string persist_caps = "-", persist_rows, persist_bytes;
   // Either link failing drops the other, so that both start over together.
   // RedisPresence borrows them (links.tenant).
+  RedisUrl url;
   RedisLinks links;
+  std::shared_ptr<RedisLocator> locator;  // Sentinel: where both links connect
+  MasterFollower follower;                // Sentinel: failovers noticed, the epoch moved
+  ReplicaWait wait;                       // redis-wait-replicas
+  // A Redis Cluster: one per master, its WAITs on that master's command
+  // link, where the publishes it covers went.
+  WaitReplicas wait_replicas;
+  std::map<std::string, std::unique_ptr<ReplicaWait>> shard_waits;
+
+  // The ReplicaWait that covers a publish to `channel` (just answered).
+  ReplicaWait& wait_for(const std::string& channel) {
+    if (!clustered() || !wait.enabled()) return wait;
+    const std::string owner = links.shards->owner(cluster::key_slot(links.keys.stream(channel)));
+    auto& w = shard_waits[owner];
+    if (!w)
+      w = std::make_unique<ReplicaWait>(
+          wait_replicas.replicas, wait_replicas.timeout_ms,
+          [this, owner](const std::vector<std::string>& args, std::function<void(redisReply*)> cb) {
+            if (!links.shards) return cb(nullptr);
+            links.shards->command_on(owner, args, std::move(cb));
+          });
+    return *w;
+  }
   bool closing = false;
   ev_timer heartbeat_timer{};
   // Publishes that came before the links were up for the first time (a
@@ -133,6 +174,11 @@ struct RedisBroker::IoSide {
   std::unordered_map<std::string, Channel> channels;
 
   bool up() const { return links.up(); }
+  bool clustered() const { return links.shards != nullptr; }
+  // The channel's shard has a reachable master (one Redis: the links are up).
+  bool up_for(const std::string& channel) const {
+    return clustered() ? links.shards->slot_up(cluster::key_slot(links.keys.stream(channel))) : links.up();
+  }
 
   // Written here, read by the service thread.
 
@@ -142,31 +188,116 @@ struct RedisBroker::IoSide {
   // ---- connection lifecycle -------------------------------------------
   void connect() {
     assert(io->on_io_thread());
+    if (url.topology == RedisTopology::Cluster) return connect_cluster();
     RedisLink::Events events{[this] {
                                if (up()) link_up();
                              },
                              [this](const std::string& why) { link_failed(why); }};
-    links.cmd = std::make_unique<RedisLink>(io->loop(), links.address, "rtpush:" + node_id + ":cmd", events);
-    links.sub = std::make_unique<RedisLink>(io->loop(), links.address, "rtpush:" + node_id + ":sub", events);
+    locator = make_redis_locator(io->loop(), url, "rtpush:" + node_id, [this](const MasterSwitch& s) {
+      follower.switched(s.from.host_port(), s.to.host_port());
+      link_failed("the sentinels switched the master from " + s.from.host_port() + " to " + s.to.host_port());
+      if (links.cmd) links.cmd->relocate();
+      if (links.sub) links.sub->relocate();
+    });
+    links.cmd = make_redis_link(io->loop(), url, locator, "rtpush:" + node_id + ":cmd", events);
+    links.sub = make_redis_link(io->loop(), url, locator, "rtpush:" + node_id + ":sub", events);
     links.sub->set_push_handler([this](redisReply* r) { on_live(r); });
     links.cmd->start();
     links.sub->start();
   }
 
+  void connect_cluster() {
+    RedisShards::Events events;
+    events.up = [this] { link_up(); };
+    events.down = [this](const std::string& why) { link_failed(why); };
+    events.map_changed = [this] { place_subscriptions(); };
+    events.push = [this](const std::string& from, redisReply* r) { on_live(r, &from); };
+    events.tick = [this] { resubscribe_stale(); };
+    events.failover = [this](const std::set<std::string>& promoted) { follow_masters(&promoted); };
+    links.shards = std::make_unique<RedisShards>(io->loop(), url, node_id, std::move(events), &topology);
+    links.shards->start();
+  }
+
   // One of the two connections failed: drop the other; each comes back
-  // after its backoff.
+  // after its backoff. (Cluster: a master's links failed, or the map is not
+  // whole; RedisShards dropped that master's pair.)
   void link_failed(const std::string& why) {
     if (closing) return;
     health.failed(why);
+    if (clustered()) {
+      // Channels on a master whose sub link is gone listen again (with a
+      // backfill) once it is back, on whichever master serves them then.
+      for (auto& [name, ch] : channels) {
+        RedisLink* sub = links.shards->sub_link(ch.owner);
+        if (!sub || !sub->up()) ch.confirmed = false, ch.owner.clear();
+      }
+      return;
+    }
     topology.set_up("0", false);
     for (auto& [name, ch] : channels) ch.confirmed = false;
     if (links.cmd) links.cmd->drop();
     if (links.sub) links.sub->drop();
   }
 
+  // Cluster: every watched channel on the sub link of the master that
+  // serves it now. One that moved is SSUBSCRIBEd on its new master and
+  // backfilled from the last id delivered (held live messages wait).
+  void place_subscriptions() {
+    if (!clustered()) return;
+    for (auto& [name, ch] : channels) {
+      const std::string now = links.shards->owner(cluster::key_slot(links.keys.stream(name)));
+      if (now == ch.owner && !now.empty()) continue;
+      if (!ch.owner.empty()) links.shards->unsubscribe_shard(ch.owner, links.keys.live(name), links.keys.stream(name));
+      ch.owner.clear();
+      ch.confirmed = false;
+      ch.backfilling = ch.last != StreamId{};
+      subscribe(name);
+    }
+  }
+
+  // Cluster: the failover promise without WAIT (failover_epoch.h), per
+  // bucket: each bucket's epoch-master names the master that served it.
+  // After a failover (`promoted`: the masters that replaced dead ones) the
+  // epochs of the buckets they serve now move to their TIME, unless
+  // redis-wait-replicas makes every acknowledged message a replica's; with
+  // no `promoted` (the links up) each bucket only records its master. A
+  // reshard moves no epoch.
+  void follow_masters(const std::set<std::string>* promoted) {
+    const char* how = promoted && wait_replicas.replicas == 0 ? "move" : "keep";
+    for (int b = 0; b < links.keys.buckets(); ++b) {
+      const std::string epoch = links.keys.epoch(b);
+      const std::string owner = links.shards->owner(cluster::key_slot(epoch));
+      if (owner.empty() || (promoted && !promoted->count(owner))) continue;
+      command([](redisReply*) {}, {"EVAL", redis::kFollowMasterScript, "2", epoch, epoch + "-master", owner, how});
+    }
+  }
+
+  // Cluster, every second: a subscription not confirmed within a few
+  // seconds (its SSUBSCRIBE met a MOVED, or its master went) is made again.
+  void resubscribe_stale() {
+    const double now = ev_now(io->loop());
+    for (auto& [name, ch] : channels) {
+      if (ch.confirmed || now - ch.subscribed_at < 2) continue;
+      const std::string to = links.shards->owner(cluster::key_slot(links.keys.stream(name)));
+      // (On the same master: SSUBSCRIBE again, no SUNSUBSCRIBE, whose reply
+      // would read as the slot moving away.)
+      if (!ch.owner.empty() && ch.owner != to) links.shards->unsubscribe_shard(ch.owner, links.keys.live(name), links.keys.stream(name));
+      ch.owner.clear();
+      ch.backfilling = ch.last != StreamId{};
+      links.shards->refresh_soon();
+      subscribe(name);
+    }
+  }
+
   void link_up() {
+    // Both links located the same master? (A switch between their two
+    // answers: start over, both locate again.)
+    if (locator && links.cmd->address().host_port() != links.sub->address().host_port())
+      return link_failed("the links reached two different masters");
+    if (locator) follower.links_up(links, links.cmd->address().host_port());
     health.answered();
-    topology.set_up("0", true);
+    if (!clustered()) topology.set_up("0", true);
+    if (clustered()) follow_masters(nullptr);
     if (links.tenant) links.tenant->links_up();
     write_settings();
     // Listen again to every watched channel, then catch up from the last id
@@ -180,22 +311,93 @@ struct RedisBroker::IoSide {
 
   // ---- live messages ----------------------------------------------------
   void subscribe(const std::string& channel) {
+    if (clustered()) return subscribe_cluster(channel);
     const std::string topic = std::string(redis::kLivePrefix) + channel;
     links.sub->push_command({"SUBSCRIBE", topic});
   }
 
-  void on_live(redisReply* reply) {
+  // Cluster: SSUBSCRIBE on the master the map names, once a read of the
+  // channel's stream there shows it serves the slot (an SSUBSCRIBE refused
+  // would close the pub/sub link, RedisShards::subscribe_shard). A MOVED
+  // updates the map (which places it again); an ASK (the slot is being
+  // migrated) leaves it to resubscribe_stale(). The newest attempt wins.
+  void subscribe_cluster(const std::string& channel) {
+    auto it = channels.find(channel);
+    if (it == channels.end()) return;
+    Channel& ch = it->second;
+    const std::string key = links.keys.stream(channel);
+    const std::string owner = links.shards->owner(cluster::key_slot(key));
+    ch.subscribed_at = ev_now(io->loop());
+    ch.owner.clear();      // (its live messages until then: read by the backfill the caller asked for)
+    ch.confirmed = false;  // made again by resubscribe_stale() until confirmed
+    const std::uint64_t attempt = ++ch.attempt;
+    if (owner.empty()) return;
+    links.shards->command_on(owner, {"EXISTS", key}, [this, channel, owner, attempt](redisReply* r) {
+      if (!r || closing) return;  // the link is down: placed again when it is back
+      auto it = channels.find(channel);
+      if (it == channels.end() || it->second.attempt != attempt) return;
+      if (r->type == REDIS_REPLY_ERROR) {
+        auto redirect = cluster::parse_redirect(std::string_view(r->str, r->len));
+        if (redirect && redirect->kind == cluster::Redirect::Kind::Moved) {
+          if (redirect->to.host_unknown()) redirect->to.host = owner.substr(0, owner.rfind(':'));
+          topology.count_redirect(false);
+          links.shards->moved(redirect->slot, redirect->to);  // map_changed: placed again
+        }
+        return;
+      }
+      if (links.shards->subscribe_shard(owner, links.keys.live(channel))) it->second.owner = owner;
+    });
+  }
+
+  // A cluster live topic "rtpush:{TAG}:live:CHANNEL": the channel, or
+  // nullopt for any other topic.
+  static std::optional<std::string> cluster_channel(const std::string& topic) {
+    static constexpr std::string_view kHead = "rtpush:{", kMark = "}:live:";
+    if (topic.compare(0, kHead.size(), kHead) != 0) return std::nullopt;
+    const std::size_t mark = topic.find(kMark, kHead.size());
+    if (mark == std::string::npos) return std::nullopt;
+    return topic.substr(mark + kMark.size());
+  }
+
+  // A pub/sub reply; `from`: the master whose sub link it came on (cluster).
+  void on_live(redisReply* reply, const std::string* from = nullptr) {
     IoSide* self = this;
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) return;
-    const std::string kind = text(reply->element[0]);
+    std::string kind = text(reply->element[0]);
     std::string topic = text(reply->element[1]);
-    const std::size_t prefix = std::strlen(redis::kLivePrefix);
-    if (topic.compare(0, prefix, redis::kLivePrefix) != 0) {  // not a channel's: the tenant's (rtpush:control)
-      if (links.tenant) links.tenant->on_push(kind, topic, reply->element[2]);
-      return;
+    std::string channel;
+    if (clustered()) {
+      auto c = cluster_channel(topic);
+      if (!c) {
+        if (links.tenant && kind != "subscribe") links.tenant->on_push(kind, topic, reply->element[2]);
+        return;
+      }
+      auto it = channels.find(*c);
+      // Only the link it is placed on speaks for it; the regular
+      // (un)subscribe under the same name is hiredis's, not ours.
+      if (it == channels.end() || !from || *from != it->second.owner) return;
+      if (kind == "subscribe" || kind == "unsubscribe") return;
+      if (kind == "sunsubscribe") {  // its slot moved away: to the new master, with a backfill
+        // (The regular subscription under its name stays: removing it could
+        // race a new SUBSCRIBE on the same link in hiredis's table.)
+        it->second.owner.clear();
+        it->second.confirmed = false;
+        it->second.backfilling = it->second.last != StreamId{};
+        links.shards->refresh_soon();
+        return subscribe(*c);
+      }
+      if (kind == "ssubscribe") kind = "subscribe";
+      if (kind == "smessage") kind = "message";
+      channel = std::move(*c);
+    } else {
+      const std::size_t prefix = std::strlen(redis::kLivePrefix);
+      if (topic.compare(0, prefix, redis::kLivePrefix) != 0) {  // not a channel's: the tenant's (rtpush:control)
+        if (links.tenant) links.tenant->on_push(kind, topic, reply->element[2]);
+        return;
+      }
+      if (topic.size() <= prefix) return;
+      channel = topic.substr(prefix);
     }
-    if (topic.size() <= prefix) return;
-    const std::string channel = topic.substr(prefix);
     auto it = self->channels.find(channel);
     if (it == self->channels.end()) return;  // unwatched meanwhile
     Channel& ch = it->second;
@@ -251,8 +453,8 @@ struct RedisBroker::IoSide {
 
   // XRANGE (after, +] in pages, appended to `acc`.
   void read_range(const std::string& channel, StreamId after, std::vector<MessagePtr> acc, RangeDone done) {
-    if (!links.cmd_up()) return done(false, {});
-    const std::string key = std::string(redis::kStreamPrefix) + channel;
+    if (!up_for(channel)) return done(false, {});
+    const std::string key = clustered() ? links.keys.stream(channel) : std::string(redis::kStreamPrefix) + channel;
     const std::string start = "(" + after.str();
     command(
         [this, channel, acc = std::move(acc), done = std::move(done)](redisReply* r) mutable {
@@ -325,13 +527,35 @@ struct RedisBroker::IoSide {
           if (p->cursor == from) return done(false);  // entries none of which parsed: never loop on them
           read_page(channel, p, done);
         },
-        {"EVAL", redis::kHistoryScript, "4", redis::kStreamPrefix + channel, redis::kEpochKey,
-         redis::kTrimmedPrefix + channel, redis::kConfigKey, p->cursor.str(), std::to_string(count), ttl_ms});
+        history_args(channel, p->cursor.str(), std::to_string(count)));
+  }
+
+  // The history script's command (redis_scripts.h) for `channel`.
+  std::vector<std::string> history_args(const std::string& channel, std::string since, std::string count) const {
+    if (!clustered())
+      return {"EVAL", redis::kHistoryScript, "4", redis::kStreamPrefix + channel, redis::kEpochKey,
+              redis::kTrimmedPrefix + channel, redis::kConfigKey, std::move(since), std::move(count), ttl_ms};
+    const RedisKeys& k = links.keys;
+    const int b = k.bucket(channel);
+    return {"EVAL", redis::kHistoryScript, "4", k.stream(channel), k.epoch(b), k.trimmed(channel), k.config(b),
+            std::move(since), std::move(count), ttl_ms};
   }
 
   void command(std::function<void(redisReply*)> cb, const std::vector<std::string>& args) {
     assert(io->on_io_thread());
     links.command(std::move(cb), args);
+  }
+
+  // The publish script's command in a Redis Cluster: every key in the
+  // channel's bucket (one slot), the live topic a shard channel, ARGV[10]
+  // SPUBLISH (absent for one Redis: PUBLISH, as older nodes do).
+  std::vector<std::string> cluster_publish_args(const std::string& channel, const std::string& kind,
+                                                const std::string& data, const std::string& user) const {
+    const RedisKeys& k = links.keys;
+    const int b = k.bucket(channel);
+    return {"EVAL", redis::kPublishScript, "6", k.stream(channel), k.epoch(b), k.trimmed(channel), k.persist(b),
+            k.config(b), k.bytes(channel), std::to_string(history), kind, data, k.live(channel), channel, ttl_ms,
+            persist_caps, channel_bytes, user, k.publish_command()};
   }
 
   // ---- settings -----------------------------------------------------------
@@ -343,18 +567,21 @@ struct RedisBroker::IoSide {
     // for rtpush-publish and nodes without PostgreSQL too; before the HSET,
     // so that rtpush:config never exists without it (rtpush-publish
     // publishes once it exists).
-    if (!persist_rows.empty())
-      command([](redisReply*) {}, {"EVAL", redis::kEnablePersistScript, "1", redis::kConfigKey, persist_rows,
-                                   persist_bytes});
-    command([](redisReply*) {}, {"HSET", redis::kConfigKey, "history-size", std::to_string(history),
-                                 "history-ttl-secs", std::to_string(ttl_secs), "history-channel-bytes",
-                                 channel_bytes});
+    // A Redis Cluster: each bucket has its own config (its publishes read
+    // it in the same slot).
+    for (int b = 0; b < links.keys.buckets(); ++b) {
+      const std::string config = clustered() ? links.keys.config(b) : std::string(redis::kConfigKey);
+      if (!persist_rows.empty())
+        command([](redisReply*) {}, {"EVAL", redis::kEnablePersistScript, "1", config, persist_rows, persist_bytes});
+      command([](redisReply*) {}, {"HSET", config, "history-size", std::to_string(history), "history-ttl-secs",
+                                   std::to_string(ttl_secs), "history-channel-bytes", channel_bytes});
+    }
   }
 
   // The heartbeat: the tenant's registry first (as before the split: the
   // node's entry leads), then the settings.
   void heartbeat() {
-    if (!links.cmd_up()) return;
+    if (!links.cmd_up() && !clustered()) return;  // (a cluster's commands to a shard that is down fail alone)
     if (links.tenant) links.tenant->heartbeat();
     write_settings();
   }
@@ -370,18 +597,19 @@ struct RedisBroker::IoSide {
     links.tenant = nullptr;
     links.cmd.reset();  // runs pending callbacks with no reply
     links.sub.reset();
+    links.shards.reset();
+    locator.reset();
   }
 };
 
 RedisBroker::RedisBroker(const RedisUrl& url, std::string node_id, std::size_t history_size,
                          unsigned history_ttl_secs, IoThread* io, Logger log, std::optional<PersistCaps> persist,
-                         std::size_t history_channel_bytes)
+                         std::size_t history_channel_bytes, WaitReplicas wait)
     : io_(io),
-      io_side_(new IoSide(this, io, url.single(), std::move(node_id), history_size, history_ttl_secs,
-                          std::move(log))) {
+      io_side_(new IoSide(this, io, url, std::move(node_id), history_size, history_ttl_secs, std::move(log), wait)) {
   IoSide* side = io_side_.get();
   side->channel_bytes = std::to_string(history_channel_bytes);
-  side->topology.set_shards({{"0", false}});
+  side->topology.set_shards({{url.topology == RedisTopology::Cluster ? "0-16383" : "0", false}});
   if (persist) {
     side->persist_rows = std::to_string(persist->rows);
     side->persist_bytes = std::to_string(persist->bytes);
@@ -415,7 +643,7 @@ void RedisBroker::publish(const std::string& channel, Payload payload, std::stri
         done(r);
       });
     };
-    if (!side->up()) {
+    if (!side->up_for(channel)) {
       // Asked again once the first connection is up (io_->post keeps the order).
       if (side->await_first_up([this, channel, payload, user, done] { publish(channel, payload, user, done); }))
         return;
@@ -435,6 +663,12 @@ void RedisBroker::publish(const std::string& channel, Payload payload, std::stri
           if (!r) return fail("redis is unavailable: nothing was published");
           if (r->type == REDIS_REPLY_ERROR) {  // the script refused (BACKLOG: before writing anything)
             const std::string why(r->str, r->len), code = std::string(redis::kBacklogFullError) + " ";
+            // The master was demoted under us (a failover this node has
+            // not heard of yet): locate the master again.
+            if (why.rfind("READONLY", 0) == 0 && side->locator) {
+              side->link_failed("redis " + side->links.server().host_port() + " is a replica now (READONLY)");
+              return fail("redis is unavailable (a failover is under way): nothing was published");
+            }
             return fail(why.rfind(code, 0) == 0 ? why.substr(code.size()) : "redis refused the message: " + why);
           }
           const std::string id = text(r);
@@ -447,17 +681,27 @@ void RedisBroker::publish(const std::string& channel, Payload payload, std::stri
           m->payload = std::move(*data);
           m->user = user;
           m->timestamp = static_cast<double>(parsed->ms) / 1000.0;
-          side->deliver([done, m = MessagePtr(m)] {
-            PublishResult res;
-            res.ok = true;
-            res.message = m;
-            done(res);
+          // redis-wait-replicas: answered once replicas hold it (at once without).
+          side->wait_for(channel).after_reply([side, done, fail, m = MessagePtr(m)](bool ok, long long confirmed) {
+            if (!ok)
+              return fail("redis confirmed the message on " + std::to_string(std::max(confirmed, 0LL)) +
+                          " replicas, fewer than redis-wait-replicas: the message may have been published; "
+                          "subscribe with since to find out before publishing it again");
+            side->deliver([done, m] {
+              PublishResult res;
+              res.ok = true;
+              res.message = m;
+              done(res);
+            });
           });
         },
-        {"EVAL", redis::kPublishScript, "6", redis::kStreamPrefix + channel, redis::kEpochKey,
-         redis::kTrimmedPrefix + channel, redis::kPersistKey, redis::kConfigKey, redis::kBytesPrefix + channel,
-         std::to_string(side->history), kind, data->bytes, redis::kLivePrefix + channel, channel, side->ttl_ms,
-         side->persist_caps, side->channel_bytes, user});
+        side->clustered() ? side->cluster_publish_args(channel, kind, data->bytes, user)
+                          : std::vector<std::string>{"EVAL", redis::kPublishScript, "6", redis::kStreamPrefix + channel,
+                                                     redis::kEpochKey, redis::kTrimmedPrefix + channel,
+                                                     redis::kPersistKey, redis::kConfigKey,
+                                                     redis::kBytesPrefix + channel, std::to_string(side->history),
+                                                     kind, data->bytes, redis::kLivePrefix + channel, channel,
+                                                     side->ttl_ms, side->persist_caps, side->channel_bytes, user});
     *sent = true;
   });
 }
@@ -494,8 +738,11 @@ void RedisBroker::history(const std::string& channel, std::optional<StreamId> si
             }
             h->recovered = *since >= trimmed && *since >= floor;
             // Persisted from persist-from on: ids of a later millisecond.
+            // Never below the epoch either: a failover that moved it may
+            // have lost messages before they reached PostgreSQL
+            // (failover_epoch.h).
             if (auto from = StreamId::parse(text(r->element[4])); from && from->seq == 0)
-              h->archive_floor = StreamId{from->ms + 1, 0};
+              h->archive_floor = std::max(StreamId{from->ms + 1, 0}, floor);
             if (!entries_now) {
               h->more = h->position && *h->position > *since;
               side->deliver([done, h] { done(std::move(*h)); });
@@ -511,11 +758,9 @@ void RedisBroker::history(const std::string& channel, std::optional<StreamId> si
             if (side->take(channel, page.get(), r->element[3], IoSide::kFirstCount)) return finish(true);
             side->read_page(channel, page, finish);
           },
-          {"EVAL", redis::kHistoryScript, "4", redis::kStreamPrefix + channel, redis::kEpochKey,
-           redis::kTrimmedPrefix + channel, redis::kConfigKey, entries_now ? since->str() : std::string(),
-           std::to_string(IoSide::kFirstCount), side->ttl_ms});
+          side->history_args(channel, entries_now ? since->str() : std::string(), std::to_string(IoSide::kFirstCount)));
     };
-    if (!side->up()) return fail();
+    if (!side->up_for(channel)) return fail();
     // Read only once live messages flow, so none falls between the two.
     auto it = side->channels.find(channel);
     if (it != side->channels.end() && !it->second.confirmed)
@@ -541,11 +786,15 @@ void RedisBroker::watch(const std::string& channel, bool on) {
     IoSide* side = io_side_.get();
     if (on) {
       auto [it, fresh] = side->channels.try_emplace(channel);
+      if (fresh && side->clustered()) side->subscribe(channel);  // (stale ones are made again every second)
       if (fresh && side->links.sub && side->links.sub->up()) side->subscribe(channel);
       return;
     }
     auto it = side->channels.find(channel);
     if (it == side->channels.end()) return;
+    if (side->clustered() && !it->second.owner.empty())
+      side->links.shards->unsubscribe_shard(it->second.owner, side->links.keys.live(channel),
+                                           side->links.keys.stream(channel));
     side->channels.erase(it);  // reads waiting for its SUBSCRIBE have no subscriber left
     if (side->links.sub && side->links.sub->up())
       side->links.sub->push_command({"UNSUBSCRIBE", std::string(redis::kLivePrefix) + channel});

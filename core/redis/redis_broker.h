@@ -26,6 +26,11 @@
 
 namespace rtpush {
 
+// redis-wait-replicas and redis-wait-timeout-ms (replica_wait.h).
+struct RedisWaitReplicas {
+  int replicas = 0, timeout_ms = 500;
+};
+
 class RedisBroker final : public Broker {
  public:
   // history_ttl_secs: the channel's keys expire this long after its last
@@ -39,9 +44,12 @@ class RedisBroker final : public Broker {
   struct PersistCaps {
     std::size_t rows, bytes;
   };
+  using WaitReplicas = RedisWaitReplicas;
+  // A Sentinel URL: every link follows the master (redis_follow.h,
+  // master_follower.h).
   RedisBroker(const RedisUrl& url, std::string node_id, std::size_t history_size, unsigned history_ttl_secs,
               IoThread* io, Logger log = Logger::to_stderr(), std::optional<PersistCaps> persist = std::nullopt,
-              std::size_t history_channel_bytes = 67108864);
+              std::size_t history_channel_bytes = 67108864, WaitReplicas wait = {});
   // Lets the links' tenant say its last words (RedisPresence drops this
   // node's users' registrations: a short blocking command), closes the
   // connections on the I/O thread, waits.

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "redis_blocking.h"
+#include "sentinel_replies.h"
 
 namespace rtpush {
 
@@ -29,6 +30,15 @@ RedisLink::RedisLink(struct ev_loop* loop, RedisAddress address, std::string nam
   retry_.data = this;
 }
 
+RedisLink::RedisLink(struct ev_loop* loop, std::shared_ptr<RedisLocator> locator, std::string name, Events events)
+    : RedisLink(loop, RedisAddress{}, std::move(name), std::move(events)) {
+  locator_ = std::move(locator);
+  // Each attempt asks the sentinels (cheap), which name the promoted
+  // replica before they announce +switch-master: trying at least twice a
+  // second finds it within half a second of that.
+  backoff_ = Backoff(Backoff::kMinSecs, kLocatedMaxBackoffSecs);
+}
+
 RedisLink::~RedisLink() {
   closing_ = true;
   ev_timer_stop(loop_, &retry_);
@@ -39,10 +49,26 @@ RedisLink::~RedisLink() {
 }
 
 void RedisLink::start() {
-  if (!ctx_ && !ev_is_active(&retry_)) connect();
+  if (!ctx_ && !locating_ && !ev_is_active(&retry_)) connect();
 }
 
 void RedisLink::connect() {
+  if (!locator_) return connect_to(address_);
+  locating_ = true;
+  std::weak_ptr<RedisLink*> alive = alive_;
+  locator_->locate([alive](std::optional<RedisAddress> server, const std::string& why) {
+    auto self = alive.lock();
+    if (!self) return;
+    RedisLink* link = *self;
+    link->locating_ = false;
+    if (link->closing_ || link->ctx_) return;
+    if (!server) return link->failed(why);
+    link->connect_to(*server);
+  });
+}
+
+void RedisLink::connect_to(const RedisAddress& address) {
+  address_ = address;
   redisAsyncContext* c = redisAsyncConnect(address_.host.c_str(), address_.port);
   if (!c || c->err) {
     const std::string why = c ? c->errstr : "out of memory";
@@ -73,22 +99,35 @@ void RedisLink::on_connect(const redisAsyncContext* c, int status) {
   std::vector<std::string> hello{"PING"};
   if (!a.password.empty()) hello = a.user.empty() ? std::vector<std::string>{"AUTH", a.password}
                                                   : std::vector<std::string>{"AUTH", a.user, a.password};
-  const bool select = a.db != 0;
-  argv_command(ctx, &RedisLink::on_hello, reinterpret_cast<void*>(select ? kHelloAuth : kHelloLast), hello);
+  const bool select = a.db != 0, role = self->locator_ && self->locator_->wants_master();
+  auto step = [](std::intptr_t s, bool last) { return reinterpret_cast<void*>(last ? s | kHelloLast : s); };
+  argv_command(ctx, &RedisLink::on_hello, step(kHelloAuth, !select && !role), hello);
   argv_command(ctx, nullptr, nullptr, {"CLIENT", "SETNAME", self->name_});
-  if (select) argv_command(ctx, &RedisLink::on_hello, reinterpret_cast<void*>(kHelloSelect), {"SELECT", std::to_string(a.db)});
+  if (select) argv_command(ctx, &RedisLink::on_hello, step(kHelloSelect, !role), {"SELECT", std::to_string(a.db)});
+  if (role) argv_command(ctx, &RedisLink::on_hello, step(kHelloRole, true), {"ROLE"});
 }
 
 void RedisLink::on_hello(redisAsyncContext* c, void* reply, void* priv) {
   auto* self = static_cast<RedisLink*>(c->data);
   if (self->closing_ || c != self->ctx_) return;  // dropped meanwhile: no reply to judge
-  const auto step = reinterpret_cast<std::intptr_t>(priv);
+  const auto flags = reinterpret_cast<std::intptr_t>(priv);
+  const std::intptr_t step = flags & ~kHelloLast;
   const auto* r = static_cast<redisReply*>(reply);
   if (!r) return;  // the disconnect callback tells
+  if (step == kHelloRole && r->type != REDIS_REPLY_ERROR) {
+    const std::string role = role_of(r);
+    if (role != "master") {
+      self->locator_->not_master(self->address_);
+      return self->reject("redis " + self->address_.host_port() + " is not a master (ROLE: " +
+                          (role.empty() ? "no answer" : role) + "): locating the master again");
+    }
+  }
   if (r->type == REDIS_REPLY_ERROR) {
     const std::string said(r->str, r->len);
     std::string why;
-    if (step == kHelloSelect)
+    if (step == kHelloRole)
+      why = "redis " + self->address_.host_port() + " refused ROLE: " + said;
+    else if (step == kHelloSelect)
       why = "redis refused SELECT " + std::to_string(self->address_.db) + ": " + said;
     else if (self->address_.password.empty())
       why = "redis refused the connection without a password: " + said;
@@ -97,7 +136,7 @@ void RedisLink::on_hello(redisAsyncContext* c, void* reply, void* priv) {
             ": " + said;
     return self->reject(why);
   }
-  if (step == kHelloAuth) return;
+  if (!(flags & kHelloLast)) return;
   self->connected_ = true;
   self->backoff_.reset();
   if (self->events_.up) self->events_.up();
@@ -122,6 +161,15 @@ void RedisLink::failed(const std::string& why) {
 
 void RedisLink::drop() { reject("dropped with its companion link"); }
 
+void RedisLink::relocate() {
+  if (closing_) return;
+  backoff_.reset();
+  if (ctx_) reject("the master moved");
+  if (locating_ || ctx_) return;
+  ev_timer_stop(loop_, &retry_);
+  connect();
+}
+
 void RedisLink::reject(const std::string& why) {
   redisAsyncContext* c = ctx_;
   if (!c) return;
@@ -133,7 +181,7 @@ void RedisLink::reject(const std::string& why) {
 
 void RedisLink::on_retry(struct ev_loop*, ev_timer* w, int) {
   auto* self = static_cast<RedisLink*>(w->data);
-  if (!self->closing_ && !self->ctx_) self->connect();
+  if (!self->closing_ && !self->ctx_ && !self->locating_) self->connect();
 }
 
 void RedisLink::on_reply(redisAsyncContext*, void* reply, void* priv) {

@@ -8,11 +8,14 @@
 #include <hiredis/hiredis.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "redis_address.h"
+#include "redis_keys.h"
 #include "redis_link.h"
+#include "redis_shards.h"
 
 namespace rtpush {
 
@@ -36,19 +39,44 @@ struct RedisLinks {
 
   explicit RedisLinks(RedisAddress a) : address(std::move(a)) {}
 
-  RedisAddress address;
+  RedisAddress address;  // one Redis; a Sentinel's links locate theirs (server())
   std::unique_ptr<RedisLink> cmd;  // scripts, reads, registry
   std::unique_ptr<RedisLink> sub;  // pub/sub
+  // A Redis Cluster: the links per master instead of cmd and sub (which stay
+  // null); commands go to the master of the key they touch first.
+  std::unique_ptr<RedisShards> shards;
+  RedisKeys keys = RedisKeys::single();  // where each key lives
   Tenant* tenant = nullptr;        // at most one; set on the I/O thread
 
   // Null while the owner's stop frees them (their callbacks run then, with
   // no reply).
-  bool up() const { return cmd && sub && cmd->up() && sub->up(); }
-  bool cmd_up() const { return cmd && cmd->up(); }
-  // A command on the command link; `cb` gets null when there is none.
+  // (In a cluster: the master of the tenant's keys, {presence}, is reachable;
+  // the owner's channels ask their own shard, RedisShards::slot_up().)
+  bool up() const { return shards ? shards->slot_up(cluster::key_slot(keys.nodes())) : cmd && sub && cmd->up() && sub->up(); }
+  bool cmd_up() const { return shards ? up() : cmd && cmd->up(); }
+  // The server the command link is (or was last) connected to.
+  const RedisAddress& server() const { return cmd ? cmd->address() : address; }
+  // A command on the command link (in a cluster: its key's master); `cb`
+  // gets null when there is none.
   void command(RedisLink::Reply cb, const std::vector<std::string>& args) {
+    if (shards) return shards->command(RedisShards::slot_of_command(args), args, std::move(cb));
     if (!cmd) return cb(nullptr);
     cmd->command(args, std::move(cb));
+  }
+  // A regular SUBSCRIBE (in a cluster, where PUBLISH reaches every node: on
+  // the link of the master serving the topic's slot).
+  void subscribe(const std::string& topic) {
+    if (shards) {
+      if (RedisLink* s = shards->sub_link(shards->owner(cluster::key_slot(topic))); s && s->up())
+        s->push_command({"SUBSCRIBE", topic});
+      return;
+    }
+    if (sub) sub->push_command({"SUBSCRIBE", topic});
+  }
+  // The server a key lives on, for blocking last words at stop.
+  std::optional<RedisAddress> address_of(const std::string& key) const {
+    if (shards) return shards->address_of(cluster::key_slot(key));
+    return server();
   }
 };
 

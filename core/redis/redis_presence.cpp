@@ -62,14 +62,14 @@ struct RedisPresence::IoSide final : RedisLinks::Tenant {
   // ---- RedisLinks::Tenant ----------------------------------------------------
   void links_up() override {
     register_node(true);
-    links->sub->push_command({"SUBSCRIBE", redis::kControlTopic});
+    links->subscribe(links->keys.control_topic());
   }
 
   void heartbeat() override { register_node(); }
 
   // rtpush:control: a node asked every node to disconnect a user.
   void on_push(const std::string& kind, const std::string& topic, const redisReply* payload) override {
-    if (topic != redis::kControlTopic) return;
+    if (!links || topic != links->keys.control_topic()) return;
     if (kind != "message" || !payload || payload->type != REDIS_REPLY_STRING) return;
     auto user = redis::parse_disconnect_message(std::string_view(payload->str, payload->len));
     if (!user) return;  // a later build's message: not ours to read
@@ -87,8 +87,9 @@ struct RedisPresence::IoSide final : RedisLinks::Tenant {
     // holds the new lwsws child's (same node-id). The loop does not run
     // again, so not through the command link: blocking commands, bounded
     // in time.
+    const auto address = links->address_of(links->keys.user_prefix());  // {presence}: one server
     if (cmd_up() && users.size() > 0 &&
-        !blocking_commands(links->address, users.removal_commands(node_id), kStopTimeoutMs))
+        (!address || !blocking_commands(*address, users.removal_commands(node_id), kStopTimeoutMs)))
       log.event(LogLevel::Warn, "stop_cleanup_failed",
                 {{"backend", "redis"}, {"cause", "could not drop this node's users' connections; they lapse with its heartbeat"}});
     links = nullptr;  // freed by the broker next
@@ -106,7 +107,7 @@ struct RedisPresence::IoSide final : RedisLinks::Tenant {
         [this, users_too](redisReply* r) {
           if (r && (users_too || (r->type == REDIS_REPLY_INTEGER && r->integer == 1))) register_users();
         },
-        {"ZADD", redis::kNodesKey, std::to_string(now), node_id});
+        {"ZADD", links->keys.nodes(), std::to_string(now), node_id});
     // Did another process with this node-id drop our registrations (the
     // other lwsws child during a reload, at its start or after an outage)?
     // Then write them again, without dropping its own.
@@ -119,16 +120,16 @@ struct RedisPresence::IoSide final : RedisLinks::Tenant {
             for (auto& args : users.registration_commands(node_id)) command([](redisReply*) {}, args);
           }
         },
-        {"GET", redis::kNodeGenPrefix + node_id});
-    command([](redisReply*) {}, {"HSET", redis::kNodeInfoKey, node_id, std::to_string(connections.load())});
-    command([](redisReply*) {}, {"EVAL", redis::kPruneNodesScript, "2", redis::kNodesKey, redis::kNodeInfoKey,
-                                 std::to_string(now - kNodeTtlMs), redis::kNodeConnsPrefix, redis::kUserPrefix,
-                                 redis::kNodeGenPrefix});
+        {"GET", links->keys.node_gen_prefix() + node_id});
+    command([](redisReply*) {}, {"HSET", links->keys.node_info(), node_id, std::to_string(connections.load())});
+    command([](redisReply*) {}, {"EVAL", redis::kPruneNodesScript, "2", links->keys.nodes(), links->keys.node_info(),
+                                 std::to_string(now - kNodeTtlMs), links->keys.node_conns_prefix(),
+                                 links->keys.user_prefix(), links->keys.node_gen_prefix()});
   }
 
   std::vector<std::string> drop_users_command() const {
-    return {"EVAL", redis::kDropNodeUsersScript, "2", redis::kNodeConnsPrefix + node_id,
-            redis::kNodeGenPrefix + node_id, redis::kUserPrefix};
+    return {"EVAL", redis::kDropNodeUsersScript, "2", links->keys.node_conns_prefix() + node_id,
+            links->keys.node_gen_prefix() + node_id, links->keys.user_prefix()};
   }
 
   // Replaces whatever Redis holds for this node with the local copy: what
@@ -151,6 +152,8 @@ RedisPresence::RedisPresence(RedisBroker& broker, std::string node_id, IoThread*
   io_->post([side, b] {
     side->links = &b->links();
     side->links->tenant = side;
+    side->users.user_prefix = side->links->keys.user_prefix();
+    side->users.node_conns_prefix = side->links->keys.node_conns_prefix();
     if (side->up()) side->links_up();  // came up before this ran
   });
 }
@@ -178,7 +181,7 @@ void RedisPresence::nodes(NodesDone done) {
         [side, give](redisReply* r) {
           if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) return give({});
           auto list = std::make_shared<std::vector<NodeInfo>>();
-          std::vector<std::string> args = {"HMGET", redis::kNodeInfoKey};
+          std::vector<std::string> args = {"HMGET", side->links->keys.node_info()};
           for (std::size_t i = 0; i + 1 < r->elements; i += 2) {
             NodeInfo n;
             n.node = text(r->element[i]);
@@ -194,7 +197,7 @@ void RedisPresence::nodes(NodesDone done) {
               },
               args);
         },
-        {"ZRANGEBYSCORE", redis::kNodesKey, std::to_string(now - kNodeTtlMs), "+inf", "WITHSCORES"});
+        {"ZRANGEBYSCORE", side->links->keys.nodes(), std::to_string(now - kNodeTtlMs), "+inf", "WITHSCORES"});
   });
 }
 
@@ -205,8 +208,8 @@ void RedisPresence::user_connected(const std::string& user, const UserConnection
     side->users.add(user, id, at);
     if (!side->cmd_up()) return;  // written when the link is back (register_users)
     side->command([](redisReply*) {},
-                  {"HSET", redis::kUserPrefix + user, id, redis::user_entry(side->node_id, at)});
-    side->command([](redisReply*) {}, {"HSET", redis::kNodeConnsPrefix + side->node_id, id, user});
+                  {"HSET", side->links->keys.user_prefix() + user, id, redis::user_entry(side->node_id, at)});
+    side->command([](redisReply*) {}, {"HSET", side->links->keys.node_conns_prefix() + side->node_id, id, user});
   });
 }
 
@@ -215,8 +218,8 @@ void RedisPresence::user_disconnected(const std::string& user, const std::string
     IoSide* side = io_side_.get();
     if (!side->users.remove(user, connection_id)) return;
     if (!side->cmd_up()) return;  // register_users drops it when the link is back
-    side->command([](redisReply*) {}, {"HDEL", redis::kUserPrefix + user, connection_id});
-    side->command([](redisReply*) {}, {"HDEL", redis::kNodeConnsPrefix + side->node_id, connection_id});
+    side->command([](redisReply*) {}, {"HDEL", side->links->keys.user_prefix() + user, connection_id});
+    side->command([](redisReply*) {}, {"HDEL", side->links->keys.node_conns_prefix() + side->node_id, connection_id});
   });
 }
 
@@ -234,8 +237,8 @@ void RedisPresence::user_connections(const std::string& user, UsersDone done) {
           if (!list) return give(false, {});
           give(true, std::move(*list));
         },
-        {"EVAL", redis::kUserConnectionsScript, "2", redis::kUserPrefix + user, redis::kNodesKey,
-         std::to_string(cutoff), redis::kNodeConnsPrefix});
+        {"EVAL", redis::kUserConnectionsScript, "2", side->links->keys.user_prefix() + user,
+         side->links->keys.nodes(), std::to_string(cutoff), side->links->keys.node_conns_prefix()});
   });
 }
 
@@ -245,7 +248,7 @@ void RedisPresence::disconnect_user(const std::string& user, CarryDone done) {
     auto give = [side, done](bool carried) { side->deliver([done, carried] { done(carried); }); };
     if (!side->up()) return give(false);  // this node's own subscriber must hear it too
     side->command([give](redisReply* r) { give(r && r->type == REDIS_REPLY_INTEGER); },
-                  {"PUBLISH", redis::kControlTopic, redis::disconnect_message(user)});
+                  {"PUBLISH", side->links->keys.control_topic(), redis::disconnect_message(user)});
   });
 }
 

@@ -80,7 +80,10 @@ inline constexpr const char* kControlTopic = "rtpush:control";
 // kind ("j" JSON / "b" bytes), data, live topic, channel, history TTL in ms
 // (0: none), who publishes (below), history-channel-bytes (absent or "":
 // rtpush:config's, as the nodes recorded it, else 64 MiB), user (the
-// publisher's `sub`; absent or "" for none). Returns the new id.
+// publisher's `sub`; absent or "" for none), the publish command (absent:
+// PUBLISH; "SPUBLISH" in a Redis Cluster, where the live topic is a shard
+// channel and every key lies in the channel's bucket, redis_keys.h).
+// Returns the new id.
 // The live payload is "<id> <kind><data>", or with a user
 // "<id> u<length of user>:<user><kind><data>" (live_user_prefix()); the
 // entries get a field u only when there is a user.
@@ -189,7 +192,7 @@ else
 end
 local live = ''
 if user ~= '' then live = 'u' .. #user .. ':' .. user end
-redis.call('PUBLISH', ARGV[4], id .. ' ' .. live .. ARGV[2] .. ARGV[3])
+redis.call(ARGV[10] or 'PUBLISH', ARGV[4], id .. ' ' .. live .. ARGV[2] .. ARGV[3])
 if persist then
   if user ~= '' then
     redis.call('XADD', KEYS[4], '*', 'c', ARGV[5], 'i', id, 'k', ARGV[2], 'd', ARGV[3], 'u', user)

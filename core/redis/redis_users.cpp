@@ -73,13 +73,13 @@ std::vector<std::vector<std::string>> LocalUsers::commands(const std::string& no
   std::vector<std::string> conns;  // rtpush:node-conns:NODE, being filled
   auto flush_conns = [&] {
     if (conns.size() > 2) cmds.push_back(std::move(conns));
-    conns = {verb, kNodeConnsPrefix + node};
+    conns = {verb, node_conns_prefix + node};
   };
   flush_conns();
   for (const auto& [user, connections] : by_user_) {
     std::vector<std::string> entries;
     for (const auto& [id, at] : connections) {
-      if (entries.empty()) entries = {verb, kUserPrefix + user};
+      if (entries.empty()) entries = {verb, user_prefix + user};
       entries.push_back(id);
       if (write) entries.push_back(user_entry(node, at));
       if (entries.size() - 2 == full) cmds.push_back(std::move(entries)), entries.clear();

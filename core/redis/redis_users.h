@@ -56,6 +56,10 @@ class LocalUsers {
   // users out of the registry (docs/operations.md).
   std::vector<std::vector<std::string>> removal_commands(const std::string& node) const;
 
+  // The keys' prefixes (RedisKeys: a Redis Cluster puts them under
+  // {presence}); today's names by default.
+  std::string user_prefix = "rtpush:user:", node_conns_prefix = "rtpush:node-conns:";
+
  private:
   // HSET (write) or HDEL of every registration, chunked as above.
   std::vector<std::vector<std::string>> commands(const std::string& node, bool write) const;

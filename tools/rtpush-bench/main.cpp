@@ -3,11 +3,15 @@
 //   rtpush-bench idle   --port P --connections N [--hold SECS] [--token T]
 //   rtpush-bench fanout --port P --connections N --messages M
 //                       [--payload-bytes B] [--window W] [--role all|receivers|publisher]
+//                       [--spread K]
 //   rtpush-bench latency --port P1[,P2...] --connections N --messages M --rate R
 //   rtpush-bench replay --port P --channel C --since ID --messages M
 //   rtpush-bench subscribe --port P --channels H --messages K
 //   rtpush-bench storm --port P --connections N [--messages M] [--hold SECS]
 //
+// fanout --spread K: K channels "<channel>-0".."<channel>-<K-1>" (a Redis
+// Cluster spreads them over its shards): receiver i subscribes to channel
+// i % K, publish j goes to channel j % K (bench/cluster.sh).
 // --port may list several nodes: receivers are spread over them round-robin,
 // the publisher uses the first. latency: the publisher sends R messages a
 // second, each carrying its send time; receivers report publish-to-delivery
@@ -58,6 +62,7 @@ struct Opts {
   std::vector<int> ports = {7681};
   int port = 7681, connections = 1000, messages = 100, payload = 64, window = 64, hold = 0, timeout = 120;
   int channels = 1;  // subscribe mode: channels held before timing
+  int spread = 0;    // fanout: 0 one channel; K > 0: K channels, receiver i on i % K, publish j on j % K
   double rate = 100;
 };
 
@@ -165,6 +170,24 @@ Kind kind_of(int encoding, std::string_view f, std::string_view* id) {
   return Kind::Other;
 }
 
+// The channel of receiver or publish `i`: --channel, or with --spread K its i % K-th.
+std::string spread_channel(const Opts& o, int i) {
+  return o.spread > 0 ? o.channel + "-" + std::to_string(i % o.spread) : o.channel;
+}
+
+// How many of `messages` publishes go to receiver i's channel.
+unsigned long long messages_for(const Opts& o, int i) {
+  if (o.spread <= 0) return static_cast<unsigned long long>(o.messages);
+  const int k = i % o.spread;
+  return static_cast<unsigned long long>(o.messages / o.spread + (k < o.messages % o.spread ? 1 : 0));
+}
+
+unsigned long long deliveries_wanted(const Opts& o) {
+  unsigned long long want = 0;
+  for (int i = 0; i < o.connections; ++i) want += messages_for(o, i);
+  return want;
+}
+
 // Opens and subscribes `n` receivers; returns false when some failed.
 bool open_receivers(bench::Client& cl, const Opts& o, int* subscribed) {
   const int batch = 500;  // paced so the listen backlog is not overrun
@@ -183,8 +206,9 @@ bool open_receivers(bench::Client& cl, const Opts& o, int* subscribed) {
     const int want = done + n;
     cl.run(30000, [&] { return cl.open_count() + cl.failed_count() >= want; });
   }
+  int i = 0;
   for (auto& c : cl.conns())
-    if (c.open && !c.sse) cl.send_frame(c, subscribe_frame(c.encoding, o.channel), c.encoding != 0);
+    if (c.open && !c.sse) cl.send_frame(c, subscribe_frame(c.encoding, spread_channel(o, i++)), c.encoding != 0);
   cl.run(60000, [&] { return *subscribed + cl.failed_count() >= o.connections; });
   return *subscribed == o.connections;
 }
@@ -205,6 +229,7 @@ int main(int argc, char** argv) {
       {"encodings", required_argument, nullptr, 'e'}, {"channels", required_argument, nullptr, 'C'},
       {"token", required_argument, nullptr, 'T'},      {"tls", no_argument, nullptr, 'S'},
       {"burst", no_argument, nullptr, 'B'},            {"receivers", required_argument, nullptr, 'V'},
+      {"spread", required_argument, nullptr, 'K'},
       {nullptr, 0, nullptr, 0}};
   optind = 2;
   bool messages_given = false;
@@ -228,6 +253,7 @@ int main(int argc, char** argv) {
       case 'S': o.tls = true; break;
       case 'B': o.burst = true; break;
       case 'V': o.sse = std::string(optarg) == "sse"; break;
+      case 'K': o.spread = std::atoi(optarg); break;
       default: return usage();
     }
   }
@@ -393,9 +419,11 @@ int main(int argc, char** argv) {
     bench::Conn& pub = cl.conns().back();
     publisher = &pub;
     cl.run(5000, [&] { return pub.open; });
-    const std::string msg = "{\"type\":\"publish\",\"channel\":\"" + o.channel + "\",\"data\":\"" +
-                            std::string(static_cast<std::size_t>(o.payload), 'x') + "\"}";
-    const unsigned long long want = receive ? static_cast<unsigned long long>(o.connections) * o.messages : 0;
+    std::vector<std::string> msgs;  // one per channel
+    for (int k = 0; k < std::max(o.spread, 1); ++k)
+      msgs.push_back("{\"type\":\"publish\",\"channel\":\"" + spread_channel(o, k) + "\",\"data\":\"" +
+                     std::string(static_cast<std::size_t>(o.payload), 'x') + "\"}");
+    const unsigned long long want = receive ? deliveries_wanted(o) : 0;
     int sent = 0;
     t0 = bench::now_seconds();
     // Keep `window` publishes unanswered while the receivers are served.
@@ -406,7 +434,7 @@ int main(int argc, char** argv) {
       // itself, so compare TLS with plain both with --burst (bench/tls.sh).
       if (o.burst) cl.hold_writes(pub);
       while (sent < o.messages && sent - published < o.window) {
-        cl.send_text(pub, msg);
+        cl.send_text(pub, msgs[static_cast<std::size_t>(sent) % msgs.size()]);
         ++sent;
       }
       cl.release_writes(pub);
@@ -415,7 +443,7 @@ int main(int argc, char** argv) {
     std::printf("publish_start=%.6f publish_end=%.6f published=%d\n", t0, bench::now_seconds(), published);
   }
   if (receive) {
-    const unsigned long long want = static_cast<unsigned long long>(o.connections) * o.messages;
+    const unsigned long long want = deliveries_wanted(o);
     cl.run(o.timeout * 1000, [&] { return delivered >= want; });
     bool ordered = true;
     for (auto& c : cl.conns()) ordered &= c.order_ok;

@@ -25,6 +25,7 @@
 
 #include "json_text.h"
 #include "redis_address.h"
+#include "sentinel_blocking.h"
 #include "auth/secret_file.h"
 #include "redis_publisher.h"
 #include "wire.h"
@@ -36,6 +37,7 @@ constexpr int kOk = 0, kFailed = 1, kUsage = 2;
 const char kHelp[] = R"(Usage:
   rtpush-publish --url http://HOST:PORT/MOUNT [--api-key-file FILE] --channel CHANNEL [--data JSON]
   rtpush-publish --redis redis://[USER:PASSWORD@]HOST:PORT[/DB] --channel CHANNEL [--data JSON]
+  rtpush-publish --redis redis+cluster://[USER:PASSWORD@]H1:P1,H2:P2,... --channel CHANNEL [--data JSON]
 
 Publishes JSON messages to an rtpush channel and prints each new message's id
 on its own line, in order.
@@ -60,6 +62,16 @@ on its own line, in order.
                    user; %-escape '@', ':' and '/' in them (%40, %3A, %2F).
                    A refused AUTH is reported in Redis's words; the password
                    is never printed
+                   redis+sentinel://[user:password@]H1:P1,H2:P2,.../MASTER[/DB]:
+                   the sentinels are asked in turn for MASTER, which must
+                   answer ROLE master; sentinels with their own password
+                   get it from the environment variable
+                   RTPUSH_REDIS_SENTINEL_PASSWORD.
+                   redis+cluster://: the seeds (any node of the cluster)
+                   give the slot map; the message goes to the master of
+                   the channel's slot, following MOVED and ASK; after a
+                   lost connection (a master died) the next message waits
+                   up to --timeout for the new master
   --history-size N with --redis: how many messages the channel's history
                    keeps; by default what the nodes recorded in Redis
   --channel C      the channel: 1-200 bytes, no whitespace or control characters
@@ -69,7 +81,8 @@ on its own line, in order.
                    strict JSON value (trailing bytes, invalid UTF-8, a raw
                    control character in a string) is reported (with its line
                    number and why) and skipped, the rest still go out.
-  --timeout SECS   HTTP timeout per message (default 10)
+  --timeout SECS   HTTP timeout per message, or Redis's timeout for a
+                   connection and an answer (default 10)
   -h, --help       this text
   --version        the version
 
@@ -88,6 +101,7 @@ Examples:
   RTPUSH_API_KEY=... rtpush-publish --url http://127.0.0.1:7681/ --channel news --data 1
   producer | rtpush-publish --redis redis://127.0.0.1:6379 --channel news
   rtpush-publish --redis redis://rtpush:PASSWORD@10.0.0.5:6379/0 --channel news --data 1
+  rtpush-publish --redis redis+cluster://127.0.0.1:7000,127.0.0.1:7001 --channel news --data 1
 )";
 
 struct Args {
@@ -167,8 +181,6 @@ int parse_args(int argc, char** argv, Args* a) {
     std::string why;
     const auto url = rtpush::RedisUrl::parse(a->redis, &why);
     if (!url) return usage("--redis: " + why);
-    if (url->topology != rtpush::RedisTopology::Single)
-      return usage("--redis: this build does not follow redis+sentinel:// or redis+cluster:// yet");
   }
   if (!a->api_key_file.empty()) {
     if (!a->redis.empty()) return usage("--api-key-file goes with --url (Redis has no API key)");
@@ -284,7 +296,26 @@ int main(int argc, char** argv) {
                                                pending_where.pop_front();
                                              });
     std::string why;
-    if (!redis->connect(rtpush::RedisUrl::parse(args.redis, &why)->single(), &why)) {
+    const rtpush::RedisUrl url = *rtpush::RedisUrl::parse(args.redis, &why);
+    bool connected = false;
+    if (url.topology == rtpush::RedisTopology::Cluster) {
+      connected = redis->connect(url, &why);
+    } else {
+      std::optional<rtpush::RedisAddress> server = url.single();
+      if (url.topology == rtpush::RedisTopology::Sentinel) {
+        // RTPUSH_REDIS_SENTINEL_PASSWORD: the sentinels' own password (the
+        // nodes' redis-sentinel-password), kept out of the command line.
+        if (const char* p = std::getenv("RTPUSH_REDIS_SENTINEL_PASSWORD"); p && *p) {
+          rtpush::RedisUrl with = url;
+          with.sentinel_password = p;
+          server = rtpush::blocking_sentinel_master(with, static_cast<double>(args.timeout_secs), &why);
+        } else {
+          server = rtpush::blocking_sentinel_master(url, static_cast<double>(args.timeout_secs), &why);
+        }
+      }
+      connected = server && redis->connect(*server, &why);
+    }
+    if (!connected) {
       std::cerr << "rtpush-publish: " << why << "\n";
       return kFailed;
     }
