@@ -37,6 +37,7 @@ constexpr int kOk = 0, kFailed = 1, kUsage = 2;
 const char kHelp[] = R"(Usage:
   rtpush-publish --url http://HOST:PORT/MOUNT [--api-key-file FILE] --channel CHANNEL [--data JSON]
   rtpush-publish --redis redis://[USER:PASSWORD@]HOST:PORT[/DB] --channel CHANNEL [--data JSON]
+  rtpush-publish --redis redis+sentinel://[USER:PASSWORD@]H1:P1,H2:P2,.../MASTER[/DB] --channel CHANNEL [--data JSON]
   rtpush-publish --redis redis+cluster://[USER:PASSWORD@]H1:P1,H2:P2,... --channel CHANNEL [--data JSON]
 
 Publishes JSON messages to an rtpush channel and prints each new message's id
