@@ -22,7 +22,7 @@ import unittest
 import websockets
 
 from rtpush_harness import (PUBLISH_CLI, FedPublisher, Nginx, Postgres, Redis, RedisCluster, Server, id_pair,
-                            parse_metrics, wait_until)
+                            wait_until)
 
 CHANNELS = ["room-%d" % i for i in range(300)]
 MESSAGES = 3000
@@ -412,7 +412,7 @@ class Resharded(ClusterCase):
                     reshard = cluster.reshard(m1, m3, 600)
                     time.sleep(0.5)  # past redis-cli's check of the cluster: it refuses open slots
                     # the CLI publishes on one of the held bucket's channels while it moves
-                    cli.append(SlowFeed(cluster.url, cli_channel, 300, 0.01))
+                    cli.append(FedPublisher(cluster.url, cli_channel, 300, pace=0.01))
                     migrate_holding(cluster, by_bucket[held], m2, m3, seconds=1.5)
                     cluster.wait_reshard(reshard)
                 stream, subs = await self.run_stream(nginx, trouble)
@@ -439,23 +439,6 @@ class Resharded(ClusterCase):
                 self.assert_spread(cluster)
                 rows = self.wait_rows(pg, stream)
                 self.assertEqual([k for k, n in rows.items() if n != 1], [])
-
-
-class SlowFeed(FedPublisher):
-    """rtpush-publish --redis fed `count` lines, one every `pace` s."""
-
-    def __init__(self, redis_url, channel, count, pace):
-        self.cli = subprocess.Popen([PUBLISH_CLI, "--redis", redis_url, "--channel", channel],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-        def feed():
-            for i in range(count):
-                self.cli.stdin.write('{"i":%d}\n' % i)
-                self.cli.stdin.flush()
-                time.sleep(pace)
-            self.cli.stdin.close()
-        self.feeder = threading.Thread(target=feed)
-        self.feeder.start()
 
 
 def migrate_holding(cluster, channels, from_port, to_port, seconds):
