@@ -2,6 +2,8 @@
 
 #include <sys/time.h>
 
+#include "redis_argv.h"
+
 namespace rtpush {
 
 BlockingRedis blocking_connect(const RedisAddress& address, double timeout_secs, std::string* why) {
@@ -46,14 +48,9 @@ BlockingRedis blocking_connect(const RedisAddress& address, double timeout_secs,
 }
 
 RedisReplyPtr blocking_command(redisContext* c, const std::vector<std::string>& args) {
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lens;
-  for (const std::string& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
+  RedisArgv a(args);  // not const: some hiredis 0.14 calls take const char**
   return RedisReplyPtr(
-      static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
+      static_cast<redisReply*>(redisCommandArgv(c, a.count(), a.argv.data(), a.lens.data())));
 }
 
 }  // namespace rtpush

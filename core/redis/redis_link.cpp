@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "redis_argv.h"
 #include "redis_blocking.h"
 #include "sentinel_replies.h"
 
@@ -12,13 +13,8 @@ namespace rtpush {
 namespace {
 
 int argv_command(redisAsyncContext* c, redisCallbackFn* fn, void* priv, const std::vector<std::string>& args) {
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lens;
-  for (const std::string& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  return redisAsyncCommandArgv(c, fn, priv, static_cast<int>(argv.size()), argv.data(), lens.data());
+  RedisArgv a(args);  // not const: some hiredis 0.14 calls take const char**
+  return redisAsyncCommandArgv(c, fn, priv, a.count(), a.argv.data(), a.lens.data());
 }
 
 }  // namespace

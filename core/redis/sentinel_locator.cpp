@@ -4,18 +4,15 @@
 
 #include <utility>
 
+#include "redis_argv.h"
+
 namespace rtpush {
 
 namespace {
 
 void send(redisAsyncContext* c, redisCallbackFn* fn, void* priv, const std::vector<std::string>& args) {
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lens;
-  for (const std::string& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  redisAsyncCommandArgv(c, fn, priv, static_cast<int>(argv.size()), argv.data(), lens.data());
+  RedisArgv a(args);  // not const: some hiredis 0.14 calls take const char**
+  redisAsyncCommandArgv(c, fn, priv, a.count(), a.argv.data(), a.lens.data());
 }
 
 std::vector<std::string> auth_command(const RedisAddress& a) { return {"AUTH", a.password}; }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cluster_locator.h"
+#include "redis_argv.h"
 #include "redis_scripts.h"
 
 namespace {
@@ -22,13 +23,8 @@ std::string_view text_of(const redisReply* r) {
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
 void append_command(redisContext* c, const std::vector<std::string>& args) {
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lens;
-  for (const std::string& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  redisAppendCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data());
+  rtpush::RedisArgv a(args);  // not const: some hiredis 0.14 calls take const char**
+  redisAppendCommandArgv(c, a.count(), a.argv.data(), a.lens.data());
 }
 
 // SCRIPT LOAD on `c`: the sha, or "" with *why.
