@@ -272,8 +272,8 @@ def redirects(servers):
 
 
 class ClusterCase(unittest.IsolatedAsyncioTestCase):
-    def nodes(self, cluster, pg=None):
-        options = {"redis": cluster.url, "history_size": 1000, "max_channels_per_connection": 1000}
+    def nodes(self, cluster, pg=None, **more):
+        options = {"redis": cluster.url, "history_size": 1000, "max_channels_per_connection": 1000, **more}
         if pg:
             options.update(postgres=pg.conninfo, pg_flush_ms=20)
         return (Server(node_id="node-a", **options), Server(node_id="node-b", **options))
@@ -356,21 +356,25 @@ class ClusterCase(unittest.IsolatedAsyncioTestCase):
 
 
 class MasterKilled(ClusterCase):
+    async def kill_mid_stream(self, cluster, nginx):
+        """The stream while a master is SIGKILLed and its replica promoted."""
+        victim = cluster.masters()[1][0]
+        killed_at = []
+
+        def trouble():
+            killed_at.append(time.monotonic())
+            cluster.kill_master(victim)
+            promoted = cluster.wait_failover(victim)
+            print("\nmaster %d killed; %d promoted after %.1f s" % (
+                victim, promoted, time.monotonic() - killed_at[0]))
+        return await self.run_stream(nginx, trouble)
+
     async def test_a_master_sigkilled_mid_stream(self):
         with RedisCluster(node_timeout_ms=1000) as cluster, Postgres() as pg:
             a, b = self.nodes(cluster, pg)
             with a, b, Nginx([a.port, b.port]) as nginx:
                 self.assert_health([a, b], 200)
-                victim = cluster.masters()[1][0]
-                killed_at = []
-
-                def trouble():
-                    killed_at.append(time.monotonic())
-                    cluster.kill_master(victim)
-                    promoted = cluster.wait_failover(victim)
-                    print("\nmaster %d killed; %d promoted after %.1f s" % (
-                        victim, promoted, time.monotonic() - killed_at[0]))
-                stream, subs = await self.run_stream(nginx, trouble)
+                stream, subs = await self.kill_mid_stream(cluster, nginx)
                 print("acknowledged %d, unavailable %d of %d" % (
                     stream.total_acked(), sum(len(u) for u in stream.unavailable.values()), MESSAGES))
                 check_stream(self, stream, subs)
@@ -387,6 +391,28 @@ class MasterKilled(ClusterCase):
                 # after the failover every publish is accepted again, on every shard
                 for c in CHANNELS[:30]:
                     self.assertEqual(self.publish(nginx, c, {"after": 1})[0], 200, c)
+
+
+    async def test_with_redis_wait_replicas_no_acknowledged_message_is_lost(self):
+        """SPEC 12: with redis-wait-replicas 1 a `published` message is on a
+        replica, so it survives its master: every subscriber, stayer or
+        resumer, gets every acknowledged message (no recovered:false, the
+        killed shard's channels included) and each is one PostgreSQL row."""
+        with RedisCluster(node_timeout_ms=1000) as cluster, Postgres() as pg:
+            a, b = self.nodes(cluster, pg, redis_wait_replicas=1)
+            with a, b, Nginx([a.port, b.port]) as nginx:
+                self.assert_health([a, b], 200)
+                stream, subs = await self.kill_mid_stream(cluster, nginx)
+                print("acknowledged %d, unavailable %d of %d" % (
+                    stream.total_acked(), sum(len(u) for u in stream.unavailable.values()), MESSAGES))
+                self.assertEqual({sub.name: sorted(sub.lost) for sub in subs if sub.lost}, {},
+                                 "recovered:false although every acknowledged message was on a replica")
+                check_stream(self, stream, subs)
+                self.assertGreater(stream.total_acked(), MESSAGES // 2)
+                rows = self.wait_rows(pg, stream)
+                acked = {(c, i) for c in CHANNELS for i, _ in stream.acked[c]}
+                self.assertEqual([k for k in acked if rows.get(k) != 1], [], "acknowledged, not exactly one row")
+                self.assertEqual([k for k, n in rows.items() if n > 1], [])
 
 
 class Resharded(ClusterCase):
