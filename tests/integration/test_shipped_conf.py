@@ -1,7 +1,9 @@
 """The configurations the install ships (share/rtpush/lwsws, from conf/lwsws;
-share/rtpush/multinode/node-a and node-b, from conf/multinode) start and
-serve as they are: only what a second copy on this machine must change is
-changed (each vhost's port; the nodes' Redis address). A node that warns of
+share/rtpush/multinode/node-a and node-b, from conf/multinode, and the same
+two on Redis Sentinel and Redis Cluster, from conf/sentinel and
+conf/cluster) start and serve as they are: only what a second copy on this
+machine must change is changed (each vhost's port; the nodes' Redis URL:
+its hosts and ports). A node that warns of
 an `unknown option` fails the test (it would run on the default), and one
 message is published and received through each.
 
@@ -13,7 +15,7 @@ import json
 import os
 import unittest
 
-from rtpush_harness import ENCODINGS, PREFIX, Client, Redis, Server
+from rtpush_harness import ENCODINGS, PREFIX, Client, Redis, RedisCluster, RedisSentinelSet, Server
 
 SHARE = os.path.join(PREFIX, "share", "rtpush")
 
@@ -78,15 +80,30 @@ class ShippedConfigurations(unittest.IsolatedAsyncioTestCase):
             status, body = node.get("health")
             self.assertEqual(status, 200, body)
 
+    async def two_nodes_share_a_message(self, name, redis_url):
+        """share/rtpush/NAME/node-a and node-b on `redis_url`: both healthy,
+        one message from a to every encoding on b."""
+        with ShippedServer(os.path.join(SHARE, name, "node-a"), redis=redis_url) as a, \
+                ShippedServer(os.path.join(SHARE, name, "node-b"), redis=redis_url) as b:
+            for node, node_id in ((a, "node-a"), (b, "node-b")):
+                status, body = node.get("health")
+                self.assertEqual((status, json.loads(body).get("node")), (200, node_id), body)
+            await one_message(self, a, b, "shipped-" + name)
+            for node in (a, b):
+                node.assert_no_unknown_option(self)
+
     async def test_multinode_confs_start_and_share_a_message(self):
         with Redis() as redis:
-            with ShippedServer(os.path.join(SHARE, "multinode", "node-a"), redis=redis.url) as a, \
-                    ShippedServer(os.path.join(SHARE, "multinode", "node-b"), redis=redis.url) as b:
-                self.assertEqual(json.loads(a.get("health")[1]).get("node"), "node-a")
-                self.assertEqual(json.loads(b.get("health")[1]).get("node"), "node-b")
-                await one_message(self, a, b, "shipped-multinode")
-                for node in (a, b):
-                    node.assert_no_unknown_option(self)
+            await self.two_nodes_share_a_message("multinode", redis.url)
+
+    async def test_sentinel_confs_start_and_share_a_message(self):
+        # The shipped redis-wait-replicas 1 stays: the set has two replicas.
+        with RedisSentinelSet() as sentinels:
+            await self.two_nodes_share_a_message("sentinel", sentinels.url)
+
+    async def test_cluster_confs_start_and_share_a_message(self):
+        with RedisCluster() as cluster:
+            await self.two_nodes_share_a_message("cluster", cluster.url)
 
 
 if __name__ == "__main__":
