@@ -32,7 +32,9 @@ SentinelAnswer sentinel_master_answer(const redisReply* r) {
     return a;
   }
   if (r->type == REDIS_REPLY_ERROR) {
-    a.why = std::string(r->str, r->len);
+    // Never empty: no_master_cause() reads an empty why as "knows no such
+    // master" (found by fuzz_cluster_slots).
+    a.why = r->len > 0 ? std::string(r->str, r->len) : "an empty error";
     return a;
   }
   if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {

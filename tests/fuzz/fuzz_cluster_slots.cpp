@@ -6,7 +6,9 @@
 // them through MOVED redirects, after each of which every slot's master is
 // the one a plain 16384-entry table says. The error and status texts, and the
 // raw bytes, go through parse_redirect, whose answers must print back to
-// themselves.
+// themselves. The same replies, as a sentinel or a ROLE could send them, go
+// through sentinel_replies.h: an address has a host and a port in range, a
+// failure says why; string payloads through parse_switch_master.
 #include <hiredis/hiredis.h>
 
 #include <array>
@@ -16,6 +18,7 @@
 #include <string_view>
 
 #include "cluster_slots.h"
+#include "sentinel_replies.h"
 
 using namespace rtpush::cluster;
 
@@ -96,6 +99,7 @@ void check_moves(SlotMap map, std::string_view bytes) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
   check_redirect(bytes);
+  (void)rtpush::parse_switch_master(std::string(bytes));
   if (declares_huge_arrays(bytes)) return 0;
   redisReader* reader = redisReaderCreate();
   check(reader != nullptr);
@@ -107,6 +111,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       auto* reply = static_cast<redisReply*>(got);
       if (reply->type == REDIS_REPLY_ERROR || reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_STRING)
         check_redirect(std::string_view(reply->str, reply->len));
+      const rtpush::SentinelAnswer answer = rtpush::sentinel_master_answer(reply);
+      if (answer.kind == rtpush::SentinelAnswer::Address)
+        check(!answer.master.host.empty() && answer.master.port >= 1 && answer.master.port <= 65535);
+      if (answer.kind == rtpush::SentinelAnswer::Failed) check(!answer.why.empty());
+      (void)rtpush::role_of(reply);
+      if (reply->type == REDIS_REPLY_STRING) {
+        if (auto sw = rtpush::parse_switch_master(std::string(reply->str, reply->len)))
+          check(sw->to.port >= 1 && sw->to.port <= 65535 && sw->from.port >= 1 && sw->from.port <= 65535);
+      }
       std::string why;
       auto map = SlotMap::from_cluster_slots(reply, asked, &why);
       if (map) {

@@ -48,6 +48,12 @@ static void nil_is_an_unknown_master_and_errors_say_why(void**) {
   assert_int_equal(a.kind, SentinelAnswer::Failed);
   assert_string_equal(a.why.c_str(), "NOAUTH Authentication required.");
   assert_int_equal(rtpush::sentinel_master_answer(nullptr).kind, SentinelAnswer::Failed);
+  // An empty error still says why: an empty why would read as "knows no
+  // such master" in no_master_cause().
+  redisReply empty = str("", REDIS_REPLY_ERROR);
+  a = rtpush::sentinel_master_answer(&empty);
+  assert_int_equal(a.kind, SentinelAnswer::Failed);
+  assert_false(a.why.empty());
 }
 
 static void switch_master_messages(void**) {
