@@ -137,9 +137,12 @@ class SentinelFailover(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(len(statuses), MESSAGES)
             self.assertNotIn(None, statuses, "a publish got no answer")  # none hangs
             self.assertTrue(set(statuses) <= {200, 503}, set(statuses))
+            # A 503 is one of the two documented UNAVAILABLE answers: nothing
+            # was published, or (the link died with the publish in flight, or
+            # WAIT was not confirmed) it may have been.
             for status, body in publisher.answers:
                 if status == 503:
-                    self.assertIn("redis is unavailable", body)
+                    self.assertRegex(body, "redis is unavailable|may have been published")
             acked = publisher.acknowledged()
             after_kill = acked[KILL_AT - statuses[:KILL_AT].count(503):]
             self.assertTrue(after_kill, "no publish accepted after the failover")
