@@ -33,6 +33,22 @@ def free_port():
         return s.getsockname()[1]
 
 
+class DistinctPorts:
+    """Free ports for servers started together: free_port() may answer a
+    port twice in a row (it is free again once asked); two servers on one
+    port made a five-node "cluster" in CI. Each port it gives is new."""
+
+    def __init__(self):
+        self.taken = set()
+
+    def __call__(self):
+        while True:
+            port = free_port()
+            if port not in self.taken:
+                self.taken.add(port)
+                return port
+
+
 def wait_until(ready, seconds, what):
     """Polls `ready()` (exceptions count as not ready) until it is true."""
     deadline = time.time() + seconds

@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 
 from ..env import required_program
-from ..processes import TempDirService, free_port, wait_until
+from ..processes import DistinctPorts, TempDirService, wait_until
 from .redis import Redis
 
 
@@ -47,7 +47,9 @@ class RedisCluster(TempDirService):
                     "--repl-diskless-sync-delay", "0"]
         # The cluster bus on a free port of its own: the default, port +
         # 10000, may be taken (or past 65535 for a free port above 55535).
-        nodes = [Redis(settings + ["--cluster-port", str(free_port())], password=password, parent=self.dir)
+        fresh_port = DistinctPorts()
+        nodes = [Redis(settings + ["--cluster-port", str(fresh_port())], password=password, parent=self.dir,
+                       port=fresh_port())
                  for _ in range(masters * (1 + replicas_per_master))]
         self.nodes = {n.port: n for n in nodes}
         self.seed_ports = [n.port for n in nodes[:masters]]  # --cluster create makes the first ones masters

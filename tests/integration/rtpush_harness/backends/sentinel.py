@@ -2,9 +2,8 @@
 three sentinels on 127.0.0.1 (SPEC 12, redis+sentinel://)."""
 import shutil
 import tempfile
-import time
 
-from ..processes import TempDirService, wait_until
+from ..processes import DistinctPorts, TempDirService, wait_until
 from .redis import Redis
 
 
@@ -36,9 +35,10 @@ class RedisSentinelSet(TempDirService):
         # No wait before a full sync (Redis waits 5 s for more replicas to
         # share it): a replica that (re)joins is in sync at once.
         quick_sync = ["--repl-diskless-sync-delay", "0"]
-        master = Redis(quick_sync, password=password, parent=self.dir)
+        port = DistinctPorts()
+        master = Redis(quick_sync, password=password, parent=self.dir, port=port())
         replicas = [Redis(quick_sync + ["--replicaof", "127.0.0.1", str(master.port)], password=password,
-                          parent=self.dir) for _ in range(2)]
+                          parent=self.dir, port=port()) for _ in range(2)]
         self.servers = {r.port: r for r in [master] + replicas}
         self.first_master = master.port
         settings = ["--sentinel", "resolve-hostnames", "no",
@@ -50,7 +50,7 @@ class RedisSentinelSet(TempDirService):
             settings += ["--sentinel", "auth-pass", master_name, password]
         if sentinel_password is not None:
             settings += ["--sentinel", "sentinel-pass", sentinel_password]
-        self.sentinels = [Redis(settings, password=sentinel_password, sentinel=True, parent=self.dir)
+        self.sentinels = [Redis(settings, password=sentinel_password, sentinel=True, parent=self.dir, port=port())
                           for _ in range(3)]
 
     @property
