@@ -196,15 +196,19 @@ class SentinelFaults(unittest.IsolatedAsyncioTestCase):
     async def wait_for(self, check, seconds, what):
         await until(check, seconds, what)
 
+    async def assert_unavailable(self, node):
+        """No master: health 503, and a publish UNAVAILABLE (HTTP 503)."""
+        await self.wait_for(lambda: health(node) == 503, 20, "health is not 503")
+        status, body = node.request("POST", "publish/x", "{}")
+        self.assertEqual(status, 503)
+        self.assertIn("redis is unavailable", body)
+
     async def test_unknown_master_name_then_monitored(self):
         with RedisSentinelSet() as s:
             node = Server(redis=s.url.replace("/" + s.master_name, "/nosuch"), node_id="node-x")
             try:
                 node.launch()
-                await self.wait_for(lambda: health(node) == 503, 20, "health is not 503")
-                status, body = node.request("POST", "publish/x", "{}")
-                self.assertEqual(status, 503)
-                self.assertIn("redis is unavailable", body)
+                await self.assert_unavailable(node)
                 self.assertIn("the sentinels know no master named nosuch", node.log_text())
                 for sentinel in s.sentinels:
                     sentinel.call("SENTINEL", "MONITOR", "nosuch", "127.0.0.1", str(s.master_port()), "2")
@@ -249,10 +253,7 @@ class SentinelFaults(unittest.IsolatedAsyncioTestCase):
             node = Server(redis=s.url, node_id="node-y")
             try:
                 node.launch()
-                await self.wait_for(lambda: health(node) == 503, 20, "health is not 503")
-                status, body = node.request("POST", "publish/x", "{}")
-                self.assertEqual(status, 503)
-                self.assertIn("redis is unavailable", body)
+                await self.assert_unavailable(node)
                 log = node.log_text()
                 self.assertIn("no sentinel answered (", log)
                 self.assertEqual(log.count("event=backend_down backend=redis "), 1, log)  # once per outage

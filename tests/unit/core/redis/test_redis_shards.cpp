@@ -19,6 +19,7 @@
 
 #include "cluster_slots.h"
 #include "ev_loop.h"
+#include "free_port.h"
 #include "redis_shards.h"
 
 using namespace rtpush;
@@ -46,16 +47,7 @@ struct FakeNode {
   std::map<std::string, int> seen;  // command name -> count
 
   FakeNode(struct ev_loop* l, Answer a) : loop(l), answer(std::move(a)) {
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    port = ntohs(addr.sin_port);
+    fd = bind_loopback(&port);
     listen(fd, 16);
     ev_io_init(&accept_io, &FakeNode::on_accept, fd, EV_READ);
     accept_io.data = this;
